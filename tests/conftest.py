@@ -1,0 +1,34 @@
+"""Shared fixtures: where the real NEPSE data lives, and test-wide environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("NEPSE_SHARED_DATA", REPO.parent / "shared" / "data" / "nepse"))
+
+# Tests never talk to Prefect Cloud or send analytics.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def shared_data(*parts: str) -> Path:
+    """Path inside ../shared/data/nepse; skips the test with a reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real NEPSE data not found at {path} (set NEPSE_SHARED_DATA to its folder)")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """Settings with the database and data folder under tmp_path and no NEPSE_* leaking in."""
+    from nepse.settings import load_settings
+
+    for key in list(os.environ):
+        if key.startswith("NEPSE_") and key != "NEPSE_SHARED_DATA":
+            monkeypatch.delenv(key)
+    return load_settings(data_dir=tmp_path / "data")

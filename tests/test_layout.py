@@ -1,0 +1,36 @@
+"""Project-wide rules: the domain library never imports Prefect; lint is clean."""
+
+from __future__ import annotations
+
+import pkgutil
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import nepse
+from tests.conftest import REPO
+
+
+def test_nepse_library_never_imports_prefect():
+    modules = [m.name for m in pkgutil.walk_packages(nepse.__path__, "nepse.")]
+    assert len(modules) >= 5
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "bad = sorted(k for k in sys.modules if k == 'prefect' or k.startswith('prefect.'))\n"
+        "print(bad[:5]); sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, f"nepse/ pulled in prefect: {result.stdout}{result.stderr}"
+
+
+def test_ruff_is_clean():
+    ruff = shutil.which("ruff", path=str(REPO / ".venv" / "bin")) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    check = subprocess.run([ruff, "check", "."], capture_output=True, text=True, cwd=REPO)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = subprocess.run([ruff, "format", "--check", "."], capture_output=True, text=True, cwd=REPO)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
