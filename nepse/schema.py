@@ -87,6 +87,9 @@ def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Select and cast `df` to exactly `schema` (missing columns become nulls)."""
+    if not df.columns:
+        # A literal-only select would broadcast to one all-null row.
+        return empty(schema)
     return df.select(
         [
             (pl.col(c) if c in df.columns else pl.lit(None)).cast(t).alias(c)
@@ -104,7 +107,15 @@ class ReadResult:
     `rows_read == prices.height + rejects.height`.
     """
 
-    __slots__ = ("corporate_actions", "fmt", "prices", "rejects", "securities", "sources")
+    __slots__ = (
+        "corporate_actions",
+        "fmt",
+        "prices",
+        "rejects",
+        "securities",
+        "skipped",
+        "sources",
+    )
 
     def __init__(
         self,
@@ -115,6 +126,7 @@ class ReadResult:
         corporate_actions: pl.DataFrame | None = None,
         securities: pl.DataFrame | None = None,
         sources: list[str] | None = None,
+        skipped: list[str] | None = None,
     ) -> None:
         self.fmt = fmt
         self.prices = (
@@ -134,6 +146,8 @@ class ReadResult:
             else empty(SECURITY_SCHEMA)
         )
         self.sources = sources or []
+        # Files a folder read passed over (not CSV/Parquet, or empty), for the run summary.
+        self.skipped = skipped or []
 
     @property
     def rows_read(self) -> int:
@@ -153,4 +167,5 @@ class ReadResult:
             else None,
             securities=pl.concat([r.securities for r in results]) if results else None,
             sources=[s for r in results for s in r.sources],
+            skipped=[s for r in results for s in r.skipped],
         )

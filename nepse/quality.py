@@ -1,0 +1,302 @@
+"""Data-quality rules for daily prices: which rows are stored, flagged, dropped or rejected.
+
+Rules run in this order and the first one that fails names the row's single reason code
+(`nepse.schema.REASONS`):
+
+0. `unparseable`          date missing (a reader should already have rejected it; safety net,
+                          since (symbol, date) is the stored key)
+1. `missing_symbol`       symbol null or blank
+2. `missing_close`        close null (or NaN)
+3. `nonpositive_price`    close, or any given open/high/low, is zero or negative
+4. `high_below_low`       high < low
+5. `ohlc_inconsistent`    open or close outside [low, high]; only with `ohlc_policy="reject"`.
+                          With "repair" the given high/low are widened to contain open and
+                          close and the row is kept with flag `ohlc_repaired` (a missing
+                          high/low stays missing: nothing is invented)
+6. `future_date`          date after `today` (the caller judges today in Asia/Kathmandu)
+7. `not_equity`           the securities master lists the symbol with an instrument type other
+                          than Equity; only with `non_equity_policy="skip"`. A symbol absent
+                          from the master is kept: absence is not proof it is not an equity.
+8. duplicates of (symbol, date) among the rows that survived 0-7: copies whose price columns
+   are all equal are one row stored and the rest *counted* as duplicates (neither stored nor
+   rejected); copies that disagree are all rejected `conflicting_duplicate`, because nothing
+   says which one is right.
+
+Moves beyond the daily price limit are not judged here: they need the stored history and are
+flagged `beyond_limit` by the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from nepse.schema import (
+    EQUITY,
+    PRICE_COLUMNS,
+    READ_PRICE_SCHEMA,
+    REASONS,
+    REJECT_SCHEMA,
+    conform,
+    empty,
+)
+from nepse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEYS = ("symbol", "date")
+VALUE_COLUMNS = tuple(c for c in PRICE_COLUMNS if c not in KEYS)
+CLEAN_SCHEMA: dict[str, pl.DataType] = {
+    **PRICE_COLUMNS,
+    "source": pl.String(),
+    "line": pl.Int64(),
+    "flag": pl.String(),
+}
+OHLC_REPAIRED = "ohlc_repaired"
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """Outcome of `validate`: rows to store, rows to quarantine, and exact duplicates dropped."""
+
+    clean: pl.DataFrame
+    """PRICE_COLUMNS + source + line + flag (null or `ohlc_repaired`); unique (symbol, date)."""
+    rejects: pl.DataFrame
+    """REJECT_SCHEMA: parse rejects passed in, then quality rejects."""
+    duplicates: int
+    """Exact copies of a kept row (not stored, not rejected)."""
+    rows_in: int
+    """Records seen: price rows plus parse rejects."""
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        """Rejected rows per reason code, most frequent first."""
+        counts = (
+            self.rejects.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+        )
+        return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+
+    @property
+    def flagged(self) -> dict[str, int]:
+        """Clean rows per flag (rows without a flag are not counted)."""
+        counts = self.clean.drop_nulls("flag").group_by("flag").len().sort("flag")
+        return dict(zip(counts["flag"].to_list(), counts["len"].to_list(), strict=True))
+
+    def check_identity(self) -> None:
+        """Assert rows_in == clean + rejected + duplicates."""
+        total = self.clean.height + self.rejects.height + self.duplicates
+        assert self.rows_in == total, (
+            f"quality identity broken: {self.rows_in} rows in != {self.clean.height} clean + "
+            f"{self.rejects.height} rejected + {self.duplicates} duplicates"
+        )
+
+
+def _text(col: str) -> pl.Expr:
+    """A column as text for reject details, with nulls written out."""
+    return pl.col(col).cast(pl.String).fill_null("null")
+
+
+def _ohlc_text() -> pl.Expr:
+    return pl.format(
+        "open={} high={} low={} close={}",
+        _text("open"),
+        _text("high"),
+        _text("low"),
+        _text("close"),
+    )
+
+
+def _outside(price: str) -> pl.Expr:
+    """True where a given `price` lies outside the given [low, high] (missing bounds unchecked)."""
+    p = pl.col(price)
+    return ((p > pl.col("high")).fill_null(False) | (p < pl.col("low")).fill_null(False)) & (
+        p.is_not_null()
+    )
+
+
+def _equity_types(securities: pl.DataFrame | None) -> pl.DataFrame:
+    """symbol -> instrument_type for symbols the master lists as something other than Equity."""
+    if securities is None or securities.is_empty():
+        return pl.DataFrame(schema={"symbol": pl.String(), "_itype": pl.String()})
+    return (
+        securities.lazy()
+        .select(pl.col("symbol").cast(pl.String), pl.col("instrument_type").cast(pl.String))
+        .drop_nulls()
+        .filter(pl.col("instrument_type").str.strip_chars().str.to_lowercase() != EQUITY.lower())
+        .unique("symbol", keep="last", maintain_order=True)
+        .rename({"instrument_type": "_itype"})
+        .collect()
+    )
+
+
+def apply_rules(
+    lf: pl.LazyFrame,
+    *,
+    ohlc_policy: str,
+    non_equity_policy: str,
+    today: date,
+    non_equity: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Add `reason`, `detail` (first failing row rule 0-7) and `flag`; repair OHLC when asked."""
+    sym_blank = pl.col("symbol").is_null() | (pl.col("symbol").str.strip_chars() == "")
+    nonpositive = pl.any_horizontal(
+        [(pl.col(c) <= 0).fill_null(False) for c in ("open", "high", "low", "close")]
+    )
+    high_below_low = (pl.col("high") < pl.col("low")).fill_null(False)
+    inconsistent = _outside("open") | _outside("close")
+    future = pl.col("date") > pl.lit(today)
+    skip_non_equity = pl.col("_itype").is_not_null() & pl.lit(non_equity_policy == "skip")
+    reject_ohlc = inconsistent & pl.lit(ohlc_policy == "reject")
+
+    rules: list[tuple[str, pl.Expr, pl.Expr]] = [
+        ("unparseable", pl.col("date").is_null(), pl.lit("date missing")),
+        ("missing_symbol", sym_blank, pl.lit("symbol empty")),
+        ("missing_close", pl.col("close").is_null(), _ohlc_text()),
+        ("nonpositive_price", nonpositive, _ohlc_text()),
+        (
+            "high_below_low",
+            high_below_low,
+            pl.format("high {} < low {}", _text("high"), _text("low")),
+        ),
+        ("ohlc_inconsistent", reject_ohlc, pl.format("{} outside [low, high]", _ohlc_text())),
+        (
+            "future_date",
+            future,
+            pl.format("date {} after today {}", _text("date"), pl.lit(today.isoformat())),
+        ),
+        ("not_equity", skip_non_equity, pl.format("instrument type {}", pl.col("_itype"))),
+    ]
+    assert all(code in REASONS for code, _, _ in rules)
+    reason = pl.when(rules[0][1]).then(pl.lit(rules[0][0]))
+    detail = pl.when(rules[0][1]).then(rules[0][2])
+    for code, cond, text in rules[1:]:
+        reason = reason.when(cond).then(pl.lit(code))
+        detail = detail.when(cond).then(text)
+
+    repair = reason.is_null() & inconsistent
+    return (
+        lf.join(non_equity, on="symbol", how="left", maintain_order="left")
+        .with_columns(
+            reason=reason.otherwise(None),
+            detail=detail.otherwise(None),
+            _repair=repair,
+        )
+        .with_columns(
+            # Widen only the bounds that were given; a missing high/low stays missing.
+            high=pl.when(pl.col("_repair") & pl.col("high").is_not_null())
+            .then(pl.max_horizontal("high", "open", "close"))
+            .otherwise(pl.col("high")),
+            low=pl.when(pl.col("_repair") & pl.col("low").is_not_null())
+            .then(pl.min_horizontal("low", "open", "close"))
+            .otherwise(pl.col("low")),
+            flag=pl.when(pl.col("_repair")).then(pl.lit(OHLC_REPAIRED)).otherwise(None),
+        )
+        .drop("_itype", "_repair")
+    )
+
+
+def mark_duplicates(lf: pl.LazyFrame, *, value_columns: list[str]) -> pl.LazyFrame:
+    """Among surviving rows, reject conflicting (symbol, date) copies and mark exact extra copies.
+
+    `value_columns` are the columns compared (the values as read, before any OHLC repair).
+    Adds boolean `_extra`: an exact copy of an earlier surviving row (counted, not stored).
+    """
+    alive = pl.col("reason").is_null()
+    # Only survivors take part: a copy already rejected for another rule cannot conflict.
+    variants = pl.struct(value_columns).filter(alive).n_unique().over(KEYS)
+    closes = (
+        pl.col("close")
+        .filter(alive)
+        .unique()
+        .sort()
+        .over(KEYS, mapping_strategy="join")
+        .list.eval(pl.element().cast(pl.String))
+        .list.join(", ")
+    )
+    same_close = pl.col("close").filter(alive).n_unique().over(KEYS) == 1
+    detail = pl.format(
+        "{} rows for {} {} differ; closes: {}{}",
+        alive.sum().over(KEYS),
+        pl.col("symbol"),
+        _text("date"),
+        closes,
+        pl.when(same_close).then(pl.lit(" (other columns differ)")).otherwise(pl.lit("")),
+    )
+    return (
+        lf.with_columns(_conflict=alive & (variants > 1))
+        .with_columns(
+            reason=pl.when(pl.col("_conflict"))
+            .then(pl.lit("conflicting_duplicate"))
+            .otherwise(pl.col("reason")),
+            detail=pl.when(pl.col("_conflict")).then(detail).otherwise(pl.col("detail")),
+            # Running count of survivors in input order: every survivor after the first is a copy.
+            _extra=alive & ~pl.col("_conflict") & (alive.cast(pl.Int64).cum_sum().over(KEYS) > 1),
+        )
+        .drop("_conflict")
+    )
+
+
+def validate(
+    prices: pl.DataFrame,
+    *,
+    settings: Settings,
+    today: date,
+    securities: pl.DataFrame | None = None,
+    parse_rejects: pl.DataFrame | None = None,
+) -> QualityResult:
+    """Apply the data-quality rules to a reader's prices; see the module docstring for the order."""
+    prices = conform(prices, READ_PRICE_SCHEMA)
+    parse_rejects = (
+        conform(parse_rejects, REJECT_SCHEMA) if parse_rejects is not None else empty(REJECT_SCHEMA)
+    )
+    floats = [c for c, t in PRICE_COLUMNS.items() if t == pl.Float64()]
+    value_columns = list(VALUE_COLUMNS)
+    orig = [f"_orig_{c}" for c in value_columns]
+    checked = (
+        prices.lazy()
+        # NaN is a missing value in price files, never a price.
+        .with_columns([pl.col(c).fill_nan(None) for c in floats])
+        .with_columns([pl.col(c).alias(o) for c, o in zip(value_columns, orig, strict=True)])
+        .pipe(
+            apply_rules,
+            ohlc_policy=settings.ohlc_policy,
+            non_equity_policy=settings.non_equity_policy,
+            today=today,
+            non_equity=_equity_types(securities).lazy(),
+        )
+        .with_row_index("_row")
+        .collect()
+    )
+    # The duplicate rules need per-key windows; run them only on keys with several surviving
+    # rows (a handful) instead of on every key.
+    several = pl.col("reason").is_null() & (pl.col("reason").is_null().sum().over(KEYS) > 1)
+    multi = checked.filter(several)
+    checked = pl.concat(
+        [
+            checked.filter(~several).with_columns(_extra=pl.lit(False)),
+            multi.lazy().pipe(mark_duplicates, value_columns=orig).collect(),
+        ]
+    ).sort("_row")
+    rejected = checked.filter(pl.col("reason").is_not_null())
+    clean = checked.filter(pl.col("reason").is_null() & ~pl.col("_extra")).select(
+        list(CLEAN_SCHEMA)
+    )
+    duplicates = checked.filter(pl.col("reason").is_null() & pl.col("_extra")).height
+    result = QualityResult(
+        clean=conform(clean, CLEAN_SCHEMA),
+        rejects=pl.concat([parse_rejects, conform(rejected, REJECT_SCHEMA)]),
+        duplicates=duplicates,
+        rows_in=prices.height + parse_rejects.height,
+    )
+    result.check_identity()
+    log.debug(
+        "validated %d rows: %d clean, %d rejected, %d duplicates",
+        result.rows_in,
+        result.clean.height,
+        result.rejects.height,
+        result.duplicates,
+    )
+    return result
