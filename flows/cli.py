@@ -153,6 +153,18 @@ def demo_cmd(
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
 
 
+@app.command(
+    "fake-api",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def fake_api_cmd(ctx: typer.Context) -> None:
+    """Serve a fake NEPSE today-price API on 127.0.0.1 (with fault injection); see --help."""
+    from nepse.fake_api import main as fake_main
+
+    raise typer.Exit(fake_main(list(ctx.args)))
+
+
 def _today() -> date:
     from nepse.calendar import today_in
 

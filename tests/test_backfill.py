@@ -1,0 +1,82 @@
+"""Backfill planning: skip complete days, chunk the rest oldest first."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from nepse.backfill import (
+    candidate_days,
+    complete_days,
+    day_status,
+    is_complete,
+    plan_backfill,
+)
+
+D = [date(2025, 8, 24) + timedelta(days=i) for i in range(7)]  # Sun .. Sat
+
+
+def test_plan_skips_done_days_and_chunks_oldest_first():
+    plan = plan_backfill(list(reversed(D)), done={D[1], D[4]}, chunk_days=2)
+    assert plan == [[D[0], D[2]], [D[3], D[5]], [D[6]]]
+
+
+@pytest.mark.parametrize(
+    ("days", "done", "chunk", "expected"),
+    [
+        ([], set(), 3, []),
+        (D[:3], set(D[:3]), 3, []),
+        ([D[0], D[0], D[1]], set(), 5, [[D[0], D[1]]]),  # duplicates asked once
+        (D[:3], set(), 1, [[D[0]], [D[1]], [D[2]]]),
+        (D[:2], {D[5]}, 10, [[D[0], D[1]]]),  # done days outside the range do not matter
+    ],
+)
+def test_plan_edge_cases(days, done, chunk, expected):
+    assert plan_backfill(days, done, chunk) == expected
+
+
+def test_plan_refuses_nonpositive_chunks():
+    with pytest.raises(ValueError, match="chunk_days"):
+        plan_backfill(D, set(), 0)
+
+
+def test_complete_means_ok_or_holiday():
+    statuses = {D[0]: "ok", D[1]: "holiday", D[2]: "market_open", D[3]: "failed", D[4]: None}
+    assert complete_days(statuses) == {D[0], D[1]}
+    assert not is_complete(None)
+
+
+def test_candidate_days_skip_only_saturdays():
+    days = candidate_days(D[0], D[6])
+    assert days == D[:6]
+    assert {d.weekday() for d in days} == {6, 0, 1, 2, 3, 4}
+    with pytest.raises(ValueError):
+        candidate_days(D[1], D[0])
+
+
+# 09:30 UTC is 15:15 in Kathmandu (UTC+05:45): after the close. 09:00 UTC is 14:45: before it.
+AFTER = datetime(2025, 8, 28, 9, 30, tzinfo=UTC)
+BEFORE = datetime(2025, 8, 28, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("fetched", "day", "now", "expected"),
+    [
+        ("holiday", date(2025, 8, 27), BEFORE, "holiday"),  # a past empty day is a holiday
+        ("holiday", date(2025, 8, 28), AFTER, "holiday"),
+        ("holiday", date(2025, 8, 28), BEFORE, "not_yet"),  # today, market not closed
+        ("holiday", date(2025, 8, 29), AFTER, "not_yet"),  # the future is never a holiday
+        ("ok", date(2025, 8, 28), AFTER, "ok"),
+        ("market_open", date(2025, 8, 28), BEFORE, "market_open"),
+    ],
+)
+def test_day_status_only_calls_a_closed_past_day_a_holiday(fetched, day, now, expected):
+    status = day_status(fetched, day, now=now)
+    assert status == expected
+    assert is_complete(status) == (expected in {"ok", "holiday"})
+
+
+def test_day_status_needs_an_aware_time():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        day_status("holiday", D[0], now=datetime(2025, 8, 28, 12))
