@@ -32,3 +32,29 @@ def settings(tmp_path, monkeypatch):
         if key.startswith("NEPSE_") and key != "NEPSE_SHARED_DATA":
             monkeypatch.delenv(key)
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """One temporary Prefect API for the whole session (it takes ~15 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """A small deterministic sample market (30 equities x 2 years) in the ShareSansar layout."""
+    from nepse.sample import write_sample
+
+    out = tmp_path_factory.mktemp("sample") / "market"
+    write_sample(out, symbols=30, years=2.0, seed=7)
+    return out
+
+
+@pytest.fixture
+def flow_env(settings, monkeypatch):
+    """Environment for flow runs: tasks read settings from NEPSE_* variables."""
+    monkeypatch.setenv("NEPSE_DATA_DIR", str(settings.data_dir))
+    return settings
