@@ -1,0 +1,200 @@
+"""The report review page: `<data_dir>/reports/index.html`, one row per drift report, and a server.
+
+Everything is static and self-contained (inline CSS, no scripts, no fonts, no network), so the
+folder can be opened from disk, served by `serve`, or published as a CI artifact.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import math
+from datetime import date as Date
+from datetime import datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import polars as pl
+
+from nepse.errors import DataQualityError
+
+log = logging.getLogger(__name__)
+
+REPORTS_DIR = "reports"
+"""Sub-folder of data_dir holding the index and one folder of HTML reports per day."""
+
+
+def drift_report_relpath(date: Date | str, model_version: str) -> str:
+    """A day's drift report relative to the reports folder: `<date>/drift-<version>.html`."""
+    return f"{_iso(date)}/drift-{model_version}.html"
+
+
+def drift_report_path(data_dir: Path, date: Date | str, model_version: str) -> Path:
+    """Where the daily flow writes a day's drift report (under `<data_dir>/reports`)."""
+    return Path(data_dir) / REPORTS_DIR / drift_report_relpath(date, model_version)
+
+
+def _iso(value: Date | str) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, Date):
+        return value.isoformat()
+    return Date.fromisoformat(str(value)).isoformat()
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+_CSS = """
+:root { color-scheme: light; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       margin: 2rem auto; max-width: 64rem; padding: 0 1rem; color: #1d2330; }
+h1 { font-size: 1.5rem; margin-bottom: .25rem; }
+p.sub { color: #5b6475; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; margin: 1.25rem 0; }
+th, td { text-align: left; padding: .45rem .7rem; border-bottom: 1px solid #e3e6ec; }
+th { background: #f4f6f9; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr:hover td { background: #fafbfc; }
+.badge { display: inline-block; padding: .05rem .55rem; border-radius: 1rem; font-size: .85rem; }
+.yes { background: #fde2e1; color: #9b1c1c; }
+.no { background: #def7e5; color: #17663a; }
+.muted { color: #8a93a3; }
+a { color: #1f5fbf; }
+section.legend { background: #f7f8fa; border-left: 4px solid #c9d2e0; padding: .5rem 1rem; }
+section.legend li { margin: .25rem 0; }
+"""
+
+_LEGEND = """
+<section class="legend">
+  <h2>How to read a drift report</h2>
+  <ul>
+    <li>Each report compares the scoring day's features (<em>current</em>) with the model's
+        training window (<em>reference</em>), one statistical test per feature column.</li>
+    <li><strong>Drifted share</strong> is the share of feature columns whose test found a
+        different distribution (p-value below the threshold). A few per cent happen by chance
+        on any day; <strong>dataset drift</strong> is <em>yes</em> when the share reaches the
+        configured threshold (<code>NEPSE_DRIFT_SHARE_THRESHOLD</code>).</li>
+    <li>Open a report and sort its table by drift score to see which features moved; expand a
+        row to compare the two distributions. A column that is entirely empty on the day is
+        counted as drifted here; Evidently's page leaves it out, as it cannot test it.</li>
+    <li>The model's predictions get their own test (prediction drift), against its
+        training-time predictions.</li>
+    <li><strong>Rank IC</strong> is the realised Spearman correlation between that day's
+        predictions and the next-day returns; it appears once the returns are known. Drift
+        matters most when it comes with a falling Rank IC.</li>
+  </ul>
+</section>
+"""
+
+
+def _rows(rows: list[dict[str, Any]] | pl.DataFrame) -> list[dict[str, Any]]:
+    records = rows.to_dicts() if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
+    for record in records:
+        missing = [k for k in ("date", "model_version") if record.get(k) is None]
+        if missing:
+            raise DataQualityError(
+                f"report index: a row lacks {', '.join(missing)} ({record!r}); every row needs "
+                f"date and model_version (as stored in drift_reports)"
+            )
+        record["date"] = _iso(record["date"])
+        record["model_version"] = str(record["model_version"])
+    # Newest first; several model versions on one day keep a stable, readable order.
+    records.sort(key=lambda r: r["model_version"])
+    records.sort(key=lambda r: r["date"], reverse=True)
+    return records
+
+
+def _row_html(record: dict[str, Any], reports_dir: Path) -> str:
+    esc = html.escape
+    rel = drift_report_relpath(record["date"], record["model_version"])
+    href = quote(rel)
+    if (reports_dir / rel).is_file():
+        link = f'<a href="{esc(href)}">drift report</a>'
+    else:
+        link = '<span class="muted">report missing</span>'
+    share = _number(record.get("share_drifted"))
+    share_txt = f"{share:.1%}" if share is not None else "—"
+    n_drifted, n_columns = record.get("n_drifted"), record.get("n_columns")
+    if n_drifted is not None and n_columns:
+        share_txt += f' <span class="muted">({int(n_drifted)}/{int(n_columns)})</span>'
+    drift = record.get("dataset_drift")
+    if drift is None:
+        drift_txt = '<span class="muted">—</span>'
+    elif drift:
+        drift_txt = '<span class="badge yes">yes</span>'
+    else:
+        drift_txt = '<span class="badge no">no</span>'
+    ic = _number(record.get("rank_ic"))
+    ic_txt = f"{ic:+.3f}" if ic is not None else '<span class="muted">pending</span>'
+    return (
+        f"<tr><td>{esc(record['date'])}</td><td>{esc(record['model_version'])}</td>"
+        f'<td class="num">{share_txt}</td><td>{drift_txt}</td>'
+        f'<td class="num">{ic_txt}</td><td>{link}</td></tr>'
+    )
+
+
+def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Path:
+    """Write `<data_dir>/reports/index.html`: one row per (day, model version), newest first."""
+    reports_dir = Path(data_dir) / REPORTS_DIR
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    records = _rows(rows)
+    body = "\n".join(_row_html(r, reports_dir) for r in records) or (
+        '<tr><td colspan="6" class="muted">No drift reports yet: they appear after the first '
+        "daily run.</td></tr>"
+    )
+    page = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>NEPSE prediction service — drift reports</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>Drift reports</h1>
+<p class="sub">NEPSE next-day return model — {len(records)} report(s), newest first.</p>
+<table id="reports">
+<thead><tr><th>Date</th><th>Model version</th><th>Drifted share</th><th>Dataset drift</th>
+<th>Rank IC</th><th>Report</th></tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+{_LEGEND}
+</body>
+</html>
+"""
+    path = reports_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    log.info("report index: %d row(s) -> %s", len(records), path)
+    return path
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    """Static files from the reports folder; access lines go to the logger, not stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+    """An HTTP server for `<data_dir>/reports`, not yet started (`serve_forever()`; port 0: any)."""
+    reports_dir = Path(data_dir) / REPORTS_DIR
+    if not reports_dir.is_dir():
+        raise DataQualityError(
+            f"report server: {reports_dir} does not exist; run the daily flow (or build_index) "
+            f"first, or point --data-dir at the right folder"
+        )
+    # Only the reports folder is served: the database and model files stay off the wire.
+    handler = functools.partial(_QuietHandler, directory=str(reports_dir))
+    server = ThreadingHTTPServer((host, port), handler)
+    log.info("serving %s at http://%s:%d/", reports_dir, *server.server_address[:2])
+    return server

@@ -1,0 +1,188 @@
+"""The report review page: rows, order, links, self-containment, and the static server."""
+
+from __future__ import annotations
+
+import re
+import threading
+import urllib.request
+from datetime import date
+from html.parser import HTMLParser
+
+import polars as pl
+import pytest
+
+from nepse.errors import DataQualityError
+from nepse.reports import build_index, drift_report_path, serve
+
+ROWS = [
+    {
+        "date": date(2026, 5, 3),
+        "model_version": "v20260501",
+        "share_drifted": 0.125,
+        "dataset_drift": False,
+        "n_drifted": 2,
+        "n_columns": 16,
+        "rank_ic": None,
+    },
+    {
+        "date": date(2026, 5, 4),
+        "model_version": "v20260501",
+        "share_drifted": 0.75,
+        "dataset_drift": True,
+        "rank_ic": 0.0712,
+    },
+    {"date": "2026-05-01", "model_version": "v20260420", "share_drifted": 0.0},
+]
+
+
+class _Table(HTMLParser):
+    """Collects the cells and links of the index's reports table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.links: list[str] = []
+        self.assets: list[str] = []
+        self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append([])
+        elif tag == "td" and self._in_body:
+            self._cell = []
+        elif tag == "a" and self._in_body:
+            self.links.append(attrs["href"])
+        if tag in ("script", "link", "img", "iframe") or "src" in attrs:
+            self.assets.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(path) -> _Table:
+    table = _Table()
+    table.feed(path.read_text(encoding="utf-8"))
+    return table
+
+
+def touch_reports(data_dir, rows):
+    for row in rows:
+        path = drift_report_path(data_dir, row["date"], row["model_version"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<html>report</html>", encoding="utf-8")
+
+
+def test_index_rows_newest_first_with_values(tmp_path):
+    touch_reports(tmp_path, ROWS)
+
+    index = build_index(tmp_path, ROWS)
+
+    assert index == tmp_path / "reports" / "index.html"
+    rows = parse(index).rows
+    assert rows == [
+        ["2026-05-04", "v20260501", "75.0%", "yes", "+0.071", "drift report"],
+        ["2026-05-03", "v20260501", "12.5% (2/16)", "no", "pending", "drift report"],
+        ["2026-05-01", "v20260420", "0.0%", "—", "pending", "drift report"],
+    ]
+
+
+def test_index_links_are_relative_and_resolve(tmp_path):
+    touch_reports(tmp_path, ROWS)
+
+    index = build_index(tmp_path, ROWS)
+
+    links = parse(index).links
+    assert links == [
+        "2026-05-04/drift-v20260501.html",
+        "2026-05-03/drift-v20260501.html",
+        "2026-05-01/drift-v20260420.html",
+    ]
+    assert all((index.parent / link).is_file() for link in links)
+
+
+def test_index_is_self_contained(tmp_path):
+    index = build_index(tmp_path, ROWS)
+    page = index.read_text(encoding="utf-8")
+
+    assert parse(index).assets == []
+    assert not re.search(r"https?://", page)
+    assert "<style>" in page
+    assert "How to read a drift report" in page
+
+
+def test_missing_report_file_is_shown_not_linked(tmp_path):
+    touch_reports(tmp_path, ROWS[:1])
+
+    table = parse(build_index(tmp_path, ROWS))
+
+    assert table.links == ["2026-05-03/drift-v20260501.html"]
+    assert [r[-1] for r in table.rows] == ["report missing", "drift report", "report missing"]
+
+
+def test_index_accepts_a_polars_frame_and_escapes_text(tmp_path):
+    frame = pl.DataFrame(
+        {
+            "date": [date(2026, 5, 4)],
+            "model_version": ["<b>v1</b>"],
+            "share_drifted": [0.5],
+            "dataset_drift": [True],
+            "rank_ic": [float("nan")],
+        }
+    )
+
+    page = build_index(tmp_path, frame).read_text(encoding="utf-8")
+
+    assert "&lt;b&gt;v1&lt;/b&gt;" in page
+    assert "<b>v1</b>" not in page
+    assert parse(tmp_path / "reports" / "index.html").rows[0][4] == "pending"
+
+
+def test_empty_index_says_so(tmp_path):
+    table = parse(build_index(tmp_path, []))
+
+    assert table.rows == [["No drift reports yet: they appear after the first daily run."]]
+
+
+def test_row_without_model_version_is_a_clear_error(tmp_path):
+    with pytest.raises(DataQualityError, match="lacks model_version"):
+        build_index(tmp_path, [{"date": "2026-05-04", "share_drifted": 0.1}])
+
+
+def test_serve_serves_the_reports_folder_only(tmp_path):
+    touch_reports(tmp_path, ROWS)
+    build_index(tmp_path, ROWS)
+    (tmp_path / "nepse.duckdb").write_bytes(b"secret")
+    server = serve(tmp_path, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        with urllib.request.urlopen(base, timeout=5) as resp:
+            assert "Drift reports" in resp.read().decode()
+        with urllib.request.urlopen(base + "2026-05-04/drift-v20260501.html", timeout=5) as resp:
+            assert resp.read() == b"<html>report</html>"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "../nepse.duckdb", timeout=5)
+        assert err.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_serve_without_reports_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DataQualityError, match="run the daily flow"):
+        serve(tmp_path, port=0)

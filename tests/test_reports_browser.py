@@ -1,0 +1,142 @@
+"""A real headless Chromium opens the report index, follows a link and sees the rendered report.
+
+Needs Debian's `chromium` and `chromium-driver` packages (`apt-get install -y chromium
+chromium-driver`); skipped where they are absent. Selenium Manager never downloads anything:
+the driver path is given explicitly and SE_OFFLINE is set. Screenshots go to test-output/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from nepse.drift import run_drift
+from nepse.reports import build_index, drift_report_path, serve
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("NEPSE_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("NEPSE_CHROMEDRIVER", "/usr/bin/chromedriver"))
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+SHIFTED = "f_shifted_momentum"
+
+
+def _frame(n: int, seed: int, shift: float) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "f_ret_1": rng.normal(size=n),
+            SHIFTED: rng.normal(size=n) + shift,
+            "f_vol_20": rng.gamma(2.0, size=n),
+            "f_sector": rng.choice(["bank", "hydro", "insurance"], size=n),
+            "pred_ret": rng.normal(scale=0.01, size=n),
+        }
+    )
+
+
+@pytest.fixture
+def driver(tmp_path, monkeypatch):
+    """Headless Chromium with a throw-away profile and nothing that phones home."""
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not binary.is_file():
+            pytest.skip(
+                f"{binary} not found: install Debian's chromium and chromium-driver "
+                f"(apt-get install -y chromium chromium-driver) to run browser tests"
+            )
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    browser.set_page_load_timeout(60)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A data folder with one real drift report and its index, served on a free local port."""
+    day, version = date(2026, 5, 4), "v20260501"
+    summary = run_drift(
+        _frame(1500, seed=1, shift=0.0),
+        _frame(250, seed=2, shift=1.5),
+        features=["f_ret_1", SHIFTED, "f_vol_20"],
+        categorical=["f_sector"],
+        out_html=drift_report_path(tmp_path, day, version),
+    )
+    assert [c.column for c in summary.drifted_columns] == [SHIFTED]
+    row = {"date": day, "model_version": version, "rank_ic": 0.05, **summary.to_dict()}
+    build_index(tmp_path, [row])
+    server = serve(tmp_path, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_index_links_to_a_rendered_drift_report(driver, site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    OUTPUT.mkdir(exist_ok=True)
+    driver.get(site)
+    assert "drift reports" in driver.title.lower()
+    cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#reports tbody tr td")]
+    assert cells == ["2026-05-04", "v20260501", "25.0% (1/4)", "no", "+0.050", "drift report"]
+    driver.save_screenshot(str(OUTPUT / "reports-index.png"))
+
+    driver.find_element(By.LINK_TEXT, "drift report").click()
+    assert driver.current_url == site + "2026-05-04/drift-v20260501.html"
+    # The report is drawn by JavaScript from embedded JSON: wait for its text, not the load.
+    WebDriverWait(driver, 60).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), SHIFTED)
+    )
+    WebDriverWait(driver, 30).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), "Drift")
+    )
+    text = driver.find_element(By.TAG_NAME, "body").text
+    (OUTPUT / "drift-report.txt").write_text(text, encoding="utf-8")
+    assert "Dataset Drift is NOT detected" in text
+    assert "Drift is detected for 25.0% of columns (1 out of 4)" in text
+    # The drift table: the shifted column is marked Detected, an unshifted one is not.
+    assert re.search(rf"{SHIFTED}\s+num\s+Detected\s+K-S p_value", text)
+    assert re.search(r"f_ret_1\s+num\s+Not Detected\s+K-S p_value", text)
+    assert "Drift in column 'pred_ret'" in text
+    # Self-contained: every resource the page fetched came from the local test server.
+    fetched = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert [u for u in fetched if not u.startswith((site, "data:", "blob:"))] == []
+    driver.save_screenshot(str(OUTPUT / "drift-report.png"))
+    cell = driver.find_element(By.XPATH, f"//*[normalize-space(text())='{SHIFTED}']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", cell)
+    driver.save_screenshot(str(OUTPUT / "drift-report-shifted-column.png"))
