@@ -175,36 +175,7 @@ class ApiSource:
                         f"{source}: still no last page after {_MAX_PAGES} pages; the API "
                         "ignores `page` or never sets `last`"
                     )
-        items = [item for p in pages for item in p.items]
-        expected = pages[0].total_elements
-        if expected is not None and expected != len(items):
-            # The day changed between page requests (e.g. still being published): re-read it.
-            raise TransientSourceError(
-                f"{source}: received {len(items)} items over {len(pages)} page(s) but the "
-                f"first page announced totalElements={expected}; the day changed while paging"
-            )
-        _check_business_dates(items, day, source)
-        parsed = parse_today_price_items(items, source=source, first_record=1)
-        raw_files = [p.raw_file for p in pages]
-        market_open = bool(parsed.rejects.filter(pl.col("reason") == "market_open").height)
-        if market_open:
-            parsed = _hold_back_day(parsed, source)
-            log.info(
-                "%s: market still open (%d of %d items without closePrice); day held back",
-                day,
-                _count_null_close(items),
-                len(items),
-            )
-        return ApiDayResult(
-            day=day,
-            market_open=market_open,
-            pages=len(pages),
-            raw_files=raw_files,
-            fmt=FMT,
-            prices=parsed.prices,
-            rejects=parsed.rejects,
-            sources=[str(f) for f in raw_files],
-        )
+        return _day_result(day, pages, source)
 
     # --- one page ------------------------------------------------------------------------
     def _fetch_page(
@@ -260,6 +231,86 @@ class ApiSource:
         if 300 <= status < 400:
             hint = f"redirected to {response.headers.get('Location')!r}; update NEPSE_API_BASE_URL"
         raise SourceError(f"{where}: {received}; {hint}")
+
+
+def _day_result(day: date, pages: list[_Page], source: str) -> ApiDayResult:
+    """Check and parse a day's pages (all of them, in order) into an ApiDayResult."""
+    items = [item for p in pages for item in p.items]
+    expected = pages[0].total_elements
+    if expected is not None and expected != len(items):
+        # The day changed between page requests (e.g. still being published): re-read it.
+        raise TransientSourceError(
+            f"{source}: received {len(items)} items over {len(pages)} page(s) but the "
+            f"first page announced totalElements={expected}; the day changed while paging"
+        )
+    _check_business_dates(items, day, source)
+    parsed = parse_today_price_items(items, source=source, first_record=1)
+    raw_files = [p.raw_file for p in pages]
+    market_open = bool(parsed.rejects.filter(pl.col("reason") == "market_open").height)
+    if market_open:
+        parsed = _hold_back_day(parsed, source)
+        log.info(
+            "%s: market still open (%d of %d items without closePrice); day held back",
+            day,
+            _count_null_close(items),
+            len(items),
+        )
+    return ApiDayResult(
+        day=day,
+        market_open=market_open,
+        pages=len(pages),
+        raw_files=raw_files,
+        fmt=FMT,
+        prices=parsed.prices,
+        rejects=parsed.rejects,
+        sources=[str(f) for f in raw_files],
+    )
+
+
+class RecordedApiSource:
+    """Replays raw today-price pages saved by `ApiSource` (<folder>/<YYYY-MM-DD>/page-N.json)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise SourceError(
+                f"recorded API folder {self.folder} does not exist; pass a folder of raw pages "
+                "as saved under <data_dir>/raw by an API fetch"
+            )
+
+    def __repr__(self) -> str:
+        return f"RecordedApiSource({str(self.folder)!r})"
+
+    def has_day(self, day: date) -> bool:
+        """True when the folder holds at least one recorded page of `day`."""
+        return any((self.folder / day.isoformat()).glob("page-*.json"))
+
+    def fetch_day(self, day: date, *, raw_dir: Path | None = None) -> ApiDayResult:
+        """Parse the recorded pages of `day` (the latest copy of each page) like a live fetch."""
+        folder = self.folder / day.isoformat()
+        latest: dict[int, tuple[int, Path]] = {}
+        for path in folder.glob("page-*.json"):
+            # save_raw never overwrites: page-0.json, then page-0.1.json, page-0.2.json ...
+            parts = path.name.split(".")
+            try:
+                number = int(parts[0].removeprefix("page-"))
+                copy = int(parts[1]) if len(parts) == 3 else 0
+            except ValueError:
+                continue
+            if number not in latest or copy > latest[number][0]:
+                latest[number] = (copy, path)
+        if not latest:
+            raise SourceError(
+                f"{folder}: no recorded pages (page-N.json) for {day}; fetch the day from the "
+                "API first or backfill it with source 'api'"
+            )
+        pages = [
+            _parse_page(path.read_bytes(), number=n, where=str(path), raw_file=path)
+            for n, (_, path) in sorted(latest.items())
+        ]
+        if [p.number for p in pages] != list(range(len(pages))):
+            raise SourceError(f"{folder}: recorded pages {sorted(latest)} are not 0..n-1")
+        return _day_result(day, pages, str(folder))
 
 
 # --- pure helpers ------------------------------------------------------------------------------

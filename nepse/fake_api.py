@@ -59,6 +59,8 @@ class Faults:
     """Retry-After header sent with the failures (seconds or an HTTP-date)."""
     delay_s: float = 0.0
     """Sleep this long before answering (beyond the client's read timeout: a timeout)."""
+    delay_times: int = -1
+    """Apply `delay_s` to the next N today-price requests only (-1: every request)."""
     truncate: bool = False
     """Cut the JSON body in half (still a 200 with a matching Content-Length)."""
     rename_fields: dict[str, str] = field(default_factory=dict)
@@ -206,6 +208,7 @@ class FakeNepseApi:
         self._targets: Counter[str] = Counter()
         self._faults = Faults()
         self._failures_left = 0
+        self._delays_left = -1
         self.set_faults(faults or Faults())
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -277,6 +280,7 @@ class FakeNepseApi:
         with self._lock:
             self._faults = faults
             self._failures_left = faults.fail_times
+            self._delays_left = faults.delay_times
 
     @property
     def faults(self) -> Faults:
@@ -328,6 +332,9 @@ class FakeNepseApi:
             fail = self._failures_left != 0
             if self._failures_left > 0:
                 self._failures_left -= 1
+            delay = faults.delay_s if self._delays_left != 0 else 0.0
+            if delay > 0 and self._delays_left > 0:
+                self._delays_left -= 1
         try:
             page = int(query.get("page", "0"))
             size = int(query.get("size", "20"))
@@ -347,7 +354,7 @@ class FakeNepseApi:
             return _send_json(h, faults.fail_status, self._error_body(h, phrase), headers)
 
         this_page = faults.pages is None or page in faults.pages
-        if this_page and faults.delay_s > 0 and self._stop.wait(faults.delay_s):
+        if this_page and delay > 0 and self._stop.wait(delay):
             return  # shutting down
         if this_page and faults.drop_connection:
             h.close_connection = True

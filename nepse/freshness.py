@@ -1,0 +1,65 @@
+"""Is a business day's data fresh? Tell a holiday (skip quietly) from stale data (alert).
+
+The daily flow asks, for the day it is about to score, what the store and the API know:
+
+- `ok`: the day's prices are stored;
+- `holiday`: the calendar says the market does not trade that weekday, or the API answered an
+  empty day after the 15:00 close (NEPSE publishes the whole day at once; empty after the close
+  means it did not trade);
+- `not_yet`: the deadline (close + `stale_after_minutes`) has not passed, so no data is normal;
+- `stale`: a trading day past the deadline with still no complete data (the API failed, kept
+  answering with the market open, or was never asked): someone should look.
+
+Pure: the caller passes `now` and what it fetched; nothing here reads a clock, a file or the API.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from nepse.backfill import MARKET_CLOSE
+
+Freshness = Literal["ok", "holiday", "stale", "not_yet"]
+FRESHNESS_VALUES: tuple[Freshness, ...] = ("ok", "holiday", "stale", "not_yet")
+
+
+def deadline(
+    day: date, *, stale_after_minutes: int = 60, timezone: str = "Asia/Kathmandu"
+) -> datetime:
+    """The moment (aware, market zone) after which `day` without data counts as stale."""
+    close = datetime.combine(day, MARKET_CLOSE, tzinfo=ZoneInfo(timezone))
+    return close + timedelta(minutes=stale_after_minutes)
+
+
+def classify_day(
+    day: date,
+    *,
+    now: datetime,
+    fetched: str | None,
+    trading_day: bool = True,
+    stale_after_minutes: int = 60,
+    timezone: str = "Asia/Kathmandu",
+) -> Freshness:
+    """'ok', 'holiday', 'stale' or 'not_yet' for `day` given what was fetched (None: nothing).
+
+    `fetched` is a fetch or `ingested_days` status ('ok', 'holiday', 'market_open', 'not_yet',
+    'failed') or None; `trading_day` is the calendar's verdict on `day`'s weekday.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (the market day is judged in its zone)")
+    if fetched == "ok":
+        return "ok"
+    if not trading_day:
+        return "holiday"
+    local = now.astimezone(ZoneInfo(timezone))
+    close = datetime.combine(day, MARKET_CLOSE, tzinfo=ZoneInfo(timezone))
+    if local < close:
+        # Before the close an empty answer proves nothing: the day may still trade.
+        return "not_yet"
+    if fetched == "holiday":
+        return "holiday"
+    if local < deadline(day, stale_after_minutes=stale_after_minutes, timezone=timezone):
+        return "not_yet"
+    return "stale"

@@ -1,0 +1,154 @@
+"""Live-data tasks: fetch one business day from the NEPSE API (or a recording) and store it.
+
+Retries: Prefect retries `fetch_and_ingest_day` only on `TransientSourceError` and
+`DatabaseLockedError` (`IO_RETRY`: exponential backoff 2/4/8 s with jitter). Prefect's retry delay
+is fixed per task, not per exception, so a 429/503 `Retry-After` is honoured inside the failing
+attempt: before re-raising, the task sleeps the part of `Retry-After` (capped by
+`api_max_retry_after_s`) that the coming backoff may not cover (jitter can shorten the backoff, so
+its shortest possible value counts). The retry therefore starts no earlier than
+max(backoff, Retry-After), the retry count stays Prefect's, and the UI shows both waits in the
+task run's logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from prefect import task
+from prefect.context import TaskRunContext
+from prefect.logging import get_run_logger
+from prefect.utilities.math import lower_clamp_multiple
+from pydantic import SecretStr
+
+from nepse.api import ApiDayResult, ApiSource, RecordedApiSource
+from nepse.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
+from nepse.errors import TransientSourceError
+from nepse.ingest import market_today
+from nepse.settings import Settings
+from nepse.store import DayRecord, open_store
+from tasks.common import IO_RETRY, settings
+
+API = "api"
+
+
+def api_settings() -> Settings:
+    """Task settings with the API token filled from the Prefect Secret block when not in env."""
+    s = settings()
+    if s.api_token is None and s.api_token_block:
+        from prefect.blocks.system import Secret
+
+        token = Secret.load(s.api_token_block).get()
+        s = s.model_copy(update={"api_token": SecretStr(str(token))})
+    return s
+
+
+def retry_after_wait(exc: TransientSourceError, s: Settings) -> float:
+    """Seconds this attempt must still sleep so the next one starts >= Retry-After from now."""
+    ctx = TaskRunContext.get()
+    if exc.retry_after is None or ctx is None:
+        return 0.0
+    task_ = ctx.task
+    attempt = ctx.task_run.run_count  # 1 on the first attempt
+    if attempt > task_.retries:
+        return 0.0  # no retry follows: waiting helps nobody
+    delays = task_.retry_delay_seconds or 0
+    if isinstance(delays, Sequence):
+        backoff = float(delays[min(attempt - 1, len(delays) - 1)]) if delays else 0.0
+    else:
+        backoff = float(delays)
+    if task_.retry_jitter_factor:
+        # Prefect's jitter may cut the delay down to this multiple of it.
+        backoff *= lower_clamp_multiple(1 + task_.retry_jitter_factor)
+    wanted = min(exc.retry_after, s.api_max_retry_after_s)
+    return max(0.0, wanted - backoff)
+
+
+def fetch_day(s: Settings, day: date, source_label: str) -> ApiDayResult:
+    """One day from the live API ('api') or from a folder of recorded raw pages."""
+    if source_label == API:
+        return ApiSource(s).fetch_day(day, raw_dir=s.data_dir / "raw")
+    return RecordedApiSource(Path(source_label)).fetch_day(day)
+
+
+@task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **IO_RETRY)
+def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
+    """Fetch `day` ('api', or a folder of recorded pages) and store it if complete; return counts.
+
+    Status 'ok' stores the day's prices and marks the day complete in one transaction;
+    'holiday' (empty after the close) marks it complete with no rows; 'market_open' and
+    'not_yet' store nothing but the status, so the day is fetched again later.
+    """
+    s = api_settings()
+    log = get_run_logger()
+    try:
+        result = fetch_day(s, day, source_label)
+    except TransientSourceError as exc:
+        wait = retry_after_wait(exc, s)
+        if wait > 0:
+            log.warning("%s: honouring Retry-After, waiting %.2f s before the retry", day, wait)
+            time.sleep(wait)
+        raise
+    status = day_status(result.status, day, now=datetime.now(UTC), timezone=s.timezone)
+    raw_dir = str(result.raw_files[0].parent) if result.raw_files else None
+    record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
+    out: dict = {"day": day.isoformat(), "status": status, "pages": result.pages}
+    with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
+        if status == STATUS_OK:
+            report = store.ingest(
+                result,
+                settings=s,
+                today=market_today(s),
+                day=record,
+            )
+            report.check_identity()
+            out.update(
+                {k: getattr(report, k) for k in ("run_id", "rows_read", "inserted", "updated")}
+            )
+            out.update(
+                unchanged=report.unchanged, rejected=report.rejected, duplicates=report.duplicates
+            )
+        else:
+            store.record_day(record, rows_read=result.rows_read)
+            out.update(rows_read=result.rows_read, inserted=0, updated=0, unchanged=0)
+            out.update(rejected=0, duplicates=0)
+    log.info(
+        "%s from %s: %s, %d page(s), %d read, %d inserted, %d updated, %d rejected",
+        day,
+        source_label,
+        status,
+        result.pages,
+        out["rows_read"],
+        out["inserted"],
+        out["updated"],
+        out["rejected"],
+    )
+    return out
+
+
+@task(name="plan-backfill", **IO_RETRY)
+def plan_backfill_days(start: date, end: date, source_label: str, chunk_days: int) -> dict:
+    """Chunks of the days in start..end not yet complete for `source_label`, oldest first."""
+    s = settings()
+    days = candidate_days(start, end)
+    if source_label != API:
+        recorded = RecordedApiSource(Path(source_label))
+        days = [d for d in days if recorded.has_day(d)]  # a recording answers only its days
+    with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
+        done = store.complete_days(source_label)
+    chunks = plan_backfill(days, done, chunk_days)
+    pending = sum(len(c) for c in chunks)
+    get_run_logger().info(
+        "backfill %s..%s from %s: %d candidate day(s), %d already complete, %d to fetch in %d "
+        "chunk(s)",
+        start,
+        end,
+        source_label,
+        len(days),
+        len(days) - pending,
+        pending,
+        len(chunks),
+    )
+    return {"chunks": chunks, "candidates": len(days), "complete": len(days) - pending}

@@ -1,0 +1,293 @@
+"""Live data on the Prefect harness: the fake NEPSE API with injected faults, real retries.
+
+Every flow run here fetches from a `FakeNepseApi` on 127.0.0.1. Retry delays are cut to a few
+milliseconds with `.with_options` (the policy itself, which errors are retried, is unchanged).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from nepse.fake_api import FakeNepseApi
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+D1, D2, D3 = date(2025, 8, 24), date(2025, 8, 25), date(2025, 8, 26)  # Sun, Mon, Tue
+TOKEN = "tok-live-5d1e-never-log-me"
+FAST_DELAY = 0.02
+
+
+def hand_prices(days: list[date] = [D1, D2, D3], symbols: int = 5) -> pl.DataFrame:  # noqa: B006
+    """`symbols` equities on each day, prices moving a little (no limit hits, no bad rows)."""
+    rows = []
+    for s in range(symbols):
+        for k, day in enumerate(days):
+            close = 100.0 + 10 * s + k
+            rows.append(
+                (
+                    f"SYM{s}",
+                    day,
+                    close - 0.5,
+                    close + 1,
+                    close - 1,
+                    close,
+                    1000.0 + s,
+                    close * 1e3,
+                    7,
+                )
+            )
+    cols = ["symbol", "date", "open", "high", "low", "close", "volume", "turnover", "trades"]
+    return pl.DataFrame(rows, schema=cols, orient="row")
+
+
+def snapshot(db: Path, *, exact: bool = False) -> dict[str, pl.DataFrame]:
+    """Every table the service writes; without `exact`, run ids and timestamps are dropped."""
+    volatile = {
+        "prices": ["ingested_at", "run_id"],
+        "rejected_prices": ["ingested_at", "run_id"],
+        "ingested_days": ["recorded_at", "run_id", "raw_dir"],
+        "securities": ["updated_at"],
+    }
+    order = {
+        "prices": "symbol, date",
+        "rejected_prices": "source, line, reason",
+        "ingested_days": "date, source",
+        "securities": "symbol",
+        "ingestion_runs": "run_id",
+    }
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for table, by in order.items():
+            if table == "ingestion_runs" and not exact:
+                continue
+            drop = (
+                "" if exact or table not in volatile else f" EXCLUDE ({', '.join(volatile[table])})"
+            )
+            out[table] = con.sql(f"SELECT *{drop} FROM {table} ORDER BY {by}").pl()
+        return out
+    finally:
+        con.close()
+
+
+def assert_same_tables(left: dict, right: dict) -> None:
+    assert left.keys() == right.keys()
+    for table in left:
+        assert_frame_equal(left[table], right[table], check_row_order=True), table
+
+
+@pytest.fixture
+def fake():
+    with FakeNepseApi(hand_prices(), token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def live_env(flow_env, fake, monkeypatch):
+    """Flow settings pointing at the fake API: 2 items per page, a 0.5 s read timeout."""
+    monkeypatch.setenv("NEPSE_API_BASE_URL", fake.url)
+    monkeypatch.setenv("NEPSE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("NEPSE_API_PAGE_SIZE", "2")
+    monkeypatch.setenv("NEPSE_API_READ_TIMEOUT_S", "0.5")
+    return flow_env
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """The backfill flow's fetch task with millisecond retry delays and no jitter."""
+    import flows.backfill
+    from tasks.fetch import fetch_and_ingest_day
+
+    fast = fetch_and_ingest_day.with_options(
+        retry_delay_seconds=FAST_DELAY, retry_jitter_factor=None
+    )
+    monkeypatch.setattr(flows.backfill, "fetch_and_ingest_day", fast)
+    return fast
+
+
+def run_backfill(start: date, end: date, *, logs: bool = False, **kwargs):
+    """Run the flow; return (final state, {day: task run}, its log text) read through the API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    from flows.backfill import backfill_prices
+
+    state = backfill_prices(start=start, end=end, return_state=True, **kwargs)
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+        # Logs reach the API in batches: wait for the flow's last line to land.
+        text = ""
+        for _ in range(50 if logs else 0):
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+            )
+            text = "\n".join(log.message for log in logs)
+            if "Finished in state" in text and any(
+                "Finished in state" in log.message and log.task_run_id is None for log in logs
+            ):
+                break
+            time.sleep(0.1)
+    fetches = {r.name.removeprefix("fetch-and-ingest-"): r for r in runs if "fetch" in r.name}
+    return state, fetches, text
+
+
+# --- transient faults: the run completes after retries --------------------------------------
+@pytest.mark.parametrize(
+    ("faults", "attempts"),
+    [
+        ({"fail_times": 2, "fail_status": 500}, 3),
+        ({"fail_times": 3, "fail_status": 503}, 4),
+        ({"fail_times": 1, "fail_status": 429, "retry_after": "0.6"}, 2),
+        ({"delay_s": 2.0, "delay_times": 1}, 2),  # beyond the 0.5 s read timeout once
+        (None, 2),  # the first answer of page 1 never comes: connection closed
+    ],
+    ids=["500x2", "503x3", "429-retry-after", "slow-answer", "dropped-page-1"],
+)
+def test_transient_faults_complete_after_retries(live_env, fake, fast_retries, faults, attempts):
+    if faults is None:
+        _drop_once(fake)  # the fake's own drop_connection would drop every request
+    else:
+        fake.set_faults(faults)
+    t0 = time.perf_counter()
+    state, fetches, logs = run_backfill(D2, D2, logs=True)
+    elapsed = time.perf_counter() - t0
+    assert state.is_completed(), state.message
+    run = fetches[D2.isoformat()]
+    assert run.state.is_completed()
+    assert run.run_count == attempts
+    assert state.result()["statuses"] == {"ok": 1}
+    prices = snapshot(live_env.database)["prices"]
+    assert prices.filter(pl.col("date") == D2).height == 5
+    if faults and faults.get("retry_after"):
+        assert elapsed >= 0.6  # max(backoff 0.02 s, Retry-After 0.6 s)
+        assert "honouring Retry-After" in logs
+    assert TOKEN not in logs
+
+
+def _drop_once(fake: FakeNepseApi) -> None:
+    """Make the fake close the connection on the next request of page 1, once."""
+    original = fake._today_price
+    dropped = []
+
+    def handler(h, query):
+        if query.get("page") == "1" and not dropped:
+            dropped.append(True)
+            h.close_connection = True
+            return None
+        return original(h, query)
+
+    fake._today_price = handler
+
+
+def test_transient_fault_that_never_ends_fails_after_all_retries(live_env, fake, fast_retries):
+    fake.set_faults(fail_times=-1, fail_status=503)
+    state, fetches, _ = run_backfill(D2, D2)
+    assert state.is_failed()
+    assert fetches[D2.isoformat()].run_count == 4  # 1 + IO_RETRY's 3 retries
+    assert "503" in str(state.message) or "503" in repr(state.result(raise_on_failure=False))
+
+
+# --- permanent faults: fail at once, clear message, database unchanged ------------------------
+@pytest.mark.parametrize(
+    ("faults", "message"),
+    [
+        ({"fail_times": -1, "fail_status": 401}, "check NEPSE_API_TOKEN"),
+        ({"fail_times": -1, "fail_status": 404}, "check NEPSE_API_BASE_URL"),
+        ({"truncate": True}, "not valid JSON"),
+        ({"rename_fields": {"closePrice": "ltp"}}, "API schema changed"),
+        ({"rename_page_fields": {"content": "data"}}, "API schema changed"),
+    ],
+    ids=["401", "404", "truncated-json", "changed-item-schema", "changed-page-schema"],
+)
+def test_permanent_faults_fail_once_and_leave_the_database_unchanged(
+    live_env, fake, fast_retries, faults, message
+):
+    assert run_backfill(D1, D1)[0].is_completed()
+    before = snapshot(live_env.database, exact=True)
+    fake.set_faults(faults)
+    state, fetches, _ = run_backfill(D2, D3)
+    assert state.is_failed()
+    exc = state.result(raise_on_failure=False)
+    assert message in str(exc)
+    assert fetches[D2.isoformat()].run_count == 1  # never retried
+    assert D3.isoformat() not in fetches  # the backfill stopped at the first permanent fault
+    assert_same_tables(snapshot(live_env.database, exact=True), before)
+
+
+# --- market open, holiday -------------------------------------------------------------------
+def test_market_open_stores_no_partial_day_and_a_later_run_completes_it(
+    live_env, fake, fast_retries
+):
+    from nepse.store import open_store
+
+    fake.set_faults(market_open=True, pages=[1])  # only some items lack a close
+    state, _, _ = run_backfill(D2, D2)
+    assert state.is_completed()
+    assert state.result()["statuses"] == {"market_open": 1}
+    tables = snapshot(live_env.database)
+    assert tables["prices"].height == 0
+    assert tables["rejected_prices"].height == 0
+    assert tables["ingested_days"]["status"].to_list() == ["market_open"]
+    fake.set_faults()
+    state, _, _ = run_backfill(D2, D2)
+    assert state.result()["statuses"] == {"ok": 1}
+    with open_store(live_env.database, read_only=True) as store:
+        assert store.complete_days("api") == {D2}
+        assert store.prices().height == 5
+
+
+def test_holiday_stores_no_rows_and_counts_as_complete(live_env, fake, fast_retries):
+    fake.set_faults(holidays=[D2.isoformat()])
+    state, _, _ = run_backfill(D1, D3)
+    assert state.result()["statuses"] == {"ok": 2, "holiday": 1}
+    tables = snapshot(live_env.database)
+    assert tables["prices"].filter(pl.col("date") == D2).height == 0
+    assert tables["prices"].height == 10
+    days = dict(tables["ingested_days"].select("date", "status").iter_rows())
+    assert days == {D1: "ok", D2: "holiday", D3: "ok"}
+    # Complete: a rerun (even with the fault gone) does not ask for the holiday again.
+    fake.set_faults()
+    fake.reset_stats()
+    state, fetches, _ = run_backfill(D1, D3)
+    assert state.result()["planned"] == 0 and not fetches
+    assert fake.stats()["requests"] == 0
+
+
+# --- secrets --------------------------------------------------------------------------------
+def test_token_from_a_prefect_secret_block_is_used_and_never_logged(
+    live_env, fake, fast_retries, monkeypatch
+):
+    from prefect.blocks.system import Secret
+
+    monkeypatch.delenv("NEPSE_API_TOKEN")
+    Secret(value=TOKEN).save("nepse-api-token-test", overwrite=True)
+    monkeypatch.setenv("NEPSE_API_TOKEN_BLOCK", "nepse-api-token-test")
+    fake.set_faults(fail_times=1, fail_status=503, echo_auth=True)  # error body echoes the header
+    state, fetches, logs = run_backfill(D2, D2, logs=True)
+    assert state.is_completed()
+    assert fetches[D2.isoformat()].run_count == 2
+    assert "503" in logs  # the failure was logged ...
+    assert TOKEN not in logs  # ... without the token it echoed
+
+
+def test_missing_token_is_a_permanent_401(live_env, fake, fast_retries, monkeypatch):
+    monkeypatch.delenv("NEPSE_API_TOKEN")
+    state, fetches, _ = run_backfill(D2, D2)
+    assert state.is_failed()
+    assert "401" in str(state.result(raise_on_failure=False))
+    assert fetches[D2.isoformat()].run_count == 1
