@@ -32,8 +32,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from nepse.daily import PREDICTIONS_DDL as DAILY_DDL
+from nepse.drift import DDL as DRIFT_DDL
 from nepse.errors import DatabaseLockedError, NepseError
 from nepse.quality import OHLC_REPAIRED, QualityResult, validate
+from nepse.registry import DDL as MODELS_DDL
 from nepse.schema import (
     CORPORATE_ACTION_SCHEMA,
     PRICE_COLUMNS,
@@ -121,7 +124,35 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    # A released migration is never edited: later changes are new versions. Versions 2-9 hold
+    # the tables of the model registry, the daily run and drift (their DDL lives beside the
+    # code that writes them).
+    (2, DAILY_DDL),
+    (3, DRIFT_DDL),
+    (4, MODELS_DDL),
+    (
+        10,
+        """
+        CREATE TABLE ingested_days (
+            date        DATE      NOT NULL,
+            source      VARCHAR   NOT NULL,   -- 'api' or the recorded folder backfilled from
+            status      VARCHAR   NOT NULL
+                        CHECK (status IN ('ok', 'holiday', 'not_yet', 'market_open', 'failed')),
+            run_id      VARCHAR,              -- ingestion_runs.run_id of an 'ok' day
+            rows_read   BIGINT,
+            pages       INTEGER,
+            raw_dir     VARCHAR,              -- where the raw API pages of the day were saved
+            recorded_at TIMESTAMP NOT NULL,   -- UTC
+            PRIMARY KEY (date, source)
+        );
+        """,
+    ),
 ]
+
+DAY_STATUSES = ("ok", "holiday", "not_yet", "market_open", "failed")
+# An upsert may replace a status only with one of at least its rank: a complete day (ok, holiday)
+# never goes back to incomplete, and an ok day (its rows are stored) never becomes a holiday.
+_DAY_RANK = {"ok": 2, "holiday": 1, "not_yet": 0, "market_open": 0, "failed": 0}
 
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
@@ -219,6 +250,18 @@ class IngestReport:
             lines += ["", "| flag | rows |", "| --- | ---: |"]
             lines += [f"| {flag} | {n:,} |" for flag, n in sorted(self.flagged.items())]
         return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class DayRecord:
+    """One business day's ingestion outcome, for the `ingested_days` table."""
+
+    date: date
+    source: str = "api"
+    """'api' or the folder a recorded backfill read; (date, source) is the key."""
+    status: str = "ok"
+    pages: int | None = None
+    raw_dir: str | None = None
 
 
 def _lock_error(path: Path, exc: duckdb.Error) -> DatabaseLockedError | None:
@@ -336,8 +379,13 @@ class Store:
         today: date,
         on_stage: Callable[[str], None] | None = None,
         source: str | None = None,
+        day: DayRecord | None = None,
     ) -> IngestReport:
-        """Validate and store a reader's result in one transaction; return what happened."""
+        """Validate and store a reader's result in one transaction; return what happened.
+
+        With `day`, the day's `ingested_days` row is written in the same transaction, so a day
+        is marked complete exactly when its prices are committed.
+        """
         if self.read_only:
             raise NepseError(f"database {self.path} was opened read-only; cannot ingest")
         stage = on_stage or (lambda _name: None)
@@ -420,6 +468,8 @@ class Store:
                 ],
             )
             stage("run")
+            if day is not None:
+                self._upsert_day(day, run_id=run_id, rows_read=report.rows_read, ts=finished)
             con.execute("DROP TABLE IF EXISTS _stage")
             con.execute("COMMIT")
         except BaseException:
@@ -602,6 +652,60 @@ class Store:
                 settings.price_limit_before,
             ],
         )
+
+    # --- ingested days ----------------------------------------------------------------------
+    def record_day(
+        self, day: DayRecord, *, run_id: str | None = None, rows_read: int | None = None
+    ) -> str:
+        """Upsert a day's status (never downgrading ok/holiday); return the status now stored."""
+        if self.read_only:
+            raise NepseError(f"database {self.path} was opened read-only; cannot record a day")
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            stored = self._upsert_day(day, run_id=run_id, rows_read=rows_read, ts=_now())
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return stored
+
+    def _upsert_day(
+        self, day: DayRecord, *, run_id: str | None, rows_read: int | None, ts: datetime
+    ) -> str:
+        if day.status not in _DAY_RANK:
+            raise ValueError(f"day status {day.status!r} is not one of {', '.join(DAY_STATUSES)}")
+        row = self.con.execute(
+            "SELECT status FROM ingested_days WHERE date = ? AND source = ?",
+            [day.date, day.source],
+        ).fetchall()
+        if row and _DAY_RANK[row[0][0]] > _DAY_RANK[day.status]:
+            log.info(
+                "%s (%s) stays %s; not replaced by %s", day.date, day.source, row[0][0], day.status
+            )
+            return row[0][0]
+        _exec(
+            self.con,
+            "INSERT OR REPLACE INTO ingested_days (date, source, status, run_id, rows_read, "
+            "pages, raw_dir, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [day.date, day.source, day.status, run_id, rows_read, day.pages, day.raw_dir, ts],
+        )
+        return day.status
+
+    def ingested_days(self, source: str | None = None) -> pl.DataFrame:
+        """The `ingested_days` table (of one source, or all), by date and source."""
+        sql, params = "SELECT * FROM ingested_days", []
+        if source is not None:
+            sql += " WHERE source = ?"
+            params.append(source)
+        return _frame(self.con, sql + " ORDER BY date, source", params)
+
+    def complete_days(self, source: str) -> set[date]:
+        """Days of `source` recorded ok or holiday: a resumed backfill skips them."""
+        rows = self.con.execute(
+            "SELECT date FROM ingested_days WHERE source = ? AND status IN ('ok', 'holiday')",
+            [source],
+        ).fetchall()
+        return {r[0] for r in rows}
 
     # --- readers --------------------------------------------------------------------------
     def prices(

@@ -1,0 +1,148 @@
+"""Self-contained HTML evaluation report of a walk-forward (plotly inlined: works offline)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from nepse.card import metrics_table
+from nepse.walkforward import MODEL, WalkForwardResult
+
+
+def _series(wf_result: WalkForwardResult) -> pl.DataFrame:
+    """Per model and day: spread gross/net and Rank IC (LightGBM: mean over seeds)."""
+    cols = ["top_bottom", "top_bottom_net", "rank_ic"]
+    return (
+        wf_result.daily.group_by("model", "date")
+        .agg([pl.col(c).mean() for c in cols])
+        .sort("model", "date")
+        .with_columns(
+            [
+                pl.col(c).fill_null(0.0).cum_sum().over("model").alias(f"cum_{c}")
+                for c in ("top_bottom", "top_bottom_net")
+            ]
+        )
+    )
+
+
+def evaluation_figure(wf_result: WalkForwardResult) -> go.Figure:
+    """Cumulative spreads, daily Rank IC with 20-day mean, and feature importance."""
+    series = _series(wf_result)
+    models = [MODEL, *sorted(m for m in series["model"].unique().to_list() if m != MODEL)]
+    fig = make_subplots(
+        rows=4,
+        cols=1,
+        subplot_titles=(
+            "Cumulative top-minus-bottom decile return, gross (sum of daily spreads)",
+            f"Cumulative top-minus-bottom, net of {wf_result.info.get('cost_bps')} bps round trip",
+            "LightGBM daily Rank IC and 20-day rolling mean",
+            "LightGBM feature importance (gain share, top 25)",
+        ),
+        vertical_spacing=0.07,
+    )
+    for m in models:
+        s = series.filter(pl.col("model") == m)
+        if s.get_column("top_bottom").null_count() == s.height:
+            continue  # the zero predictor has no spread
+        width = 3 if m == MODEL else 1.5
+        for row, col in ((1, "cum_top_bottom"), (2, "cum_top_bottom_net")):
+            fig.add_trace(
+                go.Scatter(
+                    x=s["date"].to_list(),
+                    y=s[col].to_list(),
+                    name=m,
+                    legendgroup=m,
+                    showlegend=row == 1,
+                    line={"width": width},
+                ),
+                row=row,
+                col=1,
+            )
+    lg = series.filter(pl.col("model") == MODEL).with_columns(
+        pl.col("rank_ic").rolling_mean(20, min_samples=1).alias("roll")
+    )
+    fig.add_trace(
+        go.Bar(
+            x=lg["date"].to_list(),
+            y=lg["rank_ic"].to_list(),
+            name="daily Rank IC",
+            marker_color="lightgray",
+        ),
+        row=3,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=lg["date"].to_list(),
+            y=lg["roll"].to_list(),
+            name="20-day mean",
+            line={"color": "black"},
+        ),
+        row=3,
+        col=1,
+    )
+    imp = wf_result.importance.head(25).reverse()
+    fig.add_trace(
+        go.Bar(
+            x=imp["share"].to_list(),
+            y=imp["feature"].to_list(),
+            orientation="h",
+            name="gain share",
+            showlegend=False,
+        ),
+        row=4,
+        col=1,
+    )
+    fig.update_layout(height=1700, template="plotly_white", legend={"orientation": "h"})
+    return fig
+
+
+def evaluation_report(
+    wf_result: WalkForwardResult, *, title: str = "Walk-forward evaluation"
+) -> str:
+    """The full HTML page: summary table, notes and the figure (plotly.js inlined)."""
+    info = wf_result.info
+    table = metrics_table(wf_result)
+    rows = [line.strip("|").split("|") for line in table.splitlines()]
+    head, body = rows[0], rows[2:]
+    table_html = (
+        "<table><thead><tr>"
+        + "".join(f"<th>{html.escape(c.strip())}</th>" for c in head)
+        + "</tr></thead><tbody>"
+        + "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>"
+            for r in body
+        )
+        + "</tbody></table>"
+    )
+    fig_html = evaluation_figure(wf_result).to_html(full_html=False, include_plotlyjs=True)
+    note = (
+        f"Test days {info.get('test_start')} .. {info.get('test_end')}, {info.get('n_blocks')} "
+        f"blocks retrained every {info.get('retrain_every')} trading days, seeds "
+        f"{info.get('seeds')}, embargo {info.get('horizon')} day(s). All numbers are out of "
+        "sample; baselines are scored on the same rows. Spreads are a ranking-quality measure "
+        "(NEPSE has no short selling), net assumes full daily turnover of both legs."
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>{table_html}{fig_html}"
+        "</body></html>"
+    )
+
+
+def write_evaluation_report(
+    wf_result: WalkForwardResult, path: Path, *, title: str = "Walk-forward evaluation"
+) -> Path:
+    """Write `evaluation_report` to `path` (e.g. `<models>/<version>/evaluation.html`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(evaluation_report(wf_result, title=title), encoding="utf-8")
+    return path
