@@ -137,20 +137,240 @@ def _report_rows(report: dict) -> dict:
     return rows
 
 
+def _date_opt(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] dates are YYYY-MM-DD, got {value!r}")
+        raise typer.Exit(2) from exc
+
+
+def _run_flow(fn, **params):
+    """Run a flow in-process; returns (final state, result or None)."""
+    state = fn(**params, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        result = None
+    return state, result
+
+
+def _print_daily(state, summary: dict | None) -> None:
+    if summary:
+        _print_counts("Daily predictions", summary)
+    if state.is_failed():
+        console.print(f"[red]{state.name}:[/red] {state.message}")
+        raise typer.Exit(1)
+    if state.message:
+        console.print(state.message)
+
+
+@app.command("train")
+def train_cmd(
+    as_of: Annotated[str | None, typer.Option(help="Last day of data to use (YYYY-MM-DD).")] = None,
+    force_promote: Annotated[
+        bool, typer.Option(help="Promote even if it does not beat champion and baselines.")
+    ] = False,
+) -> None:
+    """Walk-forward evaluate, train and register a model (runs the `train-model` flow)."""
+    from flows.train import train_model
+
+    state, out = _run_flow(train_model, as_of=_date_opt(as_of), force_promote=force_promote)
+    if out:
+        out = dict(out)
+        out["baseline_rank_ic"] = ", ".join(
+            f"{k}={v:.4f}" for k, v in (out.get("baseline_rank_ic") or {}).items() if v is not None
+        )
+        _print_counts("Training", out)
+    if state.is_failed():
+        console.print(f"[red]failed:[/red] {state.message}")
+        raise typer.Exit(1)
+
+
+@app.command("daily")
+def daily_cmd(
+    as_of: Annotated[
+        str | None, typer.Option(help="Trading day to score (default: latest, Kathmandu time).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="'sample', 'api' or a path (default NEPSE_SOURCE).")
+    ] = None,
+) -> None:
+    """Score every active equity for a day (runs the `daily-predictions` flow)."""
+    from flows.daily import daily_predictions
+
+    state, summary = _run_flow(daily_predictions, as_of=_date_opt(as_of), source=source)
+    if summary is None and state.is_failed():
+        data = getattr(state, "data", None)
+        summary = data if isinstance(data, dict) else None
+    _print_daily(state, summary)
+
+
 @app.command("demo")
 def demo_cmd(
-    symbols: Annotated[int, typer.Option(help="Sample market size.")] = 250,
+    symbols: Annotated[int, typer.Option(help="Sample market size (equities).")] = 250,
     years: Annotated[float, typer.Option(help="Sample market history in years.")] = 6.0,
 ) -> None:
-    """The main job end to end on the generated sample market."""
+    """The main job end to end on the sample market: ingest, train if needed, score, drift."""
     t0 = time.perf_counter()
-    from flows.ingest import ingest_prices
+    os.environ.setdefault("NEPSE_SOURCE", "sample")
+    os.environ["NEPSE_SAMPLE_SYMBOLS"] = str(symbols)
+    os.environ["NEPSE_SAMPLE_YEARS"] = str(years)
+    from flows.daily import daily_predictions
 
-    report = ingest_prices(sample_symbols=symbols, sample_years=years)
-    _print_counts("Ingestion of the sample market", _report_rows(report))
+    console.print(
+        f"[bold]NEPSE demo[/bold]: sample market of {symbols} equities x {years:g} years -> "
+        "ingest -> train (first run) -> predictions -> drift report"
+    )
+    state, summary = _run_flow(daily_predictions, source="sample")
     s = _settings()
-    console.print(f"database: {s.database.resolve()}")
-    console.print(f"done in {time.perf_counter() - t0:.1f} s")
+    if summary:
+        console.print()
+        console.print(f"predictions:   {Path(summary['predictions_path']).resolve()}")
+        if summary.get("drift_report"):
+            console.print(f"drift report:  {Path(summary['drift_report']).resolve()}")
+        console.print(f"report index:  {Path(summary['report_index']).resolve()}")
+        console.print(f"database:      {s.database.resolve()}")
+        console.print("review reports: ./run nepse reports serve   (then open the printed URL)")
+    console.print(f"done in {time.perf_counter() - t0:.0f} s")
+    _print_daily(state, summary)
+
+
+models_app = typer.Typer(help="The model registry: list, show, promote, roll back.")
+app.add_typer(models_app, name="models")
+
+
+def _registry_con(read_only: bool):
+    from nepse.store import open_store
+
+    s = _settings()
+    return open_store(s.database, read_only=read_only, lock_timeout_s=s.lock_timeout_s)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every registered model, newest first."""
+    from nepse import registry
+
+    with _registry_con(read_only=True) as st:
+        rows = registry.list_models(st.con)
+    table = Table(title="Models")
+    for col in ("version", "status", "train_end", "rank_ic", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        ric = r.get("rank_ic")
+        table.add_row(
+            r["version"],
+            r["status"],
+            str(r.get("train_end")),
+            "—" if ric is None else f"{ric:.4f}",
+            (r.get("reason") or "")[:120],
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(version: Annotated[str | None, typer.Argument()] = None) -> None:
+    """One model's record and card (default: the champion)."""
+    from nepse import registry
+
+    with _registry_con(read_only=True) as st:
+        row = registry.get(st.con, version) if version else registry.champion(st.con)
+    if row is None:
+        console.print("no champion yet: `nepse train`")
+        raise typer.Exit(1)
+    card = Path(row["path"]) / "card.md"
+    typer.echo(json.dumps({k: v for k, v in row.items()}, indent=2, default=str))
+    if card.is_file():
+        typer.echo(card.read_text(encoding="utf-8"))
+
+
+@models_app.command("promote")
+def models_promote(version: str) -> None:
+    """Make VERSION the champion (the current one is retired; `rollback` undoes it)."""
+    from nepse import registry
+
+    with _registry_con(read_only=False) as st:
+        registry.promote(st.con, version, reason="promoted by hand (nepse models promote)")
+    console.print(f"{version} is now the champion")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Retire the champion and restore the previous one."""
+    from nepse import registry
+
+    with _registry_con(read_only=False) as st:
+        version = registry.rollback(st.con)
+    console.print(f"rolled back: {version} is the champion again")
+
+
+reports_app = typer.Typer(help="Drift and performance reports.")
+app.add_typer(reports_app, name="reports")
+
+
+@reports_app.command("build")
+def reports_build() -> None:
+    """Rewrite reports/index.html from the stored drift and performance tables."""
+    from nepse.reports import build_index
+
+    s = _settings()
+    with _registry_con(read_only=True) as st:
+        rows = st.con.sql(
+            "SELECT d.date, d.model_version, d.share_drifted, d.dataset_drift, d.n_drifted, "
+            "d.n_columns, p.rank_ic FROM drift_reports d "
+            "LEFT JOIN performance_daily p ON p.date = d.date ORDER BY d.date DESC"
+        ).pl()
+    path = build_index(s.data_dir, rows)
+    console.print(f"wrote {path.resolve()} ({rows.height} report(s))")
+
+
+@reports_app.command("serve")
+def reports_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+) -> None:
+    """Serve the reports folder on 127.0.0.1 for review in a browser (Ctrl-C stops)."""
+    from nepse.reports import serve
+
+    s = _settings()
+    server = serve(s.data_dir, host="127.0.0.1", port=port)
+    host, bound = server.server_address[:2]
+    console.print(f"serving {(s.data_dir / 'reports').resolve()} at http://{host}:{bound}/")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@reports_app.command("performance")
+def reports_performance(
+    from_: Annotated[str, typer.Option("--from", help="First prediction day (YYYY-MM-DD).")],
+    to: Annotated[str, typer.Option("--to", help="Last prediction day (YYYY-MM-DD).")],
+) -> None:
+    """Evidently regression-quality report of stored predictions against realised returns."""
+    from nepse.drift import performance_report
+    from nepse.pipeline import build_panel
+
+    s = _settings()
+    first, last = _date_opt(from_), _date_opt(to)
+    with _registry_con(read_only=True) as st:
+        preds = st.con.sql(
+            "SELECT date, symbol, pred_ret, model_version FROM predictions "
+            "WHERE date BETWEEN ? AND ?",
+            params=[first, last],
+        ).pl()
+        if preds.is_empty():
+            console.print(f"no stored predictions between {first} and {last}")
+            raise typer.Exit(1)
+        labels = build_panel(st, s, start=first, label=True).frame.select("symbol", "date", "y_ret")
+    frame = preds.join(labels, on=["symbol", "date"], how="left")
+    out = s.data_dir / "reports" / "performance" / f"performance-{first}-{last}.html"
+    path = performance_report(frame, out_html=out)
+    known = frame["y_ret"].is_not_null().sum()
+    console.print(f"wrote {path.resolve()} ({known} of {frame.height} predictions with outcomes)")
 
 
 @app.command(
@@ -163,6 +383,40 @@ def fake_api_cmd(ctx: typer.Context) -> None:
     from nepse.fake_api import main as fake_main
 
     raise typer.Exit(fake_main(list(ctx.args)))
+
+
+@app.command("backfill")
+def backfill_cmd(
+    start: Annotated[str, typer.Option(help="First business day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last business day, YYYY-MM-DD.")],
+    source: Annotated[
+        str, typer.Option(help="'api', or a folder of recorded raw API pages.")
+    ] = "api",
+    chunk_days: Annotated[int, typer.Option(help="Days per chunk (progress step).")] = 20,
+) -> None:
+    """Fetch start..end day by day (runs `backfill-prices`; resumable, complete days skipped)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --start/--end must be YYYY-MM-DD: {exc}")
+        raise typer.Exit(2) from exc
+    from flows.backfill import backfill_prices, on_progress
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        job = bar.add_task(f"backfill {first}..{last}", total=None)
+
+        def advance(done: int, total: int, day: date | None, status: str) -> None:
+            label = f"{day} {status}" if day else status
+            bar.update(job, completed=done, total=total, description=f"backfill: {label}")
+
+        with on_progress(advance):
+            summary = backfill_prices(start=first, end=last, source=source, chunk_days=chunk_days)
+    rows = {k: v for k, v in summary.items() if k not in ("statuses", "failure")}
+    rows["days by status"] = ", ".join(f"{k}={v}" for k, v in summary["statuses"].items())
+    _print_counts("Backfill", rows)
 
 
 def _today() -> date:

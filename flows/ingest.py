@@ -10,9 +10,9 @@ from tasks.ingest import ingest_files, write_sample_market
 @flow(name="ingest-prices", log_prints=True)
 def ingest_prices(
     path: str | None = None,
-    sample_symbols: int = 250,
-    sample_years: float = 6.0,
-    sample_seed: int = 42,
+    sample_symbols: int | None = None,
+    sample_years: float | None = None,
+    sample_seed: int | None = None,
 ) -> dict:
     """Ingest NEPSE daily prices into the DuckDB store, every bad row accounted for.
 
@@ -20,9 +20,11 @@ def ingest_prices(
         path: File or folder of NEPSE price files (ShareSansar, legacy nepalstock export,
             Today's Price, CompanyList.csv or the canonical CSV/Parquet; the format is detected
             from each file's header). Empty: the generated sample market.
-        sample_symbols: Sample market size in equities (used only when `path` is empty).
-        sample_years: Sample market history in years (used only when `path` is empty).
-        sample_seed: Sample market seed (used only when `path` is empty).
+        sample_symbols: Sample market size in equities (only when `path` is empty; default
+            NEPSE_SAMPLE_SYMBOLS, 250).
+        sample_years: Sample market history in years (only when `path` is empty; default
+            NEPSE_SAMPLE_YEARS, 6).
+        sample_seed: Sample market seed (only when `path` is empty; default NEPSE_SAMPLE_SEED).
     """
     if not path:
         path = write_sample_market(sample_symbols, sample_years, sample_seed)

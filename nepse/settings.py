@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     # --- sources -----------------------------------------------------------------------
     source: str = "sample"
     """Default price source: 'sample', a path to files, or 'api'."""
+    sample_symbols: int = 250
+    """Sample market size in equities (source 'sample')."""
+    sample_years: float = 6.0
+    """Sample market history in years (source 'sample')."""
+    sample_seed: int = 42
+    """Sample market seed (source 'sample'): same seed, same files."""
     api_base_url: str = "https://nepalstock.com.np"
     """Base URL of the NEPSE-style today-price JSON API."""
     api_token: SecretStr | None = None
@@ -119,6 +125,12 @@ class Settings(BaseSettings):
     """Read timeout of one HTTP request."""
     api_page_size: int = 500
     """Items per page asked of the API."""
+    api_token_block: str | None = None
+    """Name of a Prefect Secret block holding the API token, used when NEPSE_API_TOKEN is unset."""
+    api_max_retry_after_s: float = 300.0
+    """Longest 429/503 Retry-After honoured before a retry (longer asks are capped to this)."""
+    stale_after_minutes: int = 60
+    """Freshness: a trading day without data this long after the 15:00 close is stale (alert)."""
 
     # --- model ---------------------------------------------------------------------------
     horizon: int = Field(default=1, ge=1, le=20)
@@ -176,6 +188,11 @@ class Settings(BaseSettings):
     """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
     webhook_url: SecretStr | None = None
     """Slack-compatible webhook for alerts (secret: environment or Prefect Secret block)."""
+    reports_base_url: str | None = None
+    """URL where the reports folder is served (e.g. by `nepse reports serve`); artifacts link
+    there. Unset: they link the file:// path."""
+    webhook_secret_block: str | None = None
+    """Name of a Prefect Secret block holding the webhook URL (used when webhook_url is unset)."""
 
     @property
     def database(self) -> Path:

@@ -13,11 +13,16 @@ from tasks.common import IO_RETRY, settings
 
 
 @task(name="write-sample-market")
-def write_sample_market(symbols: int = 250, years: float = 6.0, seed: int = 42) -> str:
+def write_sample_market(
+    symbols: int | None = None, years: float | None = None, seed: int | None = None
+) -> str:
     """Write the deterministic sample market under the data folder (once per size and seed)."""
     from nepse.sample import write_sample
 
     s = settings()
+    symbols = s.sample_symbols if symbols is None else symbols
+    years = s.sample_years if years is None else years
+    seed = s.sample_seed if seed is None else seed
     out = s.data_dir / "sample" / f"market-{symbols}x{years:g}y-seed{seed}"
     marker = out / ".complete"
     log = get_run_logger()

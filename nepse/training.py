@@ -1,0 +1,79 @@
+"""Training end to end: walk-forward evaluation, the final model, registration (and promotion)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from nepse.features import FEATURE_SPEC, FeatureSpec
+from nepse.model import TrainedModel, train_final
+from nepse.registry import RegistryDecision, register
+from nepse.settings import Settings
+from nepse.walkforward import WalkForwardResult, walk_forward
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What a training run produced: the registry's decision, the evaluation, the model."""
+
+    decision: RegistryDecision
+    walk_forward: WalkForwardResult
+    model: TrainedModel
+
+
+def train_and_register(
+    panel: pl.DataFrame,
+    *,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    models_dir: Path,
+    as_of: date,
+    force_promote: bool = False,
+    spec: FeatureSpec = FEATURE_SPEC,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainingOutcome:
+    """Walk-forward evaluate (model + baselines), train the final model, register it.
+
+    The candidate is promoted only when its walk-forward Rank IC beats the champion's and
+    every baseline's by the configured margins (or `force_promote`).
+    """
+    names, categorical = list(spec.names), list(spec.categorical)
+    history = panel.filter(pl.col("date") <= as_of)
+    wf = walk_forward(
+        history,
+        feature_names=names,
+        categorical=categorical,
+        settings=settings,
+        progress=progress,
+    )
+    model = train_final(
+        history,
+        feature_names=names,
+        categorical=categorical,
+        settings=settings,
+        as_of=as_of,
+        feature_spec=_spec_dict(spec),
+    )
+    decision = register(con, models_dir, model, wf, settings=settings, force_promote=force_promote)
+    log.info(
+        "model %s: walk-forward Rank IC %s -> %s (%s)",
+        decision.version,
+        decision.rank_ic,
+        decision.status,
+        decision.reason,
+    )
+    return TrainingOutcome(decision=decision, walk_forward=wf, model=model)
+
+
+def _spec_dict(spec: FeatureSpec) -> dict:
+    import json
+
+    return json.loads(spec.to_json())

@@ -1,0 +1,132 @@
+"""Prefect artifacts of the daily and training runs (markdown, table, link)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from prefect import task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+
+from tasks.common import settings
+
+
+def report_url(path: str | Path) -> str:
+    """A URL for a file under the data folder: NEPSE_REPORTS_BASE_URL if set, else file://."""
+    s = settings()
+    path = Path(path).resolve()
+    if s.reports_base_url:
+        reports = (s.data_dir / "reports").resolve()
+        try:
+            return s.reports_base_url.rstrip("/") + "/" + path.relative_to(reports).as_posix()
+        except ValueError:
+            pass
+    return path.as_uri()
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:+.2f}%"
+
+
+def _num(x: float | None, fmt: str = ".4f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def daily_markdown(
+    day: date, scored: dict, drift: dict | None, perf: dict, gate: dict, index: str
+) -> str:
+    """The run summary shown on the flow run's Artifacts tab."""
+    model = f"`{scored['model_version']}`"
+    if scored["is_fallback"]:
+        model += f" — **FALLBACK** ({scored['model_role']}): " + "; ".join(scored["problems"])
+    lines = [
+        f"# NEPSE daily predictions for {day}",
+        "",
+        f"- **Model:** {model}",
+        f"- **Universe:** {scored['n']} active equities scored "
+        f"({gate['rows_on_day']} prices stored for the day, "
+        f"{100 * gate['reject_share']:.2f}% of input rows rejected)",
+        f"- **Predictions:** `{scored['predictions_path']}`",
+    ]
+    if drift:
+        cols = [c for c in drift["columns"] if c["drifted"]]
+        verdict = "**DRIFT**" if drift["dataset_drift"] else "no dataset drift"
+        lines.append(
+            f"- **Drift:** {verdict}: {drift['n_drifted']} of {drift['n_columns']} feature "
+            f"columns drifted ({drift['share_drifted']:.0%}); report `{drift['html_path']}`"
+        )
+        if cols:
+            shown = ", ".join(
+                f"`{c['column']}` ({c['method']} {_num(c['score'])})" for c in cols[:15]
+            )
+            lines.append(f"  - drifted: {shown}{' …' if len(cols) > 15 else ''}")
+        pd_ = drift.get("prediction_drift")
+        if pd_:
+            lines.append(
+                f"  - prediction drift: {'yes' if pd_['drifted'] else 'no'} "
+                f"({pd_['method']} {_num(pd_['score'])})"
+            )
+    else:
+        lines.append("- **Drift:** no report this run (see the logs)")
+    latest = perf.get("latest")
+    if latest:
+        lines.append(
+            f"- **Realised (last evaluated day {latest['date']}):** Rank IC "
+            f"{_num(latest['rank_ic'])}, IC {_num(latest['ic'])}, "
+            f"RMSE {_num(latest['rmse'], '.5f')}"
+            f"; 20-day rolling Rank IC {_num(latest['rolling_rank_ic'])}"
+        )
+    else:
+        lines.append("- **Realised:** no earlier prediction has its outcome yet")
+    for alert in perf.get("alerts", []):
+        lines.append(f"- :warning: {alert}")
+    lines.append(f"- **Report index:** `{index}`")
+    for title, rows in (("Top 10", scored["top"]), ("Bottom 10", scored["bottom"])):
+        lines += ["", f"## {title}", "", "| symbol | predicted return | rank |", "|---|---:|---:|"]
+        lines += [f"| {r['symbol']} | {_pct(r['pred_ret'])} | {r['pred_rank']:.3f} |" for r in rows]
+    lines += [
+        "",
+        "Predicted return = next trading day's adjusted close-to-close return. Realised metrics "
+        "are out of sample (see README, 'Metrics').",
+    ]
+    return "\n".join(lines)
+
+
+@task(name="publish-artifacts")
+def publish_daily_artifacts(
+    day: date, scored: dict, drift: dict | None, perf: dict, gate: dict, index: str
+) -> None:
+    """Markdown summary, predictions table and a link to the drift report."""
+    create_markdown_artifact(
+        key="daily-summary",
+        markdown=daily_markdown(day, scored, drift, perf, gate, index),
+        description=f"NEPSE daily predictions {day}",
+    )
+    preds = pl.read_parquet(scored["predictions_path"]).select(
+        "symbol", "pred_ret", "pred_rank", "model_version"
+    )
+    create_table_artifact(
+        key="daily-predictions",
+        table=preds.with_columns(
+            pl.col("pred_ret").round(6), pl.col("pred_rank").round(4)
+        ).to_dicts(),
+        description=f"Predicted next-day returns for {day} ({preds.height} equities)",
+    )
+    if drift:
+        create_link_artifact(
+            key="drift-report",
+            link=report_url(drift["html_path"]),
+            link_text=f"Evidently drift report {day} ({scored['model_version']})",
+            description=f"Drift report for {day}: open it in a browser (self-contained HTML)",
+        )
+    create_link_artifact(
+        key="report-index",
+        link=report_url(index),
+        link_text="All drift reports (index)",
+        description="One row per day with drift share and realised Rank IC",
+    )

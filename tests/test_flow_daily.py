@@ -1,0 +1,230 @@
+"""The `daily-predictions` and `train-model` flows on the Prefect test harness.
+
+One small sample market (30 equities x 2 years) is ingested and a champion trained once per
+module; each test then works on its own copy of that data folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import duckdb
+import polars as pl
+import pytest
+
+from tests.test_alerts import Receiver
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+FAST_MODEL = {
+    "NEPSE_SEEDS": "[0]",
+    "NEPSE_RETRAIN_EVERY": "63",
+    "NEPSE_NUM_BOOST_ROUND": "60",
+    "NEPSE_EARLY_STOPPING_ROUNDS": "20",
+    "NEPSE_VALID_DAYS": "40",
+    "NEPSE_TEST_START": "2026-07-01",
+    "NEPSE_DRIFT_SHARE_THRESHOLD": "0.5",
+}
+
+
+def _env(monkeypatch, data_dir, **extra):
+    for k, v in {**FAST_MODEL, **extra}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("NEPSE_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("NEPSE_WEBHOOK_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory, sample_dir):
+    """A data folder with the sample ingested and a force-promoted champion."""
+    from flows.ingest import ingest_prices
+    from flows.train import train_model
+
+    mp = pytest.MonkeyPatch()
+    data = tmp_path_factory.mktemp("trained") / "data"
+    _env(mp, data)
+    try:
+        ingest_prices(path=str(sample_dir))
+        out = train_model(force_promote=True)
+        assert out["promoted"], out
+    finally:
+        mp.undo()
+    return data
+
+
+@pytest.fixture
+def data_dir(trained_dir, tmp_path, monkeypatch):
+    """A private copy of the trained data folder, with the environment pointing at it."""
+    data = tmp_path / "data"
+    shutil.copytree(trained_dir, data)
+    # Model folders are recorded by absolute path: point the copy's registry at its own.
+    con = duckdb.connect(str(data / "nepse.duckdb"))
+    con.execute("UPDATE models SET path = replace(path, ?, ?)", [str(trained_dir), str(data)])
+    con.close()
+    _env(monkeypatch, data)
+    return data
+
+
+def _db(data_dir):
+    return duckdb.connect(str(data_dir / "nepse.duckdb"), read_only=True)
+
+
+def _run(**params):
+    from flows.daily import daily_predictions
+
+    state = daily_predictions(**params, return_state=True)
+    return state, state.result(raise_on_failure=False)
+
+
+def _champion_folder(data_dir):
+    con = _db(data_dir)
+    try:
+        return con.execute("SELECT path FROM models WHERE status = 'champion'").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_dir):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    day = date.fromisoformat(out["as_of"])
+    con = _db(data_dir)
+    try:
+        traded = con.execute(
+            "SELECT count(*) FROM prices p JOIN securities s USING (symbol) "
+            "WHERE p.date = ? AND s.instrument_type = 'Equity' AND s.status = 'A'",
+            [day],
+        ).fetchall()[0][0]
+        preds = con.sql("SELECT * FROM predictions WHERE date = ?", params=[day]).pl()
+        drift = con.execute("SELECT html_path, n_columns FROM drift_reports").fetchall()
+    finally:
+        con.close()
+    assert preds.height == traded == out["n_predictions"] > 10
+    assert preds["model_role"].unique().to_list() == ["champion"]
+    assert preds["flow_run_id"].unique().to_list() == [str(state.state_details.flow_run_id)]
+    assert pl.read_parquet(data_dir / "predictions" / f"{day}.parquet").height == preds.height
+    html = data_dir / "reports" / str(day) / f"drift-{out['model_version']}.html"
+    assert html.is_file() and html.stat().st_size > 100_000
+    assert drift[0][0] == str(html) and drift[0][1] > 50
+    assert (data_dir / "reports" / "index.html").read_text().count(str(day)) >= 1
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    keys = {a.key for a in arts}
+    assert {"daily-summary", "daily-predictions", "drift-report", "report-index"} <= keys
+    summary = next(a for a in arts if a.key == "daily-summary").data
+    assert out["model_version"] in summary and "Top 10" in summary
+
+    # Idempotent: the same day again replaces, never duplicates.
+    state2, _ = _run(source=str(sample_dir))
+    assert state2.is_completed()
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == preds.height
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "delete"])
+def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch, damage):
+    folder = _champion_folder(data_dir)
+    model_file = f"{folder}/model.txt"
+    if damage == "corrupt":
+        with open(model_file, "w") as fh:
+            fh.write("this is not a LightGBM model\n")
+    else:
+        shutil.rmtree(folder)
+    with Receiver() as hook:
+        monkeypatch.setenv("NEPSE_WEBHOOK_URL", hook.url)
+        state, out = _run(source=str(sample_dir))
+    assert state.is_failed() and "fallback" in state.message
+    con = _db(data_dir)
+    try:
+        roles = con.execute("SELECT DISTINCT model_role, model_version FROM predictions").fetchall()
+    finally:
+        con.close()
+    # No previous champion exists here, so the naive baseline made every prediction.
+    assert roles == [("naive_baseline", "naive-reversal-1d")]
+    texts = [b["text"] for b in hook.bodies]
+    assert any("model fallback" in t for t in texts), texts
+    assert all("s3cr3t" not in t for t in texts)
+
+
+def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
+    import nepse.drift
+
+    def boom(*args, **kwargs):
+        raise nepse.drift.NepseError("evidently exploded")
+
+    monkeypatch.setattr(nepse.drift, "run_drift", boom)
+    state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    assert out["drift_report"] is None and out["n_predictions"] > 10
+    con = _db(data_dir)
+    try:
+        assert (
+            con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == out["n_predictions"]
+        )
+        assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 0
+    finally:
+        con.close()
+
+
+def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
+    """A day whose file is mostly rejected fails the run and writes no predictions."""
+    bad = tmp_path / "today.csv"
+    rows = ["symbol,date,open,high,low,close,volume,turnover"]
+    rows += [f"S{i:03d},2026-11-23,10,9,11,0,100,1000" for i in range(40)]  # zero closes
+    rows += ["S999,2026-11-23,10,11,9,10,100,1000"]
+    bad.write_text("\n".join(rows) + "\n")
+    with Receiver() as hook:
+        import os
+
+        os.environ["NEPSE_WEBHOOK_URL"] = hook.url
+        try:
+            state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
+        finally:
+            del os.environ["NEPSE_WEBHOOK_URL"]
+    assert state.is_failed()
+    assert "quality gate" in str(state.message) or "quality gate" in str(
+        state.result(raise_on_failure=False)
+    )
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == 0
+    finally:
+        con.close()
+    assert any("quality gate" in b["text"] for b in hook.bodies)
+
+
+def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_dir):
+    con = _db(data_dir)
+    try:
+        days = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT date FROM prices ORDER BY date DESC LIMIT 3"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    last, prev, prev2 = days
+    for d in (prev2, prev, last):
+        state, out = _run(source=str(sample_dir), as_of=d)
+        assert state.is_completed(), state.message
+    con = _db(data_dir)
+    try:
+        perf = con.sql("SELECT * FROM performance_daily ORDER BY date").pl()
+    finally:
+        con.close()
+    assert perf["date"].to_list() == [prev2, prev]  # the last day's outcome is not known yet
+    assert perf["n"].min() > 10
+    assert perf["rank_ic"].is_not_null().all() and perf["rolling_rank_ic"].is_not_null().all()
