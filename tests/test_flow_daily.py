@@ -144,7 +144,7 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
         shutil.rmtree(folder)
     with Receiver() as hook:
         monkeypatch.setenv("NEPSE_WEBHOOK_URL", hook.url)
-        state, out = _run(source=str(sample_dir))
+        state, _ = _run(source=str(sample_dir))
     assert state.is_failed() and "fallback" in state.message
     con = _db(data_dir)
     try:
@@ -218,7 +218,7 @@ def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_
         con.close()
     last, prev, prev2 = days
     for d in (prev2, prev, last):
-        state, out = _run(source=str(sample_dir), as_of=d)
+        state, _ = _run(source=str(sample_dir), as_of=d)
         assert state.is_completed(), state.message
     con = _db(data_dir)
     try:
