@@ -34,3 +34,13 @@ def test_ruff_is_clean():
     assert check.returncode == 0, check.stdout + check.stderr
     fmt = subprocess.run([ruff, "format", "--check", "."], capture_output=True, text=True, cwd=REPO)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_readme_documents_every_setting_and_the_two_commands():
+    from nepse.settings import Settings
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = [n for n in Settings.model_fields if f"`NEPSE_{n.upper()}`" not in readme]
+    assert not missing, f"README settings table lacks {missing}"
+    assert "./run demo" in readme and "./run test" in readme
+    assert "./run test" in (REPO / ".ci" / "run").read_text()
