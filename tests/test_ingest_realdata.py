@@ -1,0 +1,41 @@
+"""The whole real ShareSansar folder through the real ingestion path (skipped without the data)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from nepse.ingest import ingest_path
+from nepse.store import open_store
+from tests.conftest import shared_data
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+
+def test_every_real_row_is_stored_rejected_or_a_counted_duplicate(settings):
+    folder = shared_data("sharesansar-company-wise")
+    expected_rows = sum(
+        sum(1 for line in p.read_text(encoding="utf-8").splitlines()[1:] if line.strip())
+        for p in folder.glob("*/prices.csv")
+    )
+    today = date(2026, 11, 27)
+    first = ingest_path(settings, folder, today=today)
+    first.check_identity()
+    assert first.rows_read >= expected_rows >= 440_000
+    assert first.inserted >= 400_000
+    assert first.inserted + first.updated + first.unchanged + first.rejected + first.duplicates == (
+        first.rows_read
+    )
+    with open_store(settings.database, read_only=True) as st:
+        stored = st.con.execute("SELECT count(*) FROM prices").fetchall()[0][0]
+        rejected = st.con.execute("SELECT count(*) FROM rejected_prices").fetchall()[0][0]
+        actions = st.con.execute("SELECT count(DISTINCT symbol) FROM corporate_actions").fetchall()
+    assert stored == first.inserted
+    assert rejected == first.rejected
+    assert actions[0][0] >= 200
+
+    again = ingest_path(settings, folder, today=today)
+    again.check_identity()
+    assert again.inserted == 0 and again.updated == 0
+    assert again.unchanged == first.inserted
