@@ -17,7 +17,6 @@ RUN /opt/venv/bin/uv pip sync --compile-bytecode --python /opt/venv/bin/python r
 COPY nepse ./nepse
 COPY flows ./flows
 COPY tasks ./tasks
-COPY prefect.yaml ./
 RUN /opt/venv/bin/uv pip install --no-deps --compile-bytecode --python /opt/venv/bin/python . \
     && /opt/venv/bin/pip uninstall --yes uv
 
@@ -48,5 +47,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     NEPSE_PROJECT_DIR=/app
 USER 10001:10001
 VOLUME ["/data"]
-# A process worker inside the container, serving the deployments of prefect.yaml.
-CMD ["prefect", "worker", "start", "--pool", "nepse", "--type", "process"]
+# A process worker inside the container, serving the deployments of prefect.yaml; its health
+# endpoint (PREFECT_WORKER_WEBSERVER_PORT, default 8080) answers 200 while it polls the server.
+# tests/test_e2e.py runs this same command as its worker.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=5)"]
+CMD ["prefect", "worker", "start", "--pool", "nepse", "--type", "process", "--with-healthcheck"]
