@@ -157,8 +157,7 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
             message=(
                 f"degraded: {scored['n']} predictions for {day} stored, made by fallback "
                 f"{scored['model_version']} because the champion failed"
-            ),
-            data=summary,
+            )
         )
     return summary
 

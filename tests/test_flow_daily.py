@@ -228,3 +228,30 @@ def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_
     assert perf["date"].to_list() == [prev2, prev]  # the last day's outcome is not known yet
     assert perf["n"].min() > 10
     assert perf["rank_ic"].is_not_null().all() and perf["rolling_rank_ic"].is_not_null().all()
+
+    # The Evidently regression-quality report for a period, on request.
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    result = CliRunner().invoke(
+        app, ["reports", "performance", "--from", str(prev2), "--to", str(last)]
+    )
+    assert result.exit_code == 0, result.output
+    html = data_dir / "reports" / "performance" / f"performance-{prev2}-{last}.html"
+    assert html.is_file() and html.stat().st_size > 100_000
+    index = CliRunner().invoke(app, ["reports", "build"])
+    assert index.exit_code == 0 and "3 report(s)" in index.output
+
+
+def test_models_cli_lists_and_shows_the_champion(data_dir):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    listed = CliRunner().invoke(app, ["models", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "champion" in listed.output
+    shown = CliRunner().invoke(app, ["models", "show"])
+    assert shown.exit_code == 0, shown.output
+    assert '"status": "champion"' in shown.output and "Limitations" in shown.output
