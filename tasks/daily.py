@@ -163,11 +163,12 @@ def check_drift(as_of: date, model_version: str) -> dict:
         ).pl()
         current = current.join(preds, on=["date", "symbol"], how="inner")
         out = drift_report_path(s.data_dir, as_of, model_version)
+        features = drift_features(model.feature_names, model.meta, s.drift_max_features)
         summary = run_drift(
             model.reference,
             current,
-            features=[f for f in model.feature_names if f not in model.categorical],
-            categorical=list(model.categorical),
+            features=[f for f in features if f not in model.categorical],
+            categorical=[f for f in features if f in model.categorical],
             prediction="pred_ret",
             out_html=out,
             drift_share=s.drift_share_threshold,
@@ -183,6 +184,14 @@ def check_drift(as_of: date, model_version: str) -> dict:
         out,
     )
     return summary.to_dict()
+
+
+def drift_features(names: list[str], meta: dict, limit: int) -> list[str]:
+    """The model's features to check for drift: all, or the `limit` most important by gain."""
+    if limit <= 0 or limit >= len(names):
+        return list(names)
+    gain = meta.get("importance_gain") or {}
+    return sorted(names, key=lambda n: -gain.get(n, 0.0))[:limit]
 
 
 @task(name="evaluate-past-predictions", **IO_RETRY)
