@@ -313,15 +313,11 @@ app.add_typer(reports_app, name="reports")
 @reports_app.command("build")
 def reports_build() -> None:
     """Rewrite reports/index.html from the stored drift and performance tables."""
-    from nepse.reports import build_index
+    from nepse.reports import build_index, index_rows
 
     s = _settings()
     with _registry_con(read_only=True) as st:
-        rows = st.con.sql(
-            "SELECT d.date, d.model_version, d.share_drifted, d.dataset_drift, d.n_drifted, "
-            "d.n_columns, p.rank_ic FROM drift_reports d "
-            "LEFT JOIN performance_daily p ON p.date = d.date ORDER BY d.date DESC"
-        ).pl()
+        rows = index_rows(st.con)
     path = build_index(s.data_dir, rows)
     console.print(f"wrote {path.resolve()} ({rows.height} report(s))")
 

@@ -198,3 +198,12 @@ def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8765) -> Threadin
     server = ThreadingHTTPServer((host, port), handler)
     log.info("serving %s at http://%s:%d/", reports_dir, *server.server_address[:2])
     return server
+
+
+def index_rows(con: Any) -> pl.DataFrame:
+    """Rows of the report index from the store: drift per day and model, realised Rank IC."""
+    return con.sql(
+        "SELECT d.date, d.model_version, d.share_drifted, d.dataset_drift, d.n_drifted, "
+        "d.n_columns, p.rank_ic FROM drift_reports d "
+        "LEFT JOIN performance_daily p ON p.date = d.date ORDER BY d.date DESC"
+    ).pl()

@@ -25,7 +25,7 @@ from nepse.daily import (
 from nepse.errors import DataQualityError, NotEnoughHistoryError
 from nepse.features import FEATURE_SPEC
 from nepse.pipeline import build_panel, calendar_of, scoring_frame
-from nepse.reports import build_index, drift_report_path
+from nepse.reports import build_index, drift_report_path, index_rows
 from nepse.store import open_store
 from tasks.common import IO_RETRY, settings
 
@@ -242,11 +242,7 @@ def build_report_index() -> str:
     """Rewrite reports/index.html from the drift_reports and performance tables."""
     s = settings()
     with _store(read_only=True) as st:
-        rows = st.con.sql(
-            "SELECT d.date, d.model_version, d.share_drifted, d.dataset_drift, d.n_drifted, "
-            "d.n_columns, p.rank_ic FROM drift_reports d "
-            "LEFT JOIN performance_daily p ON p.date = d.date ORDER BY d.date DESC"
-        ).pl()
+        rows = index_rows(st.con)
     return str(build_index(s.data_dir, rows))
 
 

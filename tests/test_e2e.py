@@ -39,8 +39,6 @@ REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "test-output"
 BIN = Path(sys.executable).parent
 PREFECT = str(BIN / "prefect")
-CHROMIUM = Path(os.environ.get("NEPSE_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("NEPSE_CHROMEDRIVER", "/usr/bin/chromedriver"))
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
 
 POOL = "nepse"
@@ -460,42 +458,6 @@ def test_daily_run_artifacts_are_attached_to_its_flow_run(stack, daily_run):
     data = by_key["daily-predictions"].data
     table = json.loads(data) if isinstance(data, str) else data
     assert len(table) > 10 and {"symbol", "pred_ret"} <= set(table[0])
-
-
-@pytest.fixture
-def driver(tmp_path, monkeypatch):
-    """Headless Chromium with a throw-away profile and nothing that phones home."""
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not binary.is_file():
-            pytest.skip(
-                f"{binary} not found: install Debian's chromium and chromium-driver "
-                f"(apt-get install -y chromium chromium-driver) to run browser tests"
-            )
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download a driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1400,1100",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    browser.set_page_load_timeout(60)
-    try:
-        yield browser
-    finally:
-        browser.quit()
 
 
 @pytest.mark.browser

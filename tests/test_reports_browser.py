@@ -7,7 +7,6 @@ the driver path is given explicitly and SE_OFFLINE is set. Screenshots go to tes
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from datetime import date
@@ -22,8 +21,6 @@ from nepse.reports import build_index, drift_report_path, serve
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("NEPSE_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("NEPSE_CHROMEDRIVER", "/usr/bin/chromedriver"))
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 SHIFTED = "f_shifted_momentum"
 
@@ -39,42 +36,6 @@ def _frame(n: int, seed: int, shift: float) -> pl.DataFrame:
             "pred_ret": rng.normal(scale=0.01, size=n),
         }
     )
-
-
-@pytest.fixture
-def driver(tmp_path, monkeypatch):
-    """Headless Chromium with a throw-away profile and nothing that phones home."""
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not binary.is_file():
-            pytest.skip(
-                f"{binary} not found: install Debian's chromium and chromium-driver "
-                f"(apt-get install -y chromium chromium-driver) to run browser tests"
-            )
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download a driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    browser.set_page_load_timeout(60)
-    try:
-        yield browser
-    finally:
-        browser.quit()
 
 
 @pytest.fixture
