@@ -226,13 +226,14 @@ def demo_cmd(
     state, summary = _run_flow(daily_predictions, source="sample")
     s = _settings()
     if summary:
-        console.print()
-        console.print(f"predictions:   {Path(summary['predictions_path']).resolve()}")
+        # Plain echo: paths must stay on one line whatever the terminal width.
+        typer.echo("")
+        typer.echo(f"predictions:   {Path(summary['predictions_path']).resolve()}")
         if summary.get("drift_report"):
-            console.print(f"drift report:  {Path(summary['drift_report']).resolve()}")
-        console.print(f"report index:  {Path(summary['report_index']).resolve()}")
-        console.print(f"database:      {s.database.resolve()}")
-        console.print("review reports: ./run nepse reports serve   (then open the printed URL)")
+            typer.echo(f"drift report:  {Path(summary['drift_report']).resolve()}")
+        typer.echo(f"report index:  {Path(summary['report_index']).resolve()}")
+        typer.echo(f"database:      {s.database.resolve()}")
+        typer.echo("review reports: ./run nepse reports serve   (then open the printed URL)")
     console.print(f"done in {time.perf_counter() - t0:.0f} s")
     _print_daily(state, summary)
 
