@@ -67,6 +67,7 @@ BASE_FEATURES = (
 
 
 def _feature_names() -> tuple[str, ...]:
+    """Every feature `build_features` can compute (the catalogue), in a stable order."""
     names = [*BASE_FEATURES]
     names += ["f_ma_ratio_30", "f_ma_ratio_60", "f_vol_60"]
     names += [
@@ -118,7 +119,47 @@ class FeatureSpec:
         return cls(**data)
 
 
-FEATURE_SPEC = FeatureSpec(version="2026.04.1", names=_feature_names())
+ALL_FEATURES = _feature_names()
+
+# The model's features: the original design's, plus the Alpha158-style windows, candles, liquidity
+# and cross-sectional features that carried signal in a validation walk-forward over 2016-2018
+# (data before the evaluation's test days; docs/model.md). Near-duplicates of these (other window
+# lengths, *_2 candle ratios, std/qtlu windows, more ranks) added nothing there and cost time
+# in every retraining. Any subset of ALL_FEATURES works; BASE_FEATURES stay first.
+MODEL_FEATURES: tuple[str, ...] = (
+    *BASE_FEATURES,
+    "f_roc_5",
+    "f_roc_20",
+    "f_min_5",
+    "f_min_10",
+    "f_min_20",
+    "f_max_5",
+    "f_max_20",
+    "f_qtld_5",
+    "f_qtlu_10",
+    "f_rsv_5",
+    "f_rsv_10",
+    "f_tsrank_5",
+    "f_tsrank_10",
+    "f_kmid",
+    "f_ksft",
+    "f_klow",
+    "f_kup",
+    "f_vratio_5",
+    "f_vratio_20",
+    "f_log_turnover_20",
+    "f_traded_share_20",
+    "f_days_since_trade",
+    "f_mkt_ret",
+    "f_sector_ret",
+    "f_sector",
+    "f_rank_ret_1",
+    "f_rank_roc_5",
+    "f_rank_log_turnover_20",
+)
+
+FEATURE_SPEC = FeatureSpec(version="2026.11.1", names=MODEL_FEATURES)
+FULL_SPEC = FeatureSpec(version="2026.11.1-all", names=ALL_FEATURES)
 
 
 # --- expression builders (frame sorted by symbol, date; `_pos` = row in its segment) ----------

@@ -13,6 +13,17 @@ describe exactly what is deployed):
   `num_boost_round` rounds, patience `early_stopping_rounds`); the booster is kept at its best
   iteration. No refit on the whole window: the walk-forward does not refit either, and the
   latest `valid_days` days are a small share of an 8-year window.
+- Target: with `settings.label_transform == "rank"` (the default) the booster is trained on
+  the cross-sectional rank of `y_ret` per date, centred to (-0.5, 0.5) (`rank_target`), as
+  Qlib's CSRankNorm does: the model is judged and used as a ranking, and ranks are robust to the
+  fat tails and market-wide moves that dominate a squared error on raw returns. The booster's
+  score is then mapped back to a return, `pred_ret = intercept + slope * score`, by a least
+  squares fit of the raw `y_ret` on the score over the validation slice (out of sample for the
+  booster; `calibrate`). So `pred_ret` is a next-day return forecast and RMSE/MAE/directional
+  accuracy are those of a real return forecast; IC, Rank IC and the spread are those of the
+  score (a positive linear map keeps them; the slope is floored at a tiny positive value so the
+  order survives a validation slice without signal). With "none" the booster fits `y_ret`
+  directly and the map is the identity.
 - Deterministic for a seed: `seed`, `deterministic=True` and a fixed thread count.
 """
 
@@ -45,6 +56,8 @@ MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
 REFERENCE_FILE = "reference.parquet"
 FEATURE_SPEC_FILE = "feature_spec.json"
+# Smallest calibration slope: keeps the score's order when the validation slice shows no signal.
+MIN_SLOPE = 1e-9
 
 
 def lgb_params(settings: Settings, seed: int) -> dict[str, Any]:
@@ -154,7 +167,9 @@ class TrainedModel:
         if features.height == 0:
             return features.select(*KEYS).with_columns(pl.lit(None, pl.Float64).alias(PRED))
         x = feature_matrix(features, self.feature_names)
-        pred = self.booster.predict(x, num_iteration=self.meta.get("best_iteration") or None)
+        score = self.booster.predict(x, num_iteration=self.meta.get("best_iteration") or None)
+        cal = self.meta.get("calibration") or {"intercept": 0.0, "slope": 1.0}
+        pred = cal["intercept"] + cal["slope"] * score
         return features.select(*KEYS).with_columns(pl.Series(PRED, pred, dtype=pl.Float64))
 
     def save(self, folder: Path) -> Path:
@@ -207,6 +222,41 @@ class TrainedModel:
         )
 
 
+def rank_target(frame: pl.DataFrame, label: str = LABEL) -> np.ndarray:
+    """Cross-sectional rank of `label` per date in (-0.5, 0.5), the training target for "rank".
+
+    Uses only labels of the same date, so it adds no information from other dates; null labels
+    stay NaN.
+    """
+    n = pl.col(label).count().over("date")
+    r = (pl.col(label).rank("average").over("date") - 0.5) / n - 0.5
+    return frame.select(r.cast(pl.Float64)).to_series().fill_null(float("nan")).to_numpy()
+
+
+def training_target(frame: pl.DataFrame, settings: Settings, label: str = LABEL) -> np.ndarray:
+    """What the booster fits: ranked or raw `label`, per `settings.label_transform`."""
+    if settings.label_transform == "rank":
+        return rank_target(frame, label)
+    return frame.get_column(label).cast(pl.Float64).fill_null(float("nan")).to_numpy()
+
+
+def calibrate(score: np.ndarray, y: np.ndarray, settings: Settings) -> tuple[float, float]:
+    """(intercept, slope) mapping booster scores to returns: least squares of `y` on `score`.
+
+    Identity for label_transform "none". The slope is floored at MIN_SLOPE (see module doc).
+    """
+    if settings.label_transform == "none":
+        return 0.0, 1.0
+    ok = np.isfinite(score) & np.isfinite(y)
+    if not ok.any():
+        return 0.0, MIN_SLOPE
+    s, t = score[ok], y[ok]
+    var = float(np.var(s))
+    slope = float(np.mean((s - s.mean()) * (t - t.mean())) / var) if var > 0 else 0.0
+    slope = max(slope, MIN_SLOPE)
+    return float(t.mean() - slope * s.mean()), slope
+
+
 def fit_booster(
     x: np.ndarray,
     y: np.ndarray,
@@ -218,14 +268,17 @@ def fit_booster(
     settings: Settings,
     seed: int,
     dataset: lgb.Dataset | None = None,
+    target: np.ndarray | None = None,
 ) -> lgb.Booster:
     """Train one booster on rows `fit_idx`, early-stopping on rows `valid_idx`.
 
-    With `dataset` (a constructed Dataset over all rows of `x`, see `nepse.walkforward`) the
-    slices are LightGBM subsets sharing its bins; otherwise both are built from `x` here with
+    The booster fits `target` (default `y`; see `training_target`). With `dataset` (a
+    constructed Dataset over all rows of `x` whose label is the target, see `nepse.walkforward`)
+    the slices are LightGBM subsets sharing its bins; otherwise both are built from `x` here with
     bins from the fit slice only.
     """
     params = lgb_params(settings, seed)
+    y = y if target is None else target
     if dataset is not None:
         fit_set = dataset.subset(fit_idx, params=params)
         valid_set = dataset.subset(valid_idx, params=params) if len(valid_idx) else None
@@ -311,6 +364,7 @@ def train_final(
     )
     x = feature_matrix(window, feature_names)
     y = window.get_column(LABEL).cast(pl.Float64).to_numpy()
+    target = training_target(window, settings)
     dates = window.get_column("date")
     fit_mask = (dates <= days[fit_end]).to_numpy()
     valid_mask = (dates >= days[valid_start]).to_numpy()
@@ -328,9 +382,12 @@ def train_final(
         categorical=categorical,
         settings=settings,
         seed=seed,
+        target=target,
     )
     best = best_iteration(booster)
-    in_sample = booster.predict(x, num_iteration=best)
+    score = booster.predict(x, num_iteration=best)
+    intercept, slope = calibrate(score[valid_idx], y[valid_idx], settings)
+    in_sample = intercept + slope * score
     train_rmse = _rmse(in_sample[fit_idx], y[fit_idx])
     valid_rmse = _rmse(in_sample[valid_idx], y[valid_idx])
     rng = np.random.default_rng(seed)
@@ -352,6 +409,8 @@ def train_final(
         "num_boost_round": settings.num_boost_round,
         "early_stopping_rounds": settings.early_stopping_rounds,
         "best_iteration": best,
+        "label_transform": settings.label_transform,
+        "calibration": {"intercept": intercept, "slope": slope},
         "train_rmse": train_rmse,
         "valid_rmse": valid_rmse,
         "rmse_alert_ratio": settings.rmse_alert_ratio,

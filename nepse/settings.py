@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # --- model ---------------------------------------------------------------------------
     horizon: int = Field(default=1, ge=1, le=20)
     """Label horizon in trading days: y = adjusted close(t+h) / close(t) - 1."""
+    label_transform: Literal["rank", "none"] = "rank"
+    """What LightGBM fits: 'rank' = the label's cross-sectional rank per date (its score is
+    mapped back to a return on the validation slice, see nepse/model.py); 'none' = y_ret."""
     train_years: float = 8.0
     """Length of the training window for the final model and rolling walk-forward (years)."""
     walk_forward_window: Literal["expanding", "rolling"] = "expanding"
@@ -152,21 +155,25 @@ class Settings(BaseSettings):
     lgbm_params: dict[str, Any] = Field(
         default_factory=lambda: {
             "objective": "regression",
-            "learning_rate": 0.03,
+            "learning_rate": 0.1,
             "num_leaves": 31,
             "min_data_in_leaf": 200,
             "feature_fraction": 0.7,
-            "bagging_fraction": 0.7,
+            "bagging_fraction": 0.5,
             "bagging_freq": 1,
             "lambda_l2": 10.0,
+            "max_bin": 63,
+            "force_col_wise": True,
             "num_threads": 2,
             "verbose": -1,
         }
     )
-    """LightGBM parameters (merged over these defaults)."""
-    num_boost_round: int = 500
+    """LightGBM parameters (merged over these defaults). Chosen on a validation walk-forward over
+    2016-2018 (docs/model.md): learning rate 0.1 and 63 bins keep the monthly walk-forward within
+    minutes on 2 cores at a small cost in Rank IC versus 0.05/255."""
+    num_boost_round: int = 150
     """Maximum boosting rounds (early stopping usually stops sooner)."""
-    early_stopping_rounds: int = 50
+    early_stopping_rounds: int = 15
     """Early stopping patience on the validation slice."""
     cost_bps: float = 40.0
     """Round-trip trading cost in basis points for the net top-minus-bottom spread."""

@@ -40,11 +40,13 @@ from nepse.model import (
     LABEL,
     PRED,
     best_iteration,
+    calibrate,
     check_panel,
     feature_matrix,
     fit_booster,
     lgb_params,
     trading_days,
+    training_target,
     years_before,
 )
 from nepse.settings import Settings
@@ -169,11 +171,13 @@ def walk_forward(
 
     x = feature_matrix(data, feature_names)
     y = data.get_column(LABEL).cast(pl.Float64).to_numpy()
+    # Per-date ranks (label_transform "rank") use only labels of their own date: no leak.
+    target = training_target(data, settings)
     # Bins from the first fit slice only: no statistic of test-period features leaks in.
     bin_params = lgb_params(settings, seeds[0])
     ref = lgb.Dataset(
         x[plans[0][7]],
-        label=y[plans[0][7]],
+        label=target[plans[0][7]],
         feature_name=feature_names,
         categorical_feature=categorical or "auto",
         params=bin_params,
@@ -181,7 +185,7 @@ def walk_forward(
     ).construct()
     full = lgb.Dataset(
         x,
-        label=y,
+        label=target,
         reference=ref,
         feature_name=feature_names,
         categorical_feature=categorical or "auto",
@@ -203,7 +207,7 @@ def walk_forward(
     for k, s, e, train_start, fit_end, valid_start, train_end, fit_rows, valid_rows in plans:
         trows = rows(s, e)
         xt = x[day_start[s] : day_start[e + 1]]
-        iters = []
+        iters, slopes = [], []
         t = time.perf_counter()
         for i, seed in enumerate(seeds):
             booster = fit_booster(
@@ -216,10 +220,16 @@ def walk_forward(
                 settings=settings,
                 seed=seed,
                 dataset=full,
+                target=target,
             )
             best = best_iteration(booster)
             iters.append(best)
-            preds[i, offset : offset + len(trows)] = booster.predict(xt, num_iteration=best)
+            # Score -> return map from the validation slice (out of sample for the booster).
+            a, b = calibrate(
+                booster.predict(x[valid_rows], num_iteration=best), y[valid_rows], settings
+            )
+            slopes.append(b)
+            preds[i, offset : offset + len(trows)] = a + b * booster.predict(xt, num_iteration=best)
             gains[i] += booster.feature_importance("gain", iteration=best)
         dt_lgb = time.perf_counter() - t
         t_lgb += dt_lgb
@@ -247,6 +257,7 @@ def walk_forward(
                 "n_valid": len(valid_rows),
                 "n_test": len(trows),
                 "best_iteration": iters,
+                "calibration_slope": slopes,
                 "seconds_lightgbm": round(dt_lgb, 2),
                 "seconds_baselines": round(dt_base, 2),
             }
@@ -347,6 +358,7 @@ def walk_forward(
         "train_years": settings.train_years,
         "valid_days": settings.valid_days,
         "cost_bps": settings.cost_bps,
+        "label_transform": settings.label_transform,
         "num_boost_round": settings.num_boost_round,
         "early_stopping_rounds": settings.early_stopping_rounds,
         "params": lgb_params(settings, seeds[0]),

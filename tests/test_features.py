@@ -11,9 +11,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from nepse.features import (
+    ALL_FEATURES,
     BASE_FEATURES,
     CARRY,
     FEATURE_SPEC,
+    FULL_SPEC,
     KEYS,
     NEPSE_SECTORS,
     FeatureSpec,
@@ -83,11 +85,17 @@ def panel() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def feats(panel) -> pl.DataFrame:
-    return build_features(panel.lazy(), SECTORS).collect()
+    """Every feature of the catalogue (the model's spec uses a subset of them)."""
+    return build_features(panel.lazy(), SECTORS, spec=FULL_SPEC).collect()
 
 
-def test_columns_names_and_order(feats):
-    assert feats.columns == [*KEYS, *FEATURE_SPEC.names, *CARRY]
+def test_columns_names_and_order(panel, feats):
+    assert feats.columns == [*KEYS, *ALL_FEATURES, *CARRY]
+    model = build_features(panel.lazy(), SECTORS).collect()
+    assert model.columns == [*KEYS, *FEATURE_SPEC.names, *CARRY]
+    assert set(FEATURE_SPEC.names) <= set(ALL_FEATURES)
+    # The model's columns equal the catalogue's: selecting fewer changes no value.
+    assert_frame_equal(model, feats.select(model.columns))
     assert FEATURE_SPEC.names[: len(BASE_FEATURES)] == BASE_FEATURES
     assert "f_roc_5" in FEATURE_SPEC.names
     assert len(set(FEATURE_SPEC.names)) == len(FEATURE_SPEC.names)
@@ -206,7 +214,7 @@ def test_candle_values():
             "is_break": [False],
         }
     )
-    f = build_features(one.lazy(), None).collect().row(0, named=True)
+    f = build_features(one.lazy(), None, spec=FULL_SPEC).collect().row(0, named=True)
     assert f["f_kmid"] == pytest.approx(0.05)
     assert f["f_klen"] == pytest.approx(0.15)
     assert f["f_kup"] == pytest.approx(0.05)
