@@ -1,0 +1,327 @@
+"""Issue 7a: the Polars features (nepse.features.build_features) against a pandas reference.
+
+Input: the generated market (nepse.sample.iter_panel, 20 years; 120 / 1,200 / 6,000 symbols
+give ~0.5M / 5M / 25M rows), adjusted once with nepse.adjust.adjust_prices and saved as
+Parquet (not timed). Each engine then runs in its own process under `/usr/bin/time -v`
+(peak memory = that process's maximum RSS, input included):
+
+- `polars`: build_features on the whole panel, collected in memory.
+- `polars-chunked`: for panels that do not fit in memory as 91 float columns (25M rows x 91 x
+  8 bytes is ~18 GB): the per-symbol steps of build_features on chunks of symbols, each
+  chunk's features written to Parquet, then the cross-sectional features (market return,
+  ranks; they need every symbol of a date) from the written columns in a second pass. The
+  check below proves it equals the one-shot build.
+- `pandas`: bench/pandas_features.py (groupby-rolling, as the original notebook pipeline did).
+
+Pandas above `--pandas-max-rows` is not run; its time is extrapolated per row from the largest
+measured size and labelled so. The check compares every feature the pandas reference implements
+(max abs difference, null-pattern mismatches) on the smallest size, and polars-chunked against
+polars on the same rows.
+
+Run: `.venv/bin/python bench/features_vs_pandas.py [--symbols 120 1200 6000] [--pandas-max-rows N]`
+Worker modes (used by the driver): `gen SYMBOLS OUT`, `polars IN`, `polars-chunked IN OUT`,
+`pandas IN`, `check IN`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from common import PYTHON, measure, run, save
+
+YEARS = 20.0
+SEED = 7
+CHUNK_SYMBOLS = 400
+CROSS = ("f_mkt_ret", "f_sector_ret")
+
+
+def gen(symbols: int, out: Path) -> dict:
+    """Generate the panel chunk by chunk, adjust it, write one Parquet file sorted by symbol."""
+    from nepse.adjust import adjust_prices
+    from nepse.sample import iter_panel
+    from nepse.settings import load_settings
+
+    s = load_settings()
+    out.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for k, chunk in enumerate(
+        iter_panel(symbols=symbols, years=YEARS, seed=SEED, chunk_symbols=CHUNK_SYMBOLS)
+    ):
+        adj = adjust_prices(chunk.lazy(), None, settings=s).collect()
+        path = out / f"part-{k:04d}.parquet"
+        adj.write_parquet(path)
+        parts.append(adj.height)
+    return {"rows": sum(parts), "symbols": symbols, "files": len(parts)}
+
+
+def _spec():
+    """Every feature build_features can compute (FULL_SPEC where the library has one)."""
+    from nepse import features
+
+    return getattr(features, "FULL_SPEC", features.FEATURE_SPEC)
+
+
+def _ts_names() -> list[str]:
+    names = _spec().names
+    cross = {n for n in names if n.startswith("f_rank_") or n in CROSS}
+    return [n for n in names if n not in cross]
+
+
+def polars_one_shot(src: Path) -> dict:
+    """build_features on the whole panel in memory."""
+    from nepse.features import build_features
+
+    adj = pl.read_parquet(src / "*.parquet")
+    with measure("polars build_features (one shot)") as m:
+        feats = build_features(adj.lazy(), spec=_spec()).collect()
+    return {**m.as_dict(), "rows": feats.height, "features": len(feats.columns) - 4}
+
+
+def polars_chunked(src: Path, out: Path, chunk_files: int = 1) -> dict:
+    """Per-symbol features per chunk of symbols to Parquet, then the cross-section pass."""
+    from nepse.features import (
+        CARRY,
+        KEYS,
+        RANKED,
+        add_candles,
+        add_liquidity,
+        add_oscillators,
+        add_price_windows,
+        add_returns,
+        add_sector,
+        add_segments,
+        cross_rank,
+    )
+
+    ts = _ts_names()
+    files = sorted(src.glob("*.parquet"))
+    out.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with measure("polars chunked: per-symbol features") as m1:
+        for i in range(0, len(files), chunk_files):
+            lf = (
+                pl.scan_parquet(files[i : i + chunk_files])
+                .pipe(add_segments)
+                .pipe(add_sector, None)
+                .pipe(add_returns)
+                .pipe(add_price_windows)
+                .pipe(add_candles)
+                .pipe(add_oscillators)
+                .pipe(add_liquidity)
+                .select(*KEYS, *ts, *CARRY)
+            )
+            part = lf.collect()
+            rows += part.height
+            part.write_parquet(out / f"ts-{i:04d}.parquet", compression="lz4")
+            del part
+    ranked = [f"f_{n}" for n in RANKED]
+    with measure("polars chunked: cross-section pass") as m2:
+        (
+            pl.scan_parquet(out / "ts-*.parquet")
+            .select(*KEYS, *dict.fromkeys(["f_ret_1", *ranked]))
+            .with_columns(
+                *[
+                    pl.when(pl.col(c).is_not_null()).then(cross_rank(c)).alias(f"f_rank_{n}")
+                    for c, n in zip(ranked, RANKED, strict=True)
+                ],
+                f_mkt_ret=pl.col("f_ret_1").mean().over("date"),
+                f_sector_ret=pl.lit(None, pl.Float64),
+            )
+            .select(*KEYS, "f_mkt_ret", "f_sector_ret", *[f"f_rank_{n}" for n in RANKED])
+            .sink_parquet(out / "cross.parquet", compression="lz4")
+        )
+    return {
+        "label": "polars chunked (per-symbol chunks + cross-section pass, written to Parquet)",
+        "wall_s": round(m1.wall_s + m2.wall_s, 3),
+        "cpu_s": round(m1.cpu_s + m2.cpu_s, 3),
+        "per_symbol_s": round(m1.wall_s, 3),
+        "cross_section_s": round(m2.wall_s, 3),
+        "load_before": m1.load_before,
+        "load_after": m2.load_after,
+        "rows": rows,
+        "chunk_symbols": CHUNK_SYMBOLS * chunk_files,
+    }
+
+
+def read_chunked(out: Path) -> pl.DataFrame:
+    """The chunked result as one frame (for the check)."""
+    ts = pl.read_parquet(out / "ts-*.parquet")
+    cross = pl.read_parquet(out / "cross.parquet")
+    return ts.join(cross, on=["symbol", "date"], how="left")
+
+
+def pandas_run(src: Path, style: str = "rolling") -> dict:
+    """The pandas reference on the whole panel."""
+    from pandas_features import pandas_features
+
+    adj = pl.read_parquet(src / "*.parquet").to_pandas()
+    with measure(f"pandas reference ({style})") as m:
+        feats = pandas_features(adj, style=style)
+    return {**m.as_dict(), "rows": len(feats), "features": len(feats.columns) - 2}
+
+
+def _diff(a: pl.DataFrame, b: pl.DataFrame, names: list[str]) -> list[dict]:
+    """Per feature: max abs difference where both finite, rows where only one is missing."""
+    rows = []
+    for n in names:
+        x = a[n].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        y = b[n].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        fx, fy = np.isfinite(x), np.isfinite(y)
+        both = fx & fy
+        d = np.abs(x[both] - y[both])
+        scale = np.maximum(1.0, np.abs(y[both]))
+        rows.append(
+            {
+                "feature": n,
+                "max_abs_diff": float(d.max()) if d.size else None,
+                "max_rel_diff": float((d / scale).max()) if d.size else None,
+                "compared": int(both.sum()),
+                "null_mismatch": int((fx != fy).sum()),
+            }
+        )
+    return rows
+
+
+def check(src: Path) -> dict:
+    """pandas vs Polars on every pandas-implemented feature; chunked vs one-shot Polars."""
+    from pandas_features import pandas_features
+
+    from nepse.features import build_features
+
+    adj = pl.read_parquet(src / "*.parquet")
+    ref = build_features(adj.lazy(), spec=_spec()).collect().sort("symbol", "date")
+    pdf = pl.from_pandas(pandas_features(adj.to_pandas())).sort("symbol", "date")
+    names = [c for c in pdf.columns if c.startswith("f_")]
+    vs_pandas = _diff(pdf, ref, names)
+    alt = pl.from_pandas(pandas_features(adj.to_pandas(), style="transform"))
+    transform_vs_rolling = max(
+        (r["max_abs_diff"] or 0.0) for r in _diff(alt.sort("symbol", "date"), pdf, names)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        polars_chunked(src, Path(tmp), chunk_files=1)
+        chunked = read_chunked(Path(tmp)).sort("symbol", "date")
+    spec = [c for c in ref.columns if c.startswith("f_")]
+    vs_chunked = _diff(chunked.select(ref.columns), ref, spec)
+    worst = max((r["max_abs_diff"] or 0.0) for r in vs_pandas)
+    print(f"  pandas vs polars: {len(names)} features, worst max abs diff {worst:.3g}")
+    return {
+        "rows": ref.height,
+        "pandas_features": len(names),
+        "polars_features": len(spec),
+        "vs_pandas": vs_pandas,
+        "transform_vs_rolling_max_abs_diff": transform_vs_rolling,
+        "chunked_vs_one_shot": {
+            "max_abs_diff": max((r["max_abs_diff"] or 0.0) for r in vs_chunked),
+            "null_mismatch": sum(r["null_mismatch"] for r in vs_chunked),
+            "features": len(spec),
+        },
+    }
+
+
+def _worker(mode: str, args: list[str]) -> None:
+    t0 = time.perf_counter()
+    if mode == "gen":
+        out = gen(int(args[0]), Path(args[1]))
+    elif mode == "polars":
+        out = polars_one_shot(Path(args[0]))
+    elif mode == "polars-chunked":
+        out = polars_chunked(Path(args[0]), Path(args[1]))
+    elif mode == "pandas":
+        out = pandas_run(Path(args[0]), args[1] if len(args) > 1 else "rolling")
+    elif mode == "check":
+        out = check(Path(args[0]))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    out["process_s"] = round(time.perf_counter() - t0, 3)
+    print("JSON:" + json.dumps(out))
+
+
+def _call(mode: str, *args: str, label: str) -> dict:
+    row = run([PYTHON, __file__, mode, *args], label=label, timeout=6 * 3600)
+    line = next(x for x in row.pop("stdout").splitlines() if x.startswith("JSON:"))
+    row.pop("stderr")
+    return {"process": row, "result": json.loads(line[5:])}
+
+
+def main() -> None:
+    """Generate each size, run each engine in its own process, check, save results."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--symbols", type=int, nargs="+", default=[120, 1200, 6000])
+    parser.add_argument("--pandas-max-rows", type=int, default=6_000_000)
+    parser.add_argument("--one-shot-max-rows", type=int, default=6_000_000)
+    parser.add_argument("--transform-max-rows", type=int, default=6_000_000)
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "nepse-bench-features"
+    )
+    parser.add_argument("--no-check", action="store_true")
+    args = parser.parse_args()
+
+    sizes = []
+    check_result = None
+    for symbols in args.symbols:
+        src = args.work / f"adj-{symbols}"
+        shutil.rmtree(src, ignore_errors=True)
+        print(f"{symbols} symbols x {YEARS:g} years")
+        g = _call("gen", str(symbols), str(src), label=f"generate + adjust {symbols} symbols")
+        rows = g["result"]["rows"]
+        entry: dict = {"symbols": symbols, "rows": rows, "generate": g}
+        if rows <= args.one_shot_max_rows:
+            entry["polars"] = _call("polars", str(src), label=f"polars one shot {rows:,} rows")
+        out = args.work / f"feat-{symbols}"
+        shutil.rmtree(out, ignore_errors=True)
+        entry["polars_chunked"] = _call(
+            "polars-chunked", str(src), str(out), label=f"polars chunked {rows:,} rows"
+        )
+        shutil.rmtree(out, ignore_errors=True)
+        if rows <= args.pandas_max_rows:
+            entry["pandas"] = _call("pandas", str(src), label=f"pandas {rows:,} rows")
+        if rows <= args.transform_max_rows:
+            entry["pandas_transform"] = _call(
+                "pandas", str(src), "transform", label=f"pandas transform {rows:,} rows"
+            )
+        if check_result is None and not args.no_check:
+            check_result = _call("check", str(src), label=f"check {rows:,} rows")["result"]
+        sizes.append(entry)
+        shutil.rmtree(src, ignore_errors=True)
+
+    for key in ("pandas", "pandas_transform"):
+        measured = [e for e in sizes if key in e]
+        if not measured:
+            continue
+        base = max(measured, key=lambda e: e["rows"])
+        per_row = base[key]["result"]["wall_s"] / base["rows"]
+        cpu_per_row = base[key]["result"]["cpu_s"] / base["rows"]
+        for e in sizes:
+            if key not in e:
+                e[f"{key}_extrapolated"] = {
+                    "wall_s": round(per_row * e["rows"], 1),
+                    "cpu_s": round(cpu_per_row * e["rows"], 1),
+                    "from_rows": base["rows"],
+                    "note": "extrapolated per row from the largest measured run",
+                }
+    save(
+        "features_vs_pandas",
+        {
+            "years": YEARS,
+            "seed": SEED,
+            "spec": {"version": _spec().version, "n_features": len(_spec().names)},
+            "sizes": sizes,
+            "check": check_result,
+            "targets": {"speedup_25m": 20.0, "polars_25m_s": 60.0, "peak_memory_gb": 8.0},
+        },
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("gen", "polars", "polars-chunked", "pandas", "check"):
+        _worker(sys.argv[1], sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,663 @@
+"""Write docs/benchmarks.md from bench/results/*.json (the figures of the last runs).
+
+Run: `.venv/bin/python bench/report.py` (bench/run_all.sh runs it after the benchmarks).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Any
+
+from common import REPO, RESULTS
+
+DOC = REPO / "docs" / "benchmarks.md"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _f(x: Any, nd: int = 2) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:,.{nd}f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_f(c) for c in r) + " |" for r in rows]
+    return [*out, ""]
+
+
+def _verdict(value: float | None, target: float, unit: str = "s") -> str:
+    if value is None:
+        return "not measured"
+    ok = value <= target
+    return f"**{'met' if ok else 'missed'}** ({_f(value)} {unit} vs target {_f(target)} {unit})"
+
+
+def _load_col(r: dict) -> str:
+    return f"{_f(r.get('load_before'))}→{_f(r.get('load_after'))}"
+
+
+def _cmd(d: dict) -> list[str]:
+    return [f"Command: `{d['command']}` (finished {d['finished_at']}).", ""]
+
+
+def machine_section(docs: list[dict]) -> list[str]:
+    if not docs:
+        return []
+    m = docs[0]["machine"]
+    v = ", ".join(f"{k} {val}" for k, val in m["versions"].items())
+    return [
+        "## Machine",
+        "",
+        f"- {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB memory, {m['os']}",
+        f"- Python {m['python']}; {v}",
+        "",
+        "**The machine was shared** with other running work (test suites, model training, a",
+        "Prefect server of an end-to-end test) while these figures were taken: the 1-minute load",
+        "average on 2 cores was mostly 5-9. Every figure therefore shows the wall time, the CPU",
+        "time (user + system from `resource.getrusage` or `/usr/bin/time -v`) and the load",
+        "average before→after. Where wall time is several times the CPU time, the process was",
+        "waiting for a core; on a quiet machine expect wall time close to the CPU time (or half",
+        "of it for the parts that use both cores). Re-run `bench/run_all.sh` on a quiet machine",
+        "for clean numbers.",
+        "",
+    ]
+
+
+def ingest_section(d: dict | None) -> list[str]:
+    if d is None:
+        return ["## 1. Ingestion of the real data (issue 2)", "", "Not run yet.", ""]
+    out = ["## 1. Ingestion of the real data (issue 2)", "", *_cmd(d)]
+    out += [
+        f"Data: `{d['path']}` (ShareSansar, 339 symbols, with dividends and rights).",
+        "",
+        "### Ingestion work (read, validate, write; no Prefect)",
+        "",
+    ]
+    rows = [
+        [
+            r["case"],
+            r["run"],
+            r["wall_s"],
+            r["cpu_s"],
+            r["read_s"],
+            r["validate_write_s"],
+            r["rows_read"],
+            r["inserted"],
+            r["unchanged"],
+            _load_col(r),
+        ]
+        for r in d["work"]
+    ]
+    out += _table(
+        [
+            "case",
+            "run",
+            "wall s",
+            "CPU s",
+            "read s",
+            "validate+write s",
+            "rows read",
+            "inserted",
+            "unchanged",
+            "load",
+        ],
+        rows,
+    )
+    new = [r["wall_s"] for r in d["work"] if r["case"] == "new database"]
+    same = [r["wall_s"] for r in d["work"] if r["case"] != "new database"]
+    out += [
+        f"- New database, target < 10 s: {_verdict(min(new), 10)} (best of {len(new)}).",
+        f"- All unchanged, target < 5 s: {_verdict(min(same), 5)} (best of {len(same)}).",
+        "",
+        "### The whole `nepse ingest PATH` command",
+        "",
+        "The CLI's own split: ingestion work / imports / Prefect start-up and bookkeeping.",
+        f"Server start-up (`prefect server start`, not counted): {_f(d['server_startup_s'])} s.",
+        "",
+    ]
+    rows = [
+        [
+            r["mode"],
+            r["case"] + ("" if r.get("returncode", 0) == 0 else " — **failed**"),
+            r["run"],
+            r["wall_s"],
+            r["cpu_s"],
+            r.get("peak_rss_mb"),
+            r.get("ingestion_work_s"),
+            r.get("cli_imports_s"),
+            r.get("prefect_startup_bookkeeping_s"),
+            _load_col(r),
+        ]
+        for r in d["cli"]
+    ]
+    out += _table(
+        [
+            "Prefect",
+            "case",
+            "run",
+            "wall s",
+            "CPU s",
+            "peak MB",
+            "work s",
+            "imports s",
+            "Prefect s",
+            "load",
+        ],
+        rows,
+    )
+    srv = [r for r in d["cli"] if r["mode"] == "running server"]
+    pre = [
+        r.get("prefect_startup_bookkeeping_s")
+        for r in srv
+        if r.get("prefect_startup_bookkeeping_s")
+    ]
+    imp = [r.get("cli_imports_s") for r in srv if r.get("cli_imports_s")]
+    if pre:
+        out += [
+            "- Prefect start-up and bookkeeping against a running server, target a second or "
+            f"two: {_verdict(min(pre), 2)} (best of {len(pre)}); the imports add "
+            f"{_f(min(imp))}-{_f(max(imp))} s more.",
+            "",
+        ]
+    failed = [r for r in d["cli"] if r.get("returncode", 0) != 0]
+    if failed:
+        last = [(r.get("output_tail") or "").strip().splitlines() or ["?"] for r in failed]
+        errors = sorted({next((x for x in t if "Error" in x), t[-1]) for t in last})
+        out += [
+            f"- {len(failed)} of {len(d['cli'])} commands failed: "
+            + "; ".join(f"`{e.strip()}`" for e in errors),
+            "",
+        ]
+    imps = d["imports"]
+    out += ["### Import time (`python -X importtime`)", ""]
+    out += [
+        f"Bare interpreter start: {_f(imps['python_startup_s'])} s. "
+        f"`import flows.ingest` wall: {_f(imps.get('flows_ingest_wall_s'))} s.",
+        "",
+    ]
+    rows = []
+    for m in imps["modules"]:
+        top = ", ".join(
+            f"{p['package']} {p['seconds']:.2f}" for p in m.get("by_package", m.get("top", []))[:8]
+        )
+        rows.append([f"`import {m['module']}`", m["total_s"], top])
+    out += _table(["module", "total s (self times summed)", "slowest packages (self s)"], rows)
+    for m in imps["modules"]:
+        for name, chain in (m.get("chains") or {}).items():
+            if name in ("lightgbm", "pandas", "evidently"):
+                out += [
+                    f"- `import {m['module']}` imports {name} via "
+                    + " ← ".join(f"`{c}`" for c in chain)
+                ]
+    out += [""]
+    return out
+
+
+def daily_section(d: dict | None) -> list[str]:
+    if d is None:
+        return [
+            "## 2. The daily run (issue 4) and its cost against history (issue 7c)",
+            "",
+            "Not run yet.",
+            "",
+        ]
+    out = ["## 2. The daily run (issue 4) and its cost against history (issue 7c)", "", *_cmd(d)]
+    s = d["setup"]
+    out += [
+        f"Set-up (bench/realdata.py, not timed here): the ShareSansar folder and CompanyList.csv "
+        f"ingested, the full-history panel ({_f(s['panel_rows'])} rows) built, champion "
+        f"`{s['model_version']}` trained with fast settings {s['training_settings']} in "
+        f"{_f(s['training_s'])} s and force-promoted. Scoring day {d['as_of']}; the daily source "
+        f"is that day's stored rows as a canonical CSV (like one day from the API). History "
+        "copies keep only the last N years of prices.",
+        f"Prefect server start-up (not counted): {_f(d['server_startup_s'])} s.",
+        "",
+        "### `nepse daily --as-of DAY --source DAY.csv` against a running Prefect server",
+        "",
+    ]
+    rows = []
+    for y, res in d["results"].items():
+        for r in res["cli_server"]:
+            rows.append(
+                [
+                    y,
+                    r["label"].split(",")[-1].strip(),
+                    r["wall_s"],
+                    r["cpu_s"],
+                    r.get("peak_rss_mb"),
+                    r["returncode"],
+                    _load_col(r),
+                ]
+            )
+        for r in res.get("cli_temporary_server", []):
+            rows.append(
+                [
+                    y,
+                    r["label"].split(",")[-1].strip(),
+                    r["wall_s"],
+                    r["cpu_s"],
+                    r.get("peak_rss_mb"),
+                    r["returncode"],
+                    _load_col(r),
+                ]
+            )
+    out += _table(["history (years)", "run", "wall s", "CPU s", "peak MB", "rc", "load"], rows)
+    out += [
+        "### The non-Prefect part, part by part (fresh interpreter, bench/daily_parts.py)",
+        "",
+        "Each part as wall / CPU seconds. Not counted in the sum: the imports of nepse "
+        "(pipeline, registry; listed separately in the process wall).",
+        "",
+    ]
+    parts = (
+        "scoring_frame",
+        "load_model",
+        "predict",
+        "drift_features",
+        "import_evidently",
+        "run_drift",
+    )
+    rows = []
+    for y, res in d["results"].items():
+        for r in res["parts"]:
+            p = r["parts"]
+            rows.append(
+                [
+                    y,
+                    p["scoring_frame"].get("rows"),
+                    *[f"{p[k]['wall_s']:.2f} / {p[k]['cpu_s']:.2f}" for k in parts],
+                    r["non_prefect_s"],
+                    r["non_prefect_cpu_s"],
+                    r["wall_s"],
+                    _load_col(r),
+                ]
+            )
+    out += _table(
+        [
+            "history",
+            "rows scored",
+            "scoring_frame s",
+            "load model s",
+            "predict s",
+            "drift features s",
+            "import evidently s",
+            "run_drift s",
+            "sum wall s",
+            "sum CPU s",
+            "process wall s",
+            "load",
+        ],
+        rows,
+    )
+    t = d["targets"]
+    full = next(iter(d["results"]))
+    cli = [r["wall_s"] for r in d["results"][full]["cli_server"]]
+    npf = [r["non_prefect_s"] for r in d["results"][full]["parts"]]
+    ev = [
+        r["parts"]["import_evidently"]["wall_s"] + r["parts"]["run_drift"]["wall_s"]
+        for r in d["results"][full]["parts"]
+    ]
+    res = d["results"]
+
+    def med(y: str, rows: str, key: str) -> float | None:
+        vals = [r[key] for r in res.get(y, {}).get(rows, []) if key in r]
+        return statistics.median(vals) if vals else None
+
+    def ratio(rows: str, key: str) -> str:
+        a, b = med("15", rows, key), med("2", rows, key)
+        return f"×{a / b:.2f}" if a and b else "—"
+
+    cli_cpu = [r["cpu_s"] for r in res[full]["cli_server"]]
+    npf_cpu = [r["non_prefect_cpu_s"] for r in res[full]["parts"] if "non_prefect_cpu_s" in r]
+    ev_cpu = [
+        r["parts"]["import_evidently"]["cpu_s"] + r["parts"]["run_drift"]["cpu_s"]
+        for r in res[full]["parts"]
+        if "parts" in r
+    ]
+    temp = res[full].get("cli_temporary_server", [])
+    failed = [r for r in temp if r["returncode"] != 0]
+    out += [
+        f"- Daily run against a running server ({full} years of history), target < "
+        f"{t['cli_server_s']:g} s: {_verdict(min(cli), t['cli_server_s'])} (best of {len(cli)}); "
+        f"its CPU time alone is {_f(min(cli_cpu))} s.",
+        f"- Non-Prefect part, target < {t['non_prefect_s']:g} s: "
+        f"{_verdict(min(npf), t['non_prefect_s'])}; CPU {_f(min(npf_cpu) if npf_cpu else None)} s, "
+        f"of which Evidently (import + report) {_f(min(ev_cpu) if ev_cpu else None)} s CPU "
+        f"({_f(min(ev))} s wall).",
+        f"- 15 years / 2 years stored (target at most ×{t['ratio']:g}): whole command "
+        f"{ratio('cli_server', 'wall_s')} wall, {ratio('cli_server', 'cpu_s')} CPU; non-Prefect "
+        f"part {ratio('parts', 'non_prefect_s')} wall, {ratio('parts', 'non_prefect_cpu_s')} CPU. "
+        "Single runs on a machine whose load changed between them: trust the CPU ratios.",
+    ]
+    if failed:
+        out += [
+            f"- With Prefect's temporary local server {len(failed)} of {len(temp)} runs failed: "
+            "`RuntimeError: Timed out while attempting to connect to ephemeral Prefect API "
+            "server` (the temporary server did not come up within Prefect's start-up timeout "
+            "on the loaded machine)."
+        ]
+    out += [""]
+    return out
+
+
+def features_section(d: dict | None) -> list[str]:
+    title = "## 3a. Features: Polars against pandas (issue 7)"
+    if d is None:
+        return [title, "", "Not run yet.", ""]
+    out = [title, "", *_cmd(d)]
+    out += [
+        f"Input: nepse.sample.iter_panel ({d['years']:g} years, seed {d['seed']}), adjusted with "
+        "nepse.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
+        "process; peak = that process's maximum RSS from `/usr/bin/time -v` (input included). "
+        "In memory = build_features collected at once; chunked = its per-symbol steps on "
+        "chunks of 400 symbols written to Parquet, then the cross-sectional pass (the way to run "
+        "it when the panel's feature columns do not fit in memory); pandas = "
+        "bench/pandas_features.py in two idioms (77 of the 85 features, so the ratio favours "
+        f"pandas). Feature spec: {d.get('spec', {}).get('n_features', 85)} features.",
+        "",
+    ]
+    engines = (
+        ("polars", "Polars build_features, in memory"),
+        ("polars_chunked", "Polars, chunked to Parquet"),
+        ("pandas", "pandas groupby().rolling()"),
+        ("pandas_transform", "pandas groupby().transform(lambda)"),
+    )
+    rows = []
+    for e in d["sizes"]:
+        polars_best = min(e[k]["result"]["wall_s"] for k in ("polars", "polars_chunked") if k in e)
+        polars_cpu = min(e[k]["result"]["cpu_s"] for k in ("polars", "polars_chunked") if k in e)
+        for key, name in engines:
+            if key in e:
+                r, p = e[key]["result"], e[key]["process"]
+                wall, cpu, peak, how = r["wall_s"], r["cpu_s"], p.get("peak_rss_mb"), "measured"
+                load = _load_col(r)
+            elif f"{key}_extrapolated" in e:
+                x = e[f"{key}_extrapolated"]
+                wall, cpu, peak, load = x["wall_s"], x.get("cpu_s"), None, "—"
+                how = f"**extrapolated** per row from {_f(x['from_rows'])} rows"
+            else:
+                continue
+            vs = (
+                f"×{wall / polars_best:,.1f} wall, ×{cpu / polars_cpu:,.1f} CPU"
+                if key.startswith("pandas") and cpu
+                else ""
+            )
+            rows.append([e["rows"], name, wall, cpu, peak, vs, how, load])
+    out += _table(
+        ["rows", "engine", "wall s", "CPU s", "peak MB", "pandas / best Polars", "how", "load"],
+        rows,
+    )
+    big = max(d["sizes"], key=lambda e: e["rows"])
+    c = big["polars_chunked"]
+    pandas = big.get("pandas", {}).get("result") or big.get("pandas_extrapolated") or {}
+    speed = pandas["wall_s"] / c["result"]["wall_s"] if pandas else None
+    speed_cpu = pandas["cpu_s"] / c["result"]["cpu_s"] if pandas.get("cpu_s") else None
+    out += [
+        f"- At {_f(big['rows'])} rows: Polars (chunked) {_f(c['result']['wall_s'])} s wall, "
+        f"{_f(c['result']['cpu_s'])} s CPU; target < 60 s: {_verdict(c['result']['wall_s'], 60)}.",
+        f"- Peak memory at {_f(big['rows'])} rows (chunked): "
+        f"{_verdict((c['process'].get('peak_rss_mb') or 0) / 1024, 8, 'GB')}.",
+        f"- Speed-up over pandas at {_f(big['rows'])} rows: ×{_f(speed, 1)} wall, "
+        f"×{_f(speed_cpu, 1)} CPU (target ×20): "
+        f"**{'met' if speed and speed >= 20 else 'missed'}**"
+        + (" — pandas extrapolated per row" if "pandas" not in big else "")
+        + ".",
+        "",
+    ]
+    chk = d.get("check")
+    if chk:
+        worst = sorted(chk["vs_pandas"], key=lambda r: -(r["max_abs_diff"] or 0))
+        mism = [r for r in chk["vs_pandas"] if r["null_mismatch"]]
+        out += [
+            f"### Check: pandas reference vs Polars on {_f(chk['rows'])} rows",
+            "",
+            f"{chk['pandas_features']} features compared (of {chk['polars_features']}): "
+            "the original "
+            "design's 15 (returns, lags, moving-average ratios, volatility, RSI, MACD) and the "
+            "Alpha158-style candles, ROC/STD/MAX/MIN/QTLU/QTLD/RSV windows, volume and turnover "
+            "ratios, days since trade, market return and the seven cross-sectional ranks. Not in "
+            "the pandas reference: f_tsrank_* (5), f_traded_share_20, f_sector, f_sector_ret.",
+            "Largest max-abs differences: "
+            + ", ".join(f"{r['feature']} {r['max_abs_diff']:.2g}" for r in worst[:5])
+            + f"; features with a differing null pattern: {len(mism)}"
+            + (
+                " (" + ", ".join(f"{r['feature']} {r['null_mismatch']}" for r in mism[:8]) + ")"
+                if mism
+                else ""
+            )
+            + ".",
+            f"Chunked vs one-shot Polars ({chk['chunked_vs_one_shot']['features']} features): "
+            f"max abs difference {chk['chunked_vs_one_shot']['max_abs_diff']:.2g}, null mismatches "
+            f"{chk['chunked_vs_one_shot']['null_mismatch']}.",
+            "",
+            "<details><summary>Per-feature max abs difference (pandas vs Polars)</summary>",
+            "",
+        ]
+        out += _table(
+            ["feature", "max abs diff", "max rel diff", "compared", "null mismatch"],
+            [
+                [
+                    r["feature"],
+                    f"{r['max_abs_diff']:.3g}" if r["max_abs_diff"] is not None else None,
+                    f"{r['max_rel_diff']:.3g}" if r["max_rel_diff"] is not None else None,
+                    r["compared"],
+                    r["null_mismatch"],
+                ]
+                for r in chk["vs_pandas"]
+            ],
+        )
+        out += ["</details>", ""]
+    return out
+
+
+def model_section(d: dict | None) -> list[str]:
+    title = "## 3b. LightGBM against the original RandomForest (issue 7)"
+    if d is None:
+        return [title, "", "Not run yet.", ""]
+    out = [title, "", *_cmd(d)]
+    b = d["blocks"]
+    out += [
+        f"Real data, {len(b)} walk-forward blocks from {b[0]['test_start']} to "
+        f"{b[-1]['test_end']}; each block's training window is the "
+        f"{d['settings']['train_years']:g} years before it (about {_f(b[0]['train_rows'])} rows), "
+        f"identical for every model. LightGBM (`lightgbm`: FEATURE_SPEC "
+        f"{d.get('feature_spec', {}).get('version', '?')}, "
+        f"{d.get('feature_spec', {}).get('n_features', '?')} features; `lightgbm_11`: the "
+        f"RandomForest's 11): nepse.model.train_final with the {d['settings']['lgbm']}, "
+        "early stopping on the "
+        f"window's last {d['settings']['valid_days']} days. RandomForest: sklearn "
+        "RandomForestRegressor(n_estimators=100, max_depth=5), whole-window bootstrap, on the 11 "
+        "lag / moving-average / volatility features. Times summed over blocks.",
+        "",
+    ]
+    rows = [
+        [
+            r["model"],
+            r["train_wall_s"],
+            r["train_cpu_s"],
+            r["score_wall_s"],
+            r["score_cpu_s"],
+            f"{r['rank_ic']:.4f}" if r["rank_ic"] is not None else None,
+            f"{r['ic']:.4f}" if r["ic"] is not None else None,
+            f"{r['rmse']:.5f}" if r["rmse"] is not None else None,
+            f"{r['dir_acc']:.4f}" if r["dir_acc"] is not None else None,
+            r["n_days"],
+            r["n_rows"],
+        ]
+        for r in d["summary"]
+    ]
+    out += _table(
+        [
+            "model",
+            "train s",
+            "train CPU s",
+            "score s",
+            "score CPU s",
+            "Rank IC",
+            "IC",
+            "RMSE",
+            "dir. accuracy",
+            "days",
+            "rows",
+        ],
+        rows,
+    )
+    return out
+
+
+def scale_section(d: dict | None) -> list[str]:
+    title = "## 3d. Scale: a generated market of 5,000 symbols x 20 years (issue 7)"
+    if d is None:
+        return [title, "", "Not run yet.", ""]
+    spec = d.get("feature_spec") or {"version": "2026.11.1", "n_features": 43}
+    out = [
+        title,
+        "",
+        *_cmd(d),
+        f"{_f(d['rows'])} price rows. Each stage in its own process. Features and model: the "
+        f"library's FEATURE_SPEC {spec['version']} ({spec['n_features']} features). Training "
+        "uses nepse.model.train_final with the project's settings on the sample named in the "
+        "detail column; scoring is nepse.pipeline.scoring_frame on the store (750 trading days "
+        "of every symbol) for the last day, then predict.",
+        "",
+    ]
+    rows = []
+    for name, st in d["stages"].items():
+        r, p = st["result"], st["process"]
+        detail = {
+            k: v
+            for k, v in r.items()
+            if k not in ("label", "wall_s", "cpu_s", "load_before", "load_after", "process_s")
+        }
+        rows.append(
+            [
+                name,
+                r.get("wall_s"),
+                r.get("cpu_s"),
+                p["wall_s"],
+                p["cpu_s"],
+                p.get("peak_rss_mb"),
+                ", ".join(f"{k}={v}" for k, v in detail.items()),
+                _load_col(p),
+            ]
+        )
+    out += _table(
+        [
+            "stage",
+            "stage wall s",
+            "stage CPU s",
+            "process wall s",
+            "process CPU s",
+            "peak MB",
+            "detail",
+            "load",
+        ],
+        rows,
+    )
+    return out
+
+
+def overhead_section(d: dict | None) -> list[str]:
+    title = "## 3e. Prefect overhead: the ingest-prices flow against ingest_path (issue 7)"
+    if d is None:
+        return [title, "", "Not run yet.", ""]
+    out = [title, "", *_cmd(d)]
+    rows = [
+        [
+            r["mode"],
+            r["wall_s"],
+            r["cpu_s"],
+            r.get("peak_rss_mb"),
+            r["import_s"],
+            r["new_database_s"],
+            r["unchanged_s"],
+            _load_col(r),
+        ]
+        for r in d["runs"]
+    ]
+    out += _table(
+        [
+            "mode",
+            "process wall s",
+            "process CPU s",
+            "peak MB",
+            "imports s",
+            "new database s",
+            "unchanged s",
+            "load",
+        ],
+        rows,
+    )
+    plain = [r for r in d["runs"] if r["mode"] == "plain"]
+    flow = [r for r in d["runs"] if r["mode"] == "flow"]
+    if plain and flow:
+
+        def med(rs, k):
+            return statistics.median(r[k] for r in rs)
+
+        out += [
+            f"- Median overhead of a flow run over the plain call: new database "
+            f"{_f(med(flow, 'new_database_s') - med(plain, 'new_database_s'))} s, unchanged "
+            f"{_f(med(flow, 'unchanged_s') - med(plain, 'unchanged_s'))} s; imports "
+            f"{_f(med(flow, 'import_s') - med(plain, 'import_s'))} s more.",
+            "",
+        ]
+    return out
+
+
+def main() -> None:
+    """Regenerate docs/benchmarks.md."""
+    names = (
+        "ingest_real",
+        "daily_run",
+        "features_vs_pandas",
+        "model_vs_rf",
+        "scale",
+        "prefect_overhead",
+    )
+    docs = {n: _load(n) for n in names}
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `bench/report.py` from `bench/results/*.json`; every figure names the",
+        "command that produced it. Re-run everything (about an hour; the 25M-row and",
+        "5,000-symbol runs dominate) with one command:",
+        "",
+        "```",
+        "bench/run_all.sh            # all benchmarks, then this page",
+        "bench/run_all.sh --quick    # small sizes only (no 25M-row / 5,000-symbol runs)",
+        ".venv/bin/python bench/report.py   # only rewrite this page from the saved results",
+        "```",
+        "",
+        "Each script also runs alone (see its docstring). Scripts: `bench/ingest_real.py`,",
+        "`bench/daily_run.py` (+ `bench/daily_parts.py`, set-up in `bench/realdata.py`),",
+        "`bench/features_vs_pandas.py` (+ `bench/pandas_features.py`), `bench/model_vs_rf.py`,",
+        "`bench/scale.py`, `bench/prefect_overhead.py`; helpers in `bench/common.py`.",
+        "",
+        *machine_section([d for d in docs.values() if d]),
+        *ingest_section(docs["ingest_real"]),
+        *daily_section(docs["daily_run"]),
+        *features_section(docs["features_vs_pandas"]),
+        *model_section(docs["model_vs_rf"]),
+        *scale_section(docs["scale"]),
+        *overhead_section(docs["prefect_overhead"]),
+    ]
+    notes = REPO / "bench" / "FINDINGS.md"
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8").strip(), ""]
+    DOC.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()
