@@ -39,21 +39,11 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 from threadpoolctl import threadpool_limits
 
+from nepse.features import LAG_MA_VOL_FEATURES
+
 logger = logging.getLogger(__name__)
 
-RF_FEATURES: tuple[str, ...] = (
-    "f_ret_1",
-    "f_ret_lag_1",
-    "f_ret_lag_2",
-    "f_ret_lag_3",
-    "f_ret_lag_5",
-    "f_ma_ratio_5",
-    "f_ma_ratio_10",
-    "f_ma_ratio_20",
-    "f_vol_5",
-    "f_vol_10",
-    "f_vol_20",
-)
+RF_FEATURES: tuple[str, ...] = LAG_MA_VOL_FEATURES
 RF_MAX_SAMPLES = 10_000
 RF_RETRAIN_EVERY_BLOCKS = 6
 RF_POOL_ROWS = 100_000

@@ -46,8 +46,9 @@ NEPSE_SECTORS = (
     "Tradings",
 )
 
-# The original design's features (the RandomForest baseline uses exactly these names).
-BASE_FEATURES = (
+# The original design's lag / moving-average / volatility features: its RandomForest (the
+# baseline in nepse/baselines.py) used exactly these.
+LAG_MA_VOL_FEATURES = (
     "f_ret_1",
     "f_ret_lag_1",
     "f_ret_lag_2",
@@ -59,6 +60,10 @@ BASE_FEATURES = (
     "f_vol_5",
     "f_vol_10",
     "f_vol_20",
+)
+# The original design's whole set.
+BASE_FEATURES = (
+    *LAG_MA_VOL_FEATURES,
     "f_rsi_14",
     "f_macd",
     "f_macd_signal",
