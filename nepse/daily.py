@@ -20,35 +20,6 @@ from nepse.metrics import daily_metrics
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS_DDL = """
-CREATE TABLE predictions (
-    date          DATE      NOT NULL,  -- the close after which the prediction is made (as_of)
-    symbol        VARCHAR   NOT NULL,
-    model_version VARCHAR   NOT NULL,  -- the model that actually made this prediction
-    model_role    VARCHAR   NOT NULL,  -- champion | previous_champion | naive_baseline
-    pred_ret      DOUBLE,              -- predicted next-trading-day adjusted return
-    pred_rank     DOUBLE,              -- cross-sectional percentile of pred_ret that day (1 = top)
-    flow_run_id   VARCHAR,
-    created_at    TIMESTAMP NOT NULL,
-    PRIMARY KEY (date, symbol)
-);
-CREATE TABLE performance_daily (
-    date            DATE      NOT NULL PRIMARY KEY,  -- prediction date whose outcome is known
-    model_version   VARCHAR   NOT NULL,
-    n               INTEGER   NOT NULL,
-    ic              DOUBLE,
-    rank_ic         DOUBLE,
-    rmse            DOUBLE,
-    mae             DOUBLE,
-    dir_acc         DOUBLE,
-    top_bottom      DOUBLE,
-    rolling_ic      DOUBLE,   -- mean of the last 20 evaluated days (this one included)
-    rolling_rank_ic DOUBLE,
-    rolling_rmse    DOUBLE,   -- pooled RMSE over the last 20 evaluated days
-    evaluated_at    TIMESTAMP NOT NULL
-);
-"""
-"""Tables of the daily run (applied as a store migration)."""
 
 ROLLING_DAYS = 20
 NAIVE_VERSION = "naive-reversal-1d"

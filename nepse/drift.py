@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from nepse.ddl import DRIFT_DDL
 from nepse.errors import ConfigError, DataQualityError, NepseError
 
 log = logging.getLogger(__name__)
@@ -43,22 +44,7 @@ MAX_REFERENCE_ROWS = 20_000
 ALL_NULL = "all_null"
 """Method name recorded for a column with no finite value in the current or reference data."""
 
-DDL = """
-CREATE TABLE IF NOT EXISTS drift_reports (
-    date             DATE        NOT NULL,
-    model_version    VARCHAR     NOT NULL,
-    share_drifted    DOUBLE      NOT NULL,
-    dataset_drift    BOOLEAN     NOT NULL,
-    n_drifted        INTEGER     NOT NULL,
-    n_columns        INTEGER     NOT NULL,
-    drifted_columns  VARCHAR     NOT NULL,  -- JSON list of {column, method, score}
-    prediction_drift VARCHAR,               -- JSON {column, method, score, threshold, drifted}
-    html_path        VARCHAR     NOT NULL,
-    created_at       TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
-    PRIMARY KEY (date, model_version)
-)
-"""
-"""DuckDB table of one drift summary per (scoring day, model version)."""
+DDL = DRIFT_DDL  # the SQL lives in nepse/ddl.py (imported by the store)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from nepse.card import model_card
+from nepse.ddl import MODELS_DDL
 from nepse.errors import ModelNotFoundError
 from nepse.evaluation_report import write_evaluation_report
 from nepse.model import TrainedModel
@@ -33,27 +34,7 @@ from nepse.walkforward import MODEL, WalkForwardResult
 
 logger = logging.getLogger(__name__)
 
-DDL = """
-CREATE TABLE IF NOT EXISTS models (
-    version           VARCHAR PRIMARY KEY,
-    created_at        TIMESTAMP NOT NULL,
-    status            VARCHAR NOT NULL CHECK (status IN ('candidate', 'champion', 'retired')),
-    train_start       DATE,
-    train_end         DATE,
-    as_of             DATE,
-    data_fingerprint  VARCHAR,
-    feature_spec      JSON,
-    params            JSON,
-    library_versions  JSON,
-    metrics           JSON,
-    baseline_metrics  JSON,
-    rank_ic           DOUBLE,
-    path              VARCHAR NOT NULL,
-    reason            VARCHAR,
-    promoted_at       TIMESTAMP,
-    previous_champion VARCHAR
-);
-"""
+DDL = MODELS_DDL  # the SQL lives in nepse/ddl.py (imported by the store)
 
 COLUMNS = (
     "version",

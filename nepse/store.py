@@ -32,11 +32,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from nepse.daily import PREDICTIONS_DDL as DAILY_DDL
-from nepse.drift import DDL as DRIFT_DDL
+from nepse.ddl import DRIFT_DDL, MODELS_DDL
+from nepse.ddl import PREDICTIONS_DDL as DAILY_DDL
 from nepse.errors import DatabaseLockedError, NepseError
 from nepse.quality import OHLC_REPAIRED, QualityResult, validate
-from nepse.registry import DDL as MODELS_DDL
 from nepse.schema import (
     CORPORATE_ACTION_SCHEMA,
     PRICE_COLUMNS,
@@ -125,8 +124,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     # A released migration is never edited: later changes are new versions. Versions 2-9 hold
-    # the tables of the model registry, the daily run and drift (their DDL lives beside the
-    # code that writes them).
+    # the tables of the daily run, drift and the model registry (their SQL is in nepse/ddl.py).
     (2, DAILY_DDL),
     (3, DRIFT_DDL),
     (4, MODELS_DDL),
