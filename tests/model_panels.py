@@ -11,21 +11,10 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-NAMED = [
-    "f_ret_1",
-    "f_ret_lag_1",
-    "f_ret_lag_2",
-    "f_ret_lag_3",
-    "f_ret_lag_5",
-    "f_ma_ratio_5",
-    "f_ma_ratio_10",
-    "f_ma_ratio_20",
-    "f_vol_5",
-    "f_vol_10",
-    "f_vol_20",
-    "f_roc_5",
-    "f_sector",
-]
+from nepse.features import LAG_MA_VOL_FEATURES
+
+# The baselines' columns (the original design's lag/MA/volatility set, momentum) and the sector.
+NAMED = [*LAG_MA_VOL_FEATURES, "f_roc_5", "f_sector"]
 
 
 def trading_calendar(n_days: int, start: date = date(2015, 1, 1)) -> list[date]:
