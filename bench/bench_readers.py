@@ -1,4 +1,4 @@
-"""Time nepse.readers.read_path over the real NEPSE folders: `python bench/bench_readers.py`."""
+"""Time nepse.sources.readers.read_path over the real NEPSE folders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from nepse.readers import read_path
+from nepse.sources.readers import read_path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NEPSE_SHARED_DATA", REPO.parent / "shared" / "data" / "nepse"))

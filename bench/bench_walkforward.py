@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nepse.model.walkforward import walk_forward
 from nepse.settings import load_settings
-from nepse.walkforward import walk_forward
 from tests.model_panels import make_panel
 
 FAST = {

@@ -2,7 +2,8 @@
 
 What `score-universe` and `check-drift` do, timed separately: imports, scoring_frame (features
 of the scoring window), loading the champion, predict, the drift window's features (check-drift
-builds them again), `import evidently`, and nepse.drift.run_drift (Evidently report + HTML).
+builds them again), `import evidently`, and run_drift
+(Evidently report + HTML).
 Prefect is never imported here.
 
 Run: `.venv/bin/python bench/daily_parts.py DATA_DIR AS_OF` (used by bench/daily_run.py).
@@ -25,8 +26,8 @@ def main(data_dir: Path, as_of: date) -> dict:
     """Time each part; return {part: measure row}."""
     parts: dict[str, dict] = {}
     with measure("imports (nepse pipeline, registry)") as m:
-        from nepse import registry
-        from nepse.pipeline import build_panel, calendar_of, scoring_frame
+        from nepse.features.panel import build_panel, calendar_of, scoring_frame
+        from nepse.model import registry
         from nepse.settings import load_settings
         from nepse.store import open_store
     parts["imports"] = m.as_dict()
@@ -55,7 +56,7 @@ def main(data_dir: Path, as_of: date) -> dict:
         import evidently
         import evidently.presets  # noqa: F401
     parts["import_evidently"] = m.as_dict()
-    from nepse.drift import run_drift
+    from nepse.monitoring.drift import run_drift
 
     with measure("run_drift (Evidently report + HTML)") as m:
         summary = run_drift(

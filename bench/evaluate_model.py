@@ -30,15 +30,15 @@ sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
 
-import nepse.labels  # noqa: E402
-import nepse.metrics  # noqa: E402
-from nepse.adjust import adjustment_report  # noqa: E402
+import nepse.features.labels  # noqa: E402
+import nepse.model.metrics  # noqa: E402
 from nepse.features import FEATURE_SPEC  # noqa: E402
-from nepse.model import lgb_params  # noqa: E402
-from nepse.pipeline import build_panel  # noqa: E402
+from nepse.features.adjust import adjustment_report  # noqa: E402
+from nepse.features.panel import build_panel  # noqa: E402
+from nepse.model.lgbm import lgb_params  # noqa: E402
+from nepse.model.walkforward import MODEL, walk_forward  # noqa: E402
 from nepse.settings import load_settings  # noqa: E402
 from nepse.store import open_store  # noqa: E402
-from nepse.walkforward import MODEL, walk_forward  # noqa: E402
 
 # How the defaults were chosen: validation walk-forwards over 2016-01-01..2018-12-31 (data before
 # the test days only), 1 seed, expanding window from 2011. Static text: rerunning this script
@@ -57,7 +57,7 @@ one seed), never on the test days. Mean daily Rank IC on the validation days:
 | 38 features, Gaussian-rank target (quarterly) | 0.228 |
 | 38 features, ranked, lr 0.1, bagging 0.5, patience 15, <= 150 rounds (monthly) | 0.228 |
 | same, rolling 3-year window (monthly) | 0.218 |
-| final spec (43 features), final defaults, `nepse.walkforward` (monthly) | 0.223 (ridge 0.154) |
+| final spec (43 features), final defaults, walk-forward (monthly) | 0.223 (ridge 0.154) |
 
 The ranked target was the largest gain (+0.04); dropping 41 near-duplicate features cost
 nothing; learning rate 0.1 instead of 0.05 cost about 0.005-0.01 and halved the rounds. The
@@ -216,8 +216,8 @@ def write_doc(path: Path, ctx: dict[str, Any]) -> None:
     adj_lines = "\n".join(
         f"| {k} | {v if not isinstance(v, float) else round(v, 5)} |" for k, v in adj.items()
     )
-    label_doc = inspect.cleandoc(nepse.labels.add_label.__doc__ or "")
-    metrics_doc = inspect.cleandoc(nepse.metrics.__doc__ or "")
+    label_doc = inspect.cleandoc(nepse.features.labels.add_label.__doc__ or "")
+    metrics_doc = inspect.cleandoc(nepse.model.metrics.__doc__ or "")
     names = list(FEATURE_SPEC.names)
     text = f"""# Model evaluation
 
@@ -232,11 +232,11 @@ here. Do not edit by hand.
 
 Data: the ShareSansar company-wise folder and the NEPSE securities master
 (`/work/shared/data/nepse`, see its README), ingested into a scratch DuckDB file with
-`nepse.ingest.ingest_path` (securities master first, so the universe is equities only):
+`nepse.ingest.service.ingest_path` (securities master first, so the universe is equities only):
 
 ```
 NEPSE_DATA_DIR=/tmp/h10 .venv/bin/python -c "from nepse.settings import load_settings; \\
-from nepse.ingest import ingest_path; s=load_settings(); \\
+from nepse.ingest.service import ingest_path; s=load_settings(); \\
 print(ingest_path(s, '/work/shared/data/nepse/nepse-api-2025-08-30/CompanyList.csv')); \\
 print(ingest_path(s, '/work/shared/data/nepse/sharesansar-company-wise'))"
 ```
@@ -289,7 +289,7 @@ Load average at start {ctx["load_start"]}, at end {ctx["load_end"]}.
 {SPEED}
 ## Corporate-action adjustment on this data
 
-`nepse.adjust.adjustment_report` on the stored prices and corporate actions:
+`nepse.features.adjust.adjustment_report` on the stored prices and corporate actions:
 
 | number | value |
 |---|---|
@@ -300,7 +300,7 @@ Load average at start {ctx["load_start"]}, at end {ctx["load_end"]}.
 {VALIDATION}
 ## Definitions
 
-Label (`nepse/labels.py`, `add_label`):
+Label (`nepse/features/labels.py`, `add_label`):
 
 > {label_doc.replace(chr(10), chr(10) + "> ")}
 
@@ -312,7 +312,7 @@ return forecast: RMSE, MAE and directional accuracy are computed on it against t
 (honest), while IC, Rank IC and the spread equal those of the score. Baselines predict returns
 directly (reversal `-f_ret_1`, momentum `f_roc_5`).
 
-Metrics (`nepse/metrics.py`):
+Metrics (`nepse/model/metrics.py`):
 
 > {metrics_doc.replace(chr(10), chr(10) + "> ")}
 
@@ -332,7 +332,7 @@ Metrics (`nepse/metrics.py`):
 - Survivorship: the universe is the equities in the 2025-08-30 securities master; stocks
   delisted before then are absent.
 - The random forest baseline is refit every 6 blocks on a 100k-row sample (see
-  nepse/baselines.py); its numbers are those of that cheaper variant.
+  nepse/model/baselines.py); its numbers are those of that cheaper variant.
 - Timings depend on the load from other work on the shared machine; CPU seconds are the
   better guide to the cost on an idle machine.
 """

@@ -1,7 +1,7 @@
 """Issue 7a: the Polars features (nepse.features.build_features) against a pandas reference.
 
-Input: the generated market (nepse.sample.iter_panel, 20 years; 120 / 1,200 / 6,000 symbols
-give ~0.5M / 5M / 25M rows), adjusted once with nepse.adjust.adjust_prices and saved as
+Input: the generated market (nepse.devdata.sample.iter_panel, 20 years; 120 / 1,200 / 6,000 symbols
+give ~0.5M / 5M / 25M rows), adjusted once with nepse.features.adjust.adjust_prices and saved as
 Parquet (not timed). Each engine then runs in its own process under `/usr/bin/time -v`
 (peak memory = that process's maximum RSS, input included):
 
@@ -45,8 +45,8 @@ CROSS = ("f_mkt_ret", "f_sector_ret")
 
 def gen(symbols: int, out: Path) -> dict:
     """Generate the panel chunk by chunk, adjust it, write one Parquet file sorted by symbol."""
-    from nepse.adjust import adjust_prices
-    from nepse.sample import iter_panel
+    from nepse.devdata.sample import iter_panel
+    from nepse.features.adjust import adjust_prices
     from nepse.settings import load_settings
 
     s = load_settings()
@@ -64,7 +64,7 @@ def gen(symbols: int, out: Path) -> dict:
 
 def _spec():
     """Every feature build_features can compute (FULL_SPEC where the library has one)."""
-    from nepse import features
+    from nepse.features import steps as features
 
     return getattr(features, "FULL_SPEC", features.FEATURE_SPEC)
 

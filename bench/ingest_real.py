@@ -1,6 +1,6 @@
 """Issue 2 speed: ingest the real ShareSansar folder, without and with Prefect.
 
-1. The ingestion work in this process (nepse.readers.read_path + Store.ingest, no Prefect):
+1. The ingestion work in this process (nepse.sources.readers.read_path + Store.ingest, no Prefect):
    a new database (target < 10 s), then the same folder again, all unchanged (target < 5 s).
 2. The whole `nepse ingest PATH` command, new database then unchanged, (a) with Prefect's
    temporary local server (no PREFECT_API_URL; a fresh PREFECT_HOME, so its first command also
@@ -41,8 +41,8 @@ CLI_LINE = re.compile(
 
 def ingestion_work(path: Path, repeats: int) -> list[dict]:
     """read_path + Store.ingest in this process: a new database, then unchanged, `repeats` times."""
-    from nepse.readers import read_path
     from nepse.settings import load_settings
+    from nepse.sources.readers import read_path
     from nepse.store import open_store
 
     rows = []

@@ -1,23 +1,23 @@
 """Issue 7b: LightGBM against the original design's RandomForest on identical walk-forward windows.
 
 Data: the real ShareSansar panel (bench/realdata.py set-up: features and next-day labels of the
-equity universe from nepse.pipeline.build_panel). Test period: the last `--blocks` blocks of
+equity universe from nepse.features.panel.build_panel). Test period: the last `--blocks` blocks of
 `--block-days` trading days. For each block, both models see exactly the same training window:
 the `train_years` (8) calendar years ending `horizon` + 1 trading days before the block (no
 training label reaches into the test block).
 
-- `lightgbm`: the deployed model: nepse.model.train_final as of the day before the block with
+- `lightgbm`: the deployed model: nepse.model.lgbm.train_final as of the day before the block with
   the project's settings and nepse.features.FEATURE_SPEC (whatever they are when this runs;
   the results record them), early stopping on the window's last `valid_days` days after the
   embargo; seed 0; then TrainedModel.predict.
 - `lightgbm_11`: the same LightGBM on the RandomForest's 11 features only (model vs features).
 - `random_forest`: the original design, sklearn RandomForestRegressor(n_estimators=100,
-  max_depth=5) on lags, moving-average ratios and volatility (nepse.baselines.RF_FEATURES),
+  max_depth=5) on lags, moving-average ratios and volatility (nepse.model.baselines.RF_FEATURES),
   bootstrap of the whole window (no subsampling), nulls filled with the window's medians,
   n_jobs=2.
 
 Reported per model: training and scoring time (wall and CPU, summed over blocks), and the
-out-of-sample daily Rank IC, IC, RMSE, directional accuracy (nepse.metrics).
+out-of-sample daily Rank IC, IC, RMSE, directional accuracy (nepse.model.metrics).
 Run: `.venv/bin/python bench/model_vs_rf.py [--blocks 4] [--block-days 63] [--work DIR]`
 """
 
@@ -51,11 +51,11 @@ def main() -> None:
 
     from sklearn.ensemble import RandomForestRegressor
 
-    from nepse.baselines import RF_FEATURES
     from nepse.features import FEATURE_SPEC  # the deployed model's features
-    from nepse.metrics import daily_metrics, summarize
-    from nepse.model import feature_matrix, train_final, years_before
-    from nepse.pipeline import build_panel
+    from nepse.features.panel import build_panel
+    from nepse.model.baselines import RF_FEATURES
+    from nepse.model.lgbm import feature_matrix, train_final, years_before
+    from nepse.model.metrics import daily_metrics, summarize
     from nepse.store import open_store
 
     info = prepare(args.work)
@@ -107,7 +107,7 @@ def main() -> None:
         }
         test_frame = data[test]
         for m, cols in (("lightgbm", names), ("lightgbm_11", list(RF_FEATURES))):
-            # The deployed procedure: nepse.model.train_final as of the day before the block
+            # The deployed procedure: nepse.model.lgbm.train_final as of the day before the block
             # (its window is the one computed above), then TrainedModel.predict.
             with measure(f"  {m} train") as t:
                 model = train_final(

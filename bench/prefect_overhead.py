@@ -1,9 +1,9 @@
-"""Issue 7e: Prefect's overhead: the ingest-prices flow against nepse.ingest.ingest_path.
+"""Issue 7e: Prefect's overhead: the ingest-prices flow against nepse.ingest.service.ingest_path.
 
 The same data (the ShareSansar folder), the same work (read, validate, write to a new
 database, then again with every row unchanged), each in a fresh interpreter:
 
-- `plain`: `nepse.ingest.ingest_path(settings, path)`; Prefect is never imported.
+- `plain`: `nepse.ingest.service.ingest_path(settings, path)`; Prefect is never imported.
 - `flow`: `flows.ingest.ingest_prices(path=...)` against a running `prefect server start`
   (started and stopped here), i.e. a flow run with its task run, logs and artifact.
 
@@ -24,7 +24,7 @@ PLAIN = """
 import json, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
-from nepse.ingest import ingest_path
+from nepse.ingest.service import ingest_path
 from nepse.settings import load_settings
 t_import = time.perf_counter() - t0
 s = load_settings(data_dir=Path(sys.argv[1]))

@@ -57,10 +57,10 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
     if full.exists():
         shutil.rmtree(full)
     full.mkdir(parents=True)
-    from nepse.ingest import ingest_path
-    from nepse.pipeline import build_panel
+    from nepse.features.panel import build_panel
+    from nepse.ingest.service import ingest_path
+    from nepse.model.training import train_and_register
     from nepse.store import open_store
-    from nepse.training import train_and_register
 
     s = settings_for(full, **FAST_TRAINING)
     t0 = time.perf_counter()

@@ -357,8 +357,8 @@ def features_section(d: dict | None) -> list[str]:
         return [title, "", "Not run yet.", ""]
     out = [title, "", *_cmd(d)]
     out += [
-        f"Input: nepse.sample.iter_panel ({d['years']:g} years, seed {d['seed']}), adjusted with "
-        "nepse.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
+        f"Input: devdata.sample.iter_panel ({d['years']:g} years, seed {d['seed']}), adjusted with "
+        "features.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
         "process; peak = that process's maximum RSS from `/usr/bin/time -v` (input included). "
         "In memory = build_features collected at once; chunked = its per-symbol steps on "
         "chunks of 400 symbols written to Parquet, then the cross-sectional pass (the way to run "
@@ -474,7 +474,7 @@ def model_section(d: dict | None) -> list[str]:
         f"identical for every model. LightGBM (`lightgbm`: FEATURE_SPEC "
         f"{d.get('feature_spec', {}).get('version', '?')}, "
         f"{d.get('feature_spec', {}).get('n_features', '?')} features; `lightgbm_11`: the "
-        f"RandomForest's 11): nepse.model.train_final with the {d['settings']['lgbm']}, "
+        f"RandomForest's 11): nepse.model.lgbm.train_final with the {d['settings']['lgbm']}, "
         "early stopping on the "
         f"window's last {d['settings']['valid_days']} days. RandomForest: sklearn "
         "RandomForestRegressor(n_estimators=100, max_depth=5), whole-window bootstrap, on the 11 "
@@ -527,8 +527,8 @@ def scale_section(d: dict | None) -> list[str]:
         *_cmd(d),
         f"{_f(d['rows'])} price rows. Each stage in its own process. Features and model: the "
         f"library's FEATURE_SPEC {spec['version']} ({spec['n_features']} features). Training "
-        "uses nepse.model.train_final with the project's settings on the sample named in the "
-        "detail column; scoring is nepse.pipeline.scoring_frame on the store (750 trading days "
+        "uses nepse.model.lgbm.train_final with the project's settings on the sample named in the "
+        "detail column; scoring is features.panel.scoring_frame on the store (750 trading days "
         "of every symbol) for the last day, then predict.",
         "",
     ]

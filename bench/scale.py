@@ -2,17 +2,17 @@
 
 Each stage runs in its own process under `/usr/bin/time -v` (wall, CPU, peak memory):
 
-1. generate: nepse.sample.iter_panel -> canonical Parquet files (one per 400 symbols); setup,
+1. generate: devdata.sample.iter_panel -> canonical Parquet files (one per 400 symbols); setup,
    not a service stage, but timed.
-2. ingest: nepse.ingest.ingest_path file by file (400 symbols each) -> a new DuckDB store
+2. ingest: nepse.ingest.service.ingest_path file by file (400 symbols each) -> a new DuckDB store
    (read, validate, write). `--whole-folder` ingests the folder in one call instead (needed
    more than 20 GB at 21M rows and was killed by the kernel on a 23 GB machine).
 3. features: from the store, chunk by chunk of symbols (adjust, per-symbol features, labels),
    written to Parquet, then the cross-sectional pass (see bench/features_vs_pandas.py: 21M rows
    x 85 features do not fit in memory at once).
-4. train: nepse.model.train_final (project defaults) on a sample: `--train-symbols` symbols,
+4. train: nepse.model.lgbm.train_final (project defaults) on a sample: `--train-symbols` symbols,
    the last `--train-years` years.
-5. score: nepse.pipeline.scoring_frame on the store for the last day (750 trading days of
+5. score: nepse.features.panel.scoring_frame on the store for the last day (750 trading days of
    history for all 5,000 symbols) + predict with the model of stage 4.
 
 Run: `.venv/bin/python bench/scale.py [--symbols 5000] [--years 20] [--work DIR]`
@@ -44,7 +44,7 @@ def _settings(work: Path):
 
 def generate(work: Path, symbols: int, years: float) -> dict:
     """Canonical Parquet files of the generated market."""
-    from nepse.sample import iter_panel
+    from nepse.devdata.sample import iter_panel
 
     out = work / "canonical"
     shutil.rmtree(out, ignore_errors=True)
@@ -65,7 +65,7 @@ def ingest(work: Path, whole_folder: bool = False) -> dict:
     The whole folder in one ingest_path call (one transaction) needed more than 20 GB for 21M
     rows and was killed by the kernel on a 23 GB machine, so file by file is the default.
     """
-    from nepse.ingest import ingest_path
+    from nepse.ingest.service import ingest_path
 
     s = _settings(work)
     shutil.rmtree(s.data_dir, ignore_errors=True)
@@ -94,7 +94,6 @@ def ingest(work: Path, whole_folder: bool = False) -> dict:
 
 def features(work: Path) -> dict:
     """Adjust + per-symbol features + labels per chunk of symbols, then the cross-section."""
-    from nepse.adjust import adjust_prices
     from nepse.features import (
         CARRY,
         FEATURE_SPEC,
@@ -109,8 +108,9 @@ def features(work: Path) -> dict:
         add_segments,
         cross_rank,
     )
-    from nepse.labels import add_label
-    from nepse.pipeline import calendar_of
+    from nepse.features.adjust import adjust_prices
+    from nepse.features.labels import add_label
+    from nepse.features.panel import calendar_of
     from nepse.store import open_store
 
     s = _settings(work)
@@ -181,7 +181,7 @@ def features(work: Path) -> dict:
 def train(work: Path, symbols: int, years: float) -> dict:
     """train_final (project defaults) on a sample of symbols over the last years."""
     from nepse.features import FEATURE_SPEC
-    from nepse.model import train_final, years_before
+    from nepse.model.lgbm import train_final, years_before
 
     s = _settings(work)
     out = work / "features"
@@ -218,8 +218,8 @@ def train(work: Path, symbols: int, years: float) -> dict:
 
 def score(work: Path) -> dict:
     """scoring_frame for the last stored day + predict."""
-    from nepse.model import TrainedModel
-    from nepse.pipeline import scoring_frame
+    from nepse.features.panel import scoring_frame
+    from nepse.model.lgbm import TrainedModel
     from nepse.store import open_store
 
     s = _settings(work)

@@ -90,7 +90,7 @@ def sample_cmd(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
 ) -> None:
     """Write a deterministic NEPSE-like sample market in the ShareSansar folder format."""
-    from nepse.sample import write_sample
+    from nepse.devdata.sample import write_sample
 
     t0 = time.perf_counter()
     summary = write_sample(out_dir, symbols=symbols, years=years, seed=seed)
@@ -252,7 +252,7 @@ def _registry_con(read_only: bool):
 @models_app.command("list")
 def models_list() -> None:
     """Every registered model, newest first."""
-    from nepse import registry
+    from nepse.model import registry
 
     with _registry_con(read_only=True) as st:
         rows = registry.list_models(st.con)
@@ -274,7 +274,7 @@ def models_list() -> None:
 @models_app.command("show")
 def models_show(version: Annotated[str | None, typer.Argument()] = None) -> None:
     """One model's record and card (default: the champion)."""
-    from nepse import registry
+    from nepse.model import registry
 
     with _registry_con(read_only=True) as st:
         row = registry.get(st.con, version) if version else registry.champion(st.con)
@@ -290,7 +290,7 @@ def models_show(version: Annotated[str | None, typer.Argument()] = None) -> None
 @models_app.command("promote")
 def models_promote(version: str) -> None:
     """Make VERSION the champion (the current one is retired; `rollback` undoes it)."""
-    from nepse import registry
+    from nepse.model import registry
 
     with _registry_con(read_only=False) as st:
         registry.promote(st.con, version, reason="promoted by hand (nepse models promote)")
@@ -300,7 +300,7 @@ def models_promote(version: str) -> None:
 @models_app.command("rollback")
 def models_rollback() -> None:
     """Retire the champion and restore the previous one."""
-    from nepse import registry
+    from nepse.model import registry
 
     with _registry_con(read_only=False) as st:
         version = registry.rollback(st.con)
@@ -314,7 +314,7 @@ app.add_typer(reports_app, name="reports")
 @reports_app.command("build")
 def reports_build() -> None:
     """Rewrite reports/index.html from the stored drift and performance tables."""
-    from nepse.reports import build_index, index_rows
+    from nepse.monitoring.reports import build_index, index_rows
 
     s = _settings()
     with _registry_con(read_only=True) as st:
@@ -328,7 +328,7 @@ def reports_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
 ) -> None:
     """Serve the reports folder on 127.0.0.1 for review in a browser (Ctrl-C stops)."""
-    from nepse.reports import serve
+    from nepse.monitoring.reports import serve
 
     s = _settings()
     server = serve(s.data_dir, host="127.0.0.1", port=port)
@@ -348,8 +348,8 @@ def reports_performance(
     to: Annotated[str, typer.Option("--to", help="Last prediction day (YYYY-MM-DD).")],
 ) -> None:
     """Evidently regression-quality report of stored predictions against realised returns."""
-    from nepse.drift import performance_report
-    from nepse.pipeline import build_panel
+    from nepse.features.panel import build_panel
+    from nepse.monitoring.drift import performance_report
 
     s = _settings()
     first, last = _date_opt(from_), _date_opt(to)
@@ -377,7 +377,7 @@ def reports_performance(
 )
 def fake_api_cmd(ctx: typer.Context) -> None:
     """Serve a fake NEPSE today-price API on 127.0.0.1 (with fault injection); see --help."""
-    from nepse.fake_api import main as fake_main
+    from nepse.devdata.fake_api import main as fake_main
 
     raise typer.Exit(fake_main(list(ctx.args)))
 

@@ -16,7 +16,7 @@ from prefect.states import Completed, Failed
 
 from nepse.calendar import today_in
 from nepse.errors import DataQualityError, NepseError
-from nepse.freshness import classify_day
+from nepse.ingest.freshness import classify_day
 from tasks.artifacts import publish_daily_artifacts
 from tasks.common import settings
 from tasks.daily import (

@@ -72,7 +72,7 @@ CORPORATE_ACTION_SCHEMA: dict[str, pl.DataType] = {
     "percent": pl.Float64(),  # bonus % / rights % of holding / cash % of face value
     "ratio": pl.String(),  # rights ratio as written, e.g. "10:8"
     "issue_price": pl.Float64(),  # rights issue price, NPR
-    "book_closure_date": pl.Date(),  # ex-date proxy (rights: see nepse/adjust.py)
+    "book_closure_date": pl.Date(),  # ex-date proxy (rights: see nepse/features/adjust.py)
     "fiscal_year": pl.String(),  # Nepali fiscal year, e.g. "2081/2082"
     "source": pl.String(),
 }

@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     """Label horizon in trading days: y = adjusted close(t+h) / close(t) - 1."""
     label_transform: Literal["rank", "none"] = "rank"
     """What LightGBM fits: 'rank' = the label's cross-sectional rank per date (its score is
-    mapped back to a return on the validation slice, see nepse/model.py); 'none' = y_ret."""
+    mapped back to a return on the validation slice, see nepse/model/lgbm.py); 'none' = y_ret."""
     train_years: float = 8.0
     """Length of the training window for the final model and rolling walk-forward (years)."""
     walk_forward_window: Literal["expanding", "rolling"] = "expanding"

@@ -55,7 +55,7 @@ class Outcome:
 
 def market() -> pl.DataFrame:
     """A small synthetic market, five business days, a dozen symbols."""
-    from nepse.sample import generate_market
+    from nepse.devdata.sample import generate_market
 
     prices = generate_market(symbols=12, years=0.05, seed=3, end=END).prices
     return prices.filter(pl.col("date").is_between(START, END))
@@ -102,7 +102,7 @@ class Lab:
         from prefect.tasks import exponential_backoff
 
         import flows.backfill
-        from nepse.fake_api import FakeNepseApi
+        from nepse.devdata.fake_api import FakeNepseApi
         from tasks.fetch import fetch_and_ingest_day, plan_backfill_days
 
         self.root = root
@@ -405,8 +405,8 @@ def render(results: list[Outcome], seconds: float, command: str) -> str:
         "",
         f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; whole run {seconds:.0f} s",
         f"- machine: {machine()}",
-        f"- data: the synthetic market (`nepse.sample.generate_market`, 12 symbols), business "
-        f"days {START}..{END}, served by `nepse.fake_api.FakeNepseApi` on 127.0.0.1, 5 items a "
+        f"- data: the synthetic market (`devdata.sample.generate_market`, 12 symbols), business "
+        f"days {START}..{END}, served by `devdata.fake_api.FakeNepseApi` on 127.0.0.1, 5 items a "
         "page, read timeout 0.5 s",
         "- each scenario: an empty database, one injected fault, the real `backfill-prices` flow "
         "(chunks of 2 days) on a temporary Prefect server; permanent faults are then cleared and "

@@ -11,10 +11,13 @@ from prefect import task
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from nepse import registry
-from nepse.alerts import Alert, Notifier
 from nepse.calendar import today_in
-from nepse.daily import (
+from nepse.errors import DataQualityError, NotEnoughHistoryError
+from nepse.features import FEATURE_SPEC
+from nepse.features.panel import build_panel, calendar_of, scoring_frame
+from nepse.model import registry
+from nepse.monitoring.alerts import Alert, Notifier
+from nepse.monitoring.daily import (
     Candidate,
     check_performance,
     evaluate_realised,
@@ -22,10 +25,7 @@ from nepse.daily import (
     save_predictions,
     score_with_fallback,
 )
-from nepse.errors import DataQualityError, NotEnoughHistoryError
-from nepse.features import FEATURE_SPEC
-from nepse.pipeline import build_panel, calendar_of, scoring_frame
-from nepse.reports import build_index, drift_report_path, index_rows
+from nepse.monitoring.reports import build_index, drift_report_path, index_rows
 from nepse.store import open_store
 from tasks.common import IO_RETRY, settings
 
@@ -148,7 +148,7 @@ def score_universe(as_of: date) -> dict:
 @task(name="check-drift")
 def check_drift(as_of: date, model_version: str) -> dict:
     """Evidently drift of the day's features and predictions against the model's reference."""
-    from nepse.drift import run_drift, save_drift
+    from nepse.monitoring.drift import run_drift, save_drift
 
     s = settings()
     models_dir = s.data_dir / "models"

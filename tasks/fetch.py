@@ -23,11 +23,11 @@ from prefect.logging import get_run_logger
 from prefect.utilities.math import lower_clamp_multiple
 from pydantic import SecretStr
 
-from nepse.api import ApiDayResult, ApiSource, RecordedApiSource
-from nepse.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.errors import TransientSourceError
-from nepse.ingest import market_today
+from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
+from nepse.ingest.service import market_today
 from nepse.settings import Settings
+from nepse.sources.api import ApiDayResult, ApiSource, RecordedApiSource
 from nepse.store import DayRecord, open_store
 from tasks.common import IO_RETRY, settings
 

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from nepse.ingest import ingest_path
+from nepse.ingest.service import ingest_path
 from tasks.common import IO_RETRY, settings
 
 
@@ -17,7 +17,7 @@ def write_sample_market(
     symbols: int | None = None, years: float | None = None, seed: int | None = None
 ) -> str:
     """Write the deterministic sample market under the data folder (once per size and seed)."""
-    from nepse.sample import write_sample
+    from nepse.devdata.sample import write_sample
 
     s = settings()
     symbols = s.sample_symbols if symbols is None else symbols

@@ -15,9 +15,9 @@ from prefect.artifacts import (
 )
 from prefect.logging import get_run_logger
 
-from nepse.pipeline import build_panel
+from nepse.features.panel import build_panel
+from nepse.model.training import train_and_register
 from nepse.store import open_store
-from nepse.training import train_and_register
 from tasks.artifacts import report_url
 from tasks.common import IO_RETRY, settings
 

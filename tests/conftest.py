@@ -46,7 +46,7 @@ def prefect_harness(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """A small deterministic sample market (30 equities x 2 years) in the ShareSansar layout."""
-    from nepse.sample import write_sample
+    from nepse.devdata.sample import write_sample
 
     out = tmp_path_factory.mktemp("sample") / "market"
     write_sample(out, symbols=30, years=2.0, seed=7)

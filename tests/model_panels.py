@@ -65,7 +65,7 @@ def make_panel(
         pl.col("f_sector").cast(pl.Int32),
         pl.col(pl.Float64).fill_nan(None),
     )
-    # Labels of the last `horizon` days are not known yet, as in nepse.labels.
+    # Labels of the last `horizon` days are not known yet, as in nepse.features.labels.
     panel = panel.with_columns(
         pl.when(pl.col("date") > days[-1 - horizon]).then(None).otherwise("y_ret").alias("y_ret")
     )

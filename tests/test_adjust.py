@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse.adjust import adjust_prices, adjustment_report, locate_ex_dates
+from nepse.features.adjust import adjust_prices, adjustment_report, locate_ex_dates
 from nepse.schema import CORPORATE_ACTION_SCHEMA, PRICE_COLUMNS, conform
 
 D0 = date(2024, 1, 1)
@@ -253,7 +253,7 @@ def test_adjustment_report_counts(settings):
 
 # --- real data ---------------------------------------------------------------------------------
 def _read_sharesansar(root) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A small reader for the test (nepse/readers.py is the real one)."""
+    """A small reader for the test (nepse/sources/readers.py is the real one)."""
     prices, acts = [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         sym = folder.name

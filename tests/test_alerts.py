@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from nepse.alerts import Alert, Notifier
+from nepse.monitoring.alerts import Alert, Notifier
 
 
 class Receiver:

@@ -14,8 +14,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse import api as api_module
-from nepse.api import (
+from nepse.devdata.fake_api import TODAY_PRICE_PATH, FakeNepseApi
+from nepse.errors import ConfigError, SourceError, TransientSourceError
+from nepse.schema import READ_PRICE_SCHEMA, REJECT_SCHEMA
+from nepse.settings import load_settings
+from nepse.sources import api as api_module
+from nepse.sources.api import (
     REQUIRED_FIELDS,
     ApiDayResult,
     ApiSource,
@@ -23,10 +27,6 @@ from nepse.api import (
     parse_today_price_items,
     save_raw,
 )
-from nepse.errors import ConfigError, SourceError, TransientSourceError
-from nepse.fake_api import TODAY_PRICE_PATH, FakeNepseApi
-from nepse.schema import READ_PRICE_SCHEMA, REJECT_SCHEMA
-from nepse.settings import load_settings
 
 DAY = date(2025, 8, 28)
 PREV = date(2025, 8, 27)
@@ -562,7 +562,7 @@ def test_tls_with_ca_bundle_succeeds(tls_fake, tls_files, make_source, raw_dir):
 
 
 def test_tls_verification_off_warns_on_every_request(tls_fake, make_source, raw_dir, caplog):
-    caplog.set_level(logging.WARNING, logger="nepse.api")
+    caplog.set_level(logging.WARNING, logger="nepse.sources.api")
     source = make_source(tls_fake.url, api_verify_tls=False)
     assert source.tls_verify() is False
 

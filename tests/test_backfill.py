@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from nepse.backfill import (
+from nepse.ingest.backfill import (
     candidate_days,
     complete_days,
     day_status,

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse.fake_api import FakeNepseApi
+from nepse.devdata.fake_api import FakeNepseApi
 from tests.conftest import REPO
 from tests.test_flow_live import (
     TOKEN,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from nepse.baselines import RandomForestBaseline, RidgeBaseline, make_baselines
+from nepse.model.baselines import RandomForestBaseline, RidgeBaseline, make_baselines
 
 
 def test_ridge_matches_sklearn_on_training_window_scaling():

@@ -18,7 +18,7 @@ import time
 import duckdb
 import pytest
 
-from nepse.fake_api import FakeNepseApi
+from nepse.devdata.fake_api import FakeNepseApi
 from tests.conftest import REPO
 from tests.test_flow_live import D1, D2, D3, TOKEN, assert_same_tables, hand_prices, snapshot
 

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from nepse.daily import (
+from nepse.errors import ModelNotFoundError
+from nepse.monitoring.daily import (
     NAIVE_VERSION,
     Candidate,
     check_performance,
@@ -16,7 +17,6 @@ from nepse.daily import (
     save_predictions,
     score_with_fallback,
 )
-from nepse.errors import ModelNotFoundError
 from nepse.store import open_store
 
 D0 = date(2026, 11, 2)

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 from scipy.stats import norm
 
-from nepse.drift import (
+from nepse.errors import ConfigError, DataQualityError
+from nepse.monitoring.drift import (
     ALL_NULL,
     DDL,
     ColumnDrift,
@@ -20,7 +21,6 @@ from nepse.drift import (
     run_drift,
     save_drift,
 )
-from nepse.errors import ConfigError, DataQualityError
 
 FEATURES = ["f_ret_1", "f_mom_5", "f_vol_20"]
 SECTORS = ["bank", "hydro", "insurance", "finance"]

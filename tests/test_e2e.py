@@ -310,7 +310,7 @@ class Run:
 
 def _as_of() -> date:
     """The sample market's last day: the daily run scores it (a past date, so no clock)."""
-    from nepse.sample import DEFAULT_END
+    from nepse.devdata.sample import DEFAULT_END
 
     return DEFAULT_END
 

@@ -10,7 +10,7 @@ import httpx
 import polars as pl
 import pytest
 
-from nepse.fake_api import (
+from nepse.devdata.fake_api import (
     TODAY_PRICE_PATH,
     FakeNepseApi,
     Faults,
@@ -208,7 +208,7 @@ def test_main_refuses_a_missing_data_path(tmp_path, capsys):
 def test_cli_serves_from_another_process(prices, tmp_path):
     prices.write_parquet(tmp_path / "prices.parquet")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nepse.fake_api", "--data", str(tmp_path), "--port", "0"],
+        [sys.executable, "-m", "nepse.devdata.fake_api", "--data", str(tmp_path), "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -276,7 +276,7 @@ def test_features_invariant_to_a_later_adjustment_factor(panel):
 
 @pytest.mark.realdata
 def test_feature_timing_on_real_data(settings):
-    from nepse.adjust import adjust_prices
+    from nepse.features.adjust import adjust_prices
     from tests.conftest import shared_data
     from tests.test_adjust import real_prices_and_actions
 

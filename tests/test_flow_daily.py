@@ -165,12 +165,12 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
 
 
 def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
-    import nepse.drift
+    import nepse.monitoring.drift
 
     def boom(*args, **kwargs):
-        raise nepse.drift.NepseError("evidently exploded")
+        raise nepse.monitoring.drift.NepseError("evidently exploded")
 
-    monkeypatch.setattr(nepse.drift, "run_drift", boom)
+    monkeypatch.setattr(nepse.monitoring.drift, "run_drift", boom)
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out["drift_report"] is None and out["n_predictions"] > 10

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse.fake_api import FakeNepseApi
+from nepse.devdata.fake_api import FakeNepseApi
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

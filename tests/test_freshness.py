@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from nepse.freshness import FRESHNESS_VALUES, classify_day, deadline
+from nepse.ingest.freshness import FRESHNESS_VALUES, classify_day, deadline
 
 DAY = date(2025, 8, 28)  # a Thursday
 KTM_OFFSET = timedelta(hours=5, minutes=45)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from nepse.ingest import ingest_path
+from nepse.ingest.service import ingest_path
 from nepse.store import open_store
 from tests.conftest import shared_data
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from nepse.calendar import TradingCalendar
-from nepse.labels import add_label
+from nepse.features.labels import add_label
 
 DAYS = [date(2026, 1, 1) + timedelta(days=i) for i in range(6)]
 CAL = TradingCalendar.from_dates(DAYS)

@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from nepse.metrics import DAILY_SCHEMA, SUMMARY_FIELDS, daily_metrics, summarize
+from nepse.model.metrics import DAILY_SCHEMA, SUMMARY_FIELDS, daily_metrics, summarize
 
 D1, D2 = date(2024, 1, 1), date(2024, 1, 2)
 

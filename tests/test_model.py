@@ -7,7 +7,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from nepse.errors import DataQualityError, NotEnoughHistoryError
-from nepse.model import TrainedModel, data_fingerprint, lgb_params, train_final
+from nepse.model.lgbm import TrainedModel, data_fingerprint, lgb_params, train_final
 from nepse.settings import load_settings
 from tests.model_panels import make_panel
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse.quality import CLEAN_SCHEMA, validate
+from nepse.ingest.quality import CLEAN_SCHEMA, validate
 from nepse.schema import READ_PRICE_SCHEMA, REASONS, REJECT_SCHEMA, conform, empty
 from nepse.settings import load_settings
 

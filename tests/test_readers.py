@@ -1,4 +1,4 @@
-"""Unit tests of nepse.readers on small files written into tmp_path."""
+"""Unit tests of nepse.sources.readers on small files written into tmp_path."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from nepse.errors import SourceError
-from nepse.readers import FORMATS, detect_format, read_path, symbol_from_path
 from nepse.schema import CORPORATE_ACTION_SCHEMA, PRICE_COLUMNS, SECURITY_SCHEMA
+from nepse.sources.readers import FORMATS, detect_format, read_path, symbol_from_path
 
 SHARESANSAR = "date,open,high,low,ltp,percent_change,qty,turnover"
 HISTORY = "published_date,open,high,low,close,per_change,traded_quantity,traded_amount,status"
@@ -575,7 +575,7 @@ def test_folder_dispatch_mixes_formats_and_skips_other_files(tmp_path, caplog):
     write(root / "README.md", "# notes\n")
     write(root / "meta.json", "{}\n")
     write(root / "empty.csv", "\n\n")
-    with caplog.at_level(logging.WARNING, logger="nepse.readers"):
+    with caplog.at_level(logging.WARNING, logger="nepse.sources.readers"):
         result = read_path(root)
     assert result.fmt == (
         "nepalstock_legacy+nepse_today_price+sharesansar_dividends+sharesansar_prices"
@@ -636,7 +636,7 @@ def test_rows_read_matches_data_lines_per_file(tmp_path):
 def test_not_utf8_falls_back_to_latin1(tmp_path, caplog):
     path = tmp_path / "today.csv"
     path.write_bytes(f"{TODAY}\n1,2024-01-02,1,ADBL,Caf\xe9,1,2,1,2,5,6,1\n".encode("latin-1"))
-    with caplog.at_level(logging.WARNING, logger="nepse.readers"):
+    with caplog.at_level(logging.WARNING, logger="nepse.sources.readers"):
         result = read_path(path)
     assert result.prices["raw"][0].endswith("Café,1,2,1,2,5,6,1")
     assert "not UTF-8" in caplog.text

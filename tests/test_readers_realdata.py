@@ -1,4 +1,4 @@
-"""nepse.readers over the real NEPSE files in ../shared/data/nepse (skipped where absent)."""
+"""sources.readers over the real NEPSE files in ../shared/data/nepse (skipped where absent)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nepse.readers import read_path
+from nepse.sources.readers import read_path
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.realdata

@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse import registry
 from nepse.errors import ModelNotFoundError
-from nepse.model import train_final
+from nepse.model import registry
+from nepse.model.lgbm import train_final
+from nepse.model.walkforward import walk_forward
 from nepse.settings import load_settings
-from nepse.walkforward import walk_forward
 from tests.model_panels import make_panel
 
 FAST = {"retrain_every": 30, "valid_days": 15, "num_boost_round": 15, "early_stopping_rounds": 5}

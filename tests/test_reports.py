@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from nepse.errors import DataQualityError
-from nepse.reports import build_index, drift_report_path, serve
+from nepse.monitoring.reports import build_index, drift_report_path, serve
 
 ROWS = [
     {

@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from nepse.drift import run_drift
-from nepse.reports import build_index, drift_report_path, serve
+from nepse.monitoring.drift import run_drift
+from nepse.monitoring.reports import build_index, drift_report_path, serve
 
 pytestmark = pytest.mark.browser
 

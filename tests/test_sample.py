@@ -15,7 +15,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse import sample, schema
+from nepse import schema
+from nepse.devdata import sample
 from tests.conftest import REPO, shared_data
 
 SMALL = {"symbols": 30, "years": 1.5, "seed": 7}
@@ -100,7 +101,7 @@ def test_files_do_not_depend_on_the_process(tmp_path):
     """Byte-identical across interpreter runs too (string hashing is randomised per process)."""
     here = sample.write_sample(tmp_path / "here", symbols=8, years=0.5, seed=5)
     code = (
-        "import sys; from pathlib import Path; from nepse import sample; "
+        "import sys; from pathlib import Path; from nepse.devdata import sample; "
         "sample.write_sample(Path(sys.argv[1]), symbols=8, years=0.5, seed=5)"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

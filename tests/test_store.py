@@ -468,7 +468,7 @@ def test_lock_timeout_gives_up(db, holder):
 # --- real data --------------------------------------------------------------------------------
 @pytest.mark.realdata
 def test_real_files_ingest_idempotently_and_skip_debentures(tmp_path):
-    from nepse.ingest import ingest_path
+    from nepse.ingest.service import ingest_path
     from nepse.settings import load_settings
     from tests.conftest import shared_data
 

@@ -6,10 +6,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-import nepse.walkforward as wf
-from nepse.baselines import BASELINE_NAMES, RidgeBaseline
+import nepse.model.walkforward as wf
 from nepse.errors import NotEnoughHistoryError
-from nepse.metrics import SUMMARY_FIELDS
+from nepse.model.baselines import BASELINE_NAMES, RidgeBaseline
+from nepse.model.metrics import SUMMARY_FIELDS
 from nepse.settings import load_settings
 from tests.model_panels import make_panel
 

@@ -24,17 +24,17 @@ from typing import Any
 
 import duckdb
 
-from nepse.card import model_card
-from nepse.ddl import MODELS_DDL
 from nepse.errors import ModelNotFoundError
-from nepse.evaluation_report import write_evaluation_report
-from nepse.model import TrainedModel
+from nepse.model.card import model_card
+from nepse.model.lgbm import TrainedModel
+from nepse.model.report import write_evaluation_report
+from nepse.model.walkforward import MODEL, WalkForwardResult
 from nepse.settings import Settings
-from nepse.walkforward import MODEL, WalkForwardResult
+from nepse.store.ddl import MODELS_DDL
 
 logger = logging.getLogger(__name__)
 
-DDL = MODELS_DDL  # the SQL lives in nepse/ddl.py (imported by the store)
+DDL = MODELS_DDL  # the SQL lives in nepse/store/ddl.py (imported by the store)
 
 COLUMNS = (
     "version",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nepse.walkforward import MODEL, WalkForwardResult
+from nepse.model.walkforward import MODEL, WalkForwardResult
 
 _COLUMNS = (
     ("rank_ic", "Rank IC"),

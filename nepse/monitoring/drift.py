@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from nepse.ddl import DRIFT_DDL
 from nepse.errors import ConfigError, DataQualityError, NepseError
+from nepse.store.ddl import DRIFT_DDL
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ MAX_REFERENCE_ROWS = 20_000
 ALL_NULL = "all_null"
 """Method name recorded for a column with no finite value in the current or reference data."""
 
-DDL = DRIFT_DDL  # the SQL lives in nepse/ddl.py (imported by the store)
+DDL = DRIFT_DDL  # the SQL lives in nepse/store/ddl.py (imported by the store)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from nepse.errors import ModelNotFoundError, NepseError
-from nepse.metrics import daily_metrics
+from nepse.model.metrics import daily_metrics
 
 log = logging.getLogger(__name__)
 

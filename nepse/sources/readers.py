@@ -4,7 +4,7 @@ Every file is read as text (or Parquet), split into physical lines once, and par
 vectorised Polars expressions: files of one format and header are parsed together in a single
 pass. Each price row keeps `source`, `line` and `raw`; a row that cannot be parsed goes to
 `rejects` with a detail naming the field and the bad value. Quality rules are not applied here
-(see nepse/quality.py). docs/formats.md documents every format.
+(see nepse/ingest/quality.py). docs/formats.md documents every format.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def detect_format(header: list[str], *, source: str | None = None) -> str:
             f"{where}unknown header {','.join(header)!r}. Known formats (name: required "
             f"header columns):\n{_known_formats_text()}\n"
             "Fix: convert the file to the canonical CSV (symbol,date,open,high,low,close,"
-            "volume,turnover[,trades]) or add a Format to nepse.readers.FORMATS."
+            "volume,turnover[,trades]) or add a Format to nepse.sources.readers.FORMATS."
         )
     # The most specific format wins where one header satisfies several.
     return max(matches, key=lambda f: len(f.header)).name

@@ -32,10 +32,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from nepse.ddl import DRIFT_DDL, MODELS_DDL
-from nepse.ddl import PREDICTIONS_DDL as DAILY_DDL
 from nepse.errors import DatabaseLockedError, NepseError
-from nepse.quality import OHLC_REPAIRED, QualityResult, validate
+from nepse.ingest.quality import OHLC_REPAIRED, QualityResult, validate
 from nepse.schema import (
     CORPORATE_ACTION_SCHEMA,
     PRICE_COLUMNS,
@@ -44,6 +42,8 @@ from nepse.schema import (
     ReadResult,
 )
 from nepse.settings import Settings
+from nepse.store.ddl import DRIFT_DDL, MODELS_DDL
+from nepse.store.ddl import PREDICTIONS_DDL as DAILY_DDL
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     # A released migration is never edited: later changes are new versions. Versions 2-9 hold
-    # the tables of the daily run, drift and the model registry (their SQL is in nepse/ddl.py).
+    # the tables of the daily run, drift and the model registry (SQL in store/ddl.py).
     (2, DAILY_DDL),
     (3, DRIFT_DDL),
     (4, MODELS_DDL),

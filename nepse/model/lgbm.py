@@ -1,6 +1,6 @@
 """The final LightGBM model: train on the latest window, predict keeping keys, save and load.
 
-Training procedure (the same one `nepse.walkforward` evaluates, so the walk-forward metrics
+Training procedure (the same one `nepse.model.walkforward` evaluates, so the walk-forward metrics
 describe exactly what is deployed):
 
 - Labels: `y_ret` at row date t is the return from t to t + `settings.horizon` trading days.
@@ -89,7 +89,7 @@ def check_panel(
     if missing:
         raise DataQualityError(
             f"{where}: panel lacks column(s) {missing[:10]}; build it with nepse.features and "
-            f"nepse.labels (features {len(feature_names)}, keys {list(KEYS)}, label {LABEL})"
+            f"features.labels (features {len(feature_names)}, keys {list(KEYS)}, label {LABEL})"
         )
     stray = [c for c in categorical if c not in feature_names]
     if stray:
@@ -273,7 +273,7 @@ def fit_booster(
     """Train one booster on rows `fit_idx`, early-stopping on rows `valid_idx`.
 
     The booster fits `target` (default `y`; see `training_target`). With `dataset` (a
-    constructed Dataset over all rows of `x` whose label is the target, see `nepse.walkforward`)
+    constructed Dataset over all rows of `x` whose label is the target, see `walkforward`)
     the slices are LightGBM subsets sharing its bins; otherwise both are built from `x` here with
     bins from the fit slice only.
     """

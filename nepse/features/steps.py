@@ -1,7 +1,7 @@
 """Daily features per (symbol, date) from adjusted prices: pure `LazyFrame -> LazyFrame` steps.
 
 Every feature looks only backward (rows on or before its date). Returns are never computed across
-a break (`is_break`, see nepse/adjust.py): the rows of a symbol are cut into segments at breaks
+a break (`is_break`, see features/adjust.py): the rows of a symbol are cut into segments at breaks
 and every price window (returns, lags, volatility, moving averages, EMAs, extremes) stays inside
 one segment, so a window that would straddle a break is null. Liquidity features (turnover, days
 traded) ignore breaks: a break changes the price scale, not the trading activity.
@@ -47,7 +47,7 @@ NEPSE_SECTORS = (
 )
 
 # The original design's lag / moving-average / volatility features: its RandomForest (the
-# baseline in nepse/baselines.py) used exactly these.
+# baseline in nepse/model/baselines.py) used exactly these.
 LAG_MA_VOL_FEATURES = (
     "f_ret_1",
     "f_ret_lag_1",

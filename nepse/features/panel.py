@@ -12,11 +12,11 @@ from datetime import date
 
 import polars as pl
 
-from nepse.adjust import adjust_prices
 from nepse.calendar import TradingCalendar
 from nepse.errors import NotEnoughHistoryError
 from nepse.features import FEATURE_SPEC, FeatureSpec, build_features
-from nepse.labels import add_label
+from nepse.features.adjust import adjust_prices
+from nepse.features.labels import add_label
 from nepse.schema import EQUITY
 from nepse.settings import Settings
 from nepse.store import Store

@@ -32,10 +32,9 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from nepse.baselines import make_baselines
 from nepse.errors import NotEnoughHistoryError
-from nepse.metrics import DAILY_SCHEMA, SUMMARY_FIELDS, daily_metrics, summarize
-from nepse.model import (
+from nepse.model.baselines import make_baselines
+from nepse.model.lgbm import (
     KEYS,
     LABEL,
     PRED,
@@ -49,6 +48,7 @@ from nepse.model import (
     training_target,
     years_before,
 )
+from nepse.model.metrics import DAILY_SCHEMA, SUMMARY_FIELDS, daily_metrics, summarize
 from nepse.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from nepse.card import metrics_table
-from nepse.walkforward import MODEL, WalkForwardResult
+from nepse.model.card import metrics_table
+from nepse.model.walkforward import MODEL, WalkForwardResult
 
 
 def _series(wf_result: WalkForwardResult) -> pl.DataFrame:

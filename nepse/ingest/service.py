@@ -28,7 +28,7 @@ def ingest_path(
 ) -> IngestReport:
     """Read `path` with the matching reader and store it in `settings.database`."""
     # Imported here so the store is usable (and testable) without the readers module.
-    from nepse.readers import read_path
+    from nepse.sources.readers import read_path
 
     path = Path(path)
     read = read_path(path)

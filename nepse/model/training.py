@@ -12,10 +12,10 @@ import duckdb
 import polars as pl
 
 from nepse.features import FEATURE_SPEC, FeatureSpec
-from nepse.model import TrainedModel, train_final
-from nepse.registry import RegistryDecision, register
+from nepse.model.lgbm import TrainedModel, train_final
+from nepse.model.registry import RegistryDecision, register
+from nepse.model.walkforward import WalkForwardResult, walk_forward
 from nepse.settings import Settings
-from nepse.walkforward import WalkForwardResult, walk_forward
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Tools for demos and tests, not the product: the sample market and the fake NEPSE API."""

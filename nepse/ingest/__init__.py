@@ -1,0 +1,1 @@
+"""Ingestion: quality rules, the ingest service, backfill planning, freshness."""

@@ -1,0 +1,1 @@
+"""The model: LightGBM model, baselines, walk-forward, metrics, registry, training."""

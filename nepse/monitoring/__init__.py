@@ -1,0 +1,1 @@
+"""Monitoring: drift, realised performance, alerts, report pages."""

@@ -1,0 +1,1 @@
+"""Price sources: format detection and file readers, the NEPSE API client."""
