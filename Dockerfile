@@ -49,7 +49,7 @@ USER 10001:10001
 VOLUME ["/data"]
 # A process worker inside the container, serving the deployments of prefect.yaml; its health
 # endpoint (PREFECT_WORKER_WEBSERVER_PORT, default 8080) answers 200 while it polls the server.
-# tests/test_e2e.py runs this same command as its worker.
+# tests/e2e/test_server_worker.py runs this same command as its worker.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=5)"]
 CMD ["prefect", "worker", "start", "--pool", "nepse", "--type", "process", "--with-healthcheck"]

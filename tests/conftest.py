@@ -15,6 +15,20 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+# Folders whose tests are slow by kind (a Prefect server or harness, real data, subprocesses):
+# plain `pytest` leaves them out; `./run test` (and so CI) runs everything.
+SLOW_FOLDERS = ("flows", "e2e", "realdata", "deploy")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test in a slow folder `slow` (so `-m "not slow"` skips it)."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        rel = Path(str(item.path)).resolve().relative_to(root)
+        if rel.parts and rel.parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
+
 def shared_data(*parts: str) -> Path:
     """Path inside ../shared/data/nepse; skips the test with a reason when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

@@ -108,7 +108,7 @@ class FeatureSpec:
     """Market trading days (~3 years) of history that reproduce the last day's features within
     1e-9 for symbols that traded on at least ~2/3 of them: RSI's Wilder EMA (in 0..100 units)
     needs ~450 of the symbol's own rows to forget its start, MACD ~350
-    (tests/test_features.py::test_lookback_reproduces_the_last_day measures it)."""
+    (tests/unit/features/test_features.py::test_lookback_reproduces_the_last_day measures it)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:

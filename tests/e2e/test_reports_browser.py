@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import threading
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -18,10 +17,11 @@ import pytest
 
 from nepse.monitoring.drift import run_drift
 from nepse.monitoring.reports import build_index, drift_report_path, serve
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.browser
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+OUTPUT = REPO / "test-output"
 SHIFTED = "f_shifted_momentum"
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 BIN = Path(sys.executable).parent
 DOCKERFILE = REPO / "Dockerfile"
 

@@ -35,7 +35,8 @@ import httpx
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 OUTPUT = REPO / "test-output"
 BIN = Path(sys.executable).parent
 PREFECT = str(BIN / "prefect")

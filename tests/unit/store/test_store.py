@@ -15,12 +15,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse import store as store_mod
+from nepse.store import database as store_mod
 from nepse.errors import DatabaseLockedError, NepseError
 from nepse.schema import ReadResult
 from nepse.store import STAGES, open_store
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 4, 30)
 TABLES = ("prices", "rejected_prices", "securities", "corporate_actions", "ingestion_runs")
 

@@ -11,7 +11,7 @@ from nepse.errors import NotEnoughHistoryError
 from nepse.model.baselines import BASELINE_NAMES, RidgeBaseline
 from nepse.model.metrics import SUMMARY_FIELDS
 from nepse.settings import load_settings
-from tests.model_panels import make_panel
+from tests.unit.model.panels import make_panel
 
 FAST = {
     "retrain_every": 20,

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from nepse.devdata.fake_api import FakeNepseApi
 from tests.conftest import REPO
-from tests.test_flow_live import (
+from tests.flows.test_live import (
     TOKEN,
     assert_same_tables,
     fast_retries,  # noqa: F401 - a fixture

@@ -15,7 +15,7 @@ from nepse.model import registry
 from nepse.model.lgbm import train_final
 from nepse.model.walkforward import walk_forward
 from nepse.settings import load_settings
-from tests.model_panels import make_panel
+from tests.unit.model.panels import make_panel
 
 FAST = {"retrain_every": 30, "valid_days": 15, "num_boost_round": 15, "early_stopping_rounds": 5}
 

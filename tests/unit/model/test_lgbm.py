@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 from nepse.errors import DataQualityError, NotEnoughHistoryError
 from nepse.model.lgbm import TrainedModel, data_fingerprint, lgb_params, train_final
 from nepse.settings import load_settings
-from tests.model_panels import make_panel
+from tests.unit.model.panels import make_panel
 
 FAST = {"valid_days": 10, "num_boost_round": 15, "early_stopping_rounds": 5}
 

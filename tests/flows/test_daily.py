@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.test_alerts import Receiver
+from tests.unit.monitoring.test_alerts import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

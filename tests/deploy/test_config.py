@@ -1,6 +1,7 @@
 """prefect.yaml and prefect.docker.yaml, read as files: deployments, schedules, limits, no paths.
 
-Fast and server-free; tests/test_e2e.py deploys the same file to a real server and runs it.
+Fast and server-free; tests/e2e/test_server_worker.py deploys the same file to a real
+server and runs it.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import asyncio
 import itertools
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
 PULL = [
     {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEPSE_PROJECT_DIR }}"}}

@@ -278,7 +278,7 @@ def test_features_invariant_to_a_later_adjustment_factor(panel):
 def test_feature_timing_on_real_data(settings):
     from nepse.features.adjust import adjust_prices
     from tests.conftest import shared_data
-    from tests.test_adjust import real_prices_and_actions
+    from tests.unit.features.test_adjust import real_prices_and_actions
 
     prices, acts = real_prices_and_actions()
     adj = adjust_prices(prices.lazy(), acts.lazy(), settings=settings).collect()

@@ -20,7 +20,7 @@ import pytest
 
 from nepse.devdata.fake_api import FakeNepseApi
 from tests.conftest import REPO
-from tests.test_flow_live import D1, D2, D3, TOKEN, assert_same_tables, hand_prices, snapshot
+from tests.flows.test_live import D1, D2, D3, TOKEN, assert_same_tables, hand_prices, snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
