@@ -30,7 +30,7 @@ from nepse.model.lgbm import TrainedModel
 from nepse.model.report import write_evaluation_report
 from nepse.model.walkforward import MODEL, WalkForwardResult
 from nepse.settings import Settings
-from nepse.store.ddl import MODELS_DDL
+from nepse.store.migrations import MODELS_DDL
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import pandas as pd
 import polars as pl
 
 from nepse.errors import ConfigError, DataQualityError, NepseError
-from nepse.store.ddl import DRIFT_DDL
+from nepse.store.migrations import DRIFT_DDL
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,63 @@
-"""The DuckDB store: the only door to the database."""
+"""The DuckDB store: the only door to the database.
 
-from nepse.store.database import *  # noqa: F403
-from nepse.store.database import (  # noqa: F401
-    LIMIT_TOLERANCE,
-    MIGRATIONS,
-    STAGES,
-    DayRecord,
-    IngestReport,
-    Store,
-    latest_version,
-    open_store,
-)
+`open_store(path)` returns a `Store`: one connection with the service's schema (migrated on a
+writable open) and a named method for everything a caller needs, grouped by table family in
+the modules of this package. Nothing outside `nepse/store/` imports duckdb or writes SQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nepse.errors import NepseError
+from nepse.store.base import StoreBase, connect
+from nepse.store.days import DAY_STATUSES, DayRecord, DaysMixin
+from nepse.store.migrations import MIGRATIONS, latest_version
+from nepse.store.prices import LIMIT_TOLERANCE, STAGES, IngestReport, PricesMixin
+
+__all__ = [
+    "DAY_STATUSES",
+    "LIMIT_TOLERANCE",
+    "MIGRATIONS",
+    "STAGES",
+    "DayRecord",
+    "IngestReport",
+    "Store",
+    "latest_version",
+    "open_store",
+]
+
+
+class Store(PricesMixin, DaysMixin, StoreBase):
+    """An open DuckDB database with the service's schema. Use as a context manager."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    @property
+    def con(self):  # transitional: callers move to named methods in the next commits
+        return self._con
+
+
+def open_store(path: Path, *, read_only: bool = False, lock_timeout_s: float = 0.0) -> Store:
+    """Open (creating and migrating when writable) the DuckDB store at `path`."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(path, read_only=read_only, lock_timeout_s=lock_timeout_s)
+    store = Store(con, path, read_only=read_only)
+    try:
+        if read_only:
+            version = store.schema_version()
+            if version < latest_version():
+                raise NepseError(
+                    f"database {path} has schema version {version}, this code needs "
+                    f"{latest_version()}; run any writing command (e.g. ingest) once to "
+                    f"migrate it, then retry"
+                )
+        else:
+            store.migrate()
+    except BaseException:
+        con.close()
+        raise
+    return store

@@ -26,7 +26,7 @@ def one_day() -> ReadResult:
 
 def test_ok_day_is_recorded_in_the_ingest_transaction(settings):
     with open_store(settings.database) as store:
-        assert store.schema_version() >= 10
+        assert store.schema_version() >= 5
         report = store.ingest(
             one_day(), settings=settings, today=DAY, day=DayRecord(DAY, "api", pages=1)
         )

@@ -15,10 +15,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from nepse.store import database as store_mod
+import nepse.store as store_mod
 from nepse.errors import DatabaseLockedError, NepseError
 from nepse.schema import ReadResult
-from nepse.store import STAGES, open_store
+from nepse.store import STAGES, migrations, open_store
 from tests.conftest import REPO
 
 TODAY = date(2026, 4, 30)
@@ -117,7 +117,7 @@ def test_appended_migration_is_applied_on_writable_open_only(db, monkeypatch):
     with open_store(db):
         pass
     extra = [*store_mod.MIGRATIONS, (store_mod.latest_version() + 1, "CREATE TABLE extra (x INT)")]
-    monkeypatch.setattr(store_mod, "MIGRATIONS", extra)
+    monkeypatch.setattr(migrations, "MIGRATIONS", extra)
     with pytest.raises(NepseError, match="run any writing command"):
         open_store(db, read_only=True)
     with open_store(db) as st:

@@ -1,0 +1,187 @@
+"""Every table of the store, created by numbered migrations applied in order on a writable open.
+
+`MIGRATIONS` is an ordered list of (version, SQL) numbered 1, 2, 3, ... without gaps. A writable
+open applies the versions not yet recorded in `schema_migrations`; a read-only open of an
+outdated database refuses with a message saying to run a writing command first. To add tables
+or columns, append `(next_version, "...")`; never edit an applied entry.
+
+Plain strings in a module without heavy imports: opening the store imports no ML library.
+"""
+
+from __future__ import annotations
+
+PREDICTIONS_DDL = """
+CREATE TABLE predictions (
+    date          DATE      NOT NULL,  -- the close after which the prediction is made (as_of)
+    symbol        VARCHAR   NOT NULL,
+    model_version VARCHAR   NOT NULL,  -- the model that actually made this prediction
+    model_role    VARCHAR   NOT NULL,  -- champion | previous_champion | naive_baseline
+    pred_ret      DOUBLE,              -- predicted next-trading-day adjusted return
+    pred_rank     DOUBLE,              -- cross-sectional percentile of pred_ret that day (1 = top)
+    flow_run_id   VARCHAR,
+    created_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (date, symbol)
+);
+CREATE TABLE performance_daily (
+    date            DATE      NOT NULL PRIMARY KEY,  -- prediction date whose outcome is known
+    model_version   VARCHAR   NOT NULL,
+    n               INTEGER   NOT NULL,
+    ic              DOUBLE,
+    rank_ic         DOUBLE,
+    rmse            DOUBLE,
+    mae             DOUBLE,
+    dir_acc         DOUBLE,
+    top_bottom      DOUBLE,
+    rolling_ic      DOUBLE,   -- mean of the last 20 evaluated days (this one included)
+    rolling_rank_ic DOUBLE,
+    rolling_rmse    DOUBLE,   -- pooled RMSE over the last 20 evaluated days
+    evaluated_at    TIMESTAMP NOT NULL
+);
+"""
+"""Tables of the daily run (applied as a store migration)."""
+
+DRIFT_DDL = """
+CREATE TABLE IF NOT EXISTS drift_reports (
+    date             DATE        NOT NULL,
+    model_version    VARCHAR     NOT NULL,
+    share_drifted    DOUBLE      NOT NULL,
+    dataset_drift    BOOLEAN     NOT NULL,
+    n_drifted        INTEGER     NOT NULL,
+    n_columns        INTEGER     NOT NULL,
+    drifted_columns  VARCHAR     NOT NULL,  -- JSON list of {column, method, score}
+    prediction_drift VARCHAR,               -- JSON {column, method, score, threshold, drifted}
+    html_path        VARCHAR     NOT NULL,
+    created_at       TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    PRIMARY KEY (date, model_version)
+)
+"""
+"""DuckDB table of one drift summary per (scoring day, model version)."""
+
+MODELS_DDL = """
+CREATE TABLE IF NOT EXISTS models (
+    version           VARCHAR PRIMARY KEY,
+    created_at        TIMESTAMP NOT NULL,
+    status            VARCHAR NOT NULL CHECK (status IN ('candidate', 'champion', 'retired')),
+    train_start       DATE,
+    train_end         DATE,
+    as_of             DATE,
+    data_fingerprint  VARCHAR,
+    feature_spec      JSON,
+    params            JSON,
+    library_versions  JSON,
+    metrics           JSON,
+    baseline_metrics  JSON,
+    rank_ic           DOUBLE,
+    path              VARCHAR NOT NULL,
+    reason            VARCHAR,
+    promoted_at       TIMESTAMP,
+    previous_champion VARCHAR
+);
+"""
+
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE prices (
+            symbol      VARCHAR   NOT NULL,
+            date        DATE      NOT NULL,
+            open        DOUBLE,
+            high        DOUBLE,
+            low         DOUBLE,
+            close       DOUBLE    NOT NULL,
+            volume      DOUBLE,
+            turnover    DOUBLE,
+            trades      BIGINT,
+            source      VARCHAR,
+            flag        VARCHAR,            -- null | ohlc_repaired | beyond_limit
+            repaired    BOOLEAN   NOT NULL DEFAULT false,
+            ingested_at TIMESTAMP NOT NULL, -- UTC
+            run_id      VARCHAR   NOT NULL,
+            PRIMARY KEY (symbol, date)
+        );
+        CREATE TABLE rejected_prices (
+            run_id      VARCHAR   NOT NULL,
+            source      VARCHAR,
+            line        BIGINT,
+            raw         VARCHAR,
+            reason      VARCHAR   NOT NULL,
+            detail      VARCHAR,
+            ingested_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE securities (
+            symbol          VARCHAR PRIMARY KEY,
+            name            VARCHAR,
+            sector          VARCHAR,
+            instrument_type VARCHAR,
+            status          VARCHAR,
+            updated_at      TIMESTAMP NOT NULL
+        );
+        CREATE TABLE corporate_actions (
+            symbol            VARCHAR NOT NULL,
+            kind              VARCHAR NOT NULL CHECK (kind IN ('bonus', 'rights', 'cash')),
+            percent           DOUBLE,
+            ratio             VARCHAR,
+            issue_price       DOUBLE,
+            book_closure_date DATE,
+            fiscal_year       VARCHAR,
+            source            VARCHAR,
+            updated_at        TIMESTAMP NOT NULL
+        );
+        CREATE TABLE ingestion_runs (
+            run_id      VARCHAR PRIMARY KEY,
+            source      VARCHAR,
+            fmt         VARCHAR,
+            rows_read   BIGINT NOT NULL,
+            inserted    BIGINT NOT NULL,
+            updated     BIGINT NOT NULL,
+            unchanged   BIGINT NOT NULL,
+            rejected    BIGINT NOT NULL,
+            duplicates  BIGINT NOT NULL,
+            started_at  TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            status      VARCHAR NOT NULL,
+            min_date    DATE,
+            max_date    DATE,
+            symbols     BIGINT NOT NULL
+        );
+        """,
+    ),
+    (2, PREDICTIONS_DDL),
+    (3, DRIFT_DDL),
+    (4, MODELS_DDL),
+    (
+        5,
+        """
+        CREATE TABLE ingested_days (
+            date        DATE      NOT NULL,
+            source      VARCHAR   NOT NULL,   -- 'api' or the recorded folder backfilled from
+            status      VARCHAR   NOT NULL
+                        CHECK (status IN ('ok', 'holiday', 'not_yet', 'market_open', 'failed')),
+            run_id      VARCHAR,              -- ingestion_runs.run_id of an 'ok' day
+            rows_read   BIGINT,
+            pages       INTEGER,
+            raw_dir     VARCHAR,              -- where the raw API pages of the day were saved
+            recorded_at TIMESTAMP NOT NULL,   -- UTC
+            PRIMARY KEY (date, source)
+        );
+        """,
+    ),
+]
+
+# Databases created before the versions were made contiguous recorded the ingested_days
+# migration as 10; it is the same SQL as today's version 5.
+LEGACY_VERSIONS: dict[int, int] = {10: 5}
+
+
+def latest_version() -> int:
+    """The schema version this code expects."""
+    return MIGRATIONS[-1][0]
+
+
+def check_contiguous(migrations: list[tuple[int, str]]) -> None:
+    """Raise ValueError unless versions run 1, 2, 3, ... without gaps or repeats."""
+    versions = [v for v, _ in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"MIGRATIONS versions must be 1..n without gaps, got {versions}")
