@@ -39,7 +39,7 @@ def main(config: ConfigOpt = None) -> None:
     # outlast its 20 s default on a busy machine: give it time (a running `nepse server` is
     # used instead when there is one).
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
-    from flows.cli.server import use_running_server
+    from flows.cli.prefect_server import use_running_server
 
     use_running_server()
 

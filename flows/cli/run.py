@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from flows.cli.common import _date_opt, _print_counts, _run_flow, _settings, app, console
-from flows.cli.server import running as server_running
-from flows.cli.server import start_server, use_running_server
+from flows.cli.prefect_server import running as server_running
+from flows.cli.prefect_server import start_server, use_running_server
 
 
 def _print_daily(state, summary) -> None:
