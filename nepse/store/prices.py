@@ -92,7 +92,7 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
         finally:
             self._unregister("_in_prices", "_in_rejects", "_in_securities", "_in_actions")
             self._unregister("_ranks")
-        for temp in ("_stage", "_cur", "_resolved", "_pstage"):
+        for temp in ("_stage", "_multi", "_cur", "_resolved", "_pstage"):
             self._exec(f"DROP TABLE IF EXISTS {temp}")
         return WriteCounts(
             actions=actions, prices_changed=changed, flagged=flagged, conflicts=conflicts
