@@ -17,6 +17,7 @@ from prefect.states import Completed, Failed
 from nepse.calendar import today_in
 from nepse.errors import DataQualityError, NepseError
 from nepse.ingest.freshness import classify_day
+from nepse.ingest.service import resolve_source
 from tasks.artifacts import publish_daily_artifacts
 from tasks.common import settings
 from tasks.daily import (
@@ -45,11 +46,11 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
             trading day up to today in Asia/Kathmandu time.
         source: Where the day's prices come from: 'sample' (the generated sample market),
             'api' (the NEPSE today-price API in NEPSE_API_BASE_URL), or a path to a file or
-            folder of NEPSE price files. Empty: NEPSE_SOURCE (default 'sample').
+            folder of NEPSE price files. Empty: NEPSE_SOURCE; neither set fails the run.
     """
     s = settings()
     log = get_run_logger()
-    src = source or s.source
+    src = resolve_source(s, source)  # ConfigError naming NEPSE_SOURCE when neither is set
     alerts: list[dict] = []
 
     # 1. Ingest the day's prices.

@@ -15,6 +15,7 @@ from nepse.calendar import today_in
 from nepse.errors import DataQualityError, NotEnoughHistoryError
 from nepse.features import FEATURE_SPEC
 from nepse.features.panel import build_panel, calendar_of, scoring_frame
+from nepse.ingest.gate import check_day
 from nepse.model import registry
 from nepse.monitoring.alerts import Alert, Notifier
 from nepse.monitoring.daily import (
@@ -58,28 +59,17 @@ def resolve_trading_day(as_of: date | None) -> dict:
 
 @task(name="check-quality-gate", **IO_RETRY)
 def check_quality_gate(as_of: date, ingest: dict) -> dict:
-    """Fail the run when the day's prices are missing or too many input rows were rejected."""
+    """Fail the run when the scored day's prices are missing, too rejected or too incomplete."""
     s = settings()
     with _store(read_only=True) as st:
-        n_day = st.con.execute("SELECT count(*) FROM prices WHERE date = ?", [as_of]).fetchall()
-    n_day = n_day[0][0]
-    read = ingest.get("rows_read") or 0
-    share = (ingest.get("rejected") or 0) / read if read else 0.0
-    if n_day == 0:
+        gate = check_day(st, as_of, settings=s)
+    if not gate.passed:
         raise DataQualityError(
-            f"quality gate: no prices stored for {as_of}; the day's data is missing "
-            f"(source {ingest.get('source', '?')}). No predictions were written."
+            f"quality gate: {gate.reason} (source {ingest.get('source', '?')}). "
+            "No predictions were written."
         )
-    if share > s.max_reject_share:
-        raise DataQualityError(
-            f"quality gate: {share:.1%} of the {read} rows read were rejected (limit "
-            f"{s.max_reject_share:.1%}, NEPSE_MAX_REJECT_SHARE); see rejected_prices for run "
-            f"{ingest.get('run_id')}. No predictions were written."
-        )
-    get_run_logger().info(
-        "quality gate passed: %d prices on %s, %.3f%% rejected", n_day, as_of, 100 * share
-    )
-    return {"rows_on_day": n_day, "reject_share": share}
+    get_run_logger().info("quality gate passed: %s", gate.reason)
+    return {"rows_on_day": gate.rows_on_day, "reject_share": gate.reject_share}
 
 
 @task(name="find-champion", **IO_RETRY)

@@ -181,7 +181,7 @@ def _convert(column: str, value: Any) -> Any:
     if column == "symbol":
         if not isinstance(value, str):
             raise TypeError("symbol is not a string")
-        return value.strip()
+        return value.strip().upper()
     if column == "trades":
         number = float(value)
         if number != int(number):

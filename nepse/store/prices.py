@@ -164,23 +164,29 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
         return self._exec("SELECT count(*) FROM prices WHERE date = ?", [day])[0][0]
 
     def missing_on(self, day: date, *, sessions: int = 5) -> list[str]:
-        """Active equities priced on each of the `sessions` trading days before `day` but not on
-        `day` (symbols the securities master marks suspended, delisted or non-equity excluded)."""
+        """Regular active equities (priced on each of the `sessions` trading days before `day`;
+        suspended, delisted or non-equity symbols of the master excluded) without a price on
+        `day`."""
         rows = self._exec(
-            """
-            WITH prev AS (
-                SELECT DISTINCT date FROM prices WHERE date < ? ORDER BY date DESC LIMIT ?
-            ), regular AS (
-                SELECT symbol FROM prices WHERE date IN (SELECT date FROM prev)
-                GROUP BY symbol HAVING count(*) = (SELECT count(*) FROM prev)
-            )
-            SELECT r.symbol FROM regular r
-            LEFT JOIN securities s ON s.symbol = r.symbol
-            WHERE coalesce(s.status, 'A') = 'A'
-              AND coalesce(lower(s.instrument_type), 'equity') = 'equity'
-              AND NOT EXISTS (SELECT 1 FROM prices p WHERE p.symbol = r.symbol AND p.date = ?)
-            ORDER BY 1
-            """,
+            self._REGULAR + " SELECT symbol FROM active WHERE NOT EXISTS "
+            "(SELECT 1 FROM prices p WHERE p.symbol = active.symbol AND p.date = ?) ORDER BY 1",
             [day, sessions, day],
         )
         return [r[0] for r in rows]
+
+    def regular_on(self, day: date, *, sessions: int = 5) -> int:
+        """How many regular active equities `missing_on` compares `day` against."""
+        return self._exec(self._REGULAR + " SELECT count(*) FROM active", [day, sessions])[0][0]
+
+    _REGULAR = """
+        WITH prev AS (
+            SELECT DISTINCT date FROM prices WHERE date < ? ORDER BY date DESC LIMIT ?
+        ), regular AS (
+            SELECT symbol FROM prices WHERE date IN (SELECT date FROM prev)
+            GROUP BY symbol HAVING count(*) = (SELECT count(*) FROM prev)
+        ), active AS (
+            SELECT r.symbol FROM regular r LEFT JOIN securities s ON s.symbol = r.symbol
+            WHERE coalesce(s.status, 'A') = 'A'
+              AND coalesce(lower(s.instrument_type), 'equity') = 'equity'
+        )
+    """
