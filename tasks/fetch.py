@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from prefect import task
@@ -23,11 +23,12 @@ from prefect.logging import get_run_logger
 from prefect.utilities.math import lower_clamp_multiple
 from pydantic import SecretStr
 
-from nepse.calendar import today_in
+from nepse.calendar import may_trade, today_in
 from nepse.errors import TransientSourceError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.ingest.day import DayOutcome, FetchedDay
 from nepse.ingest.freshness import classify_day
+from nepse.ingest.service import ingest_read
 from nepse.settings import Settings
 from nepse.sources.api import ApiDayResult, ApiSource, RecordedApiSource
 from nepse.store import DayRecord, open_store
@@ -93,12 +94,28 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> FetchedDay:
             log.warning("%s: honouring Retry-After, waiting %.2f s before the retry", day, wait)
             time.sleep(wait)
         raise
-    status = day_status(result.status, day, now=datetime.now(UTC), timezone=s.timezone)
     raw_dir = str(result.raw_files[0].parent) if result.raw_files else None
-    record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
     with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
+        before = store.day_record(day, source_label)
+        status = day_status(
+            result.status,
+            day,
+            now=datetime.now(UTC),
+            timezone=s.timezone,
+            pending_since=before[1].replace(tzinfo=UTC)
+            if before and before[0] == "pending"
+            else None,
+            confirm_after=timedelta(minutes=s.holiday_confirm_after_minutes),
+        )
+        record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
         if status == STATUS_OK:
-            report = store.ingest(result, settings=s, today=today_in(s.timezone), day=record)
+            report = ingest_read(
+                store,
+                result,
+                settings=s,
+                today=today_in(s.timezone),
+                day=record,
+            )
             report.check_identity()
             out = FetchedDay(
                 day,
@@ -139,7 +156,7 @@ def ingest_api_day(as_of: date | None) -> DayOutcome:
         day,
         now=datetime.now(UTC),
         fetched=fetched.status,
-        trading_day=day.weekday() != 5,  # Saturday never trades; holidays come from the API
+        trading_day=may_trade(day),  # holidays come from the API
         stale_after_minutes=s.stale_after_minutes,
         timezone=s.timezone,
     )

@@ -13,8 +13,9 @@ from nepse.calendar import today_in
 from nepse.errors import NotEnoughHistoryError
 from nepse.features.panel import calendar_of
 from nepse.ingest.day import DayOutcome
+from nepse.ingest.report import IngestReport
 from nepse.ingest.service import ingest_path
-from nepse.store import IngestReport, open_store
+from nepse.store import open_store
 from tasks.common import IO_RETRY, settings
 
 
@@ -70,18 +71,19 @@ def ingest_file_day(path: str, as_of: date | None) -> DayOutcome:
     """Ingest price files, then pick the day to score: `as_of`, or the latest stored day."""
     s = settings()
     report = ingest_files.fn(path)
-    with open_store(s.database, read_only=True, lock_timeout_s=s.lock_timeout_s) as st:
-        calendar = calendar_of(st)
     today = today_in(s.timezone)
-    day = calendar.latest(on_or_before=as_of or today)
-    if day is None:
-        raise NotEnoughHistoryError(
-            f"no trading day stored on or before {as_of or today}: ingest prices first "
-            "(nepse ingest)"
-        )
-    get_run_logger().info(
-        "scoring day %s (asked %s, today %s in %s)", day, as_of, today, s.timezone
-    )
+    if as_of is not None:
+        # The day asked for is judged as it is (the gate refuses a day without prices); it is
+        # never replaced by an earlier one.
+        day = as_of
+    else:
+        with open_store(s.database, read_only=True, lock_timeout_s=s.lock_timeout_s) as st:
+            day = calendar_of(st).latest(on_or_before=today)
+        if day is None:
+            raise NotEnoughHistoryError(
+                f"no trading day stored on or before {today}: ingest prices first (nepse ingest)"
+            )
+    get_run_logger().info("scoring %s (asked %s, today %s in %s)", day, as_of, today, s.timezone)
     return DayOutcome(
         status="ok",
         as_of=day,

@@ -30,9 +30,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
 
+from nepse.sources.api_parse import TODAY_PRICE_PATH
+
 log = logging.getLogger(__name__)
 
-TODAY_PRICE_PATH = "/api/nots/nepse-data/today-price"
 PRICE_FRAME_COLUMNS = (
     "symbol",
     "date",

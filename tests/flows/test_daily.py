@@ -217,6 +217,10 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
 
 def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
+    from nepse.schema import DATASET_MARKER, DATASET_SAMPLE
+
+    # Written next to the sample market's data: it is generated test data too.
+    (tmp_path / DATASET_MARKER).write_text(DATASET_SAMPLE)
     bad = tmp_path / "today.csv"
     rows = ["symbol,date,open,high,low,close,volume,turnover"]
     rows += [f"S{i:03d},2026-11-23,10,9,11,0,100,1000" for i in range(40)]  # zero closes
