@@ -90,3 +90,14 @@ def test_corrupt_checkpoint_is_refitted(case, tmp_path):
     victim = run / Checkpoint.seed_name(type("B", (), {"block": 1})(), 0) / "fit.npz"
     victim.write_bytes(victim.read_bytes()[:50])
     same(wf.walk_forward(panel, seeds=[0, 1], checkpoint_dir=tmp_path, **kw), serial)
+
+
+@pytest.mark.parametrize(
+    ("workers", "cores", "expected"),
+    [(0, 2, (2, 1)), (1, 2, (1, 2)), (0, 8, (8, 1)), (3, 8, (3, 2))],
+)
+def test_local_cluster_never_oversubscribes_the_cores(workers, cores, expected):
+    lay = fanout.layout(load_settings(dask_workers=workers), cores=cores)
+    assert (lay.workers, lay.threads) == expected and lay.workers * lay.threads <= cores
+    remote = fanout.layout(load_settings(dask_address="tcp://10.0.0.5:8786"), cores=cores)
+    assert remote.address == "tcp://10.0.0.5:8786" and remote.workers == 0
