@@ -154,7 +154,7 @@ def plan_walk_forward(source: fanout.PanelSource) -> WalkForwardJobs:
     lay = fanout.layout(settings())
     _, plan, ck = _plan_and_checkpoint(source, lay.threads)
     jobs = tuple(fanout.jobs(plan))
-    done = sum(1 for b in plan.blocks for seed in plan.seeds if ck.seed_fit(b, seed) is not None)
+    done = sum(1 for b in plan.blocks for x in plan.fit_seeds if ck.seed_fit(b, x) is not None)
     get_run_logger().info(
         "walk-forward %s..%s: %d blocks x %d seeds + %d baseline groups = %d jobs (%d already "
         "checkpointed in %s); %s, %d LightGBM thread(s) per fit",

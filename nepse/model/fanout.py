@@ -81,7 +81,7 @@ class JobDone:
 
 def jobs(plan: Plan) -> list[Job]:
     """Every job of the plan: block x seed fits, then baseline groups."""
-    out = [Job("lightgbm", b.block, seed=s) for b in plan.blocks for s in plan.seeds]
+    out = [Job("lightgbm", b.block, seed=s) for b in plan.blocks for s in plan.fit_seeds]
     out += [Job("baselines", g[0].block, last=g[-1].block) for g in plan.baseline_groups]
     return out
 
@@ -150,7 +150,7 @@ def collect(
     """Read every job's checkpoint and summarise (ValueError when one is missing)."""
     fits, base = [], []
     for b in plan.blocks:
-        for s in plan.seeds:
+        for s in plan.fit_seeds:
             fit = ck.seed_fit(b, s)
             if fit is None:
                 raise ValueError(f"walk-forward block {b.block} seed {s} has no checkpoint")
@@ -163,6 +163,7 @@ def collect(
     lgb_s = sum(f.seconds for f in fits)
     base_s = sum(sum(g.seconds.values()) for g in base)
     t0 = t0 or (time.perf_counter(), time.process_time())
+    fits = plan.all_seeds(fits)
     result = finish(plan, fits, base, settings=settings, t0=t0, lgb_s=lgb_s, base_s=base_s)
     result.info["checkpoint"] = str(ck.folder)
     return result

@@ -101,3 +101,20 @@ def test_local_cluster_never_oversubscribes_the_cores(workers, cores, expected):
     assert (lay.workers, lay.threads) == expected and lay.workers * lay.threads <= cores
     remote = fanout.layout(load_settings(dask_address="tcp://10.0.0.5:8786"), cores=cores)
     assert remote.address == "tcp://10.0.0.5:8786" and remote.workers == 0
+
+
+def test_seed_free_parameters_fit_each_block_once(case, monkeypatch):
+    panel, _, kw, _ = case
+    params = {"learning_rate": 0.1, "num_threads": 1, "bagging_fraction": 1.0}
+    params["feature_fraction"] = 1.0
+    s = kw["settings"].model_copy(update={"lgbm_params": params})
+    calls = []
+    real = wf.fit_block
+    monkeypatch.setattr(wf, "fit_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    once = wf.walk_forward(panel, **{**kw, "settings": s}, seeds=[0, 1, 2], baselines=False)
+    assert len(calls) == once.blocks.height  # one fit per block, not three
+    monkeypatch.setattr(wf, "seed_free", lambda p: False)
+    calls.clear()
+    every = wf.walk_forward(panel, **{**kw, "settings": s}, seeds=[0, 1, 2], baselines=False)
+    assert len(calls) == 3 * every.blocks.height
+    same(once, every)  # the seed could not change a fit: the same numbers
