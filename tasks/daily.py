@@ -55,7 +55,7 @@ def check_quality_gate(day: DayOutcome) -> GateResult:
 def find_champion() -> str | None:
     """The champion model's version, or None when the registry has none."""
     with _store(read_only=True) as st:
-        row = registry.champion(st.con)
+        row = registry.champion(st)
     return row["version"] if row else None
 
 
@@ -68,14 +68,14 @@ def score_universe(as_of: date) -> ScoredDay:
     with _store() as st:
         pending = st.pending_evaluation(before=as_of)
         day = build_day(st, s, as_of, labels_from=min(pending) if pending else None)
-        rows = {CHAMPION: registry.champion(st.con), PREVIOUS_CHAMPION: None}
+        rows = {CHAMPION: registry.champion(st), PREVIOUS_CHAMPION: None}
         if rows[CHAMPION] is not None:
-            rows[PREVIOUS_CHAMPION] = registry.previous_champion(st.con)
+            rows[PREVIOUS_CHAMPION] = registry.previous_champion(st)
         candidates = [
             Candidate(
                 row["version"],
                 role,
-                lambda v=row["version"], c=st.con: registry.load_model(c, v, models_dir=models_dir),
+                lambda v=row["version"], c=st: registry.load_model(c, v, models_dir=models_dir),
             )
             for role, row in rows.items()
             if row is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -45,12 +46,18 @@ def train_cmd(
 ) -> None:
     """Walk-forward evaluate, train and register a model (runs the `train-model` flow)."""
     from flows.train import train_model
+    from tasks.train import add_progress_hook
 
+    def show(done: int, total: int, eta: float | None, label: str) -> None:
+        left = f", about {eta:.0f}s left" if eta is not None else ""
+        console.print(f"walk-forward {done}/{total} done ({label}{left})")
+
+    add_progress_hook(show)
     state, out = _run_flow(train_model, as_of=_date_opt(as_of), force_promote=force_promote)
     if out:
-        out = dict(out)
+        out = dataclasses.asdict(out)
         out["baseline_rank_ic"] = ", ".join(
-            f"{k}={v:.4f}" for k, v in (out.get("baseline_rank_ic") or {}).items() if v is not None
+            f"{k}={v:.4f}" for k, v in out.get("baseline_rank_ic") or () if v is not None
         )
         _print_counts("Training", out)
     if state.is_failed():

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from nepse.features import FEATURE_SPEC, FeatureSpec
-from nepse.model.lgbm import TrainedModel, train_final
+from nepse.model.final import TrainedModel, train_final
 from nepse.model.registry import RegistryDecision, register
 from nepse.model.walkforward import WalkForwardResult, walk_forward
 from nepse.settings import Settings
+from nepse.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +32,25 @@ class TrainingOutcome:
 def train_and_register(
     panel: pl.DataFrame,
     *,
-    con: duckdb.DuckDBPyConnection,
+    store: Store,
     settings: Settings,
     models_dir: Path,
     as_of: date,
     force_promote: bool = False,
     spec: FeatureSpec = FEATURE_SPEC,
     progress: Callable[[int, int], None] | None = None,
+    walk_forward_result: WalkForwardResult | None = None,
 ) -> TrainingOutcome:
     """Walk-forward evaluate (model + baselines), train the final model, register it.
 
     The candidate is promoted only when its walk-forward Rank IC beats the champion's and
-    every baseline's by the configured margins (or `force_promote`).
+    every baseline's by the configured margins (or `force_promote`). Pass
+    `walk_forward_result` when the walk-forward already ran (fanned out, see
+    `nepse.model.fanout`) on the same panel and settings.
     """
     names, categorical = list(spec.names), list(spec.categorical)
     history = panel.filter(pl.col("date") <= as_of)
-    wf = walk_forward(
+    wf = walk_forward_result or walk_forward(
         history,
         feature_names=names,
         categorical=categorical,
@@ -62,7 +65,9 @@ def train_and_register(
         as_of=as_of,
         feature_spec=_spec_dict(spec),
     )
-    decision = register(con, models_dir, model, wf, settings=settings, force_promote=force_promote)
+    decision = register(
+        store, models_dir, model, wf, settings=settings, force_promote=force_promote
+    )
     log.info(
         "model %s: walk-forward Rank IC %s -> %s (%s)",
         decision.version,

@@ -79,7 +79,7 @@ def snapshot(db: Path) -> dict[str, pl.DataFrame]:
 
 
 def _all(st, table: str) -> pl.DataFrame:
-    df = st.con.sql(f"SELECT * FROM {table}").pl()
+    df = st._frame(f"SELECT * FROM {table}")
     return df.sort(df.columns, nulls_last=True)
 
 
@@ -123,7 +123,7 @@ def test_appended_migration_is_applied_on_writable_open_only(db, monkeypatch):
         open_store(db, read_only=True)
     with open_store(db) as st:
         assert st.applied_migrations().height == len(extra)
-        assert st.con.execute("SELECT count(*) FROM extra").fetchall() == [(0,)]
+        assert st._exec("SELECT count(*) FROM extra") == [(0,)]
     with open_store(db, read_only=True) as st:
         assert st.schema_version() == extra[-1][0]
 
