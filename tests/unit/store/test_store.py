@@ -341,6 +341,7 @@ CHILD = textwrap.dedent(
     from nepse.schema import ReadResult
     from nepse.settings import load_settings
     from nepse.store import open_store
+    from nepse.ingest.service import ingest_read
 
     db, stop_at, n_sym, n_days = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     rng = np.random.default_rng(1)
