@@ -23,7 +23,17 @@ from nepse.store import STAGES, migrations, open_store
 from tests.conftest import REPO
 
 TODAY = date(2026, 4, 30)
-TABLES = ("prices", "rejected_prices", "securities", "corporate_actions", "ingestion_runs")
+TABLES = (
+    "prices",
+    "rejected_prices",
+    "securities",
+    "corporate_actions",
+    "ingestion_runs",
+    "price_observations",
+    "price_conflicts",
+    "store_meta",
+    "corporate_action_revisions",
+)
 
 
 def prices(rows: list[tuple[str, date, float]], source: str = "f.csv") -> pl.DataFrame:
