@@ -408,6 +408,19 @@ def render_hostile(results: list[CaseResult]) -> list[str]:
             f"| {r.case.name} | {r.case.category} | `{r.case.expect}` | {outcome}{mark} "
             f"| {r.rows_read} | {r.rows_lost} |"
         )
+    lines += [
+        "",
+        "Integrity cases that need more than one input, each a test of its own: overlapping "
+        "sources in every order give identical prices with no value lost, disagreements in "
+        "`price_conflicts` (`tests/unit/ingest/test_sources.py`, real formats in "
+        "`tests/realdata/test_sources.py`); a corrected book-closure date revises the bonus "
+        "(`tests/unit/ingest/test_integrity.py`); sample data refused by a real database and "
+        "the reverse, a run without a source refused naming NEPSE_SOURCE (same file); the "
+        "quality gate judges the scored day (same file); a 500-character token never reaches "
+        "an error, a log record or a stored reject (`tests/unit/test_secrets.py`); settings out "
+        "of range, unknown time zones and mixed config-file layouts refused "
+        "(`tests/unit/test_settings_validation.py`).",
+    ]
     return lines
 
 
