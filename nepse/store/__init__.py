@@ -14,6 +14,7 @@ from nepse.schema import DAY_STATUSES
 from nepse.store.base import StoreBase, connect
 from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
+from nepse.store.predictions import PredictionsMixin
 from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, StoreBase):
+class Store(PricesMixin, DaysMixin, PredictionsMixin, StoreBase):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:

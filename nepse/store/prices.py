@@ -155,9 +155,16 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
             params,
         )
 
-    def trading_dates(self) -> pl.Series:
-        """Every date with at least one stored price, ascending (the calendar, from data)."""
-        return self._frame("SELECT DISTINCT date FROM prices ORDER BY date").to_series()
+    def trading_dates(self, min_symbols: int = 1) -> pl.Series:
+        """Dates with stored prices of at least `min_symbols` symbols, ascending (the calendar)."""
+        return self._frame(
+            "SELECT date FROM prices GROUP BY date HAVING count(*) >= ? ORDER BY date",
+            [min_symbols],
+        ).to_series()
+
+    def count_prices(self, day: date) -> int:
+        """How many prices are stored for `day`."""
+        return self.rows_on(day)
 
     def rows_on(self, day: date) -> int:
         """Stored price rows dated `day`."""
