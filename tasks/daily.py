@@ -46,7 +46,7 @@ def _store(read_only: bool = False):
 def check_quality_gate(day: DayOutcome) -> GateResult:
     """May the day be scored? Its prices must be stored and its rejects within the limit."""
     with _store(read_only=True) as st:
-        gate = check_day(st, day.as_of, settings=settings())
+        gate = check_day(st, day, settings=settings())
     get_run_logger().info("quality gate %s: %s", "passed" if gate.passed else "FAILED", gate.reason)
     return gate
 

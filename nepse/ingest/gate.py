@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from nepse.ingest.day import DayOutcome
 from nepse.settings import Settings
 from nepse.store import Store
 
@@ -31,6 +32,11 @@ class GateResult:
     rows_on_day: int
     rejected_on_day: int
     reject_share: float
+    """rejected_on_day / (rows_on_day + rejected_on_day): the scored day's own share."""
+    rows_read: int
+    """Rows the run's ingestion read (all dates; reported, not judged)."""
+    rejected: int
+    """Rows the run's ingestion rejected (all dates; reported, not judged)."""
     missing_active: int
     """Regular active equities (priced in each of the previous sessions) without a price."""
     regular_active: int
@@ -39,8 +45,22 @@ class GateResult:
     """Why it failed, or a one-line summary when it passed."""
 
 
-def check_day(store: Store, day: date, *, settings: Settings) -> GateResult:
-    """Judge `day` from what the store holds: its rows, its rejects, its missing equities."""
+def check_day(store: Store, outcome: DayOutcome | date, *, settings: Settings) -> GateResult:
+    """Judge the scored day from what the store holds: its rows, its rejects, missing equities."""
+    asked = outcome.asked if isinstance(outcome, DayOutcome) else None
+    if isinstance(outcome, DayOutcome):
+        day, rows_read, rejected_all, source = (
+            outcome.as_of,
+            outcome.rows_read,
+            outcome.rejected,
+            outcome.source,
+        )
+    else:
+        day, rows_read, rejected_all, source = outcome, 0, 0, "?"
+    if asked is not None and asked > day and store.rejects_on(asked):
+        # The day asked for was (mostly) rejected, so the calendar fell back to an earlier
+        # day: judge the day asked for, or a run would quietly score stale data.
+        day = asked
     rows = store.rows_on(day)
     rejected = store.rejects_on(day)
     read = rows + rejected
@@ -49,7 +69,10 @@ def check_day(store: Store, day: date, *, settings: Settings) -> GateResult:
     regular = store.regular_on(day, sessions=PREVIOUS_SESSIONS)
     missing_share = len(missing) / regular if regular else 0.0
     if rows == 0:
-        passed, reason = False, f"no prices stored for {day}; the day's data is missing"
+        passed, reason = (
+            False,
+            f"no prices stored for {day}; the day's data is missing (source {source})",
+        )
     elif share > settings.max_reject_share:
         passed, reason = (
             False,
@@ -70,11 +93,15 @@ def check_day(store: Store, day: date, *, settings: Settings) -> GateResult:
             f"{rows} prices on {day}, {share:.2%} rejected, {len(missing)} regular equities "
             "missing",
         )
+    if not passed:
+        reason = f"quality gate: {reason}. No predictions were written."
     return GateResult(
         day=day,
         rows_on_day=rows,
         rejected_on_day=rejected,
         reject_share=share,
+        rows_read=rows_read,
+        rejected=rejected_all,
         missing_active=len(missing),
         regular_active=regular,
         passed=passed,

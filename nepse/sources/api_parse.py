@@ -204,7 +204,7 @@ def _check_fields(items: list[Any], source: str, first_record: int) -> None:
             raise SourceError(
                 f"{source}: record {first_record + offset} lacks required field(s) "
                 f"{', '.join(missing)}; fields received: {', '.join(item)}. The API schema "
-                "changed: update FIELD_MAP in nepse/sources/api.py"
+                "changed: update FIELD_MAP in nepse/sources/api_parse.py"
             )
 
 

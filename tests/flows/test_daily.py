@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from nepse.schema import DATASET_MARKER
 from tests.unit.monitoring.test_alerts import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -217,7 +218,7 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
 
 def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
-    from nepse.schema import DATASET_MARKER, DATASET_SAMPLE
+    from nepse.schema import DATASET_SAMPLE
 
     # Written next to the sample market's data: it is generated test data too.
     (tmp_path / DATASET_MARKER).write_text(DATASET_SAMPLE)
@@ -226,6 +227,8 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
     rows += [f"S{i:03d},2026-11-23,10,9,11,0,100,1000" for i in range(40)]  # zero closes
     rows += ["S999,2026-11-23,10,11,9,10,100,1000"]
     bad.write_text("\n".join(rows) + "\n")
+    # A day added to the sample market: marked as sample data, or the store refuses to mix it in.
+    (tmp_path / DATASET_MARKER).write_text("sample\n")
     with Receiver() as hook:
         import os
 
