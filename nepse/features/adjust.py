@@ -71,7 +71,9 @@ EX_DATE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-PRICE_LIMIT_SETTINGS = frozenset({"price_limit_before", "price_limit_after", "price_limit_change_date"})
+PRICE_LIMIT_SETTINGS = frozenset(
+    {"price_limit_before", "price_limit_after", "price_limit_change_date"}
+)
 
 
 def price_limit_expr(settings: Settings, day: str = "date") -> pl.Expr:

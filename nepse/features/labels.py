@@ -101,9 +101,7 @@ def add_label(lf: pl.LazyFrame, *, horizon: int = 1, calendar: TradingCalendar) 
     return lf.with_columns(y_ret=label.over("symbol", order_by="date"))
 
 
-def add_tradeable_labels(
-    lf: pl.LazyFrame, *, hold: int, calendar: TradingCalendar
-) -> pl.LazyFrame:
+def add_tradeable_labels(lf: pl.LazyFrame, *, hold: int, calendar: TradingCalendar) -> pl.LazyFrame:
     """Add `y_next_close` and `y_next_vwap`: entry in session t+1, exit in session t+1+`hold`."""
     if hold < 1:
         raise ValueError(f"hold must be >= 1 session, got {hold}")

@@ -51,8 +51,10 @@ class MarketRules:
                 raise ValueError(f"{path}: table [[{name}]] is missing or empty")
             for e in entries:
                 if not isinstance(e.get("from"), date) or not e.get("source"):
-                    raise ValueError(f"{path}: every [[{name}]] entry needs a `from` date and a "
-                                     f"`source`; got {e}")
+                    raise ValueError(
+                        f"{path}: every [[{name}]] entry needs a `from` date and a "
+                        f"`source`; got {e}"
+                    )
             froms = [e["from"] for e in entries]
             if froms != sorted(froms) or len(set(froms)) != len(froms):
                 raise ValueError(f"{path}: [[{name}]] entries must have increasing `from` dates")
@@ -107,8 +109,9 @@ class MarketRules:
         e = self.entry("capital_gains_tax", day)
         if investor == "institution":
             return float(e["institution"])
-        return float(e["individual_long" if held_days >= e["long_after_days"] else
-                       "individual_short"])
+        return float(
+            e["individual_long" if held_days >= e["long_after_days"] else "individual_short"]
+        )
 
     # --- as Polars expressions, for frame steps ----------------------------------------------
     def piecewise(self, table: str, key: str, day: pl.Expr) -> pl.Expr:
@@ -140,11 +143,19 @@ class MarketRules:
         rows = []
         for name, entries in self.tables.items():
             for e in entries:
-                value = {k: v for k, v in e.items()
-                         if k not in ("from", "source", "note", "official")}
-                rows.append({"table": name, "from": e["from"], "value": _fmt(value),
-                             "official": bool(e.get("official", False)), "source": e["source"],
-                             "note": e.get("note", "")})
+                value = {
+                    k: v for k, v in e.items() if k not in ("from", "source", "note", "official")
+                }
+                rows.append(
+                    {
+                        "table": name,
+                        "from": e["from"],
+                        "value": _fmt(value),
+                        "official": bool(e.get("official", False)),
+                        "source": e["source"],
+                        "note": e.get("note", ""),
+                    }
+                )
         return rows
 
 
