@@ -72,7 +72,7 @@ def build_panel(
     active_only: bool = False,
     label: bool = True,
 ) -> Panel:
-    """Adjusted prices -> features (+ labels: `y_ret`, `y_next_close`, `y_next_vwap`) for the equity universe, dates start..end.
+    """Adjusted prices -> features (+ every label, see labels.py) for the equity universe.
 
     Features need `spec.lookback_days` of history before `start`; the panel loads that much
     extra and trims it, so rows from `start` on equal those of a full-history build.
