@@ -181,7 +181,8 @@ def features(work: Path) -> dict:
 def train(work: Path, symbols: int, years: float) -> dict:
     """train_final (project defaults) on a sample of symbols over the last years."""
     from nepse.features import FEATURE_SPEC
-    from nepse.model.lgbm import train_final, years_before
+    from nepse.model.data import years_before
+    from nepse.model.final import train_final
 
     s = _settings(work)
     out = work / "features"
@@ -219,7 +220,7 @@ def train(work: Path, symbols: int, years: float) -> dict:
 def score(work: Path) -> dict:
     """scoring_frame for the last stored day + predict."""
     from nepse.features.panel import scoring_frame
-    from nepse.model.lgbm import TrainedModel
+    from nepse.model.final import TrainedModel
     from nepse.store import open_store
 
     s = _settings(work)

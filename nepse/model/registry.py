@@ -26,7 +26,7 @@ import duckdb
 
 from nepse.errors import ModelNotFoundError
 from nepse.model.card import model_card
-from nepse.model.lgbm import TrainedModel
+from nepse.model.final import TrainedModel
 from nepse.model.report import write_evaluation_report
 from nepse.model.walkforward import MODEL, WalkForwardResult
 from nepse.settings import Settings

@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from nepse.features import FEATURE_SPEC, FeatureSpec
-from nepse.model.lgbm import TrainedModel, train_final
+from nepse.model.final import TrainedModel, train_final
 from nepse.model.registry import RegistryDecision, register
 from nepse.model.walkforward import WalkForwardResult, walk_forward
 from nepse.settings import Settings

@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from nepse.errors import ModelNotFoundError
 from nepse.model import registry
-from nepse.model.lgbm import train_final
+from nepse.model.final import train_final
 from nepse.model.walkforward import walk_forward
 from nepse.settings import load_settings
 from tests.unit.model.panels import make_panel
@@ -80,6 +80,7 @@ def test_first_model_that_beats_baselines_becomes_champion(con, tmp_path, traine
         "card.md",
         "evaluation.html",
         "feature_spec.json",
+        "manifest.json",
         "meta.json",
         "model.txt",
         "reference.parquet",
