@@ -28,6 +28,7 @@ import polars as pl
 
 from nepse.calendar import TradingCalendar
 from nepse.market.rules import market_rules
+from nepse.settings import Settings
 
 CLOSE_TO_CLOSE = "close_to_close"
 NEXT_CLOSE = "next_close"
@@ -126,3 +127,18 @@ def add_labels(
     return add_tradeable_labels(
         add_label(lf, horizon=horizon, calendar=calendar), hold=hold, calendar=calendar
     )
+
+
+def training_view(frame: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, Settings]:
+    """The panel as the model code reads it: `y_ret` := the label of `settings.label`.
+
+    The close-to-close label stays as `y_cc`; the settings returned have `horizon` = the
+    label's reach, so every embargo (walk-forward, final model) covers the sessions it uses.
+    """
+    col = label_column(settings.label)
+    check_hold(settings.label, settings.label_hold)
+    if col == "y_ret":
+        return frame, settings
+    view = frame.with_columns(y_cc=pl.col("y_ret"), y_ret=pl.col(col))
+    reach = label_reach(settings.label, settings.label_hold)
+    return view, settings.model_copy(update={"horizon": reach})

@@ -12,6 +12,8 @@ import duckdb
 import polars as pl
 
 from nepse.features import FEATURE_SPEC, FeatureSpec
+from nepse.features.labels import training_view
+from nepse.model.backtest import backtest_excess
 from nepse.model.final import TrainedModel, train_final
 from nepse.model.registry import RegistryDecision, register
 from nepse.model.walkforward import WalkForwardResult, walk_forward
@@ -39,14 +41,17 @@ def train_and_register(
     force_promote: bool = False,
     spec: FeatureSpec = FEATURE_SPEC,
     progress: Callable[[int, int], None] | None = None,
+    market: pl.DataFrame | None = None,
 ) -> TrainingOutcome:
     """Walk-forward evaluate (model + baselines), train the final model, register it.
 
     The candidate is promoted only when its walk-forward Rank IC beats the champion's and
-    every baseline's by the configured margins (or `force_promote`).
+    every baseline's by the configured margins (or `force_promote`); with `market`
+    (nepse.model.backtest.market_frame) also when its backtest's net excess does.
     """
     names, categorical = list(spec.names), list(spec.categorical)
-    history = panel.filter(pl.col("date") <= as_of)
+    # Train, evaluate and promote on the label of settings.label (tradeable by default).
+    history, settings = training_view(panel.filter(pl.col("date") <= as_of), settings)
     wf = walk_forward(
         history,
         feature_names=names,
@@ -62,6 +67,9 @@ def train_and_register(
         as_of=as_of,
         feature_spec=_spec_dict(spec),
     )
+    model.meta["label"] = {"name": settings.label, "hold": settings.label_hold}
+    if market is not None:
+        wf.info["backtest_net_excess"] = backtest_excess(wf, market, settings)
     decision = register(con, models_dir, model, wf, settings=settings, force_promote=force_promote)
     log.info(
         "model %s: walk-forward Rank IC %s -> %s (%s)",
