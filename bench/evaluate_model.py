@@ -69,7 +69,7 @@ def stage_walkforward(args: argparse.Namespace) -> None:
         feats = [c for c in panel.frame.columns if c.startswith("f_")]
     categorical = [c for c in getattr(panel.spec, "categorical", ()) if c in feats]
     # The walk-forward fits column y_ret; give it the chosen label, embargoed by its reach.
-    frame = panel.frame.rename({"y_ret": "y_cc"}).with_columns(pl.col(col).alias("y_ret"))
+    frame = panel.frame.with_columns(y_cc=pl.col("y_ret")).with_columns(pl.col(col).alias("y_ret"))
     wf_settings = settings.model_copy(update={"horizon": label_reach(label, hold)})
     t = _stamp()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -81,6 +81,7 @@ def stage_walkforward(args: argparse.Namespace) -> None:
         test_start=date.fromisoformat(args.test_start),
         test_end=date.fromisoformat(args.test_end) if args.test_end else None,
         seeds=seeds,
+        baselines=not args.no_baselines,
         progress=lambda k, n: print(f"block {k}/{n}", flush=True),
     )
     t_wf = _since(t)
@@ -115,11 +116,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("db", nargs="?", default=os.environ.get("NEPSE_DB_PATH"))
     p.add_argument("--out", default="/tmp/quant/eval")
-    p.add_argument("--stage", choices=["walkforward", "report", "all"], default="all")
+    p.add_argument("--stage", choices=["walkforward", "report", "speed", "all"], default="all")
     p.add_argument("--test-start", default="2019-01-01")
     p.add_argument("--test-end", default=None)
     p.add_argument("--seeds", default="0")
     p.add_argument("--no-doc", action="store_true")
+    p.add_argument("--no-baselines", action="store_true", help="walkforward: LightGBM only")
+    p.add_argument("--speed-to", default="2026-04-01", help="speed stage: last day of the year")
     args = p.parse_args()
     if not args.db:
         p.error("pass the DuckDB file (or set NEPSE_DB_PATH)")
@@ -129,6 +132,10 @@ def main() -> None:
         from bench.evaluate_report import stage_report
 
         stage_report(args)
+    if args.stage == "speed":
+        from bench.evaluate_report import stage_speed
+
+        stage_speed(args)
 
 
 if __name__ == "__main__":

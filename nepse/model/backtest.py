@@ -6,13 +6,15 @@ Rules (every number from the dated registry nepse/market/rules.toml unless a set
   VWAP (`entry`): the first price anyone could trade at.
 - Target: the `top_k` best scores of day t, equal weight (equity at t's close / k). With
   hysteresis (`keep_k` > top_k) a holding is kept while it ranks within the top `keep_k`.
-- A holding is sold only once settled: bought in session s, sold from session s + T (T+2).
+- A holding is sold only once settled: bought in session s, sold from session s + T (T+2),
+  and not before `min_hold` sessions if that is longer.
 - No fill where the symbol has no trade in session t+1, or is locked at its upper price limit
   (a close entry: it closed at the limit; a VWAP entry: it traded only at the limit). No exit
   where it has no trade or is locked at its lower limit: the position is carried to the next
   session and marked at its last price meanwhile.
 - A trade takes at most `max_turnover_share` of the stock's turnover that session (a buy is
-  filled partly, a sale leaves the rest for the next session).
+  filled partly and topped up on later sessions while the stock stays in the top k; a sale
+  leaves the rest for the next session).
 - Costs of every trade by value and date (nepse/model/costs.py): commission, SEBON fee, DP
   charge per scrip per selling day, capital-gains tax per sale on its net gain.
 - Simplification: sale proceeds can fund buys in the same session (brokers lend against them);
@@ -38,6 +40,8 @@ from nepse.model.costs import buy_cost, sell_cost
 
 LIMIT_SLACK = 0.002
 """A move within this of the price limit counts as at the limit (tick rounding)."""
+TOPUP_SHARE = 0.2
+"""A held top-k position is topped up when it is short of its target by more than this share."""
 Entry = Literal["close", "vwap"]
 
 
@@ -52,6 +56,8 @@ class BacktestConfig:
     entry: Entry = "vwap"
     investor: Investor = "individual"
     costs: bool = True
+    min_hold: int = 0
+    """Sessions a holding is kept at least (0: only until it settles)."""
 
     @classmethod
     def from_settings(cls, settings: Any, **override: Any) -> BacktestConfig:
@@ -73,7 +79,8 @@ class BacktestResult:
     """Daily series and summary of one backtest."""
 
     daily: pl.DataFrame
-    """date, equity, ret, bench_ew, bench_tw, excess_ew, excess_tw, traded, costs, n_held."""
+    """date, equity, ret, bench_ew, bench_tw, excess_ew, excess_tw, traded, costs, n_held,
+    invested (share of equity in positions)."""
     trades: pl.DataFrame
     """date, symbol, side, value, cost, filled (False: wanted but not filled), reason."""
     summary: dict[str, Any] = field(default_factory=dict)
@@ -197,7 +204,7 @@ def backtest(
             for j in list(units):
                 if rank[j] < keep_k and not np.isnan(s[j]):
                     continue
-                if i - bought[j][0] < settle:
+                if i - bought[j][0] < max(settle, config.min_hold):
                     continue
                 if not traded[i, j] or down[i, j] or np.isnan(price[i, j]):
                     trades.append(
@@ -244,27 +251,23 @@ def backtest(
                 else:
                     units[j] *= 1 - share
                     basis[j] *= 1 - share
-            # Buys: the best-ranked symbols not held, into the free slots.
+            # Buys: the best-ranked symbols not held, into the free slots; holdings in the top
+            # k that are well under target (a capped fill earlier) are topped up.
             free = config.top_k - len(units)
             for j in order[: min(config.top_k, n_scored)]:
-                if free <= 0:
-                    break
-                if j in units:
+                held = j in units
+                want = target_value
+                if held:
+                    want -= units[j] * (last[i - 1, j] if i > 0 else price[i, j])
+                    if want < TOPUP_SHARE * target_value:
+                        continue
+                elif free <= 0:
                     continue
                 if not traded[i, j] or up[i, j] or np.isnan(price[i, j]):
-                    trades.append(
-                        _t(
-                            d,
-                            symbols[j],
-                            "buy",
-                            0.0,
-                            0.0,
-                            False,
-                            "no trade" if not traded[i, j] else "upper-limit lock",
-                        )
-                    )
+                    why = "no trade" if not traded[i, j] else "upper-limit lock"
+                    trades.append(_t(d, symbols[j], "buy", 0.0, 0.0, False, why))
                     continue
-                value = min(target_value, config.max_turnover_share * turnover[i, j], cash)
+                value = min(want, config.max_turnover_share * turnover[i, j], cash)
                 if value <= 0:
                     break
                 cost = buy_cost(value, d, rules=r).total if config.costs else 0.0
@@ -272,24 +275,17 @@ def backtest(
                     value = cash / (1 + cost / value)
                     cost = buy_cost(value, d, rules=r).total if config.costs else 0.0
                 cash -= value + cost
-                units[j] = value / price[i, j]
-                basis[j] = value + cost
+                units[j] = units.get(j, 0.0) + value / price[i, j]
+                basis[j] = basis.get(j, 0.0) + value + cost
+                # Conservative: a top-up restarts the settlement (and tax) clock of the holding.
                 bought[j] = (i, d)
                 traded_value += value
                 costs_paid += cost
-                free -= 1
-                trades.append(
-                    _t(
-                        d,
-                        symbols[j],
-                        "buy",
-                        value,
-                        cost,
-                        True,
-                        "" if value >= target_value * (1 - 1e-9) else "partial",
-                    )
-                )
+                free -= 0 if held else 1
+                why = "top-up" if held else ("" if value >= want * (1 - 1e-9) else "partial")
+                trades.append(_t(d, symbols[j], "buy", value, cost, True, why))
         equity = mark(i)
+        invested = 1 - cash / equity if equity > 0 else 0.0
         rows.append(
             {
                 "date": d,
@@ -298,6 +294,7 @@ def backtest(
                 "traded": traded_value,
                 "costs": costs_paid,
                 "n_held": len(units),
+                "invested": invested,
             }
         )
         equity_prev = equity
@@ -379,6 +376,7 @@ def summarize(daily: pl.DataFrame, trades: pl.DataFrame) -> dict[str, Any]:
     out["fill_rate"] = float(trades["filled"].sum() / wanted) if wanted else None
     out["n_trades"] = int(trades["filled"].sum()) if wanted else 0
     out["mean_held"] = float(daily["n_held"].mean())
+    out["mean_invested"] = float(daily["invested"].mean())
     return out
 
 

@@ -142,10 +142,11 @@ def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:
         f"- Label: `{label['name']}`, h = {label['hold']} sessions: {what} "
         "(nepse/features/labels.py; NEPSE_LABEL, NEPSE_LABEL_HOLD). Training, the walk-forward "
         "below and promotion all use it.",
-        "- Pictures (cumulative return with and without costs, excess, drawdown, daily and "
-        "monthly Rank IC, quintile returns, score autocorrelation): "
-        "[evaluation.html](evaluation.html); `nepse evaluate --from D --to D --report FILE` "
-        "draws them for any stored out-of-sample days.",
+        "- Pictures: walk-forward spreads and Rank IC in [evaluation.html](evaluation.html); "
+        "the NEPSE backtest (cumulative return with and without costs vs the universe, excess, "
+        "drawdown, daily and monthly Rank IC, quintile returns, score autocorrelation) in "
+        "[trading.html](trading.html) when the training had market data; "
+        "`nepse evaluate --from D --to D --report FILE` draws them for any stored days.",
     ]
     if excess:
         shown = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(excess.items()))

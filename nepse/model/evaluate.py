@@ -196,3 +196,37 @@ def evaluate_days(
         "symbol", "date", "model_version", pl.col(PRED).alias("prediction"), "in_sample"
     )
     return Evaluation(out_scores, labels, ric, net, gross, info)
+
+
+def write_trading_report(wf_result: Any, market: pl.DataFrame, settings: Settings, path) -> Any:
+    """The Qlib-style pictures of a walk-forward's LightGBM predictions, as self-contained HTML."""
+    from pathlib import Path
+
+    from nepse.model.report import trading_figures, trading_report
+
+    preds = wf_result.predictions  # date, symbol, pred_ret, y_ret (the training label)
+    scores = preds.select("date", "symbol", PRED)
+    labels = preds.select("date", "symbol", "y_ret")
+    if scores.is_empty():
+        return None
+    cfg = BacktestConfig.from_settings(settings)
+    net = backtest(scores, market, config=cfg)
+    gross = backtest(scores, market, config=BacktestConfig(**{**cfg.__dict__, "costs": False}))
+    figs = trading_figures(
+        net,
+        gross,
+        daily_rank_ic(scores, labels, "y_ret"),
+        quintile_returns(scores, labels, "y_ret"),
+        score_autocorrelation(scores),
+    )
+    page = trading_report(
+        figs,
+        title=f"Walk-forward on label {settings.label} (hold {settings.label_hold}): backtest",
+        note=f"Out-of-sample walk-forward {wf_result.info.get('test_start')} .. "
+        f"{wf_result.info.get('test_end')}; costs and rules of nepse/market/rules.toml.",
+        tables={"Backtest (net)": [net.summary], "Backtest (gross)": [gross.summary]},
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

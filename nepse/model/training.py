@@ -14,12 +14,15 @@ import polars as pl
 from nepse.features import FEATURE_SPEC, FeatureSpec
 from nepse.features.labels import training_view
 from nepse.model.backtest import backtest_excess
+from nepse.model.evaluate import write_trading_report
 from nepse.model.final import TrainedModel, train_final
 from nepse.model.registry import RegistryDecision, register
 from nepse.model.walkforward import WalkForwardResult, walk_forward
 from nepse.settings import Settings
 
 log = logging.getLogger(__name__)
+TRADING_REPORT = "trading.html"
+"""Per model folder: the NEPSE backtest pictures (written when training gets a market frame)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ def train_and_register(
     if market is not None:
         wf.info["backtest_net_excess"] = backtest_excess(wf, market, settings)
     decision = register(con, models_dir, model, wf, settings=settings, force_promote=force_promote)
+    if market is not None:
+        write_trading_report(wf, market, settings, decision.path / TRADING_REPORT)
     log.info(
         "model %s: walk-forward Rank IC %s -> %s (%s)",
         decision.version,

@@ -123,6 +123,9 @@ def test_turnover_cap_limits_the_fill():
     first = res.trades.filter("filled").row(0, named=True)
     assert first["value"] == pytest.approx(0.1 * 10 * 1000 * 1000)
     assert first["reason"] == "partial"
+    later = res.trades.filter("filled")["reason"].to_list()[1:]
+    assert later and set(later) == {"top-up"}  # topped up while A stays in the top k
+    assert res.daily["invested"][-1] > res.daily["invested"][0]
 
 
 def test_hysteresis_keeps_a_holding_inside_keep_k():
@@ -155,3 +158,11 @@ def test_benchmarks_and_summary_fields():
         "excess_tw_annual",
     ):
         assert key in res.summary
+
+
+def test_min_hold_keeps_a_position_longer_than_settlement():
+    m = _market({"A": [10] * 6, "B": [10] * 6})
+    cfg = BacktestConfig(top_k=1, keep_k=0, capital=1e5, entry="close", costs=False, min_hold=4)
+    res = backtest(_scores(["A", "B", "B", "B", "B", "B"]), m, config=cfg)
+    sells = res.trades.filter((pl.col("side") == "sell") & pl.col("filled"))
+    assert sells["date"].to_list() == [D[5]]  # bought D1, kept 4 sessions, not sold on D3
