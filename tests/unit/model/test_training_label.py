@@ -35,7 +35,7 @@ def _market(panel: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_tradeable_label_drives_training_and_the_backtest(tmp_path):
-    panel, features, categorical = make_panel(30, 130, n_noise=1, seed=5)
+    panel, features, _ = make_panel(30, 130, n_noise=1, seed=5)
     # The synthetic signal is in y_ret; give the tradeable label the same values.
     panel = panel.with_columns(y_next_vwap=pl.col("y_ret"), y_next_close=pl.col("y_ret"))
     days = panel.get_column("date").unique().sort().to_list()
