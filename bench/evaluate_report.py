@@ -347,14 +347,17 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         "- Could not: a one-day round trip (T+2), short the bottom decile (no short selling), "
         "buy stocks locked at the upper limit; these are all excluded above.",
         "",
+        *_goal_lines(rep, Path(args.out)),
         "## Pictures",
         "",
         "`OUT/evaluation.html` (self-contained, plotly inlined, opens offline; OUT = "
         f"`{args.out}`): cumulative return with and without costs vs the universe and the "
         "market proxy, excess and drawdown, daily and monthly Rank IC, return by prediction "
-        "quintile, score autocorrelation. The training run writes the same page per model "
-        "(`nepse evaluate --report FILE`), linked from the model card.",
+        "quintile, score autocorrelation. Training given a market frame writes the same "
+        "pictures to `trading.html` in each model folder (linked from the model card); "
+        "`nepse evaluate --from D --to D --report FILE` draws them for any stored days.",
         "",
+        *_speed_lines(Path(args.out)),
         "## Timings (shared machine: 2 cores, ~7 engineers)",
         "",
         "| stage | wall s | CPU s | load at start | load at end |",
@@ -433,3 +436,64 @@ def stage_speed(args: Any) -> dict[str, Any]:
         )
     )
     return res
+
+
+def _speed_lines(out: Path) -> list[str]:
+    f = out / "speed.json"
+    if not f.is_file():
+        return []
+    d = json.loads(f.read_text())
+    lab = d["labels"]
+    net = d["backtest_net"]
+    return [
+        "## `nepse evaluate` on one year",
+        "",
+        f"A final model trained (as `nepse train` does, label {d['label']}) on data up to the "
+        f"day before {d['from']}, then `evaluate_days` on {d['from']} .. {d['to']} "
+        f"({d['n_days']} sessions, all out of sample): {d['seconds']} s wall, "
+        f"{d['cpu_seconds']} s CPU, load {d['load_start']} -> {d['load_end']} (goal < 30 s). "
+        f"Rank IC vs next_vwap {_f(lab['next_vwap']['rank_ic'])}, vs next_close "
+        f"{_f(lab['next_close']['rank_ic'])}, vs close-to-close "
+        f"{_f(lab['close_to_close']['rank_ic'])}; backtest net {_f(net['annual_return'], 3)} "
+        f"vs universe {_f(net['bench_ew_annual'], 3)} (excess {_f(net['excess_ew_annual'], 3)}"
+        f"/yr, t {_f(net['t_ew'], 2)}, cost drag {_f(net['cost_drag_annual'], 3)}/yr). One "
+        "year is too short to call an edge either way.",
+        "",
+    ]
+
+
+def _goal_lines(rep: dict[str, Any], out: Path) -> list[str]:
+    label = rep["meta"]["label"]
+    key = f"{label} Rank IC"
+    ric = {r["model"]: r.get(key) for r in rep["ic"]}
+    mine = ric.get("lightgbm")
+    base = {m: v for m, v in ric.items() if m not in ("lightgbm", CC_MODEL) and v is not None}
+    best = max(base.items(), key=lambda kv: kv[1]) if base else ("-", None)
+    net = next(r for r in rep["backtest"] if r["model"] == "lightgbm" and r["costs"] == "net")
+    lev = max(rep["levers"], key=lambda r: r.get("t (daily excess)") or -99)
+    speed = out / "speed.json"
+    secs = json.loads(speed.read_text())["seconds"] if speed.is_file() else None
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    return [
+        "## Goals (issue 11)",
+        "",
+        "| goal | status | numbers |",
+        "|---|---|---|",
+        f"| tradeable-label walk-forward Rank IC >= 0.10 | {met((mine or 0) >= 0.10)} | "
+        f"{_f(mine)} ({label}) |",
+        f"| ... above every baseline | {met(best[1] is None or (mine or 0) > best[1])} | best "
+        f"baseline {best[0]} {_f(best[1])} |",
+        f"| net daily excess over the universe > 0 with t >= 2 (default backtest) | "
+        f"{met((net.get('t_ew') or 0) >= 2)} | t {_f(net.get('t_ew'), 2)}, "
+        f"{_f(net.get('excess_ew_annual'), 3)}/yr |",
+        f"| ... best lever tried | {met((lev.get('t (daily excess)') or 0) >= 2)} | top "
+        f"{lev['top_k']}, keep {lev['keep_k']}, min hold {lev['min_hold']}, {lev['entry']}, "
+        f"Rs {lev['capital']:,.0f}, universe {lev['liquid_top']}: t "
+        f"{_f(lev.get('t (daily excess)'), 2)}, {_f(lev.get('excess vs universe (ann.)'), 3)}"
+        "/yr (chosen on the test period itself: optimistic) |",
+        f"| `nepse evaluate` one year < 30 s | {met(secs is not None and secs < 30)} | {secs} s |",
+        "",
+    ]
