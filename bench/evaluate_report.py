@@ -33,7 +33,11 @@ from nepse.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 CC_MODEL = "lightgbm_trained_close_to_close"
-ORDER = ("lightgbm", CC_MODEL, "ridge", "random_forest", "reversal", "momentum")
+H10_MODEL = "lightgbm_hold_10"
+VARIANTS = {"_cc": CC_MODEL, "_h10": H10_MODEL}
+"""Other walk-forwards (OUT + suffix, stage 1 output) scored beside the main one."""
+ORDER = ("lightgbm", CC_MODEL, H10_MODEL, "ridge", "random_forest", "reversal", "momentum")
+LGB_VARIANTS = ("lightgbm", CC_MODEL, H10_MODEL)
 LEVERS = (  # (top_k, keep_k, min_hold, entry, capital, liquid universe: top N by turnover)
     (20, 40, 0, "vwap", 1e7, 0),
     (20, 20, 0, "vwap", 1e7, 0),
@@ -80,11 +84,15 @@ def stage_report(args: Any) -> dict[str, Any]:
     meta = json.loads((out / "walkforward.json").read_text())
     preds = pl.read_parquet(out / "predictions.parquet")
     cc_meta: dict[str, Any] | None = None
-    cc_dir = Path(getattr(args, "cc_dir", None) or out.parent / (out.name + "_cc"))
-    if (cc_dir / "predictions.parquet").is_file():
-        cc = pl.read_parquet(cc_dir / "predictions.parquet").filter(pl.col("model") == "lightgbm")
-        preds = pl.concat([preds, cc.with_columns(model=pl.lit(CC_MODEL))])
-        cc_meta = json.loads((cc_dir / "walkforward.json").read_text())
+    variants: dict[str, Any] = {}
+    for suffix, name in VARIANTS.items():
+        vdir = out.parent / (out.name + suffix)
+        if not (vdir / "predictions.parquet").is_file():
+            continue
+        v = pl.read_parquet(vdir / "predictions.parquet").filter(pl.col("model") == "lightgbm")
+        preds = pl.concat([preds, v.with_columns(model=pl.lit(name))])
+        variants[name] = json.loads((vdir / "walkforward.json").read_text())
+    cc_meta = variants.get(CC_MODEL)
     settings = load_settings(db_path=args.db)
     label = meta["label"]
     with open_store(settings.database, read_only=True) as store:
@@ -181,6 +189,7 @@ def stage_report(args: Any) -> dict[str, Any]:
     report = {
         "meta": meta,
         "cc_meta": cc_meta,
+        "variants": variants,
         "levers": levers,
         "ic": ic_rows,
         "backtest": bt_rows,
@@ -314,10 +323,19 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
             "exactly like the others: the old headline's model, judged as an investor "
             "would.",
         ]
+    hm = (rep.get("variants") or {}).get(H10_MODEL)
+    if hm:
+        lines += [
+            "",
+            f"`{H10_MODEL}`: the same walk-forward trained on {hm['label']} with a "
+            f"{hm['label_hold']}-session hold (embargo {hm['embargo_sessions']}, seed "
+            f"{hm['seeds']}, LightGBM only, {hm['timings']['walk_forward']['wall_s']} s wall): "
+            "the longer-horizon lever.",
+        ]
     lgb = {r["costs"]: r for r in rep["backtest"] if r["model"] == "lightgbm"}
     net, gross = lgb["net"], lgb["gross"]
     best_base = max(
-        (r for r in rep["backtest"] if r["model"] != "lightgbm" and r["costs"] == "net"),
+        (r for r in rep["backtest"] if r["model"] not in LGB_VARIANTS and r["costs"] == "net"),
         key=lambda r: r.get("excess_ew_annual") or -9,
     )
     edge = (net.get("t_ew") or 0) >= 2 and (net.get("excess_ew_annual") or 0) > 0
@@ -467,7 +485,7 @@ def _goal_lines(rep: dict[str, Any], out: Path) -> list[str]:
     key = f"{label} Rank IC"
     ric = {r["model"]: r.get(key) for r in rep["ic"]}
     mine = ric.get("lightgbm")
-    base = {m: v for m, v in ric.items() if m not in ("lightgbm", CC_MODEL) and v is not None}
+    base = {m: v for m, v in ric.items() if m not in LGB_VARIANTS and v is not None}
     best = max(base.items(), key=lambda kv: kv[1]) if base else ("-", None)
     net = next(r for r in rep["backtest"] if r["model"] == "lightgbm" and r["costs"] == "net")
     lev = max(rep["levers"], key=lambda r: r.get("t (daily excess)") or -99)

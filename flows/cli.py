@@ -6,6 +6,7 @@ and the domain library never imports Prefect.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -175,12 +176,18 @@ def train_cmd(
 ) -> None:
     """Walk-forward evaluate, train and register a model (runs the `train-model` flow)."""
     from flows.train import train_model
+    from tasks.train import add_progress_hook
 
+    def show(done: int, total: int, eta: float | None, label: str) -> None:
+        left = f", about {eta:.0f}s left" if eta is not None else ""
+        console.print(f"walk-forward {done}/{total} done ({label}{left})")
+
+    add_progress_hook(show)
     state, out = _run_flow(train_model, as_of=_date_opt(as_of), force_promote=force_promote)
     if out:
-        out = dict(out)
+        out = dataclasses.asdict(out)
         out["baseline_rank_ic"] = ", ".join(
-            f"{k}={v:.4f}" for k, v in (out.get("baseline_rank_ic") or {}).items() if v is not None
+            f"{k}={v:.4f}" for k, v in out.get("baseline_rank_ic") or () if v is not None
         )
         _print_counts("Training", out)
     if state.is_failed():
@@ -255,7 +262,7 @@ def models_list() -> None:
     from nepse.model import registry
 
     with _registry_con(read_only=True) as st:
-        rows = registry.list_models(st.con)
+        rows = registry.list_models(st)
     table = Table(title="Models")
     for col in ("version", "status", "train_end", "rank_ic", "reason"):
         table.add_column(col, overflow="fold")
@@ -277,7 +284,7 @@ def models_show(version: Annotated[str | None, typer.Argument()] = None) -> None
     from nepse.model import registry
 
     with _registry_con(read_only=True) as st:
-        row = registry.get(st.con, version) if version else registry.champion(st.con)
+        row = registry.get(st, version) if version else registry.champion(st)
     if row is None:
         console.print("no champion yet: `nepse train`")
         raise typer.Exit(1)
@@ -293,7 +300,7 @@ def models_promote(version: str) -> None:
     from nepse.model import registry
 
     with _registry_con(read_only=False) as st:
-        registry.promote(st.con, version, reason="promoted by hand (nepse models promote)")
+        registry.promote(st, version, reason="promoted by hand (nepse models promote)")
     console.print(f"{version} is now the champion")
 
 
@@ -303,7 +310,7 @@ def models_rollback() -> None:
     from nepse.model import registry
 
     with _registry_con(read_only=False) as st:
-        version = registry.rollback(st.con)
+        version = registry.rollback(st)
     console.print(f"rolled back: {version} is the champion again")
 
 

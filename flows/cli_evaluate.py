@@ -60,7 +60,7 @@ def evaluate_cmd(
         raise typer.BadParameter("--to is before --from")
     try:
         with open_store(s.database, read_only=True) as st:
-            trained = registry.load_model(st.con, model, models_dir=s.data_dir / "models")
+            trained = registry.load_model(st, model, models_dir=s.data_dir / "models")
             ev = evaluate_days(
                 st, s, trained, start=d0, end=d1, label=label, allow_in_sample=allow_in_sample
             )

@@ -192,6 +192,12 @@ class Settings(BaseSettings):
     """Backtest: a position trades at most this share of the stock's turnover that session."""
     backtest_investor: Literal["individual", "institution"] = "individual"
     """Backtest capital-gains tax class (individual: 7.5 % under a year, 5 % over; 10 %)."""
+    dask_address: str | None = None
+    """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
+    tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""
+    dask_workers: int = Field(default=0, ge=0)
+    """Worker processes of the local training cluster; 0 = one per core. Each worker's LightGBM
+    gets cores // workers threads (at least 1), so workers x threads never exceed the cores."""
     cost_bps: float = 40.0
     """Round-trip trading cost in basis points for the net top-minus-bottom spread."""
     promote_margin_champion: float = 0.0

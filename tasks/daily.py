@@ -86,7 +86,7 @@ def check_quality_gate(as_of: date, ingest: dict) -> dict:
 def find_champion() -> str | None:
     """The champion model's version, or None when the registry has none."""
     with _store(read_only=True) as st:
-        row = registry.champion(st.con)
+        row = registry.champion(st)
     return row["version"] if row else None
 
 
@@ -100,8 +100,8 @@ def score_universe(as_of: date) -> dict:
         features = scoring_frame(st, s, as_of, spec=FEATURE_SPEC)
         candidates = []
         for role, row in (
-            ("champion", registry.champion(st.con)),
-            ("previous_champion", registry.previous_champion(st.con)),
+            ("champion", registry.champion(st)),
+            ("previous_champion", registry.previous_champion(st)),
         ):
             if row is not None:
                 version = row["version"]
@@ -109,9 +109,7 @@ def score_universe(as_of: date) -> dict:
                     Candidate(
                         version,
                         role,
-                        lambda v=version, c=st.con: registry.load_model(
-                            c, v, models_dir=models_dir
-                        ),
+                        lambda v=version, c=st: registry.load_model(c, v, models_dir=models_dir),
                     )
                 )
         outcome = score_with_fallback(features, candidates)
@@ -153,7 +151,7 @@ def check_drift(as_of: date, model_version: str) -> dict:
     s = settings()
     models_dir = s.data_dir / "models"
     with _store() as st:
-        model = registry.load_model(st.con, model_version, models_dir=models_dir)
+        model = registry.load_model(st, model_version, models_dir=models_dir)
         cal = calendar_of(st)
         start = cal.days[max(0, cal.day_no(as_of) - s.drift_window_days + 1)]
         current = build_panel(st, s, start=start, end=as_of, active_only=True, label=False).frame
@@ -208,7 +206,7 @@ def evaluate_past_predictions(as_of: date) -> dict:
             st.con.sql("SELECT * FROM performance_daily ORDER BY date DESC LIMIT 1").pl().to_dicts()
         )
         n_days = st.con.execute("SELECT count(*) FROM performance_daily").fetchall()[0][0]
-        champ = registry.champion(st.con)
+        champ = registry.champion(st)
     training_rmse = None
     if champ is not None:
         metrics = champ.get("metrics")

@@ -52,6 +52,21 @@ def lgb_params(settings: Settings, seed: int, *, num_threads: int | None = None)
     return params
 
 
+def seed_free(params: dict[str, Any]) -> bool:
+    """True when the seed cannot change a fit: plain gbdt, no row or feature sampling.
+
+    Then every seed of a block gives the same booster, and the walk-forward fits it once.
+    """
+    boosting = str(params.get("boosting", params.get("boosting_type", "gbdt")))
+    bagging = (
+        float(params.get("bagging_fraction", 1.0)) < 1.0 and int(params.get("bagging_freq", 0)) > 0
+    )
+    sampled = any(
+        float(params.get(k, 1.0)) < 1.0 for k in ("feature_fraction", "feature_fraction_bynode")
+    )
+    return boosting == "gbdt" and not bagging and not sampled and not params.get("extra_trees")
+
+
 def calibrate(score: np.ndarray, y: np.ndarray, settings: Settings) -> tuple[float, float]:
     """(intercept, slope) mapping booster scores to returns: least squares of `y` on `score`.
 

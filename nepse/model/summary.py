@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,15 @@ from nepse.model.plan import BlockPlan, PreparedPanel
 from nepse.settings import Settings
 
 MODEL = "lightgbm"
+FRAMES = (
+    "daily",
+    "model_daily",
+    "predictions",
+    "baseline_predictions",
+    "importance",
+    "summary",
+    "blocks",
+)
 METRIC_COLUMNS = [c for c in DAILY_SCHEMA if c != "date"]
 
 
@@ -48,6 +59,22 @@ class WalkForwardResult:
         """Mean daily Rank IC of one model (LightGBM: mean over seeds)."""
         row = self.summary.filter(pl.col("model") == model)
         return None if row.height == 0 else row.get_column("rank_ic")[0]
+
+    def save(self, folder: Path) -> Path:
+        """Write every frame as Parquet and `info` as JSON into `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in FRAMES:
+            getattr(self, name).write_parquet(folder / f"{name}.parquet")
+        (folder / "info.json").write_text(json.dumps(self.info, indent=2, default=str) + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> WalkForwardResult:
+        """Read a result written by `save`."""
+        folder = Path(folder)
+        frames = {name: pl.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
+        return cls(**frames, info=json.loads((folder / "info.json").read_text()))
 
 
 def _block_rows(

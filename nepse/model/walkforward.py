@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from nepse.model.blocks import (
 )
 from nepse.model.checkpoint import Checkpoint
 from nepse.model.data import check_panel
-from nepse.model.lgbm import lgb_params
+from nepse.model.lgbm import lgb_params, seed_free
 from nepse.model.plan import (
     BlockPlan,
     PreparedPanel,
@@ -70,10 +70,23 @@ class Plan:
     baseline_groups: list[tuple[BlockPlan, ...]]
     seconds_prepare: float
 
+    fit_seeds: list[int] = field(default_factory=list)
+    """Seeds actually fitted: all of them, or only the first when the seed cannot change a fit
+    (`seed_free`); the others then reuse its result."""
+
     @property
     def n_jobs(self) -> int:
         """Units of work: block x seed fits plus baseline groups."""
-        return len(self.blocks) * len(self.seeds) + len(self.baseline_groups)
+        return len(self.blocks) * len(self.fit_seeds) + len(self.baseline_groups)
+
+    def all_seeds(self, fits: Sequence[SeedFit]) -> list[SeedFit]:
+        """`fits` (of `fit_seeds`) extended to every seed: copies where the seed is moot."""
+        if self.fit_seeds == self.seeds:
+            return list(fits)
+        # Copies cost nothing: their seconds are 0 so that timings count each fit once.
+        return [
+            f if s == f.seed else replace(f, seed=s, seconds=0.0) for f in fits for s in self.seeds
+        ]
 
 
 def make_plan(
@@ -102,7 +115,8 @@ def make_plan(
         if baselines
         else []
     )
-    return Plan(prep, blocks, seeds, groups, time.perf_counter() - t)
+    fit_seeds = seeds[:1] if seed_free(lgb_params(settings, seeds[0])) else list(seeds)
+    return Plan(prep, blocks, seeds, groups, time.perf_counter() - t, fit_seeds)
 
 
 def run_info(plan: Plan, settings: Settings) -> dict[str, Any]:
@@ -163,7 +177,7 @@ def walk_forward(
     t_lgb = t_base = 0.0
     for plan_k in plan.blocks:
         t = time.perf_counter()
-        for seed in plan.seeds:
+        for seed in plan.fit_seeds:
             fit = ck.seed_fit(plan_k, seed) if ck else None
             if fit is None:
                 fit = fit_block(plan_k, plan.prep, settings, seed)
@@ -191,7 +205,13 @@ def walk_forward(
             plan_k.test_end,
         )
     return finish(
-        plan, fits, base, settings=settings, t0=(t0_wall, t0_cpu), lgb_s=t_lgb, base_s=t_base
+        plan,
+        plan.all_seeds(fits),
+        base,
+        settings=settings,
+        t0=(t0_wall, t0_cpu),
+        lgb_s=t_lgb,
+        base_s=t_base,
     )
 
 

@@ -49,7 +49,7 @@ def trained_dir(tmp_path_factory, sample_dir):
     try:
         ingest_prices(path=str(sample_dir))
         out = train_model(force_promote=True)
-        assert out["promoted"], out
+        assert out.promoted, out
     finally:
         mp.undo()
     return data

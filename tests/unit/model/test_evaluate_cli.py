@@ -18,7 +18,7 @@ app.command("noop")(lambda: None)  # two commands: typer keeps the sub-command n
 
 
 class _Store:
-    con = None
+    """Stands in for the store (the library is faked)."""
 
     def __enter__(self):
         return self

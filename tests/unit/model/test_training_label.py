@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
-from nepse.model import registry
 from nepse.model.backtest import market_frame
 from nepse.model.training import TRADING_REPORT, train_and_register
 from nepse.settings import load_settings
+from nepse.store import open_store
 from tests.unit.model.panels import make_panel
 
 FAST = {"retrain_every": 30, "valid_days": 15, "num_boost_round": 15, "early_stopping_rounds": 5}
@@ -40,8 +39,6 @@ def test_tradeable_label_drives_training_and_the_backtest(tmp_path):
     panel = panel.with_columns(y_next_vwap=pl.col("y_ret"), y_next_close=pl.col("y_ret"))
     days = panel.get_column("date").unique().sort().to_list()
     s = load_settings(**FAST, data_dir=tmp_path, test_start=days[90], seeds=(0,))
-    con = duckdb.connect(str(tmp_path / "nepse.duckdb"))
-    con.execute(registry.DDL)
 
     class Spec:
         names = tuple(features)
@@ -51,15 +48,16 @@ def test_tradeable_label_drives_training_and_the_backtest(tmp_path):
         def to_json() -> str:
             return '{"names": [], "categorical": []}'
 
-    out = train_and_register(
-        panel,
-        con=con,
-        settings=s,
-        models_dir=tmp_path / "models",
-        as_of=days[-1],
-        spec=Spec(),
-        market=_market(panel),
-    )
+    with open_store(tmp_path / "nepse.duckdb") as store:
+        out = train_and_register(
+            panel,
+            store=store,
+            settings=s,
+            models_dir=tmp_path / "models",
+            as_of=days[-1],
+            spec=Spec(),
+            market=_market(panel),
+        )
     assert out.model.meta["label"] == {"name": "next_vwap", "hold": 5}
     assert out.walk_forward.info["horizon"] == 6  # embargo = the label's reach (hold + 1)
     excess = out.walk_forward.info["backtest_net_excess"]
@@ -67,4 +65,3 @@ def test_tradeable_label_drives_training_and_the_backtest(tmp_path):
     assert (out.decision.path / TRADING_REPORT).is_file()
     card = (out.decision.path / "card.md").read_text()
     assert "`next_vwap`" in card and "trading.html" in card
-    con.close()
