@@ -141,6 +141,13 @@ def judge(
     return ric, net, gross
 
 
+def market_of(store: Any, settings: Settings, *, start: date | None = None) -> pl.DataFrame:
+    """The backtest's market frame (nepse.model.backtest.market_frame) of the stored prices."""
+    prices = store.prices(start=start, end=None)
+    adjusted = adjust_prices(prices.lazy(), store.corporate_actions(), settings=settings).collect()
+    return market_frame(adjusted)
+
+
 def evaluate_days(
     store: Any,
     settings: Settings,
@@ -174,10 +181,7 @@ def evaluate_days(
     scores = preds.with_columns(model_version=pl.lit(version), in_sample=in_sample)
     labels = frame.select("date", "symbol", *LABEL_COLUMNS.values())
     oos = scores.filter(~pl.col("in_sample")).select("date", "symbol", PRED)
-    first = panel.calendar.latest(on_or_before=start) or start
-    prices = store.prices(start=first, end=None)
-    adjusted = adjust_prices(prices.lazy(), store.corporate_actions(), settings=settings).collect()
-    market = market_frame(adjusted)
+    market = market_of(store, settings, start=panel.calendar.latest(on_or_before=start) or start)
     ric, net, gross = judge(oos, labels, market, settings=settings, label=label)
     info = {
         "model_version": version,
