@@ -70,7 +70,11 @@ def stage_walkforward(args: argparse.Namespace) -> None:
     categorical = [c for c in getattr(panel.spec, "categorical", ()) if c in feats]
     # The walk-forward fits column y_ret; give it the chosen label, embargoed by its reach.
     frame = panel.frame.with_columns(y_cc=pl.col("y_ret")).with_columns(pl.col(col).alias("y_ret"))
-    wf_settings = settings.model_copy(update={"horizon": label_reach(label, hold)})
+    wf_settings = settings.model_copy(
+        update={
+            "horizon": label_reach(label, settings.horizon if label == "close_to_close" else hold)
+        }
+    )
     t = _stamp()
     seeds = [int(s) for s in args.seeds.split(",")]
     res = walk_forward(
@@ -98,7 +102,9 @@ def stage_walkforward(args: argparse.Namespace) -> None:
         "label": label,
         "label_hold": hold,
         "label_column": col,
-        "embargo_sessions": label_reach(label, hold),
+        "embargo_sessions": label_reach(
+            label, settings.horizon if label == "close_to_close" else hold
+        ),
         "seeds": seeds,
         "features": len(feats),
         "panel_rows": panel.frame.height,

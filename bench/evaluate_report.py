@@ -318,7 +318,8 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         lines += [
             "",
             f"`{CC_MODEL}`: the same walk-forward trained on the old close-to-close "
-            f"label (horizon {cm['embargo_sessions']}, seed {cm['seeds']}, LightGBM only, "
+            f"label (y_ret, horizon 1; embargo {cm['embargo_sessions']} sessions, stricter than "
+            f"the 1 it needs; seed {cm['seeds']}, LightGBM only, "
             f"{cm['timings']['walk_forward']['wall_s']} s wall), scored and backtested "
             "exactly like the others: the old headline's model, judged as an investor "
             "would.",
@@ -362,11 +363,17 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
             "The close-to-close Rank IC above is not a return anyone could have earned: it "
             "enters at a price that was gone when the prediction was made."
         ),
+        *_caveats(rep),
         "- Could not: a one-day round trip (T+2), short the bottom decile (no short selling), "
         "buy stocks locked at the upper limit; these are all excluded above.",
         "",
         *_goal_lines(rep, Path(args.out)),
         "## Pictures",
+        "",
+        "![evaluation report](model-evaluation.png)",
+        "",
+        "A screenshot of the report's top (tables, cumulative return, excess and drawdown, Rank "
+        "IC); the full page also has the quintile returns and the score autocorrelation.",
         "",
         "`OUT/evaluation.html` (self-contained, plotly inlined, opens offline; OUT = "
         f"`{args.out}`): cumulative return with and without costs vs the universe and the "
@@ -383,7 +390,8 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         f"| build panel | {bp['wall_s']} | {bp['cpu_s']} | {bp['load_start']} | {bp['load_end']} |",
         f"| walk-forward | {tw['wall_s']} | {tw['cpu_s']} | {tw['load_start']} | "
         f"{tw['load_end']} |",
-        f"| report (labels, 10 backtests, pictures) | {rep['report_timing']['wall_s']} | "
+        f"| report (labels, every backtest and lever, pictures) | "
+        f"{rep['report_timing']['wall_s']} | "
         f"{rep['report_timing']['cpu_s']} | - | - |",
         "",
         "## Market rules used (nepse/market/rules.toml)",
@@ -515,3 +523,27 @@ def _goal_lines(rep: dict[str, Any], out: Path) -> list[str]:
         f"| `nepse evaluate` one year < 30 s | {met(secs is not None and secs < 30)} | {secs} s |",
         "",
     ]
+
+
+def _caveats(rep: dict[str, Any]) -> list[str]:
+    bt = {(r["model"], r["costs"]): r for r in rep["backtest"]}
+    net = bt[("lightgbm", "net")]
+    out = [
+        f"- The default portfolio was on average only {_f(net.get('mean_invested'), 2)} "
+        "invested: positions are capped at 10 % of each stock's turnover in the session, and "
+        "the model favours thin stocks, so part of the capital waits in cash (earning nothing) "
+        "while the benchmark is fully invested. See the capital and universe levers above.",
+        "- The equal-weighted universe is rebalanced daily at closes and includes every scored "
+        "stock's close-to-close return: a benchmark, not a portfolio anyone held at no cost.",
+    ]
+    cc = bt.get((CC_MODEL, "net"))
+    if cc:
+        ic = next(r for r in rep["ic"] if r["model"] == CC_MODEL)
+        out.append(
+            f"- The old headline model (trained close-to-close: Rank IC "
+            f"{_f(ic.get('close_to_close Rank IC'))} against close-to-close) has Rank IC "
+            f"{_f(ic.get('next_vwap Rank IC'))} against the tradeable label and, traded, "
+            f"{_f(cc.get('excess_ew_annual'), 3)} a year net against the universe (t "
+            f"{_f(cc.get('t_ew'), 2)})."
+        )
+    return out
