@@ -211,6 +211,23 @@ class Settings(BaseSettings):
     """Maximum boosting rounds (early stopping usually stops sooner)."""
     early_stopping_rounds: int = 15
     """Early stopping patience on the validation slice."""
+    label: Literal["next_vwap", "next_close", "close_to_close"] = "next_vwap"
+    """Label for training, evaluation and promotion (nepse/features/labels.py): 'next_vwap' buys
+    at session t+1's VWAP and sells at session t+1+label_hold's VWAP; 'next_close' the same at
+    closes (Qlib's label); 'close_to_close' = y_ret over `horizon` (not tradeable: it enters at
+    close(t), gone when the prediction is made). Close-to-close figures are reported beside it."""
+    label_hold: int = Field(default=5, ge=1, le=20)
+    """Holding period of the tradeable labels in sessions (>= the T+2 settlement cycle)."""
+    backtest_top_k: int = Field(default=20, ge=1)
+    """Backtest: hold the top k predictions, long only, equal weight."""
+    backtest_keep_k: int = Field(default=40, ge=0)
+    """Backtest hysteresis: keep a holding while it ranks within the top k' (0: no hysteresis)."""
+    backtest_capital: float = Field(default=10_000_000.0, gt=0)
+    """Backtest starting capital in rupees (sets trade values, hence commission brackets)."""
+    backtest_max_turnover_share: float = Field(default=0.10, gt=0, le=1)
+    """Backtest: a position trades at most this share of the stock's turnover that session."""
+    backtest_investor: Literal["individual", "institution"] = "individual"
+    """Backtest capital-gains tax class (individual: 7.5 % under a year, 5 % over; 10 %)."""
     dask_address: str | None = None
     """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
     tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""

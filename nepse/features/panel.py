@@ -16,7 +16,7 @@ from nepse.calendar import TradingCalendar
 from nepse.errors import NotEnoughHistoryError
 from nepse.features import FEATURE_SPEC, FeatureSpec, build_features
 from nepse.features.adjust import adjust_prices
-from nepse.features.labels import add_label
+from nepse.features.labels import LABEL_COLUMNS, add_labels
 from nepse.schema import EQUITY
 from nepse.settings import Settings
 from nepse.store import Store
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # A date counts as a trading day when at least this many symbols traded: a stray row on a
 # holiday (a data error) must not invent a session.
 MIN_SYMBOLS_PER_DAY = 3
+LABEL_KEYS = ("symbol", "date")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def build_panel(
     active_only: bool = False,
     label: bool = True,
 ) -> Panel:
-    """Adjusted prices -> features (+ `y_ret` label) for the equity universe, dates start..end.
+    """Adjusted prices -> features (+ every label, see labels.py) for the equity universe.
 
     Features need `spec.lookback_days` of history before `start`; the panel loads that much
     extra and trims it, so rows from `start` on equal those of a full-history build.
@@ -88,7 +89,12 @@ def build_panel(
     adjusted = adjust_prices(prices.lazy(), actions, settings=settings)
     lf = build_features(adjusted, securities, spec=spec)
     if label:
-        lf = add_label(lf, horizon=settings.horizon, calendar=calendar)
+        # Labels need raw turnover/volume (VWAP), which the feature step drops: build them on
+        # the adjusted prices and join them on.
+        labels = add_labels(
+            adjusted, horizon=settings.horizon, hold=settings.label_hold, calendar=calendar
+        ).select(*LABEL_KEYS, *LABEL_COLUMNS.values())
+        lf = lf.join(labels, on=list(LABEL_KEYS), how="left")
     lf = lf.filter(universe(securities, active_only=active_only))
     if start is not None:
         lf = lf.filter(pl.col("date") >= start)

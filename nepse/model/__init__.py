@@ -8,6 +8,10 @@
   result; `walkforward` runs them serially, `fanout` as jobs for an orchestrator (Dask),
   `checkpoint` persists each fit so a crashed run resumes.
 - `baselines`, `metrics`, `report`, `card`: what the model is compared with and how.
+- `costs`, `backtest`: NEPSE trading costs and the long-only top-k backtest (T+2, limit locks,
+  turnover cap), every rule from the dated registry `nepse.market.rules`.
+- `evaluate`: stored past days scored with a registered model (no predictions written), judged
+  per label (tradeable first) and by the backtest; `nepse evaluate`.
 - `registry`: versions, promotion rule and rollback over the store's `models` table.
 - `training`: walk-forward + final model + registration, end to end.
 """

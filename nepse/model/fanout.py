@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from nepse.features import FEATURE_SPEC
+from nepse.features.labels import training_view
 from nepse.model.blocks import fit_baselines, fit_block
 from nepse.model.checkpoint import Checkpoint
 from nepse.model.summary import WalkForwardResult
@@ -110,11 +111,13 @@ def cached_plan(source: PanelSource, settings: Settings) -> Plan:
         if source.as_of is not None:
             panel = panel.filter(pl.col("date") <= source.as_of)
         _PLANS.clear()  # one plan per process: each holds the binned panel
+        # The label of settings.label, embargoed by its reach, as train_and_register uses.
+        panel, label_settings = training_view(panel, settings)
         _PLANS[key] = make_plan(
             panel,
             feature_names=list(source.feature_names),
             categorical=list(source.categorical),
-            settings=settings,
+            settings=label_settings,
             baselines=source.baselines,
         )
     return _PLANS[key]

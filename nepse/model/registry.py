@@ -14,6 +14,7 @@ with the reason recorded. `force_promote=True` skips the rule (and records that 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -145,11 +146,18 @@ def _decide(
     current: dict[str, Any] | None,
     baselines: dict[str, float | None],
     settings: Settings,
+    *,
+    excess: dict[str, float | None] | None = None,
 ) -> tuple[bool, str]:
-    """Apply the promotion rule; returns (promote?, reason)."""
+    """Apply the promotion rule; returns (promote?, reason).
+
+    Rank IC is the walk-forward's on settings.label (tradeable by default). With `excess`
+    (the backtest's net annual excess per model) the candidate must also beat every baseline's
+    and the champion's (when it recorded one) net excess.
+    """
     if rank_ic is None:
         return False, "walk-forward Rank IC undefined"
-    fails = []
+    fails = _excess_fails(excess, current) if excess else []
     for name, ric in sorted(baselines.items()):
         # An undefined baseline Rank IC (the zero predictor) cannot be beaten or lost to.
         if ric is not None and not rank_ic > ric + settings.promote_margin_baseline:
@@ -172,6 +180,25 @@ def _decide(
         f"Rank IC {rank_ic:.4f} beats champion {current['version']} ({current['rank_ic']}) "
         "and every baseline"
     )
+
+
+def _excess_fails(excess: dict[str, float | None], current: dict[str, Any] | None) -> list[str]:
+    mine = excess.get(MODEL)
+    if mine is None:
+        return ["backtest net excess undefined"]
+    fails = [
+        f"backtest net excess {mine:.4f} does not beat baseline {name} ({ex:.4f})"
+        for name, ex in sorted(excess.items())
+        if name != MODEL and ex is not None and not mine > ex
+    ]
+    champ = None
+    if current is not None:
+        m = current.get("metrics")
+        m = json.loads(m) if isinstance(m, str) else (m or {})
+        champ = m.get("backtest_net_excess")
+    if champ is not None and not mine > champ:
+        fails.append(f"backtest net excess {mine:.4f} does not beat champion's ({champ:.4f})")
+    return fails
 
 
 def register(
@@ -202,6 +229,9 @@ def register(
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
+    excess = wf_result.info.get("backtest_net_excess")
+    if excess:
+        metrics["backtest_net_excess"] = excess.get(MODEL)
     meta = trained.meta
     row = {
         "version": version,
@@ -223,7 +253,7 @@ def register(
     # Decide and record in one transaction: a concurrent promotion cannot slip in between.
     with store.transaction():
         current = champion(store)
-        ok, reason = _decide(rank_ic, current, baseline_ric, settings)
+        ok, reason = _decide(rank_ic, current, baseline_ric, settings, excess=excess)
         if force_promote and not ok:
             reason = f"force-promoted despite: {reason}"
         promoted = ok or force_promote

@@ -18,6 +18,9 @@ FAST = {
     "NEPSE_SEEDS": "[0, 1]",
     "NEPSE_LGBM_PARAMS": '{"learning_rate": 0.1, "num_threads": 2}',
     "NEPSE_DASK_WORKERS": "2",
+    # The fanned-out plan reads the label view (training_view): with close_to_close it is y_ret
+    # itself, as in the serial walk_forward this test compares it with.
+    "NEPSE_LABEL": "close_to_close",
 }
 
 

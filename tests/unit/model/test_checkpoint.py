@@ -24,7 +24,9 @@ FAST = {
 def case(tmp_path_factory):
     panel, features, categorical = make_panel(30, 170, n_noise=1, seed=4)
     days = panel.get_column("date").unique().sort().to_list()
-    settings = load_settings(**FAST, test_start=days[100])
+    # close_to_close: the fanned-out plan's label view (nepse.features.labels.training_view) is
+    # then y_ret itself, as in the serial walk_forward this test compares it with.
+    settings = load_settings(**FAST, test_start=days[100], label="close_to_close")
     path = tmp_path_factory.mktemp("panel") / "panel.parquet"
     panel.write_parquet(path)
     kw = {"feature_names": features, "categorical": categorical, "settings": settings}
