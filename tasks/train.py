@@ -27,6 +27,7 @@ from prefect.logging import get_run_logger
 
 from nepse.features.panel import build_panel
 from nepse.model import fanout
+from nepse.model.evaluate import market_of
 from nepse.model.summary import WalkForwardResult
 from nepse.model.training import train_and_register
 from nepse.store import open_store
@@ -247,6 +248,8 @@ def train_register(
             as_of=as_of,
             force_promote=force_promote,
             walk_forward_result=wf,
+            # The backtest's prices: promotion judges the net excess, trading.html is drawn.
+            market=market_of(st, s),
         )
     d = out.decision
     folder = Path(d.path)
@@ -281,3 +284,10 @@ def _artifacts(wf: WalkForwardResult, d, folder: Path) -> None:
         link_text=f"Evaluation report {d.version}",
         description="Cumulative top-minus-bottom return, daily Rank IC, feature importance",
     )
+    if (folder / "trading.html").is_file():
+        create_link_artifact(
+            key="trading-report",
+            link=report_url(folder / "trading.html"),
+            link_text=f"Backtest with NEPSE costs {d.version}",
+            description="Long-only top-k with costs vs the universe: returns, drawdown, quintiles",
+        )

@@ -1,6 +1,6 @@
 """`nepse evaluate`: score stored past days with a registered model, print the honest metrics.
 
-Register on the app with `app.command("evaluate")(evaluate_cmd)`. Writes no predictions to the
+Writes no predictions to the
 database; `--out` writes the scores (symbol, date, model_version, prediction) as Parquet and
 `--report` the self-contained HTML pictures.
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from flows.cli.common import app
 
 
 def _parse(d: str, name: str) -> date:
@@ -129,3 +131,6 @@ def _print(summary: dict) -> None:
             f"{(b['fill_rate'] or 0):.3f}  cost drag {b['cost_drag_annual']:.3f}/yr"
         )
     typer.echo(f"  ({i['seconds']} s wall, {i['cpu_seconds']} s CPU)")
+
+
+app.command("evaluate")(evaluate_cmd)
