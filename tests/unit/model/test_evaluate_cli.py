@@ -6,9 +6,9 @@ from datetime import date
 
 import polars as pl
 import typer
-from flows.cli.evaluate import evaluate_cmd
 from typer.testing import CliRunner
 
+from flows.cli.evaluate import evaluate_cmd
 from nepse.model import evaluate as ev_mod
 from nepse.model import registry
 
