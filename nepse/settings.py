@@ -204,6 +204,18 @@ class Settings(BaseSettings):
     webhook_secret_block: str | None = None
     """Name of a Prefect Secret block holding the webhook URL (used when webhook_url is unset)."""
 
+    # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
+    exchange_min_interval_s: float = 0.4
+    """Least time between two requests to the exchange (rate-limit manners; 0 in tests)."""
+    fallback_source: Literal["sharesansar", "none"] = "sharesansar"
+    """Where a day comes from when the exchange fails or answers too few rows."""
+    fallback_min_rows: int = 100
+    """Fewer price rows than this from the exchange on a trading day: take the fallback's."""
+    sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
+    """ShareSansar's today's-price page (the fallback source)."""
+    reconcile_tolerance: float = 0.005
+    """Relative close difference between two sources beyond which a conflict is recorded."""
+
     @property
     def database(self) -> Path:
         """The DuckDB file path actually used."""
