@@ -213,6 +213,11 @@ class FakeExchange:
     def _handle(self, h: _Handler, method: str) -> None:
         parts = urlsplit(h.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        try:
+            # Read every POST body first: one left unread would corrupt the kept-alive stream.
+            body = _read_json(h) if method == "POST" else None
+        except ValueError:
+            body = None
         with self._lock:
             self._counts[parts.path] += 1
         route = (method, parts.path.rstrip("/") or "/")
@@ -221,7 +226,7 @@ class FakeExchange:
         if route == ("GET", PROVE_PATH):
             return _send_json(h, 200, self._new_session())
         if route == ("POST", REFRESH_PATH):
-            return self._refresh_session(h)
+            return self._refresh_session(h, body)
         session = self._authorised(h)
         if session is None:
             return _send_json(h, 401, {"message": "Unauthorized", "path": parts.path})
@@ -234,7 +239,7 @@ class FakeExchange:
         if route == ("GET", SECURITY_PATH):
             return _send_json(h, 200, self._security_list(query))
         if route == ("POST", TODAY_PRICE_PATH):
-            return self._today_price(h, query, session)
+            return self._today_price(h, query, session, body)
         return _send_json(h, 404, {"message": "Not Found", "path": parts.path})
 
     def _new_session(self) -> dict[str, Any]:
@@ -254,11 +259,8 @@ class FakeExchange:
             "popupDocFor": "BOTH",
         }
 
-    def _refresh_session(self, h: _Handler) -> None:
-        try:
-            token = _read_json(h).get("refreshToken")
-        except (ValueError, AttributeError):
-            token = None
+    def _refresh_session(self, h: _Handler, body: Any) -> None:
+        token = body.get("refreshToken") if isinstance(body, dict) else None
         with self._lock:
             old = self._refresh.pop(token, None) if isinstance(token, str) else None
             if old is not None:
@@ -339,11 +341,10 @@ class FakeExchange:
             for s in self._symbols
         ]
 
-    def _today_price(self, h: _Handler, query: dict[str, str], session: _Session) -> None:
-        try:
-            sent = _read_json(h).get("id")
-        except (ValueError, AttributeError):
-            sent = None
+    def _today_price(
+        self, h: _Handler, query: dict[str, str], session: _Session, body: Any
+    ) -> None:
+        sent = body.get("id") if isinstance(body, dict) else None
         now = datetime.now(UTC).astimezone(NPT)
         days = {now.day, (now - timedelta(minutes=5)).day}  # a request across midnight
         if sent not in {payload_id(self.market_id, session.salts, d) for d in days}:
