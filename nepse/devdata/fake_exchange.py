@@ -56,6 +56,7 @@ from nepse.devdata.fake_api import (
     load_prices,
     today_price_frames,
 )
+from nepse.devdata.fake_sharesansar import render_page
 
 PROVE_PATH = "/api/authenticate/prove"
 REFRESH_PATH = "/api/authenticate/refresh-token"
@@ -65,6 +66,7 @@ MARKET_OPEN_PATH = "/api/nots/nepse-data/market-open"
 HOLIDAY_PATH = "/api/nots/holiday/list"
 COMPANY_LIST_PATH = "/api/nots/company/list"
 SECURITY_PATH = "/api/nots/security"
+SHARESANSAR_PATH = "/today-share-price"  # ShareSansar's page, served here too for fallback tests
 
 
 @dataclass
@@ -111,8 +113,12 @@ class FakeExchange:
         holidays: dict[date, str] | None = None,
         max_page_size: int = 500,
         seed: int = 0,
+        fallback_prices: pl.DataFrame | None = None,
     ) -> None:
         self._frames = today_price_frames(prices)
+        self.fallback_prices = prices if fallback_prices is None else fallback_prices
+        self.fallback_status = 200
+        """Status of the ShareSansar page (set 503 to make the fallback fail too)."""
         self._items: dict[date, list[dict[str, Any]]] = {}
         self.host, self.port = host, port
         self.token_ttl_s = token_ttl_s
@@ -223,6 +229,8 @@ class FakeExchange:
         route = (method, parts.path.rstrip("/") or "/")
         if route == ("GET", WASM_PATH):
             return _send_bytes(h, 200, self._wasm, {"Content-Type": "application/wasm"})
+        if route == ("GET", SHARESANSAR_PATH):
+            return self._sharesansar(h)
         if route == ("GET", PROVE_PATH):
             return _send_json(h, 200, self._new_session())
         if route == ("POST", REFRESH_PATH):
@@ -277,6 +285,14 @@ class FakeExchange:
             if session is None or session.expires < time.monotonic():
                 return None
             return session
+
+    def _sharesansar(self, h: _Handler) -> None:
+        if self.fallback_status != 200:
+            return _send_bytes(h, self.fallback_status, b"unavailable")
+        dates = self.fallback_prices["date"]
+        day = dates.max() if len(dates) else date.today()
+        page = render_page(self.fallback_prices, day).encode()
+        _send_bytes(h, 200, page, {"Content-Type": "text/html; charset=utf-8"})
 
     def _market_status(self) -> dict[str, Any]:
         last = max(self._frames) if self._frames else date.today()
