@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     """Name of a Prefect Secret block holding the webhook URL (used when webhook_url is unset)."""
 
     # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
+    api_protocol: Literal["auto", "exchange", "bearer"] = "auto"
+    """Source 'api' speaks 'exchange' (nepalstock.com's own protocol through nepsepy) or
+    'bearer' (a NEPSE-style today-price proxy taking NEPSE_API_TOKEN, no fallback). 'auto':
+    'bearer' when an API token or token block is set, else 'exchange'."""
     exchange_min_interval_s: float = 0.4
     """Least time between two requests to the exchange (rate-limit manners; 0 in tests)."""
     fallback_source: Literal["sharesansar", "none"] = "sharesansar"

@@ -27,7 +27,8 @@ from nepse.errors import TransientSourceError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.ingest.service import market_today
 from nepse.settings import Settings
-from nepse.sources.api import ApiDayResult, ApiSource, RecordedApiSource
+from nepse.sources.fallback import SourcedDay, fetch_with_fallback
+from nepse.sources.select import RecordedSource, fallback_for, source_for
 from nepse.store import DayRecord, open_store
 from tasks.common import IO_RETRY, settings
 
@@ -66,11 +67,27 @@ def retry_after_wait(exc: TransientSourceError, s: Settings) -> float:
     return max(0.0, wanted - backoff)
 
 
-def fetch_day(s: Settings, day: date, source_label: str) -> ApiDayResult:
-    """One day from the live API ('api') or from a folder of recorded raw pages."""
-    if source_label == API:
-        return ApiSource(s).fetch_day(day, raw_dir=s.data_dir / "raw")
-    return RecordedApiSource(Path(source_label)).fetch_day(day)
+def fetch_day(s: Settings, day: date, source_label: str) -> SourcedDay:
+    """One day from the live source ('api', with its fallback) or a folder of recorded pages."""
+    raw_dir = s.data_dir / "raw"
+    if source_label != API:
+        recorded = RecordedSource(Path(source_label))
+        return SourcedDay(recorded.fetch_day(day, raw_dir=raw_dir), recorded.name)
+    primary, fallback = source_for(s, API), fallback_for(s)
+    try:
+        return fetch_with_fallback(
+            primary,
+            fallback,
+            day,
+            raw_dir=raw_dir,
+            min_rows=s.fallback_min_rows,
+            tolerance=s.reconcile_tolerance,
+        )
+    finally:
+        for src in (primary, fallback):
+            close = getattr(src, "close", None)
+            if close is not None:
+                close()
 
 
 @task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **IO_RETRY)
@@ -84,17 +101,35 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
     s = api_settings()
     log = get_run_logger()
     try:
-        result = fetch_day(s, day, source_label)
+        sourced = fetch_day(s, day, source_label)
     except TransientSourceError as exc:
         wait = retry_after_wait(exc, s)
         if wait > 0:
             log.warning("%s: honouring Retry-After, waiting %.2f s before the retry", day, wait)
             time.sleep(wait)
         raise
+    result = sourced.result
+    if sourced.used_fallback:
+        log.warning("%s: prices taken from %s: %s", day, sourced.source, sourced.reason)
+    if sourced.conflicts.height:
+        log.warning(
+            "%s: %d price field(s) differ between the exchange and %s beyond %.2f%%",
+            day,
+            sourced.conflicts.height,
+            s.fallback_source,
+            100 * s.reconcile_tolerance,
+        )
     status = day_status(result.status, day, now=datetime.now(UTC), timezone=s.timezone)
     raw_dir = str(result.raw_files[0].parent) if result.raw_files else None
     record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
-    out: dict = {"day": day.isoformat(), "status": status, "pages": result.pages}
+    out: dict = {
+        "day": day.isoformat(),
+        "status": status,
+        "pages": result.pages,
+        "source_used": sourced.source,
+        "fallback_reason": sourced.reason,
+        "conflicts": sourced.conflicts.height,
+    }
     with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
         if status == STATUS_OK:
             report = store.ingest(
@@ -134,7 +169,7 @@ def plan_backfill_days(start: date, end: date, source_label: str, chunk_days: in
     s = settings()
     days = candidate_days(start, end)
     if source_label != API:
-        recorded = RecordedApiSource(Path(source_label))
+        recorded = RecordedSource(Path(source_label))
         days = [d for d in days if recorded.has_day(d)]  # a recording answers only its days
     with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
         done = store.complete_days(source_label)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,19 @@ from nepse.sources.api import (  # the today-price page checks, shared with the 
     parse_retry_after,
     save_raw,
 )
-from nepse.sources.base import DayResult, Holiday, MarketStatus
+from nepse.sources.base import (
+    DayResult,
+    Holiday,
+    MarketStatus,
+    is_weekend,
+    missing_day_reason,
+)
 
 log = logging.getLogger(__name__)
 
 NAME = "nepse"
+NPT = timezone(timedelta(hours=5, minutes=45))  # Asia/Kathmandu, no daylight saving
+MARKET_CLOSE = time(15, 0)
 _MAX_PAGES = 1_000
 
 
@@ -159,7 +167,10 @@ class ExchangeSource:
         else:
             raise SourceError(f"{source}: no last page after {_MAX_PAGES} pages")
         result = _day_result(day, pages, source)
-        if result.market_open or result.prices.is_empty():
+        if result.rows_read == 0:
+            self._check_holiday(day, source)
+            return result
+        if result.market_open:
             return result
         status = self.market_status()
         if status is None or not status.is_open or status.business_day != day:
@@ -176,6 +187,21 @@ class ExchangeSource:
             rejects=held.rejects,
             sources=result.sources,
         )
+
+    def _check_holiday(self, day: date, source: str) -> None:
+        """An empty day past the close is a holiday only if the exchange's list says so."""
+        now = datetime.now(NPT)
+        if day > now.date() or (day == now.date() and now.time() < MARKET_CLOSE):
+            return  # not published yet: the caller records 'not_yet'
+        if is_weekend(day):
+            return
+        reason = missing_day_reason(day, self.holidays(day.year))
+        if reason != "holiday":
+            raise SourceError(
+                f"{source}: no prices for {day}, a weekday that is not on the exchange's "
+                "holiday list; not recorded as a holiday (fetch it again later, or check the "
+                "exchange's notices for an unlisted closure)"
+            )
 
     def securities(self) -> pl.DataFrame:
         """Every security the exchange lists, delisted ones included (SECURITY_SCHEMA)."""

@@ -98,7 +98,17 @@ def test_a_holiday_is_empty_and_listed_by_the_exchange(exchange, tmp_path):
     assert result.status == "holiday"
     # The fake lists the traded weekday without rows between its first and last day.
     assert [h.day for h in listed] == [date(2025, 8, 27)]
-    assert exchange.stats()[HOLIDAY_PATH] == 1
+    assert exchange.stats()[HOLIDAY_PATH] == 2  # fetch_day asked the exchange too
+
+
+def test_an_empty_weekday_not_on_the_holiday_list_is_not_a_holiday(prices, tmp_path):
+    # 2025-08-27 had no trading, but this exchange lists no holidays.
+    with FakeExchange(prices, holidays={}) as fx, source_for(fx) as src:
+        with pytest.raises(SourceError, match="not on the exchange's holiday list"):
+            src.fetch_day(date(2025, 8, 27), raw_dir=tmp_path)
+        # Friday and Saturday were the weekend before 2026-04-10: no list needed.
+        assert src.fetch_day(date(2025, 8, 29), raw_dir=tmp_path).status == "holiday"
+        assert fx.stats()[HOLIDAY_PATH] == 1
 
 
 def test_market_status_and_market_open_day_is_held_back(exchange, tmp_path):

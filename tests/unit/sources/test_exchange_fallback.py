@@ -201,13 +201,15 @@ def test_market_open_day_is_not_replaced_by_the_fallback(prices, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("holidays", "reason"),
+    ("holidays", "reason", "day"),
     [
-        (None, "unknown"),
-        ([], "missing"),
-        ([Holiday(DAY, "Fulpati")], "holiday"),
-        ([DAY], "holiday"),
+        (None, "unknown", DAY),
+        ([], "missing", DAY),
+        ([Holiday(DAY, "Fulpati")], "holiday", DAY),
+        ([DAY], "holiday", DAY),
+        (None, "weekend", date(2025, 8, 29)),  # a Friday under the Sunday-Thursday week
+        (None, "weekend", date(2026, 4, 12)),  # a Sunday under the Monday-Friday week
     ],
 )
-def test_a_missing_day_is_a_holiday_only_when_the_exchange_says_so(holidays, reason):
-    assert missing_day_reason(DAY, holidays) == reason
+def test_a_missing_day_is_a_holiday_only_when_the_exchange_says_so(holidays, reason, day):
+    assert missing_day_reason(day, holidays) == reason
