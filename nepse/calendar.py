@@ -14,7 +14,7 @@ import bisect
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -24,6 +24,24 @@ from nepse.errors import NotEnoughHistoryError
 log = logging.getLogger(__name__)
 
 PATTERN_DAYS = 20
+# Continuous trading ends 15:00 Asia/Kathmandu; the day's closes are final only after that.
+MARKET_CLOSE = time(15, 0)
+# date.weekday() of Saturday: NEPSE has never traded on one (Sun-Thu, then Mon-Fri from
+# 2026-04-10); every other closure is irregular and known only from the data or the API.
+SATURDAY = 5
+
+
+def may_trade(d: date) -> bool:
+    """False for the one weekday NEPSE never trades (Saturday); any other day may be a session."""
+    return d.weekday() != SATURDAY
+
+
+def after_close(d: date, *, now: datetime, timezone: str = "Asia/Kathmandu") -> bool:
+    """True once `d`'s 15:00 close has passed in the market's time zone (`now` must be aware)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (the market day is judged in its zone)")
+    local = now.astimezone(ZoneInfo(timezone))
+    return d < local.date() or (d == local.date() and local.time() >= MARKET_CLOSE)
 
 
 def today_in(tz: str = "Asia/Kathmandu", *, now: datetime | None = None) -> date:

@@ -14,14 +14,16 @@ from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from nepse import secrets
 from nepse.errors import ConfigError
 
 SECRET_FIELDS = ("api_token", "webhook_url")
@@ -50,7 +52,16 @@ class _TomlFileSource(PydanticBaseSettingsSource):
             data = tomllib.loads(self.path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {self.path} is not valid TOML: {exc}") from exc
-        data = data.get("nepse", data)
+        if "nepse" in data:
+            table = data["nepse"]
+            top = sorted(k for k in data if k != "nepse")
+            if not isinstance(table, dict) or top:
+                raise ConfigError(
+                    f"config file {self.path} has a [nepse] table and top-level key(s) "
+                    f"{', '.join(top) or '(none)'}; put every setting in one place: either all "
+                    "under [nepse] or all at the top level"
+                )
+            data = table
         leaked = sorted(set(data) & set(SECRET_FIELDS))
         if leaked:
             raise ConfigError(
@@ -90,24 +101,49 @@ class Settings(BaseSettings):
     ohlc_policy: Literal["repair", "reject"] = "repair"
     """Open/high/low outside a valid range: 'repair' widens high/low to contain open and close
     and flags the row ohlc_repaired; 'reject' quarantines it with reason ohlc_inconsistent."""
-    price_limit_before: float = 0.10
+    price_limit_before: float = Field(default=0.10, gt=0.0, le=1.0)
     """Per-stock daily price limit until price_limit_change_date (fraction)."""
-    price_limit_after: float = 0.15
+    price_limit_after: float = Field(default=0.15, gt=0.0, le=1.0)
     """Per-stock daily price limit from price_limit_change_date on (fraction)."""
     price_limit_change_date: date = date(2026, 4, 20)
     """First trading day of the wider price limit."""
-    lock_timeout_s: float = 0.0
+    lock_timeout_s: float = Field(default=0.0, ge=0.0)
     """How long one attempt waits for another writer to release the database (0: fail at once;
     Prefect task retries add backoff on top)."""
-    max_reject_share: float = 0.05
-    """Daily quality gate: fail the day when more than this share of its rows was rejected."""
+    max_reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    """Daily quality gate: fail the day when more than this share of the scored day's rows was
+    rejected."""
+    max_missing_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Daily quality gate: fail the day when more than this share of the active equities that
+    traded in each of the previous 5 sessions has no price on the scored day."""
+    source_precedence: tuple[str, ...] = (
+        "nepse_api",
+        "nepse_today_price",
+        "sharesansar_prices",
+        "sharesansar_price_history",
+        "nepalstock_legacy",
+        "canonical",
+    )
+    """Which source kind's value `prices` holds where several sent a (symbol, date), first
+    wins per column; a missing value never overwrites a present one. Kinds not listed come
+    after, by name (docs/formats.md)."""
+    source_precedence_by_column: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Per-column overrides of source_precedence, e.g. {"trades": ["nepalstock_legacy"]}."""
+    conflict_tolerance: float = Field(default=0.01, ge=0.0)
+    """Relative difference between two sources' values above which the pair is recorded in
+    price_conflicts (0.01 = 1%)."""
+    holiday_confirm_after_minutes: float = Field(default=30.0, ge=0.0)
+    """An empty API day after the close is 'pending' until a second empty answer at least this
+    long after the first confirms it as a holiday (0: the first answer confirms)."""
 
     # --- sources -----------------------------------------------------------------------
-    source: str = "sample"
-    """Default price source: 'sample', a path to files, or 'api'."""
-    sample_symbols: int = 250
+    source: str | None = None
+    """Price source of a run without a `source` parameter: 'api', a folder of price files or
+    recorded API pages, or 'sample' (the generated demo market). Unset: such a run fails and
+    says what to set (generated data must never reach a real database by default)."""
+    sample_symbols: int = Field(default=250, gt=0)
     """Sample market size in equities (source 'sample')."""
-    sample_years: float = 6.0
+    sample_years: float = Field(default=6.0, gt=0.0)
     """Sample market history in years (source 'sample')."""
     sample_seed: int = 42
     """Sample market seed (source 'sample'): same seed, same files."""
@@ -119,17 +155,17 @@ class Settings(BaseSettings):
     """CA bundle for the API's certificate chain (NEPSE's chain is incomplete)."""
     api_verify_tls: bool = True
     """Verify TLS certificates. Turning it off is logged as a warning on every request."""
-    api_connect_timeout_s: float = 5.0
+    api_connect_timeout_s: float = Field(default=5.0, gt=0.0)
     """Connect timeout of one HTTP request."""
-    api_read_timeout_s: float = 30.0
+    api_read_timeout_s: float = Field(default=30.0, gt=0.0)
     """Read timeout of one HTTP request."""
-    api_page_size: int = 500
+    api_page_size: int = Field(default=500, gt=0)
     """Items per page asked of the API."""
     api_token_block: str | None = None
     """Name of a Prefect Secret block holding the API token, used when NEPSE_API_TOKEN is unset."""
-    api_max_retry_after_s: float = 300.0
+    api_max_retry_after_s: float = Field(default=300.0, ge=0.0)
     """Longest 429/503 Retry-After honoured before a retry (longer asks are capped to this)."""
-    stale_after_minutes: int = 60
+    stale_after_minutes: int = Field(default=60, ge=0)
     """Freshness: a trading day without data this long after the 15:00 close is stale (alert)."""
 
     # --- model ---------------------------------------------------------------------------
@@ -188,7 +224,7 @@ class Settings(BaseSettings):
     drift_max_features: int = 0
     """Drift report over the model's N most important features (by gain); 0: all of them.
     Evidently's cost grows with the columns (~0.15 s each)."""
-    drift_share_threshold: float = 0.5
+    drift_share_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     """Share of drifted feature columns above which the dataset counts as drifted."""
     retrain_on_drift_days: int = 0
     """Start the train-model deployment after N consecutive drifted days (0: never)."""
@@ -219,6 +255,17 @@ class Settings(BaseSettings):
     """ShareSansar's today's-price page (the fallback source)."""
     reconcile_tolerance: float = 0.005
     """Relative close difference between two sources beyond which a conflict is recorded."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not an IANA time zone known here (e.g. Asia/Kathmandu)"
+            ) from exc
+        return value
 
     @property
     def database(self) -> Path:
@@ -263,8 +310,11 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     path = config or os.environ.get("NEPSE_CONFIG") or None
     token = _config_file.set(Path(path) if path else None)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
     finally:
         _config_file.reset(token)
+    for name in SECRET_FIELDS:
+        secrets.register(getattr(settings, name))
+    return settings

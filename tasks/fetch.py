@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from prefect import task
@@ -23,9 +23,10 @@ from prefect.logging import get_run_logger
 from prefect.utilities.math import lower_clamp_multiple
 from pydantic import SecretStr
 
+from nepse.calendar import today_in
 from nepse.errors import TransientSourceError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
-from nepse.ingest.service import market_today
+from nepse.ingest.service import ingest_read
 from nepse.settings import Settings
 from nepse.sources.fallback import SourcedDay, fetch_with_fallback
 from nepse.sources.select import RecordedSource, fallback_for, source_for
@@ -119,23 +120,34 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
             s.fallback_source,
             100 * s.reconcile_tolerance,
         )
-    status = day_status(result.status, day, now=datetime.now(UTC), timezone=s.timezone)
     raw_dir = str(result.raw_files[0].parent) if result.raw_files else None
-    record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
-    out: dict = {
-        "day": day.isoformat(),
-        "status": status,
-        "pages": result.pages,
-        "source_used": sourced.source,
-        "fallback_reason": sourced.reason,
-        "conflicts": sourced.conflicts.height,
-    }
     with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
+        before = store.day_record(day, source_label)
+        status = day_status(
+            result.status,
+            day,
+            now=datetime.now(UTC),
+            timezone=s.timezone,
+            pending_since=before[1].replace(tzinfo=UTC)
+            if before and before[0] == "pending"
+            else None,
+            confirm_after=timedelta(minutes=s.holiday_confirm_after_minutes),
+        )
+        record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
+        out: dict = {
+            "day": day.isoformat(),
+            "status": status,
+            "pages": result.pages,
+            "source_used": sourced.source,
+            "fallback_reason": sourced.reason,
+            "conflicts": sourced.conflicts.height,
+        }
         if status == STATUS_OK:
-            report = store.ingest(
+            report = ingest_read(
+                store,
                 result,
                 settings=s,
-                today=market_today(s),
+                today=today_in(s.timezone),
                 day=record,
             )
             report.check_identity()

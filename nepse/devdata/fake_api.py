@@ -30,11 +30,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
 
+from nepse.sources.api_parse import TODAY_PRICE_PATH
 from nepse.sources.readers import read_path
 
 log = logging.getLogger(__name__)
 
-TODAY_PRICE_PATH = "/api/nots/nepse-data/today-price"
 PRICE_FRAME_COLUMNS = (
     "symbol",
     "date",

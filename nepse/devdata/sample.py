@@ -68,6 +68,7 @@ import numpy as np
 import polars as pl
 
 from nepse import schema
+from nepse.schema import DATASET_MARKER, DATASET_SAMPLE
 from nepse.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -1067,6 +1068,8 @@ def write_sample(
             _write(out_dir / str(sym) / name, header, body)
     company = [",".join(r) for r in market.company_rows.iter_rows()]
     _write(out_dir / "CompanyList.csv", COMPANY_HEADER, company)
+    # Marks the folder as generated: the store refuses to put it next to real data.
+    (out_dir / DATASET_MARKER).write_text(DATASET_SAMPLE + "\n", encoding="utf-8")
     (out_dir / "README.md").write_text(
         _README.format(symbols=symbols, years=years, seed=seed, end=end), encoding="utf-8"
     )

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from nepse.ingest.backfill import MARKET_CLOSE
+from nepse.calendar import MARKET_CLOSE
 
 Freshness = Literal["ok", "holiday", "stale", "not_yet"]
 FRESHNESS_VALUES: tuple[Freshness, ...] = ("ok", "holiday", "stale", "not_yet")

@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
-from nepse.sources.api import ApiDayResult
+from nepse.sources.api_parse import ApiDayResult
 
 __all__ = [
     "DayResult",

@@ -35,12 +35,11 @@ from nepsepy.exceptions import (
 from nepse.errors import ConfigError, SourceError, TransientSourceError
 from nepse.schema import SECURITY_SCHEMA
 from nepse.settings import Settings
-from nepse.sources.api import (  # the today-price page checks, shared with the old source
+from nepse.sources.api import parse_retry_after, save_raw
+from nepse.sources.api_parse import (  # the today-price page checks, shared with the proxy
     _day_result,
     _hold_back_day,
     _parse_page,
-    parse_retry_after,
-    save_raw,
 )
 from nepse.sources.base import (
     DayResult,

@@ -17,8 +17,9 @@ import polars as pl
 from nepse.errors import ConfigError, SourceError
 from nepse.schema import SECURITY_SCHEMA
 from nepse.settings import Settings
-from nepse.sources.api import ApiSource, RecordedApiSource
+from nepse.sources.api import ApiSource
 from nepse.sources.base import DayResult, Holiday, MarketStatus, PriceSource
+from nepse.sources.recorded import RecordedApiSource
 
 API_LABELS = frozenset({"api", "nepse"})
 

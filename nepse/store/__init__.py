@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from nepse.errors import NepseError
+from nepse.schema import DAY_STATUSES
 from nepse.store.base import StoreBase, connect
-from nepse.store.days import DAY_STATUSES, DayRecord, DaysMixin
+from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
-from nepse.store.prices import LIMIT_TOLERANCE, STAGES, IngestReport, PricesMixin
+from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
 
 __all__ = [
     "DAY_STATUSES",
@@ -21,8 +22,8 @@ __all__ = [
     "MIGRATIONS",
     "STAGES",
     "DayRecord",
-    "IngestReport",
     "Store",
+    "WriteCounts",
     "latest_version",
     "open_store",
 ]
