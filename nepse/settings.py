@@ -253,8 +253,6 @@ class Settings(BaseSettings):
     """Fewer price rows than this from the exchange on a trading day: take the fallback's."""
     sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
     """ShareSansar's today's-price page (the fallback source)."""
-    reconcile_tolerance: float = 0.005
-    """Relative close difference between two sources beyond which a conflict is recorded."""
 
     @field_validator("timezone")
     @classmethod

@@ -24,7 +24,7 @@ from prefect.utilities.math import lower_clamp_multiple
 from pydantic import SecretStr
 
 from nepse.calendar import today_in
-from nepse.errors import TransientSourceError
+from nepse.errors import NepseError, TransientSourceError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.ingest.service import ingest_read
 from nepse.settings import Settings
@@ -82,13 +82,26 @@ def fetch_day(s: Settings, day: date, source_label: str) -> SourcedDay:
             day,
             raw_dir=raw_dir,
             min_rows=s.fallback_min_rows,
-            tolerance=s.reconcile_tolerance,
+            tolerance=s.conflict_tolerance,
         )
     finally:
         for src in (primary, fallback):
             close = getattr(src, "close", None)
             if close is not None:
                 close()
+
+
+def reconcile(store, sourced: SourcedDay, s: Settings, log) -> int:
+    """Store the other source's answer as its own observations; the conflicts it causes."""
+    other = sourced.other
+    if other is None or other.prices.is_empty() or other.market_open:
+        return 0
+    try:
+        report = ingest_read(store, other, settings=s, today=today_in(s.timezone))
+    except NepseError as exc:  # the day is stored already: a bad second opinion must not undo it
+        log.warning("%s: the second source's rows were not stored: %s", other.day, exc)
+        return 0
+    return sum(store.conflict_counts(report.run_id).values())
 
 
 @task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **IO_RETRY)
@@ -118,7 +131,7 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
             day,
             sourced.conflicts.height,
             s.fallback_source,
-            100 * s.reconcile_tolerance,
+            100 * s.conflict_tolerance,
         )
     raw_dir = str(result.raw_files[0].parent) if result.raw_files else None
     with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
@@ -151,6 +164,7 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
                 day=record,
             )
             report.check_identity()
+            out["conflicts_stored"] = reconcile(store, sourced, s, log)
             out.update(
                 {k: getattr(report, k) for k in ("run_id", "rows_read", "inserted", "updated")}
             )

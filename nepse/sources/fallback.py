@@ -44,6 +44,9 @@ class SourcedDay:
     """Prices the two sources gave differently beyond the tolerance (both answered)."""
     reconciled: bool = False
     """Whether the fallback was read to compare with the primary."""
+    other: DayResult | None = None
+    """The other source's answer when both answered (stored as its own observations, so the
+    store records the disagreements in price_conflicts)."""
 
     @property
     def used_fallback(self) -> bool:
@@ -92,8 +95,9 @@ def fetch_with_fallback(
             f"{min_rows}; {fallback.name} has {other.prices.height}"
         )
         log.warning("%s: taken from %s (%s)", day, fallback.name, reason)
-        return SourcedDay(other, fallback.name, reason, conflicts(first, other, tolerance), True)
-    return SourcedDay(first, primary.name, None, conflicts(first, other, tolerance), True)
+        found = conflicts(first, other, tolerance)
+        return SourcedDay(other, fallback.name, reason, found, True, first)
+    return SourcedDay(first, primary.name, None, conflicts(first, other, tolerance), True, other)
 
 
 def conflicts(primary: DayResult, fallback: DayResult, tolerance: float) -> pl.DataFrame:

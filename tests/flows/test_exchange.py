@@ -146,3 +146,22 @@ def test_fallback_disagreements_are_counted(exchange_env, flow_env, monkeypatch,
         out = fetch_and_ingest_day(D3)
     assert out["status"] == "ok" and out["source_used"] == "nepse"
     assert out["conflicts"] == 1 and out["fallback_reason"] is None
+    # Both answers are stored as observations of their kinds; the store records the conflict
+    # and `prices` keeps the exchange's value (it ranks first).
+    # The fallback's raised close lies above its own high, which the store repairs by widening
+    # high (ohlc_repaired): so close and high disagree with the exchange.
+    assert out["conflicts_stored"] == 2
+    from nepse.store import open_store
+
+    with open_store(flow_env.database, read_only=True) as store:
+        found = store.conflicts()
+        kinds = set(store.observations(current_only=True)["kind"])
+        close = store.prices().filter(pl.col("symbol") == "SYM1")["close"].to_list()
+    assert found.select("symbol", "column", "kind", "other_kind").rows() == [
+        ("SYM1", "close", "nepse_api", "sharesansar_today"),
+        ("SYM1", "high", "nepse_api", "sharesansar_today"),
+    ]
+    assert kinds == {"nepse_api", "sharesansar_today"}
+    assert close == [
+        hand_prices().filter(pl.col("symbol") == "SYM1", pl.col("date") == D3)["close"][0]
+    ]
