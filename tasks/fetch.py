@@ -104,6 +104,32 @@ def reconcile(store, sourced: SourcedDay, s: Settings, log) -> int:
     return sum(store.conflict_counts(report.run_id).values())
 
 
+def record_securities_list(s: Settings, source_label: str, log) -> int:
+    """Today's security list from the live source, once a day (point-in-time master)."""
+    if source_label != API:
+        return 0
+    today = today_in(s.timezone)
+    with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
+        if store.last_list_day() == today:
+            return 0
+    source = source_for(s, API)
+    try:
+        listed = source.securities()
+    except NepseError as exc:  # the prices are stored: a missing list is logged, not fatal
+        log.warning("security list not fetched from %s: %s", source.name, exc)
+        return 0
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    if listed.is_empty():
+        return 0
+    with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
+        counts = store.update_securities(listed, as_of=today, source=source.name)
+    log.info("security list of %s from %s: %d rows %s", today, source.name, listed.height, counts)
+    return listed.height
+
+
 @task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **IO_RETRY)
 def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
     """Fetch `day` ('api', or a folder of recorded pages) and store it if complete; return counts.
@@ -175,6 +201,7 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
             store.record_day(record, rows_read=result.rows_read)
             out.update(rows_read=result.rows_read, inserted=0, updated=0, unchanged=0)
             out.update(rejected=0, duplicates=0)
+    out["securities"] = record_securities_list(s, source_label, log)
     log.info(
         "%s from %s: %s, %d page(s), %d read, %d inserted, %d updated, %d rejected",
         day,

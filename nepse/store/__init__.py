@@ -15,6 +15,7 @@ from nepse.store.base import StoreBase, connect
 from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
 from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
+from nepse.store.security_history import SecurityHistoryMixin
 
 __all__ = [
     "DAY_STATUSES",
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, StoreBase):
+class Store(PricesMixin, DaysMixin, SecurityHistoryMixin, StoreBase):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:

@@ -82,8 +82,15 @@ def test_backfill_runs_the_handshake_refreshes_and_pages(exchange_env, exchange,
     prices = snapshot(exchange_env.database)["prices"]
     assert prices.height == 15 and prices["date"].unique().sort().to_list() == [D1, D2, D3]
     stats = exchange.stats()
-    assert stats[PROVE_PATH] == 3  # one session per day fetched
+    assert stats[PROVE_PATH] == 4  # one session per day fetched, one for the security list
     assert stats[REFRESH_PATH] >= 6  # 3 pages a day, the token expired after each
+    from nepse.store import open_store
+
+    with open_store(exchange_env.database, read_only=True) as store:
+        history = store.security_history()
+    # The exchange's security list was recorded once (not once a day fetched), as of today.
+    assert history.height == 5 and history["first_seen"].n_unique() == 1
+    assert stats["/api/nots/company/list"] == 1
     raw = exchange_env.data_dir / "raw" / D2.isoformat()
     assert sorted(p.name for p in raw.glob("page-*.json")) == [
         "page-0.json",
