@@ -74,8 +74,9 @@ PRICE_RANGE: tuple[float, float] = (0.01, 1_000_000.0)
 # turnover / (volume x close): averages over a day stay near 1; a band this wide only catches
 # a misplaced column or a unit error (rupees vs thousands), never an ordinary day.
 TURNOVER_BAND: tuple[float, float] = (0.02, 50.0)
-# Upper-case letters and digits, starting with a letter (NABIL, NICA, NABILD2089, HIDCLP).
-SYMBOL_PATTERN = r"^[A-Z][A-Z0-9]{0,19}$"
+# Upper-case letters and digits, starting with a letter (NABIL, NABILD2089, HIDCLP), and for
+# debentures a fiscal-year suffix (NICAD85/86; in file names, where `/` cannot be, GBD80-81).
+SYMBOL_PATTERN = r"^[A-Z][A-Z0-9]{0,19}(?:[/-][0-9]{2,4})?$"
 
 # Row flags kept on stored prices (null = clean).
 OHLC_REPAIRED = "ohlc_repaired"

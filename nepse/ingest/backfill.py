@@ -72,6 +72,8 @@ def day_status(
         return DAY_NOT_YET if fetched == DAY_HOLIDAY else fetched
     if fetched != DAY_HOLIDAY:
         return fetched
+    if confirm_after <= timedelta(0):
+        return DAY_HOLIDAY
     if pending_since is not None:
         since = pending_since if pending_since.tzinfo else pending_since.replace(tzinfo=now.tzinfo)
         if now - since >= confirm_after:

@@ -181,7 +181,7 @@ def _convert(column: str, value: Any) -> Any:
     if column == "symbol":
         if not isinstance(value, str):
             raise TypeError("symbol is not a string")
-        return value.strip()
+        return value.strip().upper()
     if column == "trades":
         number = float(value)
         if number != int(number):
@@ -204,7 +204,7 @@ def _check_fields(items: list[Any], source: str, first_record: int) -> None:
             raise SourceError(
                 f"{source}: record {first_record + offset} lacks required field(s) "
                 f"{', '.join(missing)}; fields received: {', '.join(item)}. The API schema "
-                "changed: update FIELD_MAP in nepse/sources/api.py"
+                "changed: update FIELD_MAP in nepse/sources/api_parse.py"
             )
 
 

@@ -225,7 +225,7 @@ def detect_format(header: list[str], *, source: str | None = None) -> str:
             f"{where}unknown header {','.join(header)!r}. Known formats (name: required "
             f"header columns):\n{_known_formats_text()}\n"
             "Fix: convert the file to the canonical CSV (symbol,date,open,high,low,close,"
-            "volume,turnover[,trades]) or add a Format to nepse.sources.readers.FORMATS."
+            "volume,turnover[,trades]) or add a Format to nepse.sources.formats.FORMATS."
         )
     # The most specific format wins where one header satisfies several.
     return max(matches, key=lambda f: len(f.header)).name

@@ -14,6 +14,7 @@ from nepse.schema import DAY_STATUSES
 from nepse.store.base import StoreBase, connect
 from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
+from nepse.store.predictions import PredictionsMixin
 from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
 from nepse.store.security_history import SecurityHistoryMixin
 
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, SecurityHistoryMixin, StoreBase):
+class Store(PricesMixin, DaysMixin, PredictionsMixin, SecurityHistoryMixin, StoreBase):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:

@@ -75,7 +75,7 @@ class ObservationsMixin(StoreBase):
             INSERT INTO price_observations ({columns}, kind, source, line, repaired, run_id,
                                             ingested_at, superseded_by)
             SELECT {columns}, kind, source, line, repaired, ?, ?, NULL FROM _stage
-            WHERE action <> 'same' ORDER BY symbol, date
+            WHERE action <> 'same'
             """,
             [run_id, ts],
         )
@@ -90,13 +90,23 @@ class ObservationsMixin(StoreBase):
             schema={"kind": pl.String()} | {f"r_{c}": pl.Int64() for c in VALUES},
         )
         self._register("_ranks", ranks)
+        # Most keys have one current observation (one source): they resolve to it as it is.
+        # Only keys where other kinds also hold a current observation need the per-column pick.
+        self._exec(
+            """
+            CREATE OR REPLACE TEMP TABLE _multi AS
+            SELECT DISTINCT o.symbol, o.date
+            FROM price_observations o
+            JOIN _stage s ON o.symbol = s.symbol AND o.date = s.date
+            WHERE s.action <> 'same' AND o.kind <> s.kind AND o.superseded_by IS NULL
+            """
+        )
         self._exec(
             """
             CREATE OR REPLACE TEMP TABLE _cur AS
             SELECT o.*, r.* EXCLUDE (kind)
             FROM price_observations o
-            JOIN (SELECT DISTINCT symbol, date FROM _stage WHERE action <> 'same') k
-              ON o.symbol = k.symbol AND o.date = k.date
+            JOIN _multi k ON o.symbol = k.symbol AND o.date = k.date
             JOIN _ranks r ON r.kind = o.kind
             WHERE o.superseded_by IS NULL
             """
@@ -106,9 +116,17 @@ class ObservationsMixin(StoreBase):
             f"arg_min(kind, r_{c}) FILTER (WHERE {c} IS NOT NULL) AS k_{c}"
             for c in VALUES
         )
+        single = ", ".join(
+            f"s.{c}, CASE WHEN s.{c} IS NOT NULL THEN s.kind END AS k_{c}" for c in VALUES
+        )
         self._exec(
             f"""
             CREATE OR REPLACE TEMP TABLE _resolved AS
+            SELECT s.symbol, s.date, {single}, s.source, s.repaired AS c_repaired
+            FROM _stage s
+            WHERE s.action <> 'same'
+              AND NOT EXISTS (SELECT 1 FROM _multi m WHERE m.symbol = s.symbol AND m.date = s.date)
+            UNION ALL
             SELECT symbol, date, {picks}, arg_min(source, r_close) AS source,
                    arg_min(repaired, r_close) AS c_repaired
             FROM _cur GROUP BY symbol, date
@@ -160,8 +178,9 @@ class ObservationsMixin(StoreBase):
     def _record_conflicts(self, tolerance: float, *, run_id: str, ts: datetime) -> None:
         """Replace the conflicts of the re-resolved keys with those of the current observations."""
         self._exec(
-            "DELETE FROM price_conflicts WHERE EXISTS (SELECT 1 FROM _resolved r "
-            "WHERE r.symbol = price_conflicts.symbol AND r.date = price_conflicts.date)"
+            "DELETE FROM price_conflicts WHERE EXISTS (SELECT 1 FROM _stage r "
+            "WHERE r.action <> 'same' AND r.symbol = price_conflicts.symbol "
+            "AND r.date = price_conflicts.date)"
         )
         parts = [
             f"""

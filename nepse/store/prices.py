@@ -92,7 +92,7 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
         finally:
             self._unregister("_in_prices", "_in_rejects", "_in_securities", "_in_actions")
             self._unregister("_ranks")
-        for temp in ("_stage", "_cur", "_resolved", "_pstage"):
+        for temp in ("_stage", "_multi", "_cur", "_resolved", "_pstage"):
             self._exec(f"DROP TABLE IF EXISTS {temp}")
         return WriteCounts(
             actions=actions, prices_changed=changed, flagged=flagged, conflicts=conflicts
@@ -155,32 +155,45 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
             params,
         )
 
-    def trading_dates(self) -> pl.Series:
-        """Every date with at least one stored price, ascending (the calendar, from data)."""
-        return self._frame("SELECT DISTINCT date FROM prices ORDER BY date").to_series()
+    def trading_dates(self, min_symbols: int = 1) -> pl.Series:
+        """Dates with stored prices of at least `min_symbols` symbols, ascending (the calendar)."""
+        return self._frame(
+            "SELECT date FROM prices GROUP BY date HAVING count(*) >= ? ORDER BY date",
+            [min_symbols],
+        ).to_series()
+
+    def count_prices(self, day: date) -> int:
+        """How many prices are stored for `day`."""
+        return self.rows_on(day)
 
     def rows_on(self, day: date) -> int:
         """Stored price rows dated `day`."""
         return self._exec("SELECT count(*) FROM prices WHERE date = ?", [day])[0][0]
 
     def missing_on(self, day: date, *, sessions: int = 5) -> list[str]:
-        """Active equities priced on each of the `sessions` trading days before `day` but not on
-        `day` (symbols the securities master marks suspended, delisted or non-equity excluded)."""
+        """Regular active equities (priced on each of the `sessions` trading days before `day`;
+        suspended, delisted or non-equity symbols of the master excluded) without a price on
+        `day`."""
         rows = self._exec(
-            """
-            WITH prev AS (
-                SELECT DISTINCT date FROM prices WHERE date < ? ORDER BY date DESC LIMIT ?
-            ), regular AS (
-                SELECT symbol FROM prices WHERE date IN (SELECT date FROM prev)
-                GROUP BY symbol HAVING count(*) = (SELECT count(*) FROM prev)
-            )
-            SELECT r.symbol FROM regular r
-            LEFT JOIN securities s ON s.symbol = r.symbol
-            WHERE coalesce(s.status, 'A') = 'A'
-              AND coalesce(lower(s.instrument_type), 'equity') = 'equity'
-              AND NOT EXISTS (SELECT 1 FROM prices p WHERE p.symbol = r.symbol AND p.date = ?)
-            ORDER BY 1
-            """,
+            self._REGULAR + " SELECT symbol FROM active WHERE NOT EXISTS "
+            "(SELECT 1 FROM prices p WHERE p.symbol = active.symbol AND p.date = ?) ORDER BY 1",
             [day, sessions, day],
         )
         return [r[0] for r in rows]
+
+    def regular_on(self, day: date, *, sessions: int = 5) -> int:
+        """How many regular active equities `missing_on` compares `day` against."""
+        return self._exec(self._REGULAR + " SELECT count(*) FROM active", [day, sessions])[0][0]
+
+    _REGULAR = """
+        WITH prev AS (
+            SELECT DISTINCT date FROM prices WHERE date < ? ORDER BY date DESC LIMIT ?
+        ), regular AS (
+            SELECT symbol FROM prices WHERE date IN (SELECT date FROM prev)
+            GROUP BY symbol HAVING count(*) = (SELECT count(*) FROM prev)
+        ), active AS (
+            SELECT r.symbol FROM regular r LEFT JOIN securities s ON s.symbol = r.symbol
+            WHERE coalesce(s.status, 'A') = 'A'
+              AND coalesce(lower(s.instrument_type), 'equity') = 'equity'
+        )
+    """

@@ -151,13 +151,13 @@ def test_fallback_disagreements_are_counted(exchange_env, flow_env, monkeypatch,
         from tasks.fetch import fetch_and_ingest_day
 
         out = fetch_and_ingest_day(D3)
-    assert out["status"] == "ok" and out["source_used"] == "nepse"
-    assert out["conflicts"] == 1 and out["fallback_reason"] is None
+    assert out.status == "ok" and out.source_used == "nepse"
+    assert out.conflicts == 1 and out.fallback_reason is None
     # Both answers are stored as observations of their kinds; the store records the conflict
     # and `prices` keeps the exchange's value (it ranks first).
     # The fallback's raised close lies above its own high, which the store repairs by widening
     # high (ohlc_repaired): so close and high disagree with the exchange.
-    assert out["conflicts_stored"] == 2
+    assert out.conflicts_stored == 2
     from nepse.store import open_store
 
     with open_store(flow_env.database, read_only=True) as store:

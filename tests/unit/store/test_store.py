@@ -23,7 +23,17 @@ from nepse.store import STAGES, migrations, open_store
 from tests.conftest import REPO
 
 TODAY = date(2026, 4, 30)
-TABLES = ("prices", "rejected_prices", "securities", "corporate_actions", "ingestion_runs")
+TABLES = (
+    "prices",
+    "rejected_prices",
+    "securities",
+    "corporate_actions",
+    "ingestion_runs",
+    "price_observations",
+    "price_conflicts",
+    "store_meta",
+    "corporate_action_revisions",
+)
 
 
 def prices(rows: list[tuple[str, date, float]], source: str = "f.csv") -> pl.DataFrame:
@@ -341,6 +351,7 @@ CHILD = textwrap.dedent(
     from nepse.schema import ReadResult
     from nepse.settings import load_settings
     from nepse.store import open_store
+    from nepse.ingest.service import ingest_read
 
     db, stop_at, n_sym, n_days = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     rng = np.random.default_rng(1)
