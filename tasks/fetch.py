@@ -178,7 +178,10 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> FetchedDay:
             pending_since=before[1].replace(tzinfo=UTC)
             if before and before[0] == "pending"
             else None,
-            confirm_after=timedelta(minutes=s.holiday_confirm_after_minutes),
+            # The exchange's own holiday list already confirmed it: no second look needed.
+            confirm_after=timedelta(0)
+            if sourced.holiday_listed
+            else timedelta(minutes=s.holiday_confirm_after_minutes),
         )
         record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
         if status == STATUS_OK:

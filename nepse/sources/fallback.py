@@ -49,6 +49,14 @@ class SourcedDay:
     store records the disagreements in price_conflicts)."""
 
     @property
+    def holiday_listed(self) -> bool:
+        """True when an empty day comes from a source that checked the exchange's holidays."""
+        return self.reason is None and self.result.rows_read == 0 and self.listed
+
+    listed: bool = False
+    """Whether the supplying source checks empty days against the exchange's holiday list."""
+
+    @property
     def used_fallback(self) -> bool:
         """True when the day's rows are the fallback's."""
         return self.reason is not None
@@ -78,17 +86,18 @@ def fetch_with_fallback(
         reason = f"{primary.name} failed: {str(exc).splitlines()[0][:300]}"
         log.warning("%s: taken from %s (%s)", day, fallback.name, reason)
         return SourcedDay(other, fallback.name, reason)
+    listed = bool(getattr(primary, "lists_holidays", False))
     if fallback is None or first.market_open:
-        return SourcedDay(first, primary.name)
+        return SourcedDay(first, primary.name, listed=listed)
     too_few = first.prices.height < min_rows
     if not too_few and not reconcile:
-        return SourcedDay(first, primary.name)
+        return SourcedDay(first, primary.name, listed=listed)
     try:
         other = fallback.fetch_day(day, raw_dir=raw_dir)
     except SourceError as exc:
         # A holiday, a past day the fallback cannot serve, or the fallback down: keep the primary.
         log.info("%s: fallback %s did not answer: %s", day, fallback.name, exc)
-        return SourcedDay(first, primary.name)
+        return SourcedDay(first, primary.name, listed=listed)
     if too_few and other.prices.height > first.prices.height:
         reason = (
             f"{primary.name} answered {first.prices.height} price row(s), fewer than "

@@ -101,6 +101,9 @@ class ExchangeSource:
     """nepalstock.com through nepsepy: one client (one session) per source object."""
 
     name = NAME
+    lists_holidays = True
+    """An empty day from this source past the close is on the exchange's holiday list (or a
+    weekend): `fetch_day` refuses the others, so such a holiday needs no second look."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

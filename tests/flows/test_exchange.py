@@ -172,3 +172,11 @@ def test_fallback_disagreements_are_counted(exchange_env, flow_env, monkeypatch,
     assert close == [
         hand_prices().filter(pl.col("symbol") == "SYM1", pl.col("date") == D3)["close"][0]
     ]
+
+
+def test_a_day_the_exchange_lists_as_holiday_is_complete_at_once(
+    exchange_env, exchange, fast_retries
+):
+    exchange.set_faults({"holidays": [D2.isoformat()]})  # empty answer and on the list
+    state, _ = run_backfill(D1, D3)
+    assert state.result()["statuses"] == {"ok": 2, "holiday": 1}  # not 'pending'
