@@ -47,6 +47,7 @@ class GateResult:
 
 def check_day(store: Store, outcome: DayOutcome | date, *, settings: Settings) -> GateResult:
     """Judge the scored day from what the store holds: its rows, its rejects, missing equities."""
+    asked = outcome.asked if isinstance(outcome, DayOutcome) else None
     if isinstance(outcome, DayOutcome):
         day, rows_read, rejected_all, source = (
             outcome.as_of,
@@ -56,6 +57,10 @@ def check_day(store: Store, outcome: DayOutcome | date, *, settings: Settings) -
         )
     else:
         day, rows_read, rejected_all, source = outcome, 0, 0, "?"
+    if asked is not None and asked > day and store.rejects_on(asked):
+        # The day asked for was (mostly) rejected, so the calendar fell back to an earlier
+        # day: judge the day asked for, or a run would quietly score stale data.
+        day = asked
     rows = store.rows_on(day)
     rejected = store.rejects_on(day)
     read = rows + rejected

@@ -124,3 +124,21 @@ def test_gate_counts_active_equities_missing_against_previous_sessions(settings)
     assert (gate.missing_active, gate.regular_active) == (7, 10)
     assert not gate.passed and "7 of 10" in gate.reason
     assert not empty.passed and "no prices" in empty.reason
+
+
+def test_gate_judges_the_day_asked_for_when_its_rows_were_rejected(settings):
+    from nepse.ingest.day import DayOutcome
+
+    symbols = [f"S{i:02d}" for i in range(10)]
+    days = [date(2026, 1, 4) + timedelta(days=i) for i in range(7)]
+    good = pl.concat([_day_rows(d, symbols) for d in days[:-1]])
+    bad = _day_rows(days[-1], symbols).with_columns(close=pl.lit(0.0))  # every row rejected
+    with open_store(settings.database) as st:
+        ingest_read(
+            st, ReadResult(fmt="t", prices=pl.concat([good, bad])), settings=settings, today=TODAY
+        )
+        # the calendar falls back to the last good day, but the day asked for was rejected
+        outcome = DayOutcome(status="ok", as_of=days[-2], asked=days[-1], source="f.csv")
+        gate = check_day(st, outcome, settings=settings)
+    assert gate.day == days[-1] and not gate.passed
+    assert gate.reason.startswith("quality gate: no prices stored")
