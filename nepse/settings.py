@@ -245,6 +245,9 @@ class Settings(BaseSettings):
     """Source 'api' speaks 'exchange' (nepalstock.com's own protocol through nepsepy) or
     'bearer' (a NEPSE-style today-price proxy taking NEPSE_API_TOKEN, no fallback). 'auto':
     'bearer' when an API token or token block is set, else 'exchange'."""
+    api_dataset: Literal["real", "sample"] = "real"
+    """What source 'api' serves: 'real', or 'sample' when it is the fake exchange serving the
+    generated sample market (sample and real data never share a database)."""
     exchange_min_interval_s: float = 0.4
     """Least time between two requests to the exchange (rate-limit manners; 0 in tests)."""
     fallback_source: Literal["sharesansar", "none"] = "sharesansar"

@@ -152,6 +152,10 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> FetchedDay:
             time.sleep(wait)
         raise
     result = sourced.result
+    if source_label == API:
+        result.dataset = s.api_dataset  # the fake exchange may serve the sample market
+        if sourced.other is not None:
+            sourced.other.dataset = s.api_dataset
     if sourced.used_fallback:
         log.warning("%s: prices taken from %s: %s", day, sourced.source, sourced.reason)
     if sourced.conflicts.height:
