@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta, timezone
+from typing import Any
 
 NPT = timezone(timedelta(hours=5, minutes=45))  # the day of month in payload ids is Nepal's
 
@@ -78,3 +79,36 @@ def payload_id(market_id: int, salts: tuple[int, ...], day_of_month: int) -> int
     base = DUMMY[market_id] + market_id + 2 * day_of_month
     j = 1 if base % 10 < 5 else 3
     return base + salts[j] * day_of_month - salts[j - 1]
+
+
+def company_list(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`/api/nots/company/list` items of the master rows (the exchange leaves delisted out)."""
+    return [
+        {
+            "id": i,
+            "companyName": r["name"],
+            "symbol": r["symbol"],
+            "securityName": r["name"],
+            "status": r["status"],
+            "sectorName": r["sector"],
+            "instrumentType": r["instrument_type"],
+            "regulatoryBody": "Securities Board of Nepal",
+        }
+        for i, r in enumerate(rows, start=100)
+        if r["status"] != "D"
+    ]
+
+
+def security_list(rows: list[dict[str, Any]], *, non_delisted: bool) -> list[dict[str, Any]]:
+    """`/api/nots/security?nonDelisted=` items of the master rows."""
+    return [
+        {
+            "id": i,
+            "symbol": r["symbol"],
+            "securityName": r["name"],
+            "name": r["name"],
+            "activeStatus": r["status"],
+        }
+        for i, r in enumerate(rows, start=100)
+        if not (non_delisted and r["status"] == "D")
+    ]

@@ -43,8 +43,10 @@ import polars as pl
 from nepse.devdata.exchange_protocol import (
     NPT,
     add_decoys,
+    company_list,
     cut_positions,
     payload_id,
+    security_list,
     wasm_bytes,
 )
 from nepse.devdata.fake_api import (
@@ -313,35 +315,11 @@ class FakeExchange:
         ]
 
     def _company_list(self) -> list[dict[str, Any]]:
-        rows = self._security_rows()
-        return [
-            {
-                "id": i,
-                "companyName": r["name"],
-                "symbol": r["symbol"],
-                "securityName": r["name"],
-                "status": r["status"],
-                "sectorName": r["sector"],
-                "instrumentType": r["instrument_type"],
-                "regulatoryBody": "Securities Board of Nepal",
-            }
-            for i, r in enumerate(rows, start=100)
-            if r["status"] != "D"
-        ]
+        return company_list(self._security_rows())
 
     def _security_list(self, query: dict[str, str]) -> list[dict[str, Any]]:
-        non_delisted = query.get("nonDelisted", "true") != "false"
-        return [
-            {
-                "id": i,
-                "symbol": r["symbol"],
-                "securityName": r["name"],
-                "name": r["name"],
-                "activeStatus": r["status"],
-            }
-            for i, r in enumerate(self._security_rows(), start=100)
-            if not (non_delisted and r["status"] == "D")
-        ]
+        keep_delisted = query.get("nonDelisted") == "false"
+        return security_list(self._security_rows(), non_delisted=not keep_delisted)
 
     def _security_rows(self) -> list[dict[str, Any]]:
         if self._securities is not None:
