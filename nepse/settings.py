@@ -263,6 +263,23 @@ class Settings(BaseSettings):
     webhook_secret_block: str | None = None
     """Name of a Prefect Secret block holding the webhook URL (used when webhook_url is unset)."""
 
+    # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
+    api_protocol: Literal["auto", "exchange", "bearer"] = "auto"
+    """Source 'api' speaks 'exchange' (nepalstock.com's own protocol through nepsepy) or
+    'bearer' (a NEPSE-style today-price proxy taking NEPSE_API_TOKEN, no fallback). 'auto':
+    'bearer' when an API token or token block is set, else 'exchange'."""
+    api_dataset: Literal["real", "sample"] = "real"
+    """What source 'api' serves: 'real', or 'sample' when it is the fake exchange serving the
+    generated sample market (sample and real data never share a database)."""
+    exchange_min_interval_s: float = 0.4
+    """Least time between two requests to the exchange (rate-limit manners; 0 in tests)."""
+    fallback_source: Literal["sharesansar", "none"] = "sharesansar"
+    """Where a day comes from when the exchange fails or answers too few rows."""
+    fallback_min_rows: int = 100
+    """Fewer price rows than this from the exchange on a trading day: take the fallback's."""
+    sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
+    """ShareSansar's today's-price page (the fallback source)."""
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

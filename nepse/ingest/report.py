@@ -42,6 +42,8 @@ class IngestReport:
     conflicts: dict[str, int] = field(default_factory=dict)
     """Disagreements beyond the tolerance between sources, per column, on this run's keys."""
     dataset: str = "real"
+    securities: dict[str, int] = field(default_factory=dict)
+    """Securities-list rows of this input: read, and new/changed/unchanged in the history."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
     seconds: float = 0.0
@@ -82,6 +84,9 @@ class IngestReport:
         ]
         for name in ("rows_read", "inserted", "updated", "unchanged", "rejected", "duplicates"):
             lines.append(f"| {name} | {getattr(self, name):,} |")
+        if self.securities:
+            lines += ["", "| securities list | rows |", "| --- | ---: |"]
+            lines += [f"| {k} | {n:,} |" for k, n in self.securities.items()]
         if self.reasons:
             lines += ["", "| rejection reason | rows | meaning |", "| --- | ---: | --- |"]
             ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))

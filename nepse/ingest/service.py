@@ -90,6 +90,11 @@ def ingest_read(
             on_stage=stage,
         )
         clean = quality.clean
+        listed = {"read": read.securities.height}
+        if read.securities.height:
+            # The list's day: the day of the prices read with it, else today.
+            as_of = clean["date"].max() if clean.height else today
+            listed.update(store.record_securities(read.securities, as_of=as_of, source=source))
         report = IngestReport(
             run_id=run_id,
             source=source,
@@ -108,6 +113,7 @@ def ingest_read(
             prices_changed=written.prices_changed,
             conflicts=written.conflicts,
             dataset=read.dataset,
+            securities=listed,
             started_at=started,
             finished_at=now_utc(),
         )
@@ -119,7 +125,7 @@ def ingest_read(
     report.seconds = time.perf_counter() - t0
     log.info(
         "ingested %s: %d read, %d inserted, %d updated, %d unchanged, %d rejected, "
-        "%d duplicates, %d prices changed, %d conflicts in %.2f s",
+        "%d duplicates, %d prices changed, %d conflicts, %d securities rows in %.2f s",
         source,
         report.rows_read,
         report.inserted,
@@ -129,6 +135,7 @@ def ingest_read(
         report.duplicates,
         report.prices_changed,
         sum(report.conflicts.values()),
+        report.securities.get("read", 0),
         report.seconds,
     )
     return report

@@ -17,6 +17,7 @@ from nepse.store.migrations import MIGRATIONS, latest_version
 from nepse.store.models import ModelsMixin
 from nepse.store.predictions import PredictionsMixin
 from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
+from nepse.store.security_history import SecurityHistoryMixin
 
 __all__ = [
     "DAY_STATUSES",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, PredictionsMixin, ModelsMixin, StoreBase):
+class Store(PricesMixin, DaysMixin, PredictionsMixin, ModelsMixin, SecurityHistoryMixin, StoreBase):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:

@@ -244,6 +244,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE rejected_prices ADD COLUMN date DATE;
         """,
     ),
+    (
+        7,
+        # Point-in-time securities master (nepse/store/security_history.py, issue 14).
+        """
+CREATE TABLE security_history (
+    symbol          VARCHAR NOT NULL,
+    name            VARCHAR,
+    sector          VARCHAR,
+    instrument_type VARCHAR,
+    status          VARCHAR,            -- A active, S suspended, D delisted (NEPSE's codes)
+    valid_from      DATE,               -- null: since before any list (inferred)
+    valid_to        DATE,               -- null: still in force
+    first_seen      DATE,               -- first list that showed this version (null: inferred)
+    last_seen       DATE,               -- last list that showed it
+    source          VARCHAR NOT NULL    -- the list's source, or 'inferred'
+);
+""",
+    ),
 ]
 
 # Databases created before the versions were made contiguous recorded the ingested_days

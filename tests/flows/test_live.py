@@ -95,6 +95,7 @@ def live_env(flow_env, fake, monkeypatch):
     """Flow settings pointing at the fake API: 2 items per page, a 0.5 s read timeout."""
     monkeypatch.setenv("NEPSE_API_BASE_URL", fake.url)
     monkeypatch.setenv("NEPSE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("NEPSE_API_PROTOCOL", "bearer")  # also when a test removes the token
     monkeypatch.setenv("NEPSE_API_PAGE_SIZE", "2")
     monkeypatch.setenv("NEPSE_API_READ_TIMEOUT_S", str(READ_TIMEOUT_S))
     return flow_env
