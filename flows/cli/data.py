@@ -96,9 +96,21 @@ def _report_rows(report) -> dict:
 )
 def fake_api_cmd(ctx: typer.Context) -> None:
     """Serve a fake NEPSE today-price API on 127.0.0.1 (with fault injection); see --help."""
-    from nepse.devdata.fake_api import main as fake_main
+    from nepse.devdata.serve import fake_api_main as fake_main
 
     raise typer.Exit(fake_main(list(ctx.args)))
+
+
+@app.command(
+    "fake-exchange",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def fake_exchange_cmd(ctx: typer.Context) -> None:
+    """Serve a fake NEPSE exchange speaking nepalstock.com's protocol on 127.0.0.1; see --help."""
+    from nepse.devdata.serve import fake_exchange_main as exchange_main
+
+    raise typer.Exit(exchange_main(list(ctx.args)))
 
 
 @app.command("backfill")

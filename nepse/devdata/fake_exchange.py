@@ -19,14 +19,10 @@ call order and cutting code are what the tests exercise.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import math
 import random
 import secrets
-import signal
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -55,15 +50,14 @@ from nepse.devdata.fake_api import (
     _send_bytes,
     _send_json,
     items_of,
-    load_prices,
     today_price_frames,
 )
 from nepse.devdata.fake_sharesansar import render_page
+from nepse.sources.api_parse import TODAY_PRICE_PATH
 
 PROVE_PATH = "/api/authenticate/prove"
 REFRESH_PATH = "/api/authenticate/refresh-token"
 WASM_PATH = "/assets/prod/css.wasm"
-TODAY_PRICE_PATH = "/api/nots/nepse-data/today-price"
 MARKET_OPEN_PATH = "/api/nots/nepse-data/market-open"
 HOLIDAY_PATH = "/api/nots/holiday/list"
 COMPANY_LIST_PATH = "/api/nots/company/list"
@@ -401,38 +395,3 @@ class FakeExchange:
                 frame = self._frames.get(day)
                 self._items[day] = [] if frame is None else items_of(frame)
             return self._items[day]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI `nepse fake-exchange --data DIR --port P`: serve until interrupted."""
-    parser = argparse.ArgumentParser(
-        prog="nepse fake-exchange", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--data", type=Path, required=True, help="prices file or folder")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0: any free port (printed)")
-    parser.add_argument("--token-ttl", type=float, default=45.0, help="access token life, s")
-    parser.add_argument("--faults", default=None, help="initial faults as a JSON object")
-    args = parser.parse_args(argv)
-    try:
-        prices = load_prices(args.data)
-        faults = Faults.from_json(json.loads(args.faults)) if args.faults else None
-    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-        print(f"nepse fake-exchange: {exc}", file=sys.stderr)
-        return 2
-    exchange = FakeExchange(
-        prices, host=args.host, port=args.port, faults=faults, token_ttl_s=args.token_ttl
-    )
-    with exchange:
-        print(
-            f"fake NEPSE exchange serving {len(exchange.days)} day(s) at {exchange.url}", flush=True
-        )
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -36,7 +36,8 @@ from nepse.sources.formats import (
     detect_format,
     symbol_from_path,
 )
-from nepse.sources.parse import _PARSERS, _Loaded, _parse_prices, _split_fields
+from nepse.sources.parse import _Loaded, _parse_prices, _split_fields
+from nepse.sources.parse_actions import _PARSERS
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import httpx
 import polars as pl
@@ -15,9 +16,11 @@ from nepse.devdata.fake_api import (
     FakeNepseApi,
     Faults,
     load_prices,
-    main,
     today_price_items,
 )
+from nepse.devdata.serve import fake_api_main as main
+
+NEPSE = str(Path(sys.executable).parent / "nepse")
 
 D1, D2, D3 = date(2025, 8, 26), date(2025, 8, 27), date(2025, 8, 28)
 DOCUMENTED_FIELDS = {
@@ -208,7 +211,14 @@ def test_main_refuses_a_missing_data_path(tmp_path, capsys):
 def test_cli_serves_from_another_process(prices, tmp_path):
     prices.write_parquet(tmp_path / "prices.parquet")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nepse.devdata.fake_api", "--data", str(tmp_path), "--port", "0"],
+        [
+            str(Path(sys.executable).parent / "nepse"),
+            "fake-api",
+            "--data",
+            str(tmp_path),
+            "--port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import date, datetime
+from pathlib import Path
 from random import Random
 
 import httpx
@@ -151,10 +152,11 @@ def test_load_prices_names_a_folder_without_prices(tmp_path):
         load_prices(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("module", ["fake_exchange", "fake_api"])
-def test_cli_serves_the_sample_folder(sample_folder, module):
+@pytest.mark.parametrize("command", ["fake-exchange", "fake-api"])
+def test_cli_serves_the_sample_folder(sample_folder, command):
+    nepse = str(Path(sys.executable).parent / "nepse")
     proc = subprocess.Popen(
-        [sys.executable, "-m", f"nepse.devdata.{module}", "--data", str(sample_folder)],
+        [nepse, command, "--data", str(sample_folder)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -163,7 +165,7 @@ def test_cli_serves_the_sample_folder(sample_folder, module):
         line = proc.stdout.readline()
         assert "serving" in line and "http://127.0.0.1:" in line, proc.stderr.read()
         url = line.rsplit(" at ", 1)[1].strip()
-        if module == "fake_exchange":
+        if command == "fake-exchange":
             assert httpx.get(f"{url}{PROVE_PATH}").json()["salt1"] > 0
     finally:
         proc.terminate()

@@ -1,0 +1,149 @@
+"""Parsers of the side tables: ShareSansar dividends and rights (corporate actions), and the NEPSE
+company list (securities). Same vectorised approach as nepse/sources/parse.py."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from nepse.schema import (
+    CORPORATE_ACTION_SCHEMA,
+    REJECT_SCHEMA,
+    SECURITY_SCHEMA,
+    ReadResult,
+    conform,
+)
+from nepse.sources.parse import (
+    _RATIO_RE,
+    _bad,
+    _clean,
+    _column_exprs,
+    _date,
+    _Loaded,
+    _number,
+    _with_detail,
+)
+
+
+def _parse_dividends(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
+    """Bonus and cash corporate actions from ShareSansar dividend rows (one per non-zero value)."""
+    text = {
+        c: _clean(e) for c, e in _column_exprs(loaded, {c: c for c in loaded.fmt.header}).items()
+    }
+    closure_text = text["book_closure_date"]
+    # "2025-12-31 [Closed]", "2026-04-09" (not yet closed) or blank.
+    closure = pl.coalesce(
+        closure_text.str.extract(r"(\d{4}-\d{1,2}-\d{1,2})", 1).str.strptime(
+            pl.Date, "%Y-%m-%d", strict=False
+        ),
+        closure_text.str.extract(r"(\d{1,2}/\d{1,2}/\d{4})", 1).str.strptime(
+            pl.Date, "%m/%d/%Y", strict=False
+        ),
+    )
+    bonus = _number(text["bonus_share"])
+    cash = _number(text["cash_dividend"])
+    problems = [
+        _bad("bonus_share", text["bonus_share"], bonus, "a number"),
+        _bad("cash_dividend", text["cash_dividend"], cash, "a number"),
+        _bad("book_closure_date", closure_text, closure, "a date"),
+    ]
+    lf = lf.with_columns(
+        symbol=pl.col("path_symbol"),
+        fiscal_year=text["fiscal_year"],
+        book_closure_date=closure,
+        bonus=bonus,
+        cash=cash,
+    )
+    lf = _with_detail(lf, problems, len(loaded.header))
+    df = lf.collect()
+    ok = df.filter(pl.col("detail").is_null())
+    actions = pl.concat(
+        [
+            ok.filter(pl.col(col).is_not_null() & (pl.col(col) != 0)).with_columns(
+                kind=pl.lit(kind), percent=pl.col(col)
+            )
+            for col, kind in (("bonus", "bonus"), ("cash", "cash"))
+        ]
+    ).sort("source", "line", "kind")
+    return ReadResult(
+        fmt=loaded.fmt.name,
+        corporate_actions=conform(actions, CORPORATE_ACTION_SCHEMA),
+        rejects=_rejects(df.filter(pl.col("detail").is_not_null())),
+    )
+
+
+def _parse_rights(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
+    """Rights actions: percent = b/a*100 of ratio `a:b`; book closure = opening date (a proxy)."""
+    text = {
+        c: _clean(e) for c, e in _column_exprs(loaded, {c: c for c in loaded.fmt.header}).items()
+    }
+    ratio = text["ratio"].str.replace_all(r"\s+", "")
+    held = ratio.str.extract(_RATIO_RE, 1)
+    offered = ratio.str.extract(_RATIO_RE, 2)
+    percent = offered.cast(pl.Float64) / held.cast(pl.Float64) * 100
+    issue_price = _number(text["issue_price"])
+    opening = _date(text["opening_date"], us_dates=False)
+    problems = [
+        pl.when(text["ratio"].is_null())
+        .then(pl.lit("ratio is empty"))
+        .when(held.is_null() | (held.cast(pl.Float64) == 0))
+        .then(pl.format("ratio='{}' is not a:b", text["ratio"])),
+        _bad("issue_price", text["issue_price"], issue_price, "a number"),
+        _bad("opening_date", text["opening_date"], opening, "a date (YYYY-MM-DD)"),
+    ]
+    lf = lf.with_columns(
+        symbol=pl.col("path_symbol"),
+        kind=pl.lit("rights"),
+        percent=percent,
+        ratio=pl.format("{}:{}", held, offered),
+        issue_price=issue_price,
+        book_closure_date=opening,
+    )
+    lf = _with_detail(lf, problems, len(loaded.header))
+    df = lf.collect()
+    return ReadResult(
+        fmt=loaded.fmt.name,
+        corporate_actions=conform(df.filter(pl.col("detail").is_null()), CORPORATE_ACTION_SCHEMA),
+        rejects=_rejects(df.filter(pl.col("detail").is_not_null())),
+    )
+
+
+def _parse_securities(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
+    """Securities master rows from the NEPSE company list."""
+    names = {c: c for c in (*loaded.fmt.header, *loaded.fmt.optional)}
+    text = {c: _clean(e) for c, e in _column_exprs(loaded, names).items()}
+    # A symbol is a security: for debentures and mutual funds the security name says which
+    # one, the company name only who issued or manages it.
+    name_cols = [text[c] for c in ("securityName", "companyName") if c in text]
+    lf = lf.with_columns(
+        symbol=text["symbol"].str.to_uppercase(),
+        name=pl.coalesce(name_cols) if name_cols else pl.lit(None, dtype=pl.String),
+        sector=text["sectorName"],
+        instrument_type=text["instrumentType"],
+        status=text["status"],
+    )
+    lf = _with_detail(lf, [], len(loaded.header))
+    df = lf.collect().with_columns(
+        reason=pl.when(pl.col("detail").is_not_null())
+        .then(pl.lit("unparseable"))
+        .when(pl.col("symbol").is_null())
+        .then(pl.lit("missing_symbol")),
+        detail=pl.coalesce(
+            "detail", pl.when(pl.col("symbol").is_null()).then(pl.lit("symbol is empty"))
+        ),
+    )
+    return ReadResult(
+        fmt=loaded.fmt.name,
+        securities=conform(df.filter(pl.col("reason").is_null()), SECURITY_SCHEMA),
+        rejects=conform(df.filter(pl.col("reason").is_not_null()), REJECT_SCHEMA),
+    )
+
+
+def _rejects(df: pl.DataFrame) -> pl.DataFrame:
+    return conform(df.with_columns(reason=pl.lit("unparseable")), REJECT_SCHEMA)
+
+
+_PARSERS = {
+    "sharesansar_dividends": _parse_dividends,
+    "sharesansar_rights": _parse_rights,
+    "nepse_company_list": _parse_securities,
+}
