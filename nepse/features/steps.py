@@ -317,23 +317,47 @@ def add_cross_section(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+CROSS_FEATURES = ("f_mkt_ret", "f_sector_ret", *(f"f_rank_{n}" for n in RANKED))
+"""Features that need every symbol of a date (add_cross_section); all others need one symbol."""
+
+
+def per_symbol_features(
+    prices_adj: pl.LazyFrame,
+    securities: pl.LazyFrame | pl.DataFrame | None = None,
+    *,
+    sectors: tuple[str, ...] = NEPSE_SECTORS,
+) -> pl.LazyFrame:
+    """Every feature but the cross-section's, plus the helper columns (`_sector`, `_day`, ...).
+
+    Each symbol's rows depend only on that symbol's rows (and on the dates present), so a
+    panel too large for memory can be built chunk of symbols by chunk, then `add_cross_section`
+    run once over the few columns it needs.
+    """
+    return (
+        prices_adj.lazy()
+        .pipe(add_segments)
+        # Joined while the frame is still narrow (a join copies every column).
+        .pipe(add_sector, securities, sectors)
+        .pipe(add_returns)
+        .pipe(add_price_windows)
+        .pipe(add_candles)
+        .pipe(add_oscillators)
+        .pipe(add_liquidity)
+    )
+
+
 def build_features(
     prices_adj: pl.LazyFrame,
     securities: pl.LazyFrame | pl.DataFrame | None = None,
     *,
     spec: FeatureSpec = FEATURE_SPEC,
 ) -> pl.LazyFrame:
-    """Features of each (symbol, date) of adjusted prices: keys, spec names, adj_close, is_break."""
+    """Features of each (symbol, date) of adjusted prices: keys, spec names, adj_close, is_break.
+
+    Only the spec's features (and what they depend on) are computed: Polars drops the rest.
+    """
     return (
-        prices_adj.lazy()
-        .pipe(add_segments)
-        # Joined while the frame is still narrow (a join copies every column).
-        .pipe(add_sector, securities, spec.sectors)
-        .pipe(add_returns)
-        .pipe(add_price_windows)
-        .pipe(add_candles)
-        .pipe(add_oscillators)
-        .pipe(add_liquidity)
+        per_symbol_features(prices_adj, securities, sectors=spec.sectors)
         .pipe(add_cross_section)
         .select(*KEYS, *spec.names, *CARRY)
     )
