@@ -40,6 +40,15 @@ SHARED_DATA = Path(os.environ.get("NEPSE_SHARED_DATA", REPO.parent / "shared" / 
 SHARESANSAR = SHARED_DATA / "sharesansar-company-wise"
 COMPANY_LIST = SHARED_DATA / "nepse-api-2025-08-30" / "CompanyList.csv"
 TIME_BIN = shutil.which("time", path="/usr/bin:/bin")
+NON_PREFECT = (
+    "scoring_frame",
+    "load_model",
+    "predict",
+    "drift_features",
+    "import_evidently",
+    "run_drift",
+)
+"""The daily run's non-Prefect parts, as bench/daily_parts.py times them."""
 
 
 def load1() -> float:
@@ -367,3 +376,79 @@ def no_server_env(home: Path) -> dict[str, str]:
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
+
+
+def combine(label: str, parts: dict[str, Measure], **extra: Any) -> dict[str, Any]:
+    """One result row of timed parts: summed wall and CPU, `<part>_s` walls, load around."""
+    timed = list(parts.values())
+    return {
+        "label": label,
+        "wall_s": round(sum(p.wall_s for p in timed), 3),
+        "cpu_s": round(sum(p.cpu_s for p in timed), 3),
+        **{f"{name}_s": round(p.wall_s, 3) for name, p in parts.items()},
+        "load_before": timed[0].load_before,
+        "load_after": timed[-1].load_after,
+        **extra,
+    }
+
+
+# --- features of a panel too large for memory -------------------------------------------------
+def chunked_features(
+    chunks: Iterator[Any],
+    out: Path,
+    *,
+    names: tuple[str, ...],
+    securities: Any = None,
+    then: Any = None,
+    extra: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Features chunk of symbols by chunk to `out/ts-*.parquet`, then `out/cross.parquet`.
+
+    `chunks` yields LazyFrames of adjusted prices, each holding whole symbols. Per chunk:
+    nepse.features.per_symbol_features (+ `then(lf)`, e.g. labels), the per-symbol names of
+    `names` and `extra` written out; then the cross-sectional features (they need every symbol
+    of a date) from the few written columns they read, in one pass. read_chunked joins them.
+    """
+    import polars as pl
+
+    from nepse.features import CARRY, CROSS_FEATURES, KEYS, RANKED
+    from nepse.features.steps import add_cross_section, per_symbol_features
+
+    out.mkdir(parents=True, exist_ok=True)
+    per_symbol = [n for n in names if n not in CROSS_FEATURES]
+    rows = 0
+    with measure("per-symbol features, by chunk of symbols") as m1:
+        for k, lf in enumerate(chunks):
+            lf = per_symbol_features(lf, securities)
+            lf = then(lf) if then else lf
+            part = lf.select(*KEYS, *per_symbol, *CARRY, "_sector", *extra).collect(
+                engine="in-memory"
+            )
+            rows += part.height
+            part.write_parquet(out / f"ts-{k:04d}.parquet", compression="lz4")
+            del part
+    needs = dict.fromkeys(["f_ret_1", *(f"f_{n}" for n in RANKED)])
+    with measure("cross-section pass") as m2:
+        cross = (
+            pl.scan_parquet(out / "ts-*.parquet")
+            .select(*KEYS, "_sector", *needs)
+            .pipe(add_cross_section)
+            .select(*KEYS, *CROSS_FEATURES)
+            .collect(engine="in-memory")
+        )
+        cross.write_parquet(out / "cross.parquet", compression="lz4")
+        del cross
+    return combine(
+        "features by chunk of symbols + cross-section pass (written to Parquet)",
+        {"per_symbol": m1, "cross_section": m2},
+        rows=rows,
+        features_mb=round(sum(p.stat().st_size for p in out.glob("*.parquet")) / 2**20, 1),
+    )
+
+
+def read_chunked(out: Path) -> Any:
+    """The chunked result as one frame (per-symbol files joined with the cross-section)."""
+    import polars as pl
+
+    ts = pl.read_parquet(out / "ts-*.parquet").drop("_sector")
+    return ts.join(pl.read_parquet(out / "cross.parquet"), on=["symbol", "date"], how="left")

@@ -23,17 +23,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import BIN, PYTHON, REPO, no_server_env, prefect_server, run, save
+from common import BIN, NON_PREFECT, PYTHON, REPO, no_server_env, prefect_server, run, save
 from realdata import DEFAULT_WORK, day_file, history_copy, prepare
-
-NON_PREFECT = (
-    "scoring_frame",
-    "load_model",
-    "predict",
-    "drift_features",
-    "import_evidently",
-    "run_drift",
-)
 
 
 def daily_cli(data_dir: Path, day: str, day_csv: Path, env: dict, label: str) -> dict:

@@ -35,12 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from common import PYTHON, measure, run, save
+from common import PYTHON, chunked_features, measure, read_chunked, run, save
 
 YEARS = 20.0
 SEED = 7
 CHUNK_SYMBOLS = 400
-CROSS = ("f_mkt_ret", "f_sector_ret")
 
 
 def gen(symbols: int, out: Path) -> dict:
@@ -63,16 +62,10 @@ def gen(symbols: int, out: Path) -> dict:
 
 
 def _spec():
-    """Every feature build_features can compute (FULL_SPEC where the library has one)."""
-    from nepse.features import steps as features
+    """Every feature build_features can compute."""
+    from nepse.features import FULL_SPEC
 
-    return getattr(features, "FULL_SPEC", features.FEATURE_SPEC)
-
-
-def _ts_names() -> list[str]:
-    names = _spec().names
-    cross = {n for n in names if n.startswith("f_rank_") or n in CROSS}
-    return [n for n in names if n not in cross]
+    return FULL_SPEC
 
 
 def polars_one_shot(src: Path) -> dict:
@@ -81,81 +74,16 @@ def polars_one_shot(src: Path) -> dict:
 
     adj = pl.read_parquet(src / "*.parquet")
     with measure("polars build_features (one shot)") as m:
-        feats = build_features(adj.lazy(), spec=_spec()).collect()
+        feats = build_features(adj.lazy(), spec=_spec()).collect(engine="in-memory")
     return {**m.as_dict(), "rows": feats.height, "features": len(feats.columns) - 4}
 
 
-def polars_chunked(src: Path, out: Path, chunk_files: int = 1) -> dict:
-    """Per-symbol features per chunk of symbols to Parquet, then the cross-section pass."""
-    from nepse.features import (
-        CARRY,
-        KEYS,
-        RANKED,
-        add_candles,
-        add_liquidity,
-        add_oscillators,
-        add_price_windows,
-        add_returns,
-        add_sector,
-        add_segments,
-        cross_rank,
-    )
-
-    ts = _ts_names()
+def polars_chunked(src: Path, out: Path) -> dict:
+    """Per-symbol features per file of symbols to Parquet, then the cross-section pass."""
     files = sorted(src.glob("*.parquet"))
-    out.mkdir(parents=True, exist_ok=True)
-    rows = 0
-    with measure("polars chunked: per-symbol features") as m1:
-        for i in range(0, len(files), chunk_files):
-            lf = (
-                pl.scan_parquet(files[i : i + chunk_files])
-                .pipe(add_segments)
-                .pipe(add_sector, None)
-                .pipe(add_returns)
-                .pipe(add_price_windows)
-                .pipe(add_candles)
-                .pipe(add_oscillators)
-                .pipe(add_liquidity)
-                .select(*KEYS, *ts, *CARRY)
-            )
-            part = lf.collect()
-            rows += part.height
-            part.write_parquet(out / f"ts-{i:04d}.parquet", compression="lz4")
-            del part
-    ranked = [f"f_{n}" for n in RANKED]
-    with measure("polars chunked: cross-section pass") as m2:
-        (
-            pl.scan_parquet(out / "ts-*.parquet")
-            .select(*KEYS, *dict.fromkeys(["f_ret_1", *ranked]))
-            .with_columns(
-                *[
-                    pl.when(pl.col(c).is_not_null()).then(cross_rank(c)).alias(f"f_rank_{n}")
-                    for c, n in zip(ranked, RANKED, strict=True)
-                ],
-                f_mkt_ret=pl.col("f_ret_1").mean().over("date"),
-                f_sector_ret=pl.lit(None, pl.Float64),
-            )
-            .select(*KEYS, "f_mkt_ret", "f_sector_ret", *[f"f_rank_{n}" for n in RANKED])
-            .sink_parquet(out / "cross.parquet", compression="lz4")
-        )
-    return {
-        "label": "polars chunked (per-symbol chunks + cross-section pass, written to Parquet)",
-        "wall_s": round(m1.wall_s + m2.wall_s, 3),
-        "cpu_s": round(m1.cpu_s + m2.cpu_s, 3),
-        "per_symbol_s": round(m1.wall_s, 3),
-        "cross_section_s": round(m2.wall_s, 3),
-        "load_before": m1.load_before,
-        "load_after": m2.load_after,
-        "rows": rows,
-        "chunk_symbols": CHUNK_SYMBOLS * chunk_files,
-    }
-
-
-def read_chunked(out: Path) -> pl.DataFrame:
-    """The chunked result as one frame (for the check)."""
-    ts = pl.read_parquet(out / "ts-*.parquet")
-    cross = pl.read_parquet(out / "cross.parquet")
-    return ts.join(cross, on=["symbol", "date"], how="left")
+    chunks = (pl.scan_parquet(f) for f in files)
+    row = chunked_features(chunks, out, names=_spec().names)
+    return {**row, "chunk_symbols": CHUNK_SYMBOLS}
 
 
 def pandas_run(src: Path, style: str = "rolling") -> dict:
@@ -197,7 +125,7 @@ def check(src: Path) -> dict:
     from nepse.features import build_features
 
     adj = pl.read_parquet(src / "*.parquet")
-    ref = build_features(adj.lazy(), spec=_spec()).collect().sort("symbol", "date")
+    ref = build_features(adj.lazy(), spec=_spec()).collect(engine="in-memory")
     pdf = pl.from_pandas(pandas_features(adj.to_pandas())).sort("symbol", "date")
     names = [c for c in pdf.columns if c.startswith("f_")]
     vs_pandas = _diff(pdf, ref, names)
@@ -206,7 +134,7 @@ def check(src: Path) -> dict:
         (r["max_abs_diff"] or 0.0) for r in _diff(alt.sort("symbol", "date"), pdf, names)
     )
     with tempfile.TemporaryDirectory() as tmp:
-        polars_chunked(src, Path(tmp), chunk_files=1)
+        polars_chunked(src, Path(tmp))
         chunked = read_chunked(Path(tmp)).sort("symbol", "date")
     spec = [c for c in ref.columns if c.startswith("f_")]
     vs_chunked = _diff(chunked.select(ref.columns), ref, spec)

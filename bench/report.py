@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from typing import Any
 
-from common import REPO, RESULTS
+from common import NON_PREFECT, REPO, RESULTS
 
 DOC = REPO / "docs" / "benchmarks.md"
 
@@ -29,7 +30,10 @@ def _f(x: Any, nd: int = 2) -> str:
     return str(x)
 
 
-def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+def _table(head: list[str] | str, rows: list[list[Any]]) -> list[str]:
+    """A Markdown table; `head` as a list or as one "a | b | c" string."""
+    if isinstance(head, str):
+        head = [h.strip() for h in head.split("|")]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(_f(c) for c in r) + " |" for r in rows]
     return [*out, ""]
@@ -48,6 +52,25 @@ def _load_col(r: dict) -> str:
 
 def _cmd(d: dict) -> list[str]:
     return [f"Command: `{d['command']}` (finished {d['finished_at']}).", ""]
+
+
+def _pick(records: list[dict], *keys: str | Callable[[dict], Any]) -> list[list[Any]]:
+    """Table rows: per record, `r[key]` for a name, `key(r)` for a function."""
+    return [[k(r) if callable(k) else r[k] for k in keys] for r in records]
+
+
+def _section(title: str) -> Callable[[Callable[[dict], list[str]]], Callable]:
+    """A page section: its title, the command that produced `d`, then the body (or "Not run")."""
+
+    def wrap(body: Callable[[dict], list[str]]) -> Callable[[dict | None], list[str]]:
+        def section(d: dict | None) -> list[str]:
+            if d is None:
+                return [title, "", "Not run yet.", ""]
+            return [title, "", *_cmd(d), *body(d)]
+
+        return section
+
+    return wrap
 
 
 def machine_section(docs: list[dict]) -> list[str]:
@@ -74,44 +97,19 @@ def machine_section(docs: list[dict]) -> list[str]:
     ]
 
 
-def ingest_section(d: dict | None) -> list[str]:
-    if d is None:
-        return ["## 1. Ingestion of the real data (issue 2)", "", "Not run yet.", ""]
-    out = ["## 1. Ingestion of the real data (issue 2)", "", *_cmd(d)]
-    out += [
+@_section("## 1. Ingestion of the real data (issue 2)")
+def ingest_section(d: dict) -> list[str]:
+    out = [
         f"Data: `{d['path']}` (ShareSansar, 339 symbols, with dividends and rights).",
         "",
         "### Ingestion work (read, validate, write; no Prefect)",
         "",
     ]
-    rows = [
-        [
-            r["case"],
-            r["run"],
-            r["wall_s"],
-            r["cpu_s"],
-            r["read_s"],
-            r["validate_write_s"],
-            r["rows_read"],
-            r["inserted"],
-            r["unchanged"],
-            _load_col(r),
-        ]
-        for r in d["work"]
-    ]
+    keys = "case run wall_s cpu_s read_s validate_write_s rows_read inserted unchanged"
+    rows = _pick(d["work"], *keys.split(), _load_col)
     out += _table(
-        [
-            "case",
-            "run",
-            "wall s",
-            "CPU s",
-            "read s",
-            "validate+write s",
-            "rows read",
-            "inserted",
-            "unchanged",
-            "load",
-        ],
+        "case | run | wall s | CPU s | read s | validate+write s | rows read |"
+        " inserted | unchanged | load",
         rows,
     )
     new = [r["wall_s"] for r in d["work"] if r["case"] == "new database"]
@@ -142,18 +140,7 @@ def ingest_section(d: dict | None) -> list[str]:
         for r in d["cli"]
     ]
     out += _table(
-        [
-            "Prefect",
-            "case",
-            "run",
-            "wall s",
-            "CPU s",
-            "peak MB",
-            "work s",
-            "imports s",
-            "Prefect s",
-            "load",
-        ],
+        "Prefect | case | run | wall s | CPU s | peak MB | work s | imports s | Prefect s | load",
         rows,
     )
     srv = [r for r in d["cli"] if r["mode"] == "running server"]
@@ -204,17 +191,10 @@ def ingest_section(d: dict | None) -> list[str]:
     return out
 
 
-def daily_section(d: dict | None) -> list[str]:
-    if d is None:
-        return [
-            "## 2. The daily run (issue 4) and its cost against history (issue 7c)",
-            "",
-            "Not run yet.",
-            "",
-        ]
-    out = ["## 2. The daily run (issue 4) and its cost against history (issue 7c)", "", *_cmd(d)]
+@_section("## 2. The daily run (issue 4) and its cost against history (issue 7c)")
+def daily_section(d: dict) -> list[str]:
     s = d["setup"]
-    out += [
+    out = [
         f"Set-up (bench/realdata.py, not timed here): the ShareSansar folder and CompanyList.csv "
         f"ingested, the full-history panel ({_f(s['panel_rows'])} rows) built, champion "
         f"`{s['model_version']}` trained with fast settings {s['training_settings']} in "
@@ -228,30 +208,11 @@ def daily_section(d: dict | None) -> list[str]:
     ]
     rows = []
     for y, res in d["results"].items():
-        for r in res["cli_server"]:
-            rows.append(
-                [
-                    y,
-                    r["label"].split(",")[-1].strip(),
-                    r["wall_s"],
-                    r["cpu_s"],
-                    r.get("peak_rss_mb"),
-                    r["returncode"],
-                    _load_col(r),
-                ]
-            )
-        for r in res.get("cli_temporary_server", []):
-            rows.append(
-                [
-                    y,
-                    r["label"].split(",")[-1].strip(),
-                    r["wall_s"],
-                    r["cpu_s"],
-                    r.get("peak_rss_mb"),
-                    r["returncode"],
-                    _load_col(r),
-                ]
-            )
+        runs = [*res["cli_server"], *res.get("cli_temporary_server", [])]
+        keys = ("wall_s", "cpu_s", lambda r: r.get("peak_rss_mb"), "returncode")
+        rows += [
+            [y, r["label"].split(",")[-1].strip(), *_pick([r], *keys, _load_col)[0]] for r in runs
+        ]
     out += _table(["history (years)", "run", "wall s", "CPU s", "peak MB", "rc", "load"], rows)
     out += [
         "### The non-Prefect part, part by part (fresh interpreter, bench/daily_parts.py)",
@@ -260,14 +221,7 @@ def daily_section(d: dict | None) -> list[str]:
         "(pipeline, registry; listed separately in the process wall).",
         "",
     ]
-    parts = (
-        "scoring_frame",
-        "load_model",
-        "predict",
-        "drift_features",
-        "import_evidently",
-        "run_drift",
-    )
+    parts = NON_PREFECT
     rows = []
     for y, res in d["results"].items():
         for r in res["parts"]:
@@ -284,20 +238,9 @@ def daily_section(d: dict | None) -> list[str]:
                 ]
             )
     out += _table(
-        [
-            "history",
-            "rows scored",
-            "scoring_frame s",
-            "load model s",
-            "predict s",
-            "drift features s",
-            "import evidently s",
-            "run_drift s",
-            "sum wall s",
-            "sum CPU s",
-            "process wall s",
-            "load",
-        ],
+        "history | rows scored | scoring_frame s | load model s | predict s |"
+        " drift features s | import evidently s | run_drift s | sum wall s |"
+        " sum CPU s | process wall s | load",
         rows,
     )
     t = d["targets"]
@@ -351,12 +294,9 @@ def daily_section(d: dict | None) -> list[str]:
     return out
 
 
-def features_section(d: dict | None) -> list[str]:
-    title = "## 3a. Features: Polars against pandas (issue 7)"
-    if d is None:
-        return [title, "", "Not run yet.", ""]
-    out = [title, "", *_cmd(d)]
-    out += [
+@_section("## 3a. Features: Polars against pandas (issue 7)")
+def features_section(d: dict) -> list[str]:
+    out = [
         f"Input: devdata.sample.iter_panel ({d['years']:g} years, seed {d['seed']}), adjusted with "
         "features.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
         "process; peak = that process's maximum RSS from `/usr/bin/time -v` (input included). "
@@ -461,11 +401,9 @@ def features_section(d: dict | None) -> list[str]:
     return out
 
 
-def model_section(d: dict | None) -> list[str]:
-    title = "## 3b. LightGBM against the original RandomForest (issue 7)"
-    if d is None:
-        return [title, "", "Not run yet.", ""]
-    out = [title, "", *_cmd(d)]
+@_section("## 3b. LightGBM against the original RandomForest (issue 7)")
+def model_section(d: dict) -> list[str]:
+    out: list[str] = []
     b = d["blocks"]
     out += [
         f"Real data, {len(b)} walk-forward blocks from {b[0]['test_start']} to "
@@ -498,33 +436,17 @@ def model_section(d: dict | None) -> list[str]:
         for r in d["summary"]
     ]
     out += _table(
-        [
-            "model",
-            "train s",
-            "train CPU s",
-            "score s",
-            "score CPU s",
-            "Rank IC",
-            "IC",
-            "RMSE",
-            "dir. accuracy",
-            "days",
-            "rows",
-        ],
+        "model | train s | train CPU s | score s | score CPU s | Rank IC | IC |"
+        " RMSE | dir. accuracy | days | rows",
         rows,
     )
     return out
 
 
-def scale_section(d: dict | None) -> list[str]:
-    title = "## 3d. Scale: a generated market of 5,000 symbols x 20 years (issue 7)"
-    if d is None:
-        return [title, "", "Not run yet.", ""]
+@_section("## 3d. Scale: a generated market of 5,000 symbols x 20 years (issue 7)")
+def scale_section(d: dict) -> list[str]:
     spec = d.get("feature_spec") or {"version": "2026.11.1", "n_features": 43}
     out = [
-        title,
-        "",
-        *_cmd(d),
         f"{_f(d['rows'])} price rows. Each stage in its own process. Features and model: the "
         f"library's FEATURE_SPEC {spec['version']} ({spec['n_features']} features). Training "
         "uses nepse.model.lgbm.train_final with the project's settings on the sample named in the "
@@ -553,50 +475,22 @@ def scale_section(d: dict | None) -> list[str]:
             ]
         )
     out += _table(
-        [
-            "stage",
-            "stage wall s",
-            "stage CPU s",
-            "process wall s",
-            "process CPU s",
-            "peak MB",
-            "detail",
-            "load",
-        ],
+        "stage | stage wall s | stage CPU s | process wall s | process CPU s |"
+        " peak MB | detail | load",
         rows,
     )
     return out
 
 
-def overhead_section(d: dict | None) -> list[str]:
-    title = "## 3e. Prefect overhead: the ingest-prices flow against ingest_path (issue 7)"
-    if d is None:
-        return [title, "", "Not run yet.", ""]
-    out = [title, "", *_cmd(d)]
-    rows = [
-        [
-            r["mode"],
-            r["wall_s"],
-            r["cpu_s"],
-            r.get("peak_rss_mb"),
-            r["import_s"],
-            r["new_database_s"],
-            r["unchanged_s"],
-            _load_col(r),
-        ]
-        for r in d["runs"]
-    ]
+@_section("## 3e. Prefect overhead: the ingest-prices flow against ingest_path (issue 7)")
+def overhead_section(d: dict) -> list[str]:
+    out: list[str] = []
+    peak = lambda r: r.get("peak_rss_mb")  # noqa: E731
+    keys = ("mode", "wall_s", "cpu_s", peak, "import_s", "new_database_s", "unchanged_s")
+    rows = _pick(d["runs"], *keys, _load_col)
     out += _table(
-        [
-            "mode",
-            "process wall s",
-            "process CPU s",
-            "peak MB",
-            "imports s",
-            "new database s",
-            "unchanged s",
-            "load",
-        ],
+        "mode | process wall s | process CPU s | peak MB | imports s |"
+        " new database s | unchanged s | load",
         rows,
     )
     plain = [r for r in d["runs"] if r["mode"] == "plain"]

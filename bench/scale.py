@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import polars as pl
-from common import PYTHON, measure, run, save
+from common import PYTHON, chunked_features, combine, measure, run, save
 
 SEED = 11
 CHUNK = 400
@@ -94,20 +94,7 @@ def ingest(work: Path, whole_folder: bool = False) -> dict:
 
 def features(work: Path) -> dict:
     """Adjust + per-symbol features + labels per chunk of symbols, then the cross-section."""
-    from nepse.features import (
-        CARRY,
-        FEATURE_SPEC,
-        KEYS,
-        RANKED,
-        add_candles,
-        add_liquidity,
-        add_oscillators,
-        add_price_windows,
-        add_returns,
-        add_sector,
-        add_segments,
-        cross_rank,
-    )
+    from nepse.features import FEATURE_SPEC
     from nepse.features.adjust import adjust_prices
     from nepse.features.labels import add_label
     from nepse.features.panel import calendar_of
@@ -116,66 +103,26 @@ def features(work: Path) -> dict:
     s = _settings(work)
     out = work / "features"
     shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    cross_names = {n for n in FEATURE_SPEC.names if n.startswith("f_rank_")} | {
-        "f_mkt_ret",
-        "f_sector_ret",
-    }
-    ts = [n for n in FEATURE_SPEC.names if n not in cross_names]
-    rows = 0
     with open_store(s.database, read_only=True) as st:
         cal = calendar_of(st)
         symbols = st._frame("SELECT DISTINCT symbol FROM prices ORDER BY 1")["symbol"]
         actions = st.corporate_actions()
         securities = st.securities()
-        with measure("per-symbol features + labels, by chunk") as m1:
-            for k in range(0, len(symbols), CHUNK):
-                prices = st.prices(symbols=symbols[k : k + CHUNK].to_list())
-                part = (
-                    adjust_prices(prices.lazy(), actions, settings=s)
-                    .pipe(add_segments)
-                    .pipe(add_sector, securities if securities.height else None)
-                    .pipe(add_returns)
-                    .pipe(add_price_windows)
-                    .pipe(add_candles)
-                    .pipe(add_oscillators)
-                    .pipe(add_liquidity)
-                    .pipe(add_label, horizon=s.horizon, calendar=cal)
-                    .select(*KEYS, *ts, *CARRY, "y_ret", "_sector")
-                    .collect()
-                )
-                rows += part.height
-                part.write_parquet(out / f"ts-{k // CHUNK:04d}.parquet", compression="lz4")
-                del part
-    ranked = [f"f_{n}" for n in RANKED]
-    with measure("cross-section pass") as m2:
-        (
-            pl.scan_parquet(out / "ts-*.parquet")
-            .select(*KEYS, "_sector", *dict.fromkeys(["f_ret_1", *ranked]))
-            .with_columns(
-                *[
-                    pl.when(pl.col(c).is_not_null()).then(cross_rank(c)).alias(f"f_rank_{n}")
-                    for c, n in zip(ranked, RANKED, strict=True)
-                ],
-                f_mkt_ret=pl.col("f_ret_1").mean().over("date"),
-                f_sector_ret=pl.when(pl.col("_sector").is_not_null()).then(
-                    pl.col("f_ret_1").mean().over("date", "_sector")
-                ),
+        chunks = (
+            adjust_prices(
+                st.prices(symbols=symbols[k : k + CHUNK].to_list()).lazy(), actions, settings=s
             )
-            .select(*KEYS, "f_mkt_ret", "f_sector_ret", *[f"f_rank_{n}" for n in RANKED])
-            .sink_parquet(out / "cross.parquet", compression="lz4")
+            for k in range(0, len(symbols), CHUNK)
         )
-    return {
-        "label": "features (chunked) + labels",
-        "wall_s": round(m1.wall_s + m2.wall_s, 3),
-        "cpu_s": round(m1.cpu_s + m2.cpu_s, 3),
-        "per_symbol_s": round(m1.wall_s, 3),
-        "cross_section_s": round(m2.wall_s, 3),
-        "load_before": m1.load_before,
-        "load_after": m2.load_after,
-        "rows": rows,
-        "features_mb": round(sum(p.stat().st_size for p in out.glob("*.parquet")) / 2**20, 1),
-    }
+        row = chunked_features(
+            chunks,
+            out,
+            names=FEATURE_SPEC.names,
+            securities=securities if securities.height else None,
+            then=lambda lf: add_label(lf, horizon=s.horizon, calendar=cal),
+            extra=("y_ret",),
+        )
+    return {**row, "label": "features (chunked) + labels"}
 
 
 def train(work: Path, symbols: int, years: float) -> dict:
@@ -231,17 +178,12 @@ def score(work: Path) -> dict:
             frame = scoring_frame(st, s, day)
     with measure("predict") as m2:
         preds = model.predict(frame)
-    return {
-        "label": "scoring_frame + predict",
-        "wall_s": round(m1.wall_s + m2.wall_s, 3),
-        "cpu_s": round(m1.cpu_s + m2.cpu_s, 3),
-        "scoring_frame_s": round(m1.wall_s, 3),
-        "predict_s": round(m2.wall_s, 3),
-        "load_before": m1.load_before,
-        "load_after": m2.load_after,
-        "rows": preds.height,
-        "day": str(day),
-    }
+    return combine(
+        "scoring_frame + predict",
+        {"scoring_frame": m1, "predict": m2},
+        rows=preds.height,
+        day=str(day),
+    )
 
 
 def _spec_info() -> dict:

@@ -152,7 +152,8 @@ def build_panel(
     lf = in_universe(lf, securities, store.security_history(), active_only=active_only)
     if start is not None:
         lf = lf.filter(pl.col("date") >= start)
-    frame = lf.collect()
+    # In memory: the streaming engine runs the whole-column feature steps ~1.5x slower.
+    frame = lf.collect(engine="in-memory")
     log.info(
         "panel: %d rows, %d symbols, %s..%s",
         frame.height,
