@@ -62,7 +62,7 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
         from flows.train import train_model
 
         get_run_logger().info("no champion model yet: training one first")
-        train_model(as_of=day.as_of)
+        train_model(as_of=day.as_of, force_promote=settings().promote_first_model)
 
     scored = score_universe(day.as_of)
     drift, drift_error = None, None

@@ -240,6 +240,10 @@ class Settings(BaseSettings):
     """A candidate must beat the champion's walk-forward Rank IC by more than this."""
     promote_margin_baseline: float = 0.0
     """A candidate must beat every baseline's walk-forward Rank IC by more than this."""
+    promote_first_model: bool = False
+    """When a daily run finds no champion, make the model it trains the champion even if it does
+    not beat the baselines (the demo and the end-to-end test; the registry records that it was
+    forced and why it would not have been promoted)."""
 
     # --- daily run, drift, monitoring ----------------------------------------------------
     drift_window_days: int = 1

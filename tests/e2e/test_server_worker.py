@@ -71,6 +71,7 @@ WORKER_SETTINGS = {
     "NEPSE_NUM_BOOST_ROUND": "60",
     "NEPSE_TEST_START": "2026-05-01",
     "NEPSE_PROMOTE_MARGIN_BASELINE": "-1",
+    "NEPSE_PROMOTE_FIRST_MODEL": "true",
 }
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
