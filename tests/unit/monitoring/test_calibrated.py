@@ -10,51 +10,17 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from nepse.devdata.sample import generate_panel
-from nepse.features import FEATURE_SPEC, build_features
-from nepse.features.adjust import adjust_prices
 from nepse.monitoring.baseline import (
     FEATURES,
     MARKET,
     PREDICTIONS,
     WORST,
-    DriftBaseline,
-    build_baseline,
     check,
     load_or_none,
 )
 from nepse.monitoring.calibrated import Calibration, judge, normed_wasserstein
 from nepse.monitoring.comparable import column_kind, drift_columns, to_comparable
-from nepse.settings import load_settings
-
-WINDOW = 5
-
-
-@pytest.fixture(scope="module")
-def market() -> tuple[pl.DataFrame, list[date]]:
-    """Features of a 3-year, 80-stock sample market, with a stand-in prediction column."""
-    prices = generate_panel(symbols=80, years=3, seed=3)
-    feat = build_features(adjust_prices(prices, None, settings=load_settings()), None).collect()
-    feat = feat.with_columns(pred_ret=-pl.col("f_ret_1") + 0.01 * pl.col("f_ma_ratio_20"))
-    return feat, sorted(feat["date"].unique().to_list())
-
-
-@pytest.fixture(scope="module")
-def baseline(market) -> DriftBaseline:
-    feat, days = market
-    return build_baseline(
-        feat.filter(pl.col("date") <= days[-60]),
-        features=list(FEATURE_SPEC.names),
-        categorical=list(FEATURE_SPEC.categorical),
-        window=WINDOW,
-        reference_days=100,
-        calibration_days=300,
-        quantile=0.99,
-    )
-
-
-def window_of(feat: pl.DataFrame, days: list[date], end: int) -> pl.DataFrame:
-    return feat.filter(pl.col("date").is_between(days[end - WINDOW + 1], days[end]))
+from tests.unit.monitoring.conftest import WINDOW, window_of
 
 
 def test_distance_is_evidentlys_normed_wasserstein():
