@@ -183,8 +183,20 @@ class Settings(BaseSettings):
     """A candidate must beat every baseline's walk-forward Rank IC by more than this."""
 
     # --- daily run, drift, monitoring ----------------------------------------------------
-    drift_window_days: int = 1
-    """Drift 'current' data: the last N trading days' cross-sections (1: the scoring day)."""
+    drift_window_days: int = Field(default=5, ge=1)
+    """Drift 'current' data: the last N sessions' cross-sections, compared with a reference
+    window from the model's training period (nepse/monitoring/baseline.py)."""
+    drift_reference_days: int = Field(default=120, ge=20)
+    """Drift reference: the last N sessions of the model's training period."""
+    drift_calibration_days: int = Field(default=750, ge=50)
+    """Drift alarm lines: the statistic over every window of the N sessions before the
+    reference (each compared with that reference, as today's window is)."""
+    drift_alarm_quantile: float = Field(default=0.99, gt=0.5, lt=1.0)
+    """Alarm when a statistic is beyond this quantile of its own history (the realised Rank IC:
+    below the 1 - quantile of its walk-forward distribution)."""
+    drift_report_columns: int = Field(default=8, ge=1)
+    """Evidently's HTML drift report shows the N features farthest from the reference (the
+    calibrated statistic always covers all of them)."""
     drift_max_features: int = 0
     """Drift report over the model's N most important features (by gain); 0: all of them.
     Evidently's cost grows with the columns (~0.15 s each)."""
@@ -203,6 +215,10 @@ class Settings(BaseSettings):
     there. Unset: they link the file:// path."""
     webhook_secret_block: str | None = None
     """Name of a Prefect Secret block holding the webhook URL (used when webhook_url is unset)."""
+    alert_block: str | None = None
+    """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
+    'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
+    flow run's logs."""
 
     @property
     def database(self) -> Path:
