@@ -75,10 +75,10 @@ def backfill_prices(start: date, end: date, source: str = "api", chunk_days: int
         for number, chunk in enumerate(chunks, 1):
             for day in chunk:
                 result = fetch_and_ingest_day(day, label)
-                statuses[result["status"]] += 1
-                counts.update({k: result.get(k, 0) for k in ("inserted", "updated", "rejected")})
+                statuses[result.status] += 1
+                counts.update({k: getattr(result, k) for k in ("inserted", "updated", "rejected")})
                 done += 1
-                _notify(done, total, day, result["status"])
+                _notify(done, total, day, result.status)
             update_progress_artifact(
                 progress, progress=100.0 * done / total, description=f"{done}/{total} day(s)"
             )

@@ -79,6 +79,9 @@ CORPORATE_ACTION_SCHEMA: dict[str, pl.DataType] = {
 
 EQUITY = "Equity"
 
+KEYS: tuple[str, str] = ("symbol", "date")
+"""The key of every per-stock daily frame and table."""
+
 
 def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """An empty frame with the given schema."""

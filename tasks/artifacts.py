@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import polars as pl
-from prefect import task
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
     create_table_artifact,
 )
 
+from nepse.ingest.gate import GateResult
+from nepse.model.scoring import ScoredDay
+from nepse.monitoring.drift import DriftSummary
+from nepse.monitoring.performance import MonitorVerdict
 from tasks.common import settings
 
 
@@ -38,42 +40,45 @@ def _num(x: float | None, fmt: str = ".4f") -> str:
 
 
 def daily_markdown(
-    day: date, scored: dict, drift: dict | None, perf: dict, gate: dict, index: str
+    scored: ScoredDay,
+    gate: GateResult,
+    drift: DriftSummary | None,
+    verdict: MonitorVerdict,
+    index: Path,
 ) -> str:
     """The run summary shown on the flow run's Artifacts tab."""
-    model = f"`{scored['model_version']}`"
-    if scored["is_fallback"]:
-        model += f" — **FALLBACK** ({scored['model_role']}): " + "; ".join(scored["problems"])
+    day = scored.as_of
+    model = f"`{scored.model_version}`"
+    if scored.is_fallback:
+        model += f" — **FALLBACK** ({scored.model_role}): " + "; ".join(scored.problems)
     lines = [
         f"# NEPSE daily predictions for {day}",
         "",
         f"- **Model:** {model}",
-        f"- **Universe:** {scored['n']} active equities scored "
-        f"({gate['rows_on_day']} prices stored for the day, "
-        f"{100 * gate['reject_share']:.2f}% of input rows rejected)",
-        f"- **Predictions:** `{scored['predictions_path']}`",
+        f"- **Universe:** {scored.n} active equities scored "
+        f"({gate.rows_on_day} prices stored for the day, "
+        f"{100 * gate.reject_share:.2f}% of input rows rejected)",
+        f"- **Predictions:** `{scored.predictions_path}`",
     ]
     if drift:
-        cols = [c for c in drift["columns"] if c["drifted"]]
-        verdict = "**DRIFT**" if drift["dataset_drift"] else "no dataset drift"
+        cols = drift.drifted_columns
+        verdict_txt = "**DRIFT**" if drift.dataset_drift else "no dataset drift"
         lines.append(
-            f"- **Drift:** {verdict}: {drift['n_drifted']} of {drift['n_columns']} feature "
-            f"columns drifted ({drift['share_drifted']:.0%}); report `{drift['html_path']}`"
+            f"- **Drift:** {verdict_txt}: {drift.n_drifted} of {drift.n_columns} feature "
+            f"columns drifted ({drift.share_drifted:.0%}); report `{drift.html_path}`"
         )
         if cols:
-            shown = ", ".join(
-                f"`{c['column']}` ({c['method']} {_num(c['score'])})" for c in cols[:15]
-            )
+            shown = ", ".join(f"`{c.column}` ({c.method} {_num(c.score)})" for c in cols[:15])
             lines.append(f"  - drifted: {shown}{' …' if len(cols) > 15 else ''}")
-        pd_ = drift.get("prediction_drift")
+        pd_ = drift.prediction_drift
         if pd_:
             lines.append(
-                f"  - prediction drift: {'yes' if pd_['drifted'] else 'no'} "
-                f"({pd_['method']} {_num(pd_['score'])})"
+                f"  - prediction drift: {'yes' if pd_.drifted else 'no'} "
+                f"({pd_.method} {_num(pd_.score)})"
             )
     else:
         lines.append("- **Drift:** no report this run (see the logs)")
-    latest = perf.get("latest")
+    latest = verdict.latest
     if latest:
         lines.append(
             f"- **Realised (last evaluated day {latest['date']}):** Rank IC "
@@ -83,12 +88,12 @@ def daily_markdown(
         )
     else:
         lines.append("- **Realised:** no earlier prediction has its outcome yet")
-    for alert in perf.get("alerts", []):
+    for alert in verdict.alerts:
         lines.append(f"- :warning: {alert}")
     lines.append(f"- **Report index:** `{index}`")
-    for title, rows in (("Top 10", scored["top"]), ("Bottom 10", scored["bottom"])):
+    for title, rows in (("Top 10", scored.top), ("Bottom 10", scored.bottom)):
         lines += ["", f"## {title}", "", "| symbol | predicted return | rank |", "|---|---:|---:|"]
-        lines += [f"| {r['symbol']} | {_pct(r['pred_ret'])} | {r['pred_rank']:.3f} |" for r in rows]
+        lines += [f"| {r.symbol} | {_pct(r.pred_ret)} | {r.pred_rank:.3f} |" for r in rows]
     lines += [
         "",
         "Predicted return = next trading day's adjusted close-to-close return. Realised metrics "
@@ -97,17 +102,21 @@ def daily_markdown(
     return "\n".join(lines)
 
 
-@task(name="publish-artifacts")
 def publish_daily_artifacts(
-    day: date, scored: dict, drift: dict | None, perf: dict, gate: dict, index: str
+    scored: ScoredDay,
+    gate: GateResult,
+    drift: DriftSummary | None,
+    verdict: MonitorVerdict,
+    index: Path,
 ) -> None:
-    """Markdown summary, predictions table and a link to the drift report."""
+    """Markdown summary, predictions table and links to the drift report and the index."""
+    day = scored.as_of
     create_markdown_artifact(
         key="daily-summary",
-        markdown=daily_markdown(day, scored, drift, perf, gate, index),
+        markdown=daily_markdown(scored, gate, drift, verdict, index),
         description=f"NEPSE daily predictions {day}",
     )
-    preds = pl.read_parquet(scored["predictions_path"]).select(
+    preds = pl.read_parquet(scored.predictions_path).select(
         "symbol", "pred_ret", "pred_rank", "model_version"
     )
     create_table_artifact(
@@ -120,8 +129,8 @@ def publish_daily_artifacts(
     if drift:
         create_link_artifact(
             key="drift-report",
-            link=report_url(drift["html_path"]),
-            link_text=f"Evidently drift report {day} ({scored['model_version']})",
+            link=report_url(drift.html_path),
+            link_text=f"Evidently drift report {day} ({scored.model_version})",
             description=f"Drift report for {day}: open it in a browser (self-contained HTML)",
         )
     create_link_artifact(

@@ -23,9 +23,11 @@ from prefect.logging import get_run_logger
 from prefect.utilities.math import lower_clamp_multiple
 from pydantic import SecretStr
 
+from nepse.calendar import today_in
 from nepse.errors import TransientSourceError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
-from nepse.ingest.service import market_today
+from nepse.ingest.day import DayOutcome, FetchedDay
+from nepse.ingest.freshness import classify_day
 from nepse.settings import Settings
 from nepse.sources.api import ApiDayResult, ApiSource, RecordedApiSource
 from nepse.store import DayRecord, open_store
@@ -74,8 +76,8 @@ def fetch_day(s: Settings, day: date, source_label: str) -> ApiDayResult:
 
 
 @task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **IO_RETRY)
-def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
-    """Fetch `day` ('api', or a folder of recorded pages) and store it if complete; return counts.
+def fetch_and_ingest_day(day: date, source_label: str = API) -> FetchedDay:
+    """Fetch `day` ('api', or a folder of recorded pages) and store it if complete.
 
     Status 'ok' stores the day's prices and marks the day complete in one transaction;
     'holiday' (empty after the close) marks it complete with no rows; 'market_open' and
@@ -94,38 +96,69 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> dict:
     status = day_status(result.status, day, now=datetime.now(UTC), timezone=s.timezone)
     raw_dir = str(result.raw_files[0].parent) if result.raw_files else None
     record = DayRecord(day, source_label, status, pages=result.pages, raw_dir=raw_dir)
-    out: dict = {"day": day.isoformat(), "status": status, "pages": result.pages}
     with open_store(s.database, lock_timeout_s=s.lock_timeout_s) as store:
         if status == STATUS_OK:
-            report = store.ingest(
-                result,
-                settings=s,
-                today=market_today(s),
-                day=record,
-            )
+            report = store.ingest(result, settings=s, today=today_in(s.timezone), day=record)
             report.check_identity()
-            out.update(
-                {k: getattr(report, k) for k in ("run_id", "rows_read", "inserted", "updated")}
-            )
-            out.update(
-                unchanged=report.unchanged, rejected=report.rejected, duplicates=report.duplicates
+            out = FetchedDay(
+                day,
+                status,
+                result.pages,
+                report.run_id,
+                report.rows_read,
+                report.inserted,
+                report.updated,
+                report.unchanged,
+                report.rejected,
+                report.duplicates,
             )
         else:
             store.record_day(record, rows_read=result.rows_read)
-            out.update(rows_read=result.rows_read, inserted=0, updated=0, unchanged=0)
-            out.update(rejected=0, duplicates=0)
+            out = FetchedDay(day, status, result.pages, rows_read=result.rows_read)
     log.info(
         "%s from %s: %s, %d page(s), %d read, %d inserted, %d updated, %d rejected",
         day,
         source_label,
         status,
-        result.pages,
-        out["rows_read"],
-        out["inserted"],
-        out["updated"],
-        out["rejected"],
+        out.pages,
+        out.rows_read,
+        out.inserted,
+        out.updated,
+        out.rejected,
     )
     return out
+
+
+@task(name="ingest-api-day")
+def ingest_api_day(as_of: date | None) -> DayOutcome:
+    """Fetch the day to score from the API and say whether it is ok, a holiday, early or stale."""
+    s = settings()
+    day = as_of or today_in(s.timezone)
+    fetched = fetch_and_ingest_day(day)
+    fresh = classify_day(
+        day,
+        now=datetime.now(UTC),
+        fetched=fetched.status,
+        trading_day=day.weekday() != 5,  # Saturday never trades; holidays come from the API
+        stale_after_minutes=s.stale_after_minutes,
+        timezone=s.timezone,
+    )
+    detail = {
+        "holiday": f"{day}: holiday, nothing to score",
+        "not_yet": f"{day}: NEPSE has not published the day yet; run after 15:00",
+        "stale": f"no complete prices for {day} past the deadline (fetch status {fetched.status})",
+    }.get(fresh, "")
+    get_run_logger().info("%s: %s %s", day, fresh, detail)
+    return DayOutcome(
+        status=fresh,
+        as_of=day,
+        asked=as_of,
+        source=API,
+        run_id=fetched.run_id,
+        rows_read=fetched.rows_read,
+        rejected=fetched.rejected,
+        detail=detail,
+    )
 
 
 @task(name="plan-backfill", **IO_RETRY)

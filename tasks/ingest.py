@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
+from nepse.calendar import today_in
+from nepse.errors import NotEnoughHistoryError
+from nepse.features.panel import calendar_of
+from nepse.ingest.day import DayOutcome
 from nepse.ingest.service import ingest_path
+from nepse.store import IngestReport, open_store
 from tasks.common import IO_RETRY, settings
 
 
@@ -36,7 +42,7 @@ def write_sample_market(
 
 
 @task(name="ingest-files", **IO_RETRY)
-def ingest_files(path: str) -> dict:
+def ingest_files(path: str) -> IngestReport:
     """Read NEPSE price files at `path` into DuckDB in one transaction; returns the run counts."""
     s = settings()
     report = ingest_path(s, Path(path))
@@ -56,4 +62,32 @@ def ingest_files(path: str) -> dict:
         markdown=report.to_markdown(),
         description=f"Ingestion of {path}",
     )
-    return report.to_dict()
+    return report
+
+
+@task(name="ingest-day", **IO_RETRY)
+def ingest_file_day(path: str, as_of: date | None) -> DayOutcome:
+    """Ingest price files, then pick the day to score: `as_of`, or the latest stored day."""
+    s = settings()
+    report = ingest_files.fn(path)
+    with open_store(s.database, read_only=True, lock_timeout_s=s.lock_timeout_s) as st:
+        calendar = calendar_of(st)
+    today = today_in(s.timezone)
+    day = calendar.latest(on_or_before=as_of or today)
+    if day is None:
+        raise NotEnoughHistoryError(
+            f"no trading day stored on or before {as_of or today}: ingest prices first "
+            "(nepse ingest)"
+        )
+    get_run_logger().info(
+        "scoring day %s (asked %s, today %s in %s)", day, as_of, today, s.timezone
+    )
+    return DayOutcome(
+        status="ok",
+        as_of=day,
+        asked=as_of,
+        source=report.source,
+        run_id=report.run_id,
+        rows_read=report.rows_read,
+        rejected=report.rejected,
+    )

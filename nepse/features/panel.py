@@ -39,11 +39,7 @@ class Panel:
 
 def calendar_of(store: Store) -> TradingCalendar:
     """The trading calendar derived from the stored prices."""
-    counts = store.con.sql(
-        "SELECT date, count(*) AS n FROM prices GROUP BY date HAVING count(*) >= ? ORDER BY date",
-        params=[MIN_SYMBOLS_PER_DAY],
-    ).pl()
-    return TradingCalendar.from_dates(counts["date"])
+    return TradingCalendar.from_dates(store.trading_dates(MIN_SYMBOLS_PER_DAY))
 
 
 def universe(securities: pl.DataFrame, *, active_only: bool) -> pl.Expr:
@@ -107,20 +103,45 @@ def build_panel(
     return Panel(frame=frame, calendar=calendar, spec=spec)
 
 
-def scoring_frame(
-    store: Store, settings: Settings, as_of: date, *, spec: FeatureSpec = FEATURE_SPEC
-) -> pl.DataFrame:
-    """Features of every active equity that traded on `as_of`, from the scoring window only.
+@dataclass(frozen=True)
+class DayPanel:
+    """One build for a daily run: the scoring day's features and the labels of earlier days."""
 
-    Loads `spec.lookback_days` trading days before `as_of`, so the cost of a daily run does not
-    grow with the length of the stored history.
+    features: pl.DataFrame
+    """Features of every active equity that traded on the scoring day (spec names, keys)."""
+    labels: pl.DataFrame
+    """(symbol, date, y_ret) of the days from `labels_from` up to the scoring day."""
+    calendar: TradingCalendar
+
+
+def build_day(
+    store: Store,
+    settings: Settings,
+    as_of: date,
+    *,
+    labels_from: date | None = None,
+    spec: FeatureSpec = FEATURE_SPEC,
+) -> DayPanel:
+    """The daily run's one feature build: score `as_of`, label earlier prediction days.
+
+    Loads `spec.lookback_days` trading days before the earliest day needed, so the cost of a
+    daily run does not grow with the length of the stored history. Features of `as_of` equal
+    those of a full-history build (tests/unit/features/test_features.py measures the lookback).
     """
-    panel = build_panel(
-        store, settings, start=as_of, end=as_of, spec=spec, active_only=True, label=False
-    )
-    frame = panel.frame.filter(pl.col("date") == as_of)
-    if frame.is_empty():
+    start = min(as_of, labels_from) if labels_from is not None else as_of
+    panel = build_panel(store, settings, start=start, end=as_of, spec=spec, label=True)
+    active = universe(store.securities(), active_only=True)
+    features = panel.frame.filter(pl.col("date") == as_of).filter(active)
+    if features.is_empty():
         raise NotEnoughHistoryError(
             f"no active equity has prices on {as_of} in {store.path}: ingest that day first"
         )
-    return frame
+    labels = panel.frame.filter(pl.col("date") < as_of).select("symbol", "date", "y_ret")
+    return DayPanel(features=features.drop("y_ret"), labels=labels, calendar=panel.calendar)
+
+
+def scoring_frame(
+    store: Store, settings: Settings, as_of: date, *, spec: FeatureSpec = FEATURE_SPEC
+) -> pl.DataFrame:
+    """Features of every active equity that traded on `as_of`, from the scoring window only."""
+    return build_day(store, settings, as_of, spec=spec).features

@@ -8,12 +8,10 @@ Evidently reads pandas, so Polars frames are converted here, at the edge.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ import pandas as pd
 import polars as pl
 
 from nepse.errors import ConfigError, DataQualityError, NepseError
-from nepse.store.migrations import DRIFT_DDL
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +40,6 @@ MAX_REFERENCE_ROWS = 20_000
 
 ALL_NULL = "all_null"
 """Method name recorded for a column with no finite value in the current or reference data."""
-
-DDL = DRIFT_DDL  # the SQL lives in nepse/store/ddl.py (imported by the store)
 
 
 @dataclass(frozen=True)
@@ -317,30 +312,12 @@ def run_drift(
     return summary
 
 
-def save_drift(con: Any, date: Date | str, model_version: str, summary: DriftSummary) -> None:
-    """Insert or replace the drift_reports row of (date, model_version) on a DuckDB connection."""
-    drifted = [
-        {"column": c.column, "method": c.method, "score": c.score} for c in summary.drifted_columns
-    ]
-    pred = summary.prediction_drift.to_dict() if summary.prediction_drift is not None else None
-    con.execute(
-        """
-        INSERT OR REPLACE INTO drift_reports (date, model_version, share_drifted, dataset_drift,
-            n_drifted, n_columns, drifted_columns, prediction_drift, html_path, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)
-        """,
-        [
-            Date.fromisoformat(date) if isinstance(date, str) else date,
-            model_version,
-            summary.share_drifted,
-            summary.dataset_drift,
-            summary.n_drifted,
-            summary.n_columns,
-            json.dumps(drifted),
-            json.dumps(pred) if pred is not None else None,
-            str(summary.html_path),
-        ],
-    )
+def drift_features(names: list[str], meta: dict, limit: int) -> list[str]:
+    """The model's features to check for drift: all, or the `limit` most important by gain."""
+    if limit <= 0 or limit >= len(names):
+        return list(names)
+    gain = meta.get("importance_gain") or {}
+    return sorted(names, key=lambda n: -gain.get(n, 0.0))[:limit]
 
 
 def performance_report(

@@ -13,6 +13,7 @@ from nepse.errors import NepseError
 from nepse.store.base import StoreBase, connect
 from nepse.store.days import DAY_STATUSES, DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
+from nepse.store.predictions import PredictionsMixin
 from nepse.store.prices import LIMIT_TOLERANCE, STAGES, IngestReport, PricesMixin
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, StoreBase):
+class Store(PricesMixin, DaysMixin, PredictionsMixin, StoreBase):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:

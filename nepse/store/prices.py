@@ -440,9 +440,16 @@ class PricesMixin(StoreBase):
         """Ingestion runs, oldest first."""
         return self._frame("SELECT * FROM ingestion_runs ORDER BY started_at, run_id")
 
-    def trading_dates(self) -> pl.Series:
-        """Every date with at least one stored price, ascending (the calendar, from data)."""
-        return self._frame("SELECT DISTINCT date FROM prices ORDER BY date").to_series()
+    def trading_dates(self, min_symbols: int = 1) -> pl.Series:
+        """Dates with stored prices of at least `min_symbols` symbols, ascending (the calendar)."""
+        return self._frame(
+            "SELECT date FROM prices GROUP BY date HAVING count(*) >= ? ORDER BY date",
+            [min_symbols],
+        ).to_series()
+
+    def count_prices(self, day: date) -> int:
+        """How many prices are stored for `day`."""
+        return self._exec("SELECT count(*) FROM prices WHERE date = ?", [day])[0][0]
 
 
 def _describe_sources(sources: list[str]) -> str:

@@ -95,7 +95,7 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
 
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
-    day = date.fromisoformat(out["as_of"])
+    day = out.as_of
     con = _db(data_dir)
     try:
         traded = con.execute(
@@ -107,11 +107,11 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         drift = con.execute("SELECT html_path, n_columns FROM drift_reports").fetchall()
     finally:
         con.close()
-    assert preds.height == traded == out["n_predictions"] > 10
+    assert preds.height == traded == out.n_predictions > 10
     assert preds["model_role"].unique().to_list() == ["champion"]
     assert preds["flow_run_id"].unique().to_list() == [str(state.state_details.flow_run_id)]
     assert pl.read_parquet(data_dir / "predictions" / f"{day}.parquet").height == preds.height
-    html = data_dir / "reports" / str(day) / f"drift-{out['model_version']}.html"
+    html = data_dir / "reports" / str(day) / f"drift-{out.model_version}.html"
     assert html.is_file() and html.stat().st_size > 100_000
     from nepse.features import FEATURE_SPEC
 
@@ -127,7 +127,7 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
     keys = {a.key for a in arts}
     assert {"daily-summary", "daily-predictions", "drift-report", "report-index"} <= keys
     summary = next(a for a in arts if a.key == "daily-summary").data
-    assert out["model_version"] in summary and "Top 10" in summary
+    assert out.model_version in summary and "Top 10" in summary
 
     # Idempotent: the same day again replaces, never duplicates.
     state2, _ = _run(source=str(sample_dir))
@@ -164,21 +164,52 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
     assert all("s3cr3t" not in t for t in texts)
 
 
-def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
-    import nepse.monitoring.drift
+def test_a_daily_run_builds_its_features_once(data_dir, sample_dir, monkeypatch):
+    """Scoring, drift and evaluation share one feature build (one panel per run)."""
+    import nepse.features.panel as panel
 
-    def boom(*args, **kwargs):
-        raise nepse.monitoring.drift.NepseError("evidently exploded")
+    calls = []
+    real = panel.build_features
 
-    monkeypatch.setattr(nepse.monitoring.drift, "run_drift", boom)
-    state, out = _run(source=str(sample_dir))
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(panel, "build_features", counted)
+    days = [d for d in _stored_days(data_dir)[-2:]]
+    state, _ = _run(source=str(sample_dir), as_of=days[0])
     assert state.is_completed(), state.message
-    assert out["drift_report"] is None and out["n_predictions"] > 10
+    calls.clear()
+    state, out = _run(source=str(sample_dir), as_of=days[1])  # evaluates days[0] as well
+    assert state.is_completed(), state.message
+    assert out.drift_report is not None
+    assert len(calls) == 1
+
+
+def _stored_days(data_dir):
     con = _db(data_dir)
     try:
-        assert (
-            con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == out["n_predictions"]
-        )
+        return [
+            r[0] for r in con.execute("SELECT DISTINCT date FROM prices ORDER BY date").fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
+    import tasks.daily
+    from nepse.errors import NepseError
+
+    def boom(*args, **kwargs):
+        raise NepseError("evidently exploded")
+
+    monkeypatch.setattr(tasks.daily, "run_drift", boom)
+    state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    assert out.drift_report is None and out.n_predictions > 10
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == out.n_predictions
         assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 0
     finally:
         con.close()

@@ -12,18 +12,14 @@ def test_ingest_flow_loads_sample_and_is_idempotent(flow_env, sample_dir):
     from flows.ingest import ingest_prices
 
     first = ingest_prices(path=str(sample_dir))
-    assert first["inserted"] > 10_000
-    assert first["rejected"] >= 3  # the sample plants bad rows on purpose
-    assert first["rows_read"] == (
-        first["inserted"]
-        + first["updated"]
-        + first["unchanged"]
-        + first["rejected"]
-        + first["duplicates"]
+    assert first.inserted > 10_000
+    assert first.rejected >= 3  # the sample plants bad rows on purpose
+    assert first.rows_read == (
+        first.inserted + first.updated + first.unchanged + first.rejected + first.duplicates
     )
     second = ingest_prices(path=str(sample_dir))
-    assert second["inserted"] == 0 and second["updated"] == 0
-    assert second["unchanged"] == first["inserted"] + first["updated"]
+    assert second.inserted == 0 and second.updated == 0
+    assert second.unchanged == first.inserted + first.updated
 
     con = duckdb.connect(str(flow_env.database), read_only=True)
     try:
@@ -31,8 +27,8 @@ def test_ingest_flow_loads_sample_and_is_idempotent(flow_env, sample_dir):
         rejected = con.execute("select count(*) from rejected_prices").fetchall()[0][0]
     finally:
         con.close()
-    assert stored == first["inserted"]
-    assert rejected == first["rejected"]
+    assert stored == first.inserted
+    assert rejected == first.rejected
 
 
 def test_ingest_flow_publishes_a_markdown_summary(flow_env, sample_dir):

@@ -14,13 +14,12 @@ from scipy.stats import norm
 from nepse.errors import ConfigError, DataQualityError
 from nepse.monitoring.drift import (
     ALL_NULL,
-    DDL,
     ColumnDrift,
     DriftSummary,
     performance_report,
     run_drift,
-    save_drift,
 )
+from nepse.store import open_store
 
 FEATURES = ["f_ret_1", "f_mom_5", "f_vol_20"]
 SECTORS = ["bank", "hydro", "insurance", "finance"]
@@ -252,13 +251,12 @@ def _summary(n_drifted: int, html: str = "/x/drift.html") -> DriftSummary:
 
 
 def test_save_drift_is_an_idempotent_upsert(tmp_path):
-    con = duckdb.connect(str(tmp_path / "nepse.duckdb"))
-    con.execute(DDL)
-    con.execute(DDL)  # IF NOT EXISTS: running migrations twice is harmless
-
-    save_drift(con, date(2026, 5, 3), "v1", _summary(1))
-    save_drift(con, "2026-05-03", "v1", _summary(1))
-    save_drift(con, date(2026, 5, 3), "v2", _summary(0))
+    db = tmp_path / "nepse.duckdb"
+    with open_store(db) as st:
+        st.save_drift(date(2026, 5, 3), "v1", _summary(1).to_dict())
+        st.save_drift(date(2026, 5, 3), "v1", _summary(1).to_dict())
+        st.save_drift(date(2026, 5, 3), "v2", _summary(0).to_dict())
+    con = duckdb.connect(str(db))
 
     rows = con.execute(
         "SELECT date, model_version, share_drifted, dataset_drift, n_drifted, n_columns, "
@@ -272,7 +270,10 @@ def test_save_drift_is_an_idempotent_upsert(tmp_path):
     assert json.loads(rows[1][6]) == []
 
     # A rerun of the day replaces its row instead of failing on the primary key.
-    save_drift(con, date(2026, 5, 3), "v1", _summary(2, html="/y/drift.html"))
+    con.close()
+    with open_store(db) as st:
+        st.save_drift(date(2026, 5, 3), "v1", _summary(2, html="/y/drift.html").to_dict())
+    con = duckdb.connect(str(db))
     again = con.execute(
         "SELECT n_drifted, html_path, json_array_length(drifted_columns::JSON) "
         "FROM drift_reports WHERE model_version = 'v1'"

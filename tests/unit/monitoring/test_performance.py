@@ -1,4 +1,4 @@
-"""Daily-run domain logic: fallback chain, idempotent prediction store, realised evaluation."""
+"""The daily run's library: fallback chain, idempotent prediction store, realised evaluation."""
 
 from __future__ import annotations
 
@@ -8,16 +8,23 @@ import polars as pl
 import pytest
 
 from nepse.errors import ModelNotFoundError
-from nepse.monitoring.daily import (
+from nepse.model.scoring import (
     NAIVE_VERSION,
     Candidate,
-    check_performance,
-    evaluate_realised,
-    pending_evaluation,
-    save_predictions,
+    prediction_rows,
     score_with_fallback,
+    write_parquet,
 )
+from nepse.monitoring.performance import check_performance, evaluate_realised
 from nepse.store import open_store
+
+
+def save_predictions(st, out, *, as_of, flow_run_id, parquet_dir):
+    """What the score task does with an outcome: the table, then the Parquet copy."""
+    rows = prediction_rows(out, as_of=as_of, flow_run_id=flow_run_id)
+    st.replace_predictions(as_of, rows)
+    return write_parquet(rows, parquet_dir / f"{as_of.isoformat()}.parquet")
+
 
 D0 = date(2026, 11, 2)
 
@@ -46,7 +53,7 @@ def broken() -> Fixed:
 
 def test_champion_scores_when_it_loads():
     out = score_with_fallback(features(), [Candidate("v2", "champion", lambda: Fixed(0.5))])
-    assert out.model_version == "v2" and not out.is_fallback and out.problems == []
+    assert out.model_version == "v2" and not out.is_fallback and out.problems == ()
     assert out.predictions["pred_ret"].to_list() == [0.5] * 12
 
 
@@ -75,11 +82,9 @@ def test_predictions_are_stored_idempotently(tmp_path):
     with open_store(tmp_path / "db.duckdb") as st:
         out = score_with_fallback(features(), [Candidate("v2", "champion", lambda: Fixed(0.1))])
         for _ in range(2):
-            path = save_predictions(
-                st.con, out, as_of=D0, flow_run_id="r1", parquet_dir=tmp_path / "p"
-            )
-        rows = st.con.execute("select count(*), min(model_version) from predictions").fetchall()[0]
-    assert rows == (12, "v2")
+            path = save_predictions(st, out, as_of=D0, flow_run_id="r1", parquet_dir=tmp_path / "p")
+        stored = st.predictions()
+    assert (stored.height, stored["model_version"].min()) == (12, "v2")
     assert path.name == "2026-11-02.parquet" and pl.read_parquet(path).height == 12
 
 
@@ -94,24 +99,24 @@ def test_realised_evaluation_and_rolling_metrics(tmp_path):
                 "symbol", "date", pl.col("f_ret_1").alias("pred_ret")
             )
             out = score_with_fallback(f, [Candidate("v", "champion", lambda p=perfect: p)])
-            save_predictions(st.con, out, as_of=d, flow_run_id=None, parquet_dir=tmp_path)
+            save_predictions(st, out, as_of=d, flow_run_id=None, parquet_dir=tmp_path)
             sign = 1.0 if i < 2 else -1.0  # the last day the model is exactly wrong
             labels.append(f.select("symbol", "date", (sign * pl.col("f_ret_1")).alias("y_ret")))
-        assert pending_evaluation(st.con) == days
-        stored = evaluate_realised(st.con, pl.concat(labels), cost_bps=0, dates=days)
+        assert st.pending_evaluation() == days
+        stored = evaluate_realised(st, pl.concat(labels), cost_bps=0, dates=days)
         assert stored["rank_ic"].to_list() == pytest.approx([1.0, 1.0, -1.0])
         assert stored["rolling_rank_ic"].to_list() == pytest.approx([1.0, 1.0, 1 / 3])
         assert stored["rmse"][0] == pytest.approx(0.0)
-        assert pending_evaluation(st.con) == []
+        assert st.pending_evaluation() == []
 
 
 def test_unknown_labels_are_not_evaluated_yet(tmp_path):
     with open_store(tmp_path / "db.duckdb") as st:
         out = score_with_fallback(features(), [])
-        save_predictions(st.con, out, as_of=D0, flow_run_id=None, parquet_dir=tmp_path)
+        save_predictions(st, out, as_of=D0, flow_run_id=None, parquet_dir=tmp_path)
         labels = features().select("symbol", "date", pl.lit(None, pl.Float64).alias("y_ret"))
-        assert evaluate_realised(st.con, labels, cost_bps=0, dates=[D0]).is_empty()
-        assert pending_evaluation(st.con) == [D0]
+        assert evaluate_realised(st, labels, cost_bps=0, dates=[D0]).is_empty()
+        assert st.pending_evaluation() == [D0]
 
 
 @pytest.mark.parametrize(

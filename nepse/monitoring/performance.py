@@ -1,0 +1,118 @@
+"""Realised performance of stored predictions: daily and rolling metrics, and the alert rules."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from nepse.model.metrics import daily_metrics
+from nepse.store import Store
+
+ROLLING_DAYS = 20
+
+
+def evaluate_realised(
+    store: Store, labels: pl.DataFrame, *, cost_bps: float, dates: list[date]
+) -> pl.DataFrame:
+    """Score earlier predictions against realised `y_ret` and store the daily + rolling metrics.
+
+    `labels` holds (symbol, date, y_ret) for the prediction dates; a date is evaluated only
+    once at least one of its labels is known. Returns the newly stored rows.
+    """
+    if not dates:
+        return pl.DataFrame()
+    preds = store.predictions(dates=dates).select("date", "symbol", "model_version", "pred_ret")
+    joined = preds.join(labels.select("symbol", "date", "y_ret"), on=["symbol", "date"])
+    known = joined.filter(pl.col("y_ret").is_not_null())
+    if known.is_empty():
+        return pl.DataFrame()
+    daily = daily_metrics(known, cost_bps=cost_bps).filter(pl.col("n") > 0)
+    versions = known.group_by("date").agg(pl.col("model_version").mode().first())
+    daily = daily.join(versions, on="date")
+    with store.transaction():
+        for row in daily.sort("date").iter_rows(named=True):
+            history = store.performance_before(row["date"], ROLLING_DAYS - 1)
+            window = [(row["ic"], row["rank_ic"], row["rmse"], row["n"]), *history]
+            store.upsert_performance(
+                {
+                    **row,
+                    "rolling_ic": _mean(w[0] for w in window),
+                    "rolling_rank_ic": _mean(w[1] for w in window),
+                    "rolling_rmse": _pooled_rmse(window),
+                }
+            )
+    return store.performance(dates=daily["date"].to_list())
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    xs = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _pooled_rmse(window: list[tuple]) -> float | None:
+    pairs = [(rmse, n) for _, _, rmse, n in window if rmse is not None and n]
+    if not pairs:
+        return None
+    return math.sqrt(sum(n * r * r for r, n in pairs) / sum(n for _, n in pairs))
+
+
+@dataclass(frozen=True)
+class MonitorVerdict:
+    """Realised performance after an evaluation: the latest day and its alerts (none = healthy)."""
+
+    date: date | None
+    rolling_rank_ic: float | None
+    rolling_rmse: float | None
+    training_rmse: float | None
+    alerts: tuple[str, ...]
+    evaluated: int = 0
+    """Prediction days newly evaluated by this run."""
+    evaluated_days: int = 0
+    """Prediction days evaluated so far."""
+    latest: dict[str, Any] | None = None
+    """The newest performance_daily row (date, ic, rank_ic, rmse, rolling values)."""
+
+
+def check_performance(
+    latest: dict | None,
+    *,
+    min_rolling_rank_ic: float,
+    rmse_ratio: float,
+    training_rmse: float | None,
+    min_days: int = ROLLING_DAYS,
+    evaluated_days: int = 0,
+    evaluated: int = 0,
+) -> MonitorVerdict:
+    """Alert rules: rolling Rank IC below the floor, or rolling RMSE > ratio x training RMSE.
+
+    The Rank IC rule waits for `min_days` evaluated days (a 3-day mean is noise); the RMSE rule
+    (the original design's 1.5x rule) applies from the first day.
+    """
+    if not latest:
+        return MonitorVerdict(None, None, None, training_rmse, (), evaluated, evaluated_days)
+    alerts = []
+    ric, rmse = latest.get("rolling_rank_ic"), latest.get("rolling_rmse")
+    if ric is not None and evaluated_days >= min_days and ric < min_rolling_rank_ic:
+        alerts.append(
+            f"20-day rolling Rank IC {ric:.4f} is below the floor {min_rolling_rank_ic:.4f}"
+        )
+    if rmse is not None and training_rmse and rmse > rmse_ratio * training_rmse:
+        alerts.append(
+            f"20-day rolling RMSE {rmse:.5f} exceeds {rmse_ratio:g} x the training RMSE "
+            f"{training_rmse:.5f} (= {rmse_ratio * training_rmse:.5f})"
+        )
+    return MonitorVerdict(
+        latest.get("date"),
+        ric,
+        rmse,
+        training_rmse,
+        tuple(alerts),
+        evaluated,
+        evaluated_days,
+        latest,
+    )
