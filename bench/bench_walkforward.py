@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.model_panels import make_panel
+
 from nepse.model.walkforward import walk_forward
 from nepse.settings import load_settings
-from tests.model_panels import make_panel
 
 FAST = {
     "lgbm_params": {"learning_rate": 0.1, "max_bin": 63},
