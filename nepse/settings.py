@@ -188,7 +188,7 @@ class Settings(BaseSettings):
     window from the model's training period (nepse/monitoring/baseline.py)."""
     drift_reference_days: int = Field(default=120, ge=20)
     """Drift reference: the last N sessions of the model's training period."""
-    drift_calibration_days: int = Field(default=750, ge=50)
+    drift_calibration_days: int = Field(default=250, ge=50)
     """Drift alarm lines: the statistic over every window of the N sessions before the
     reference (each compared with that reference, as today's window is)."""
     drift_alarm_quantile: float = Field(default=0.99, gt=0.5, lt=1.0)

@@ -106,7 +106,7 @@ def build_baseline(
     categorical: list[str],
     window: int = 5,
     reference_days: int = 120,
-    calibration_days: int = 750,
+    calibration_days: int = 250,
     quantile: float = 0.99,
 ) -> DriftBaseline:
     """Reference and calibration from a training panel (features, optionally in-sample pred_ret)."""
