@@ -199,6 +199,9 @@ def test_a_daily_run_builds_its_features_once(data_dir, sample_dir, monkeypatch)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(panel, "build_features", counted)
+    # The drift window is read from the features earlier runs saved; with two runs, a window of
+    # two sessions is covered by them (a longer one is built from the store until it is).
+    monkeypatch.setenv("NEPSE_DRIFT_WINDOW_DAYS", "2")
     days = [d for d in _stored_days(data_dir)[-2:]]
     state, _ = _run(source=str(sample_dir), as_of=days[0])
     assert state.is_completed(), state.message
