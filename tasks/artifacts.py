@@ -13,6 +13,7 @@ from prefect.artifacts import (
 
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
+from nepse.monitoring.calibrated import ordinal
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
 from tasks.common import settings
@@ -69,7 +70,7 @@ def daily_markdown(
             "|---|---:|---:|---:|---|",
         ]
         lines += [
-            f"| {a.name} | {a.value:.4f} | {a.threshold:.4f} | {100 * a.position:.0f}th of "
+            f"| {a.name} | {a.value:.4f} | {a.threshold:.4f} | {ordinal(a.position)} of "
             f"{a.n_history} | {'**ALARM**' if a.alarm else 'ok'} |"
             for a in drift.alarms
         ]

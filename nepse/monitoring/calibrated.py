@@ -27,6 +27,15 @@ MAX_REFERENCE_ROWS = 6_000
 nothing from more, and the calibration over ~750 windows stays within seconds per column."""
 
 
+def ordinal(share: float) -> str:
+    """A share 0..1 as a percentile ordinal: 0.62 -> '62nd', 1.0 -> '100th'."""
+    if math.isnan(share):
+        return "—"
+    n = round(100 * share)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def normed_wasserstein(
     ref_sorted: np.ndarray, cur: np.ndarray, ref_std: float | None = None
 ) -> float:
@@ -139,7 +148,7 @@ class Alarm:
         verdict = "ALARM" if self.alarm else "ok"
         return (
             f"{self.name} {self.value:.4f} ({verdict}; alarm if {side} {self.threshold:.4f}, "
-            f"today at the {100 * self.position:.0f}th percentile of {self.n_history} windows)"
+            f"today at the {ordinal(self.position)} percentile of {self.n_history} windows)"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import polars as pl
 
 from nepse.errors import DataQualityError
+from nepse.monitoring.calibrated import ordinal
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def _verdict_html(alarms: Any) -> str:
         cls = "yes" if a["alarm"] else "no"
         parts.append(
             f'<span class="badge {cls}">{html.escape(a["name"])}</span> {a["value"]:.3f} '
-            f'<span class="muted">/ {a["threshold"]:.3f}, {100 * a["position"]:.0f}th</span>'
+            f'<span class="muted">/ {a["threshold"]:.3f}, {ordinal(a["position"])}</span>'
         )
     return "<br>".join(parts)
 

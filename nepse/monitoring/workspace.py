@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from nepse.monitoring.baseline import DriftBaseline, DriftVerdict
+from nepse.monitoring.calibrated import ordinal
 from nepse.monitoring.comparable import PREDICTION, to_comparable
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def verdict_banner(verdict: DriftVerdict, baseline: DriftBaseline) -> str:
         )
         rows.append(
             f"<tr><td>{html.escape(a.name)}</td><td>{a.value:.4f}</td><td>{a.threshold:.4f}</td>"
-            f"<td>{100 * a.position:.0f}th of {a.n_history}</td>"
+            f"<td>{ordinal(a.position)} of {a.n_history}</td>"
             f"<td style='color:{color}'><b>{'ALARM' if a.alarm else 'ok'}</b></td>"
             f"<td>{svg}</td></tr>"
         )
