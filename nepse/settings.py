@@ -209,12 +209,13 @@ class Settings(BaseSettings):
     rmse_alert_ratio: float = 1.5
     """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
     webhook_url: SecretStr | None = None
-    """Slack-compatible webhook for alerts (secret: environment or Prefect Secret block)."""
+    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK (kept so
+    existing configurations still load)."""
     reports_base_url: str | None = None
     """URL where the reports folder is served (e.g. by `nepse reports serve`); artifacts link
     there. Unset: they link the file:// path."""
     webhook_secret_block: str | None = None
-    """Name of a Prefect Secret block holding the webhook URL (used when webhook_url is unset)."""
+    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK."""
     alert_block: str | None = None
     """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
     'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
