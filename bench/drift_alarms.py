@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=5)
     ap.add_argument("--reference", type=int, default=120)
     ap.add_argument("--calibration", type=int, default=250)
-    ap.add_argument("--quantile", type=float, default=0.99)
+    ap.add_argument("--quantile", type=float, default=0.995)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--dump", type=Path, default=None, help="per-session values (parquet)")
     args = ap.parse_args()

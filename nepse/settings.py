@@ -191,7 +191,7 @@ class Settings(BaseSettings):
     drift_calibration_days: int = Field(default=250, ge=50)
     """Drift alarm lines: the statistic over every window of the N sessions before the
     reference (each compared with that reference, as today's window is)."""
-    drift_alarm_quantile: float = Field(default=0.99, gt=0.5, lt=1.0)
+    drift_alarm_quantile: float = Field(default=0.995, gt=0.5, lt=1.0)
     """Alarm when a statistic is beyond this quantile of its own history (the realised Rank IC:
     below the 1 - quantile of its walk-forward distribution)."""
     drift_report_columns: int = Field(default=8, ge=1)

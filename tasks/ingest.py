@@ -84,12 +84,15 @@ def ingest_file_day(path: str, as_of: date | None, check_fresh: bool = True) -> 
     }
     if as_of is not None:
         asked = check_as_of(as_of, calendar, today=today)
+        if not asked.ok and as_of <= today and "no stored prices yet" in asked.reason:
+            # A traded weekday whose rows were all rejected, or not published: the quality gate
+            # judges that day itself (and says why); an earlier day is never scored instead.
+            log.warning("%s", asked.reason)
+            return DayOutcome(status="ok", as_of=as_of, asked=as_of, **counts)
         if not asked.ok:
             # Never snap to an earlier day: that would replace its predictions.
             log.warning("%s", asked.reason)
-            status = (
-                "not_yet" if as_of >= today or "no stored prices yet" in asked.reason else "holiday"
-            )
+            status = "not_yet" if as_of >= today else "holiday"
             return DayOutcome(
                 status=status, as_of=as_of, asked=as_of, detail=asked.reason, **counts
             )

@@ -107,7 +107,7 @@ def build_baseline(
     window: int = 5,
     reference_days: int = 120,
     calibration_days: int = 250,
-    quantile: float = 0.99,
+    quantile: float = 0.995,
 ) -> DriftBaseline:
     """Reference and calibration from a training panel (features, optionally in-sample pred_ret)."""
     columns = drift_columns(features, categorical)

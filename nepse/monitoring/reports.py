@@ -86,7 +86,7 @@ _LEGEND = """
         its own.</li>
     <li><strong>Calibrated drift</strong>: each statistic (Evidently's normed Wasserstein
         distance, averaged; the worst feature; the market; the predictions) is judged against
-        its own history over the training period: the alarm line is its 99th percentile
+        its own history over the training period: the alarm line is its 99.5th percentile
         (<code>NEPSE_DRIFT_ALARM_QUANTILE</code>). <strong>Drift alarm</strong> is <em>yes</em>
         when any statistic is beyond its line. <strong>Drifted share</strong> counts features
         beyond Evidently's fixed 0.1 line, for reference only.</li>

@@ -290,7 +290,13 @@ def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_
         con.close()
     assert perf["date"].to_list() == [prev2, prev]  # the last day's outcome is not known yet
     assert perf["n"].min() > 10
-    assert perf["rank_ic"].is_not_null().all() and perf["rolling_rank_ic"].is_not_null().all()
+    assert perf["rank_ic"].is_not_null().all()
+    # The champion was trained up to `prev` (its labels end on the last day): both days are
+    # inside its training window, so they are in-sample and kept out of every rolling figure
+    # and of the index (issue 11 item 6).
+    assert perf["in_sample"].all() and perf["rolling_rank_ic"].is_null().all()
+    index = (data_dir / "reports" / "index.html").read_text(encoding="utf-8")
+    assert index.count("in-sample</span>") == 2
 
     # The Evidently regression-quality report for a period, on request.
     from typer.testing import CliRunner
