@@ -241,7 +241,7 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
         con.close()
 
 
-def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
+def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     bad = tmp_path / "today.csv"
     rows = ["symbol,date,open,high,low,close,volume,turnover"]
@@ -249,13 +249,8 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
     rows += ["S999,2026-11-23,10,11,9,10,100,1000"]
     bad.write_text("\n".join(rows) + "\n")
     with Receiver() as hook:
-        import os
-
-        os.environ["NEPSE_WEBHOOK_URL"] = hook.url
-        try:
-            state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
-        finally:
-            del os.environ["NEPSE_WEBHOOK_URL"]
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
     assert state.is_failed()
     assert "quality gate" in str(state.message) or "quality gate" in str(
         state.result(raise_on_failure=False)
@@ -358,3 +353,19 @@ def test_an_as_of_that_is_not_a_trading_day_writes_nothing(data_dir, sample_dir,
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == 0
     finally:
         con.close()
+
+
+def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
+    import tasks.fetch
+    from nepse.errors import SourceError
+
+    def gone(day):
+        raise SourceError(f"NEPSE API answered HTTP 404 for {day} on every retry")
+
+    monkeypatch.setattr(tasks.fetch, "fetch_and_ingest_day", gone)
+    with Receiver() as hook:
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, _ = _run(source="api", as_of=date(2026, 11, 20))
+    assert state.is_failed()
+    texts = [b["text"] for b in hook.bodies]
+    assert any("price source failed" in t and "HTTP 404" in t for t in texts), texts
