@@ -543,6 +543,17 @@ def test_automations_are_created_on_the_server_by_the_documented_command(stack):
     for _ in range(2):  # a second run replaces by name instead of duplicating
         done = subprocess.run(cmd, cwd=REPO, env=stack.env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
-    listed = _cli(stack.env, "automation", "ls")
-    assert listed.count("nepse daily run failed or crashed") == 1, listed
-    assert listed.count("nepse daily run not completed by 17:00") == 1, listed
+    read = (
+        "import json; from prefect.client.orchestration import get_client\n"
+        "with get_client(sync_client=True) as c:\n"
+        "    print(json.dumps([[a.name, a.trigger.posture.value, len(a.actions)]"
+        " for a in c.read_automations()]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", read], env=stack.env, capture_output=True, text=True, check=True
+    )
+    listed = sorted(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert listed == [
+        ["nepse daily run failed or crashed", "Reactive", 1],
+        ["nepse daily run not completed by 17:00", "Proactive", 1],
+    ], listed
