@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from nepse.ingest.service import ingest_read
 from nepse.schema import ReadResult
 from nepse.settings import load_settings
 from nepse.store import open_store
@@ -64,7 +65,7 @@ def main() -> None:
         for label, data in runs:
             t0 = time.perf_counter()
             with open_store(settings.database) as store:
-                report = store.ingest(data, settings=settings, today=date(2026, 4, 30))
+                report = ingest_read(store, data, settings=settings, today=date(2026, 4, 30))
             wall = time.perf_counter() - t0
             report.check_identity()
             print(

@@ -37,7 +37,7 @@ def main(data_dir: Path, as_of: date) -> dict:
             features = scoring_frame(st, s, as_of)
         parts["scoring_frame"] = {**m.as_dict(), "rows": features.height}
         with measure("load champion") as m:
-            model = registry.load_model(st.con, None, models_dir=s.data_dir / "models")
+            model = registry.load_model(st, None, models_dir=s.data_dir / "models")
         parts["load_model"] = m.as_dict()
         with measure("predict") as m:
             preds = model.predict(features)

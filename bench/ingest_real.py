@@ -41,6 +41,7 @@ CLI_LINE = re.compile(
 
 def ingestion_work(path: Path, repeats: int) -> list[dict]:
     """read_path + Store.ingest in this process: a new database, then unchanged, `repeats` times."""
+    from nepse.ingest.service import ingest_read
     from nepse.settings import load_settings
     from nepse.sources.readers import read_path
     from nepse.store import open_store
@@ -57,8 +58,8 @@ def ingestion_work(path: Path, repeats: int) -> list[dict]:
                         measure("  validate + write") as m_write,
                         open_store(settings.database) as store,
                     ):
-                        report = store.ingest(
-                            read, settings=settings, today=date.today(), source=str(path)
+                        report = ingest_read(
+                            store, read, settings=settings, today=date.today(), source=str(path)
                         )
                 rows.append(
                     {

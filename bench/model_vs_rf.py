@@ -6,7 +6,7 @@ equity universe from nepse.features.panel.build_panel). Test period: the last `-
 the `train_years` (8) calendar years ending `horizon` + 1 trading days before the block (no
 training label reaches into the test block).
 
-- `lightgbm`: the deployed model: nepse.model.lgbm.train_final as of the day before the block with
+- `lightgbm`: the deployed model: nepse.model.final.train_final as of the day before the block with
   the project's settings and nepse.features.FEATURE_SPEC (whatever they are when this runs;
   the results record them), early stopping on the window's last `valid_days` days after the
   embargo; seed 0; then TrainedModel.predict.
@@ -54,7 +54,8 @@ def main() -> None:
     from nepse.features import FEATURE_SPEC  # the deployed model's features
     from nepse.features.panel import build_panel
     from nepse.model.baselines import RF_FEATURES
-    from nepse.model.lgbm import feature_matrix, train_final, years_before
+    from nepse.model.data import feature_matrix, years_before
+    from nepse.model.final import train_final
     from nepse.model.metrics import daily_metrics, summarize
     from nepse.store import open_store
 
@@ -107,7 +108,7 @@ def main() -> None:
         }
         test_frame = data[test]
         for m, cols in (("lightgbm", names), ("lightgbm_11", list(RF_FEATURES))):
-            # The deployed procedure: nepse.model.lgbm.train_final as of the day before the block
+            # The deployed procedure: nepse.model.final.train_final as of the day before the block
             # (its window is the one computed above), then TrainedModel.predict.
             with measure(f"  {m} train") as t:
                 model = train_final(

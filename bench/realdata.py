@@ -74,7 +74,7 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
         t1 = time.perf_counter()
         out = train_and_register(
             panel,
-            con=st.con,
+            store=st,
             settings=s,
             models_dir=full / "models",
             as_of=as_of,

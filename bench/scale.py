@@ -125,7 +125,7 @@ def features(work: Path) -> dict:
     rows = 0
     with open_store(s.database, read_only=True) as st:
         cal = calendar_of(st)
-        symbols = st.con.sql("SELECT DISTINCT symbol FROM prices ORDER BY 1").pl()["symbol"]
+        symbols = st._frame("SELECT DISTINCT symbol FROM prices ORDER BY 1")["symbol"]
         actions = st.corporate_actions()
         securities = st.securities()
         with measure("per-symbol features + labels, by chunk") as m1:
@@ -181,7 +181,8 @@ def features(work: Path) -> dict:
 def train(work: Path, symbols: int, years: float) -> dict:
     """train_final (project defaults) on a sample of symbols over the last years."""
     from nepse.features import FEATURE_SPEC
-    from nepse.model.lgbm import train_final, years_before
+    from nepse.model.data import years_before
+    from nepse.model.final import train_final
 
     s = _settings(work)
     out = work / "features"
@@ -219,13 +220,13 @@ def train(work: Path, symbols: int, years: float) -> dict:
 def score(work: Path) -> dict:
     """scoring_frame for the last stored day + predict."""
     from nepse.features.panel import scoring_frame
-    from nepse.model.lgbm import TrainedModel
+    from nepse.model.final import TrainedModel
     from nepse.store import open_store
 
     s = _settings(work)
     model = TrainedModel.load(work / "model")
     with open_store(s.database, read_only=True) as st:
-        day = st.con.execute("SELECT max(date) FROM prices").fetchall()[0][0]
+        day = st._exec("SELECT max(date) FROM prices")[0][0]
         with measure("scoring_frame") as m1:
             frame = scoring_frame(st, s, day)
     with measure("predict") as m2:

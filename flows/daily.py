@@ -14,6 +14,7 @@ from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
 
 from nepse.errors import NepseError, SourceError
+from nepse.ingest.service import resolve_source
 from nepse.monitoring.summary import day_alert, gate_alert, source_alert
 from tasks.alerts import send_alerts
 from tasks.common import settings
@@ -38,9 +39,9 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
             trading day up to today in Asia/Kathmandu time.
         source: Where the day's prices come from: 'sample' (the generated sample market),
             'api' (the NEPSE today-price API in NEPSE_API_BASE_URL), or a path to a file or
-            folder of NEPSE price files. Empty: NEPSE_SOURCE.
+            folder of NEPSE price files. Empty: NEPSE_SOURCE; neither set fails the run.
     """
-    src = source or settings().source
+    src = resolve_source(settings(), source)  # ConfigError naming NEPSE_SOURCE if neither
     if src == "api":
         try:
             day = ingest_api_day(as_of)
@@ -59,8 +60,9 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
 
     gate = check_quality_gate(day)
     if not gate.passed:
-        send_alerts([gate_alert(gate)])
-        return Failed(message=gate.reason)
+        alert = gate_alert(gate)
+        send_alerts([alert])
+        return Failed(message=alert.text)
 
     if find_champion() is None:
         from flows.train import train_model

@@ -5,16 +5,18 @@ Sunday-Thursday for most of its history and Monday-Friday since 2026-04-10, and 
 holidays, strikes, the 2015 earthquake and the 2020 lockdown, so no weekday rule is right for the
 past. Past the end of the stored data the rule is: the next trading day is the next calendar day
 whose weekday was traded in the last `pattern_days` (20) stored trading days. Holidays there are
-unknown, so such days are a forecast, not a fact.
+unknown, so such days are a forecast, not a fact. A calendar built with
+`weekday_rule=market_rules().trading_weekdays` (nepse/market/rules.toml) takes the week pattern
+in force on each future date from the dated market-rules registry instead.
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -24,6 +26,24 @@ from nepse.errors import NotEnoughHistoryError
 log = logging.getLogger(__name__)
 
 PATTERN_DAYS = 20
+# Continuous trading ends 15:00 Asia/Kathmandu; the day's closes are final only after that.
+MARKET_CLOSE = time(15, 0)
+# date.weekday() of Saturday: NEPSE has never traded on one (Sun-Thu, then Mon-Fri from
+# 2026-04-10); every other closure is irregular and known only from the data or the API.
+SATURDAY = 5
+
+
+def may_trade(d: date) -> bool:
+    """False for the one weekday NEPSE never trades (Saturday); any other day may be a session."""
+    return d.weekday() != SATURDAY
+
+
+def after_close(d: date, *, now: datetime, timezone: str = "Asia/Kathmandu") -> bool:
+    """True once `d`'s 15:00 close has passed in the market's time zone (`now` must be aware)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (the market day is judged in its zone)")
+    local = now.astimezone(ZoneInfo(timezone))
+    return d < local.date() or (d == local.date() and local.time() >= MARKET_CLOSE)
 
 
 def today_in(tz: str = "Asia/Kathmandu", *, now: datetime | None = None) -> date:
@@ -41,6 +61,9 @@ class TradingCalendar:
 
     days: tuple[date, ...]
     pattern_days: int = PATTERN_DAYS
+    weekday_rule: Callable[[date], frozenset[int]] | None = field(default=None, compare=False)
+    """Weekdays traded on a date past the data (e.g. the market-rules registry's); None: the
+    weekdays of the last `pattern_days` stored days."""
     _index: dict[date, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +78,7 @@ class TradingCalendar:
         *,
         min_symbols: int = 1,
         pattern_days: int = PATTERN_DAYS,
+        weekday_rule: Callable[[date], frozenset[int]] | None = None,
     ) -> TradingCalendar:
         """Calendar of dates with >= `min_symbols` stored rows (distinct symbols for frames)."""
         if isinstance(dates, pl.LazyFrame | pl.DataFrame):
@@ -70,7 +94,9 @@ class TradingCalendar:
                 .agg(pl.len().alias("n"))
             )
         kept = counts.filter(pl.col("date").is_not_null() & (pl.col("n") >= min_symbols))
-        return cls(days=tuple(kept["date"].to_list()), pattern_days=pattern_days)
+        return cls(
+            days=tuple(kept["date"].to_list()), pattern_days=pattern_days, weekday_rule=weekday_rule
+        )
 
     # --- lookups inside the data -------------------------------------------------------------
     @property
@@ -97,7 +123,7 @@ class TradingCalendar:
     def is_trading_day(self, d: date) -> bool:
         """True for stored trading days; past the data, whether `d`'s weekday is now traded."""
         if self.days and d > self.days[-1]:
-            return d.weekday() in self.recent_weekdays()
+            return d.weekday() in self._weekdays_on(d)
         return d in self._index
 
     def previous(self, d: date) -> date | None:
@@ -119,11 +145,15 @@ class TradingCalendar:
         i = bisect.bisect_right(self.days, d)
         if i < len(self.days):
             return self.days[i]
-        weekdays = self.recent_weekdays()
         candidate = d + timedelta(days=1)
-        while candidate.weekday() not in weekdays:
+        while candidate.weekday() not in self._weekdays_on(candidate):
             candidate += timedelta(days=1)
         return candidate
+
+    def _weekdays_on(self, d: date) -> frozenset[int]:
+        if self.weekday_rule is not None:
+            return self.weekday_rule(d)
+        return self.recent_weekdays()
 
     def recent_weekdays(self) -> frozenset[int]:
         """Weekdays (Monday=0) traded in the last `pattern_days` stored trading days."""

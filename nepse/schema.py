@@ -5,7 +5,12 @@ Roles by name: keys `symbol`, `date`; features `f_*`; labels `y_*`; model output
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
+
+# The key of every per-stock, per-day frame and table.
+KEYS: tuple[str, str] = ("symbol", "date")
 
 # Canonical daily prices, as every reader returns them (before quality rules).
 # `line` is the 1-based line number in the source file (header = line 1) or the record
@@ -26,6 +31,9 @@ READ_PRICE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "line": pl.Int64(),
     "raw": pl.String(),
+    # The source kind the row came from (a format name: nepse_api, sharesansar_prices, ...);
+    # the store resolves `prices` from every kind's observations by SOURCE_PRECEDENCE.
+    "kind": pl.String(),
 }
 
 # What a reader or a quality rule sends to quarantine. One reason code per row.
@@ -35,6 +43,7 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "raw": pl.String(),
     "reason": pl.String(),
     "detail": pl.String(),
+    "date": pl.Date(),  # the row's date where it could be read (the daily gate counts by it)
 }
 
 # Reason codes of rejected_prices (README "Data-quality rules" documents each).
@@ -49,14 +58,57 @@ REASONS: dict[str, str] = {
     "future_date": "date after today in Asia/Kathmandu",
     "not_equity": "securities master says not an equity (non_equity_policy=skip)",
     "market_open": "close not yet published (market still open)",
+    "negative_value": "volume, turnover or trades below zero",
+    "implausible_price": "a price outside NEPSE's plausible range (PRICE_RANGE) or not finite",
+    "implausible_value": "volume or turnover not finite, or turnover far from volume x price",
+    "implausible_date": "date before NEPSE's history began (1994) or unreadable as a date",
+    "bad_symbol": "symbol is not a plausible NEPSE symbol (SYMBOL_PATTERN)",
+    "ambiguous_date": "slash dates whose day/month order the file does not decide",
+    "maybe_truncated": "last line of a file without a final newline, its last field short",
 }
 
+# Plausibility bounds (nepse/ingest/quality.py). NEPSE began trading in 1994; no listed share
+# has traded outside these prices (the dearest ~NPR 40,000, the cheapest ~NPR 1).
+NEPSE_FIRST_DAY = date(1994, 1, 1)
+PRICE_RANGE: tuple[float, float] = (0.01, 1_000_000.0)
+# turnover / (volume x close): averages over a day stay near 1; a band this wide only catches
+# a misplaced column or a unit error (rupees vs thousands), never an ordinary day.
+TURNOVER_BAND: tuple[float, float] = (0.02, 50.0)
+# Upper-case letters and digits, starting with a letter (NABIL, NABILD2089, HIDCLP), and for
+# debentures a fiscal-year suffix (NICAD85/86; in file names, where `/` cannot be, GBD80-81).
+SYMBOL_PATTERN = r"^[A-Z][A-Z0-9]{0,19}(?:[/-][0-9]{2,4})?$"
+
 # Row flags kept on stored prices (null = clean).
+OHLC_REPAIRED = "ohlc_repaired"
+BEYOND_LIMIT = "beyond_limit"
 FLAGS: dict[str, str] = {
-    "ohlc_repaired": "high/low widened to contain open and close (ohlc_policy=repair)",
-    "beyond_limit": "close-to-close move beyond the daily price limit in force: a likely "
+    OHLC_REPAIRED: "high/low widened to contain open and close (ohlc_policy=repair)",
+    BEYOND_LIMIT: "close-to-close move beyond the daily price limit in force: a likely "
     "corporate action (or data error), stored but not used as a return",
 }
+
+# Statuses of `ingested_days` (nepse/ingest/backfill.py says when each is recorded).
+DAY_OK = "ok"
+DAY_HOLIDAY = "holiday"
+DAY_PENDING = "pending"  # an empty answer after the close, not yet confirmed as a holiday
+DAY_NOT_YET = "not_yet"
+DAY_MARKET_OPEN = "market_open"
+DAY_FAILED = "failed"
+DAY_STATUSES: tuple[str, ...] = (
+    DAY_OK,
+    DAY_HOLIDAY,
+    DAY_PENDING,
+    DAY_NOT_YET,
+    DAY_MARKET_OPEN,
+    DAY_FAILED,
+)
+COMPLETE_DAY_STATUSES: frozenset[str] = frozenset({DAY_OK, DAY_HOLIDAY})
+
+# What a store holds (`store_meta.dataset`): generated sample data never meets real data.
+DATASET_SAMPLE = "sample"
+DATASET_REAL = "real"
+# A folder holding this file was written by nepse.devdata (its content: the dataset name).
+DATASET_MARKER = ".nepse-dataset"
 
 SECURITY_SCHEMA: dict[str, pl.DataType] = {
     "symbol": pl.String(),
@@ -78,9 +130,6 @@ CORPORATE_ACTION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 EQUITY = "Equity"
-
-KEYS: tuple[str, str] = ("symbol", "date")
-"""The key of every per-stock daily frame and table."""
 
 
 def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -112,6 +161,7 @@ class ReadResult:
 
     __slots__ = (
         "corporate_actions",
+        "dataset",
         "fmt",
         "prices",
         "rejects",
@@ -130,8 +180,10 @@ class ReadResult:
         securities: pl.DataFrame | None = None,
         sources: list[str] | None = None,
         skipped: list[str] | None = None,
+        dataset: str = DATASET_REAL,
     ) -> None:
         self.fmt = fmt
+        self.dataset = dataset
         self.prices = (
             conform(prices, READ_PRICE_SCHEMA) if prices is not None else empty(READ_PRICE_SCHEMA)
         )
@@ -171,4 +223,5 @@ class ReadResult:
             securities=pl.concat([r.securities for r in results]) if results else None,
             sources=[s for r in results for s in r.sources],
             skipped=[s for r in results for s in r.skipped],
+            dataset=results[0].dataset if results else DATASET_REAL,
         )

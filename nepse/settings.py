@@ -14,14 +14,16 @@ from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from nepse import secrets
 from nepse.errors import ConfigError
 
 SECRET_FIELDS = ("api_token", "webhook_url")
@@ -50,7 +52,16 @@ class _TomlFileSource(PydanticBaseSettingsSource):
             data = tomllib.loads(self.path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {self.path} is not valid TOML: {exc}") from exc
-        data = data.get("nepse", data)
+        if "nepse" in data:
+            table = data["nepse"]
+            top = sorted(k for k in data if k != "nepse")
+            if not isinstance(table, dict) or top:
+                raise ConfigError(
+                    f"config file {self.path} has a [nepse] table and top-level key(s) "
+                    f"{', '.join(top) or '(none)'}; put every setting in one place: either all "
+                    "under [nepse] or all at the top level"
+                )
+            data = table
         leaked = sorted(set(data) & set(SECRET_FIELDS))
         if leaked:
             raise ConfigError(
@@ -90,24 +101,49 @@ class Settings(BaseSettings):
     ohlc_policy: Literal["repair", "reject"] = "repair"
     """Open/high/low outside a valid range: 'repair' widens high/low to contain open and close
     and flags the row ohlc_repaired; 'reject' quarantines it with reason ohlc_inconsistent."""
-    price_limit_before: float = 0.10
+    price_limit_before: float = Field(default=0.10, gt=0.0, le=1.0)
     """Per-stock daily price limit until price_limit_change_date (fraction)."""
-    price_limit_after: float = 0.15
+    price_limit_after: float = Field(default=0.15, gt=0.0, le=1.0)
     """Per-stock daily price limit from price_limit_change_date on (fraction)."""
     price_limit_change_date: date = date(2026, 4, 20)
     """First trading day of the wider price limit."""
-    lock_timeout_s: float = 0.0
+    lock_timeout_s: float = Field(default=0.0, ge=0.0)
     """How long one attempt waits for another writer to release the database (0: fail at once;
     Prefect task retries add backoff on top)."""
-    max_reject_share: float = 0.05
-    """Daily quality gate: fail the day when more than this share of its rows was rejected."""
+    max_reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    """Daily quality gate: fail the day when more than this share of the scored day's rows was
+    rejected."""
+    max_missing_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Daily quality gate: fail the day when more than this share of the active equities that
+    traded in each of the previous 5 sessions has no price on the scored day."""
+    source_precedence: tuple[str, ...] = (
+        "nepse_api",
+        "nepse_today_price",
+        "sharesansar_prices",
+        "sharesansar_price_history",
+        "nepalstock_legacy",
+        "canonical",
+    )
+    """Which source kind's value `prices` holds where several sent a (symbol, date), first
+    wins per column; a missing value never overwrites a present one. Kinds not listed come
+    after, by name (docs/formats.md)."""
+    source_precedence_by_column: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Per-column overrides of source_precedence, e.g. {"trades": ["nepalstock_legacy"]}."""
+    conflict_tolerance: float = Field(default=0.01, ge=0.0)
+    """Relative difference between two sources' values above which the pair is recorded in
+    price_conflicts (0.01 = 1%)."""
+    holiday_confirm_after_minutes: float = Field(default=30.0, ge=0.0)
+    """An empty API day after the close is 'pending' until a second empty answer at least this
+    long after the first confirms it as a holiday (0: the first answer confirms)."""
 
     # --- sources -----------------------------------------------------------------------
-    source: str = "sample"
-    """Default price source: 'sample', a path to files, or 'api'."""
-    sample_symbols: int = 250
+    source: str | None = None
+    """Price source of a run without a `source` parameter: 'api', a folder of price files or
+    recorded API pages, or 'sample' (the generated demo market). Unset: such a run fails and
+    says what to set (generated data must never reach a real database by default)."""
+    sample_symbols: int = Field(default=250, gt=0)
     """Sample market size in equities (source 'sample')."""
-    sample_years: float = 6.0
+    sample_years: float = Field(default=6.0, gt=0.0)
     """Sample market history in years (source 'sample')."""
     sample_seed: int = 42
     """Sample market seed (source 'sample'): same seed, same files."""
@@ -119,17 +155,17 @@ class Settings(BaseSettings):
     """CA bundle for the API's certificate chain (NEPSE's chain is incomplete)."""
     api_verify_tls: bool = True
     """Verify TLS certificates. Turning it off is logged as a warning on every request."""
-    api_connect_timeout_s: float = 5.0
+    api_connect_timeout_s: float = Field(default=5.0, gt=0.0)
     """Connect timeout of one HTTP request."""
-    api_read_timeout_s: float = 30.0
+    api_read_timeout_s: float = Field(default=30.0, gt=0.0)
     """Read timeout of one HTTP request."""
-    api_page_size: int = 500
+    api_page_size: int = Field(default=500, gt=0)
     """Items per page asked of the API."""
     api_token_block: str | None = None
     """Name of a Prefect Secret block holding the API token, used when NEPSE_API_TOKEN is unset."""
-    api_max_retry_after_s: float = 300.0
+    api_max_retry_after_s: float = Field(default=300.0, ge=0.0)
     """Longest 429/503 Retry-After honoured before a retry (longer asks are capped to this)."""
-    stale_after_minutes: int = 60
+    stale_after_minutes: int = Field(default=60, ge=0)
     """Freshness: a trading day without data this long after the 15:00 close is stale (alert)."""
 
     # --- model ---------------------------------------------------------------------------
@@ -175,6 +211,29 @@ class Settings(BaseSettings):
     """Maximum boosting rounds (early stopping usually stops sooner)."""
     early_stopping_rounds: int = 15
     """Early stopping patience on the validation slice."""
+    label: Literal["next_vwap", "next_close", "close_to_close"] = "next_vwap"
+    """Label for training, evaluation and promotion (nepse/features/labels.py): 'next_vwap' buys
+    at session t+1's VWAP and sells at session t+1+label_hold's VWAP; 'next_close' the same at
+    closes (Qlib's label); 'close_to_close' = y_ret over `horizon` (not tradeable: it enters at
+    close(t), gone when the prediction is made). Close-to-close figures are reported beside it."""
+    label_hold: int = Field(default=5, ge=1, le=20)
+    """Holding period of the tradeable labels in sessions (>= the T+2 settlement cycle)."""
+    backtest_top_k: int = Field(default=20, ge=1)
+    """Backtest: hold the top k predictions, long only, equal weight."""
+    backtest_keep_k: int = Field(default=40, ge=0)
+    """Backtest hysteresis: keep a holding while it ranks within the top k' (0: no hysteresis)."""
+    backtest_capital: float = Field(default=10_000_000.0, gt=0)
+    """Backtest starting capital in rupees (sets trade values, hence commission brackets)."""
+    backtest_max_turnover_share: float = Field(default=0.10, gt=0, le=1)
+    """Backtest: a position trades at most this share of the stock's turnover that session."""
+    backtest_investor: Literal["individual", "institution"] = "individual"
+    """Backtest capital-gains tax class (individual: 7.5 % under a year, 5 % over; 10 %)."""
+    dask_address: str | None = None
+    """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
+    tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""
+    dask_workers: int = Field(default=0, ge=0)
+    """Worker processes of the local training cluster; 0 = one per core. Each worker's LightGBM
+    gets cores // workers threads (at least 1), so workers x threads never exceed the cores."""
     cost_bps: float = 40.0
     """Round-trip trading cost in basis points for the net top-minus-bottom spread."""
     promote_margin_champion: float = 0.0
@@ -200,7 +259,7 @@ class Settings(BaseSettings):
     drift_max_features: int = 0
     """Drift report over the model's N most important features (by gain); 0: all of them.
     Evidently's cost grows with the columns (~0.15 s each)."""
-    drift_share_threshold: float = 0.5
+    drift_share_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     """Share of drifted feature columns above which the dataset counts as drifted."""
     retrain_on_drift_days: int = 0
     """Start the train-model deployment after N consecutive drifted days (0: never)."""
@@ -220,6 +279,34 @@ class Settings(BaseSettings):
     """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
     'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
     flow run's logs."""
+
+    # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
+    api_protocol: Literal["auto", "exchange", "bearer"] = "auto"
+    """Source 'api' speaks 'exchange' (nepalstock.com's own protocol through nepsepy) or
+    'bearer' (a NEPSE-style today-price proxy taking NEPSE_API_TOKEN, no fallback). 'auto':
+    'bearer' when an API token or token block is set, else 'exchange'."""
+    api_dataset: Literal["real", "sample"] = "real"
+    """What source 'api' serves: 'real', or 'sample' when it is the fake exchange serving the
+    generated sample market (sample and real data never share a database)."""
+    exchange_min_interval_s: float = 0.4
+    """Least time between two requests to the exchange (rate-limit manners; 0 in tests)."""
+    fallback_source: Literal["sharesansar", "none"] = "sharesansar"
+    """Where a day comes from when the exchange fails or answers too few rows."""
+    fallback_min_rows: int = 100
+    """Fewer price rows than this from the exchange on a trading day: take the fallback's."""
+    sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
+    """ShareSansar's today's-price page (the fallback source)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not an IANA time zone known here (e.g. Asia/Kathmandu)"
+            ) from exc
+        return value
 
     @property
     def database(self) -> Path:
@@ -264,8 +351,11 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     path = config or os.environ.get("NEPSE_CONFIG") or None
     token = _config_file.set(Path(path) if path else None)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
     finally:
         _config_file.reset(token)
+    for name in SECRET_FIELDS:
+        secrets.register(getattr(settings, name))
+    return settings

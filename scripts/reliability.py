@@ -34,12 +34,13 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-import duckdb  # noqa: E402
 import polars as pl  # noqa: E402
+
+from nepse.devdata.faults import PERMANENT, READ_TIMEOUT_S, TRANSIENT, Fault  # noqa: E402
+from nepse.devdata.hostile import CASES, CaseResult, run_case  # noqa: E402
 
 TOKEN = "reliability-token"
 START, END = date(2025, 8, 24), date(2025, 8, 28)  # Sun..Thu: five trading days
-READ_TIMEOUT_S = 0.5
 
 
 @dataclass
@@ -62,20 +63,17 @@ def market() -> pl.DataFrame:
 
 
 def prices_of(db: Path) -> pl.DataFrame:
-    """Stored prices without run ids and timestamps."""
+    """Stored prices without run ids and timestamps (read through the store)."""
+    from nepse.errors import NepseError
+    from nepse.store import open_store
+
     if not db.exists():
         return pl.DataFrame()
-    con = duckdb.connect(str(db), read_only=True)
     try:
-        if not con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'prices'"
-        ).fetchall()[0][0]:
-            return pl.DataFrame()
-        return con.sql(
-            "SELECT * EXCLUDE (ingested_at, run_id) FROM prices ORDER BY symbol, date"
-        ).pl()
-    finally:
-        con.close()
+        with open_store(db, read_only=True) as store:
+            return store.prices().drop("ingested_at", "run_id")
+    except NepseError:  # created but not yet migrated by a killed run
+        return pl.DataFrame()
 
 
 def short(message: str) -> str:
@@ -211,15 +209,40 @@ def holiday(lab: Lab, reference: pl.DataFrame) -> Outcome:
     day = START.isoformat()
     lab.fake.set_faults(holidays=[day])
     state, attempts, wall = lab.backfill()
+    first = state.result()["statuses"]
+    os.environ["NEPSE_HOLIDAY_CONFIRM_AFTER_MINUTES"] = "0"  # the confirming second answer
+    try:
+        again, more, wall2 = lab.backfill()
+    finally:
+        del os.environ["NEPSE_HOLIDAY_CONFIRM_AFTER_MINUTES"]
     expected = reference.filter(pl.col("date") != START)
     return Outcome(
-        f"holiday (empty day {day})",
+        f"empty day {day} (a holiday, or a transient empty answer)",
         "no data",
-        "records the day complete as holiday, stores no rows, no alert",
-        attempts,
-        f"{state.result()['statuses']}",
+        "records it pending (retried), a holiday only when a later empty answer confirms it",
+        attempts + more,
+        f"first run {first}; confirming run {again.result()['statuses']}",
         rows_lost(expected, prices_of(db)),
-        wall,
+        wall + wall2,
+    )
+
+
+def transient_empty(lab: Lab, reference: pl.DataFrame) -> Outcome:
+    db = lab.new_env()
+    day = START.isoformat()
+    lab.fake.set_faults(holidays=[day])
+    state, attempts, _ = lab.backfill()
+    lab.fake.set_faults()  # the API answers the day properly on the next try
+    t0 = time.perf_counter()
+    again, more, _ = lab.backfill()
+    return Outcome(
+        f"transient empty answer for trading day {day}",
+        "transient",
+        "records it pending, not a holiday; the next backfill fetches and stores it",
+        attempts + more,
+        f"first run {state.result()['statuses']}; rerun {again.result()['statuses']}",
+        rows_lost(reference, prices_of(db)),
+        time.perf_counter() - t0,
     )
 
 
@@ -299,57 +322,19 @@ def killed(lab: Lab, reference: pl.DataFrame) -> Outcome:
     )
 
 
-def _t(name: str, faults: dict, did: str) -> Callable[[Lab, pl.DataFrame], Outcome]:
-    return functools.partial(transient, name=name, faults=faults, did=did)
+def _scenario(fault: Fault) -> Callable[[Lab, pl.DataFrame], Outcome]:
+    if fault.faults is None:
+        return lambda lab, ref: _dropped(lab, ref)  # defined below
+    run = transient if fault.transient else permanent
+    return functools.partial(run, name=fault.description, faults=fault.faults, did=fault.did)
 
 
-def _p(name: str, faults: dict, did: str) -> Callable[[Lab, pl.DataFrame], Outcome]:
-    return functools.partial(permanent, name=name, faults=faults, did=did)
-
-
-RETRIED = "TransientSourceError; Prefect retries (backoff + jitter)"
+# The live-API faults come from nepse/devdata/faults.py, the table tests/flows/test_live.py runs.
 SCENARIOS: list[tuple[str, Callable[[Lab, pl.DataFrame], Outcome]]] = [
-    ("500", _t("HTTP 500 twice", {"fail_times": 2, "fail_status": 500}, RETRIED)),
-    ("503", _t("HTTP 503 three times", {"fail_times": 3, "fail_status": 503}, RETRIED)),
-    (
-        "429",
-        _t(
-            "HTTP 429 with Retry-After: 1",
-            {"fail_times": 1, "fail_status": 429, "retry_after": "1"},
-            "waits max(backoff, Retry-After), then retries",
-        ),
-    ),
-    (
-        "slow",
-        _t(
-            f"answer slower than the {READ_TIMEOUT_S} s read timeout (once)",
-            {"delay_s": 2.0, "delay_times": 1},
-            "ReadTimeout -> TransientSourceError; retried",
-        ),
-    ),
-    ("drop", lambda lab, ref: _dropped(lab, ref)),
-    (
-        "401",
-        _p("HTTP 401", {"fail_times": -1, "fail_status": 401}, "SourceError; no retry"),
-    ),
-    (
-        "404",
-        _p("HTTP 404", {"fail_times": -1, "fail_status": 404}, "SourceError; no retry"),
-    ),
-    (
-        "truncated",
-        _p("truncated JSON body", {"truncate": True}, "SourceError, raw page kept; no retry"),
-    ),
-    (
-        "schema",
-        _p(
-            "changed schema (closePrice renamed ltp)",
-            {"rename_fields": {"closePrice": "ltp"}},
-            "SourceError naming the missing field; no retry",
-        ),
-    ),
+    *((f.id, _scenario(f)) for f in (*TRANSIENT, *PERMANENT)),
     ("market_open", market_open),
     ("holiday", holiday),
+    ("transient_empty", transient_empty),
     ("locked", database_locked),
     ("killed", killed),
 ]
@@ -392,7 +377,56 @@ def machine() -> str:
     )
 
 
-def render(results: list[Outcome], seconds: float, command: str) -> str:
+def hostile_inputs(root: Path) -> list[CaseResult]:
+    """Run the hostile-input table (nepse/devdata/hostile.py), each case in a fresh database."""
+    return [run_case(case, root / f"case-{n}") for n, case in enumerate(CASES)]
+
+
+def render_hostile(results: list[CaseResult]) -> list[str]:
+    lost = sum(r.rows_lost for r in results)
+    lines = [
+        "",
+        "## Hostile inputs",
+        "",
+        "Each case of `nepse/devdata/hostile.py` (the table `tests/unit/ingest/test_hostile.py` "
+        "runs) writes its own input, is ingested into a fresh database, and must get the "
+        "expected outcome: stored, its bad rows rejected with the reason code (quarantined in "
+        "`rejected_prices` with the raw line), or the input refused with a `SourceError` naming "
+        "the file. Rows lost = rows read - stored - rejected - duplicates.",
+        "",
+        f"- **cases: {len(results)}, as expected: {sum(r.ok for r in results)}, rows lost: "
+        f"{lost}**",
+        "",
+        "| case | category | expected | outcome | rows read | rows lost |",
+        "| --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for r in results:
+        outcome = re.sub(r"/\S*/(case-\d+)/in/?", "<case>/", r.outcome)[:140]
+        outcome = outcome.replace("|", "\\|").replace("\n", " ")
+        mark = "" if r.ok else " **(unexpected)**"
+        lines.append(
+            f"| {r.case.name} | {r.case.category} | `{r.case.expect}` | {outcome}{mark} "
+            f"| {r.rows_read} | {r.rows_lost} |"
+        )
+    lines += [
+        "",
+        "Integrity cases that need more than one input, each a test of its own: overlapping "
+        "sources in every order give identical prices with no value lost, disagreements in "
+        "`price_conflicts` (`tests/unit/ingest/test_sources.py`, real formats in "
+        "`tests/realdata/test_sources.py`); a corrected book-closure date revises the bonus "
+        "(`tests/unit/ingest/test_integrity.py`); sample data refused by a real database and "
+        "the reverse, a run without a source refused naming NEPSE_SOURCE (same file); the "
+        "quality gate judges the scored day (same file); a 500-character token never reaches "
+        "an error, a log record or a stored reject (`tests/unit/test_secrets.py`); settings out "
+        "of range, unknown time zones and mixed config-file layouts refused "
+        "(`tests/unit/test_settings_validation.py`).",
+    ]
+    return lines
+
+
+def render(
+    results: list[Outcome], seconds: float, command: str, hostile: list[CaseResult] = ()
+) -> str:
     lost = sum(r.rows_lost for r in results)
     lines = [
         "# Reliability of the live-data path",
@@ -442,6 +476,8 @@ def render(results: list[Outcome], seconds: float, command: str) -> str:
         "Prefect's.",
         "",
     ]
+    if hostile:
+        lines += [*render_hostile(list(hostile)), ""]
     return "\n".join(lines)
 
 
@@ -450,7 +486,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "reliability.md")
     parser.add_argument("--only", nargs="*", help="scenario keys to run (default: all)")
+    parser.add_argument(
+        "--hostile-only", action="store_true", help="run only the hostile-input table (seconds)"
+    )
     args = parser.parse_args(argv)
+    if args.hostile_only:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            hostile = hostile_inputs(Path(tmp))
+        for r in hostile:
+            print(f"{r.case.name[:40]:40} {r.outcome[:60]:60} ok={r.ok}", flush=True)
+        return 0 if all(r.ok and not r.rows_lost for r in hostile) else 1
     from prefect.testing.utilities import prefect_test_harness
 
     t0 = time.perf_counter()
@@ -472,14 +518,16 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
         finally:
             lab.fake.stop()
+        hostile = hostile_inputs(Path(tmp) / "hostile")
     seconds = time.perf_counter() - t0
     command = ".venv/bin/python scripts/reliability.py" + (
         f" --only {' '.join(args.only)}" if args.only else ""
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results, seconds, command), encoding="utf-8")
+    args.out.write_text(render(results, seconds, command, hostile), encoding="utf-8")
     print(f"wrote {args.out} ({seconds:.0f} s)")
-    return 0 if all(r.rows_lost == 0 for r in results) else 1
+    ok = all(r.ok and not r.rows_lost for r in hostile)
+    return 0 if ok and all(r.rows_lost == 0 for r in results) else 1
 
 
 if __name__ == "__main__":

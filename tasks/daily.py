@@ -50,13 +50,7 @@ def check_quality_gate(day: DayOutcome) -> GateResult:
     """May the day be scored? Its prices must be stored and its rejects within the limit."""
     with _store(read_only=True) as st:
         gate = check_day(st, day, settings=settings())
-    get_run_logger().info(
-        "quality gate %s: %d prices on %s, %.3f%% rejected",
-        "passed" if gate.passed else "FAILED",
-        gate.rows_on_day,
-        gate.day,
-        100 * gate.reject_share,
-    )
+    get_run_logger().info("quality gate %s: %s", "passed" if gate.passed else "FAILED", gate.reason)
     return gate
 
 
@@ -64,7 +58,7 @@ def check_quality_gate(day: DayOutcome) -> GateResult:
 def find_champion() -> str | None:
     """The champion model's version, or None when the registry has none."""
     with _store(read_only=True) as st:
-        row = registry.champion(st.con)
+        row = registry.champion(st)
     return row["version"] if row else None
 
 
@@ -77,14 +71,14 @@ def score_universe(as_of: date) -> ScoredDay:
     with _store() as st:
         pending = st.pending_evaluation(before=as_of)
         day = build_day(st, s, as_of, labels_from=min(pending) if pending else None)
-        rows = {CHAMPION: registry.champion(st.con), PREVIOUS_CHAMPION: None}
+        rows = {CHAMPION: registry.champion(st), PREVIOUS_CHAMPION: None}
         if rows[CHAMPION] is not None:
-            rows[PREVIOUS_CHAMPION] = registry.previous_champion(st.con)
+            rows[PREVIOUS_CHAMPION] = registry.previous_champion(st)
         candidates = [
             Candidate(
                 row["version"],
                 role,
-                lambda v=row["version"], c=st.con: registry.load_model(c, v, models_dir=models_dir),
+                lambda v=row["version"], c=st: registry.load_model(c, v, models_dir=models_dir),
             )
             for role, row in rows.items()
             if row is not None
@@ -182,7 +176,7 @@ def _training_panel(version: str, end: date, sessions: int) -> pl.DataFrame:
     with _store(read_only=True) as st:
         days = [d for d in calendar_of(st).days if d <= end][-sessions:]
         frame = build_panel(st, s, start=days[0], end=end, label=False).frame
-        model = registry.load_model(st.con, version, models_dir=s.data_dir / "models")
+        model = registry.load_model(st, version, models_dir=s.data_dir / "models")
     preds = model.predict(frame).select("symbol", "date", "pred_ret")
     return frame.join(preds, on=["symbol", "date"], how="left")
 

@@ -13,9 +13,10 @@ from nepse.calendar import today_in
 from nepse.errors import NotEnoughHistoryError
 from nepse.features.panel import calendar_of
 from nepse.ingest.day import DayOutcome
+from nepse.ingest.report import IngestReport
 from nepse.ingest.service import ingest_path
 from nepse.monitoring.staleness import check_as_of, check_staleness
-from nepse.store import IngestReport, open_store
+from nepse.store import open_store
 from tasks.common import IO_RETRY, settings
 
 
@@ -72,9 +73,9 @@ def ingest_file_day(path: str, as_of: date | None, check_fresh: bool = True) -> 
     the latest stored day (stale when the calendar expected a later one by now)."""
     s = settings()
     report = ingest_files.fn(path)
+    today = today_in(s.timezone)
     with open_store(s.database, read_only=True, lock_timeout_s=s.lock_timeout_s) as st:
         calendar = calendar_of(st)
-    today = today_in(s.timezone)
     log = get_run_logger()
     counts = {
         "source": report.source,

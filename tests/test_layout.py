@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,28 @@ def test_nepse_library_never_imports_prefect():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, f"nepse/ pulled in prefect: {result.stdout}{result.stderr}"
+
+
+def test_only_the_store_touches_duckdb():
+    """Nothing outside nepse/store/ imports duckdb or runs SQL on a connection."""
+    pattern = re.compile(r"^\s*(import duckdb|from duckdb)|\.con\.(execute|sql)|\._con\b", re.M)
+    store = REPO / "nepse" / "store"
+    offenders = [
+        str(path.relative_to(REPO))
+        for folder in ("nepse", "flows", "tasks")
+        for path in (REPO / folder).rglob("*.py")
+        if store not in path.parents and pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], f"DuckDB used outside nepse/store/: {offenders}"
+
+
+def test_no_product_module_is_over_400_lines():
+    sizes = {
+        str(p.relative_to(REPO)): len(p.read_text(encoding="utf-8").splitlines())
+        for folder in ("nepse", "flows", "tasks")
+        for p in (REPO / folder).rglob("*.py")
+    }
+    assert {p: n for p, n in sizes.items() if n > 400} == {}
 
 
 def test_ruff_is_clean():

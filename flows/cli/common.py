@@ -35,6 +35,13 @@ def main(config: ConfigOpt = None) -> None:
         # Tasks read settings themselves; the environment carries the file to them.
         os.environ["NEPSE_CONFIG"] = str(config.resolve())
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's temporary server migrates a new home's database at its first start, which can
+    # outlast its 20 s default on a busy machine: give it time (a running `nepse server` is
+    # used instead when there is one).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+    from flows.cli.prefect_server import use_running_server
+
+    use_running_server()
 
 
 def _settings():

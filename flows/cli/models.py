@@ -21,7 +21,7 @@ def models_list() -> None:
     from nepse.model import registry
 
     with open_db(read_only=True) as st:
-        rows = registry.list_models(st.con)
+        rows = registry.list_models(st)
     table = Table(title="Models")
     for col in ("version", "status", "train_end", "rank_ic", "reason"):
         table.add_column(col, overflow="fold")
@@ -43,7 +43,7 @@ def models_show(version: Annotated[str | None, typer.Argument()] = None) -> None
     from nepse.model import registry
 
     with open_db(read_only=True) as st:
-        row = registry.get(st.con, version) if version else registry.champion(st.con)
+        row = registry.get(st, version) if version else registry.champion(st)
     if row is None:
         console.print("no champion yet: `nepse train`")
         raise typer.Exit(1)
@@ -59,7 +59,7 @@ def models_promote(version: str) -> None:
     from nepse.model import registry
 
     with open_db(read_only=False) as st:
-        registry.promote(st.con, version, reason="promoted by hand (nepse models promote)")
+        registry.promote(st, version, reason="promoted by hand (nepse models promote)")
     console.print(f"{version} is now the champion")
 
 
@@ -69,5 +69,5 @@ def models_rollback() -> None:
     from nepse.model import registry
 
     with open_db(read_only=False) as st:
-        version = registry.rollback(st.con)
+        version = registry.rollback(st)
     console.print(f"rolled back: {version} is the champion again")

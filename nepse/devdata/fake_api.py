@@ -30,9 +30,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
 
+from nepse.sources.api_parse import TODAY_PRICE_PATH
+from nepse.sources.readers import read_path
+
 log = logging.getLogger(__name__)
 
-TODAY_PRICE_PATH = "/api/nots/nepse-data/today-price"
 PRICE_FRAME_COLUMNS = (
     "symbol",
     "date",
@@ -429,20 +431,24 @@ def _send_bytes(
 
 # --- CLI ---------------------------------------------------------------------------------------
 def load_prices(path: Path) -> pl.DataFrame:
-    """Read a prices frame from a parquet/CSV file or a folder of them (concatenated)."""
-    if path.is_dir():
-        files = sorted([*path.glob("*.parquet"), *path.glob("*.csv")])
-        if not files:
-            raise FileNotFoundError(f"{path} holds no *.parquet or *.csv prices file")
-    elif path.is_file():
-        files = [path]
-    else:
+    """The prices of a file or folder in any format the readers know, one row per (symbol, date).
+
+    A folder is read as `nepse ingest` reads it (nepse.sources.readers.read_path), so its
+    CompanyList.csv, dividends and rights are recognised for what they are, not taken for
+    prices. An exchange answers one row per symbol and day: of repeated rows the last read is
+    served, and rows without a close are left out.
+    """
+    if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    frames = [
-        pl.read_parquet(f) if f.suffix == ".parquet" else pl.read_csv(f, try_parse_dates=True)
-        for f in files
-    ]
-    return pl.concat([f.select(PRICE_FRAME_COLUMNS) for f in frames], how="vertical_relaxed")
+    result = read_path(path)
+    prices = result.prices.filter(pl.col("close").is_not_null() & pl.col("date").is_not_null())
+    if prices.is_empty():
+        raise FileNotFoundError(f"{path} holds no price rows in a known format")
+    return (
+        prices.unique(["symbol", "date"], keep="last", maintain_order=True)
+        .select(PRICE_FRAME_COLUMNS)
+        .sort("date", "symbol")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from nepse.market.rules import market_rules
 from nepse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,19 @@ EX_DATE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+PRICE_LIMIT_SETTINGS = frozenset(
+    {"price_limit_before", "price_limit_after", "price_limit_change_date"}
+)
+
+
 def price_limit_expr(settings: Settings, day: str = "date") -> pl.Expr:
-    """The daily price limit (fraction) in force on each row's `day`."""
+    """The daily price limit (fraction) in force on each row's `day`.
+
+    From the market-rules registry (nepse/market/rules.toml) unless a price_limit_* setting was
+    set explicitly, in which case the settings' two-period rule wins (tests, what-ifs).
+    """
+    if not PRICE_LIMIT_SETTINGS & settings.model_fields_set:
+        return market_rules().price_limit_expr(day)
     return (
         pl.when(pl.col(day) >= pl.lit(settings.price_limit_change_date))
         .then(pl.lit(settings.price_limit_after))

@@ -1,30 +1,144 @@
-"""The label: the only place in the library where a value from a later date is used."""
+"""Labels: the only place in the library where a value from a later date is used.
+
+The prediction for day t is made after t's 15:00 close (the daily deployment runs at 15:30), so
+nobody can trade at close(t): the first prices one can trade at come from session t+1. Sessions
+are the market's trading days (`calendar`), not the symbol's rows. Every label is null when the
+symbol has no row on a session it needs (it did not trade), when t is not a calendar day, or
+when a break (`is_break`) lies on any of the symbol's rows in (t, last session used].
+
+Horizons, exactly (h = `hold`, a number of sessions):
+
+- `y_ret` (label "close_to_close"): adj_close(t+h) / adj_close(t) - 1. Not tradeable: it
+  enters at a price that was gone when the prediction was made. Kept for comparison.
+- `y_next_close` ("next_close", Qlib's `Ref($close, -1-h) / Ref($close, -1) - 1`; h = 1 is
+  Qlib's default label): buy at adj_close(t+1), sell at adj_close(t+1+h).
+- `y_next_vwap` ("next_vwap"): buy at the VWAP of session t+1 (turnover / volume, adjusted by
+  the row's adj_factor), sell at the VWAP of session t+1+h.
+
+Settlement: shares bought in session t+1 settle T+2 (nepse/market/rules.toml), so they can be
+sold from session t+3 on: a tradeable label needs h >= the settlement cycle (2 sessions);
+`check_hold` enforces it. h = 1 (Qlib's label) is a signal, not a round trip anyone can make.
+"""
 
 from __future__ import annotations
+
+from datetime import date
 
 import polars as pl
 
 from nepse.calendar import TradingCalendar
+from nepse.market.rules import market_rules
+from nepse.settings import Settings
+
+CLOSE_TO_CLOSE = "close_to_close"
+NEXT_CLOSE = "next_close"
+NEXT_VWAP = "next_vwap"
+LABEL_COLUMNS: dict[str, str] = {
+    CLOSE_TO_CLOSE: "y_ret",
+    NEXT_CLOSE: "y_next_close",
+    NEXT_VWAP: "y_next_vwap",
+}
+TRADEABLE = (NEXT_CLOSE, NEXT_VWAP)
+
+
+def label_column(name: str) -> str:
+    """Column of label `name` ('close_to_close', 'next_close', 'next_vwap')."""
+    try:
+        return LABEL_COLUMNS[name]
+    except KeyError:
+        raise ValueError(f"unknown label {name!r}; choose one of {sorted(LABEL_COLUMNS)}") from None
+
+
+def label_reach(name: str, hold: int) -> int:
+    """Sessions after t whose prices the label uses (the walk-forward's embargo)."""
+    return hold if name == CLOSE_TO_CLOSE else hold + 1
+
+
+def check_hold(name: str, hold: int, *, on: date | None = None) -> None:
+    """Refuse a tradeable label whose holding period is shorter than settlement on `on`."""
+    if hold < 1:
+        raise ValueError(f"holding period must be >= 1 session, got {hold}")
+    if name in TRADEABLE:
+        need = market_rules().settlement_days(on or date.today())
+        if hold < need:
+            raise ValueError(
+                f"label {name!r} with hold={hold}: shares settle T+{need}, so a round trip holds "
+                f"at least {need} sessions (set NEPSE_LABEL_HOLD >= {need})"
+            )
+
+
+def vwap_expr() -> pl.Expr:
+    """Adjusted session VWAP: turnover / volume on the adjusted price scale (null if no volume)."""
+    vol, turnover = pl.col("volume"), pl.col("turnover")
+    raw = pl.when((vol > 0) & (turnover > 0)).then(turnover / vol).otherwise(None)
+    return raw * pl.col("adj_factor")
+
+
+def _day_no(calendar: TradingCalendar) -> pl.Expr:
+    return pl.col("date").replace_strict(
+        list(calendar.days), list(range(len(calendar))), default=None, return_dtype=pl.Int64
+    )
+
+
+def _ahead(value: pl.Expr, sessions: int, day_no: pl.Expr, breaks: pl.Expr) -> pl.Expr:
+    """`value` on the symbol's row exactly `sessions` sessions ahead, with no break on the way."""
+    # Day numbers rise per row, so that row is at most `sessions` rows ahead: look at the next
+    # rows instead of self-joining the (wide) feature frame.
+    out: pl.Expr = pl.lit(None, pl.Float64)
+    for k in range(sessions, 0, -1):
+        ok = (day_no.shift(-k) == day_no + sessions) & (breaks.shift(-k) == breaks)
+        out = pl.when(ok).then(value.shift(-k)).otherwise(out)
+    return out
 
 
 def add_label(lf: pl.LazyFrame, *, horizon: int = 1, calendar: TradingCalendar) -> pl.LazyFrame:
-    """Add `y_ret` = adj_close(t+h) / adj_close(t) - 1, h = `horizon` market trading days.
-
-    t+h is the trading day `horizon` steps after t in `calendar` (not the symbol's next row):
-    `y_ret` is null when the symbol has no row on that day (it did not trade), when t is not a
-    calendar day, or when a break (`is_break`) lies on any of the symbol's rows in (t, t+h].
-    """
+    """Add `y_ret` = adj_close(t+h) / adj_close(t) - 1, h = `horizon` sessions (not tradeable)."""
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1 trading day, got {horizon}")
-    day_no = pl.col("date").replace_strict(
-        list(calendar.days), list(range(len(calendar))), default=None, return_dtype=pl.Int64
-    )
+    day_no = _day_no(calendar)
     breaks = pl.col("is_break").fill_null(False).cum_sum()
     close = pl.col("adj_close")
-    # The symbol's row h market days ahead is at most h rows ahead (day numbers rise per row),
-    # so look at the next h rows instead of a self-join of the (wide) feature frame.
-    label: pl.Expr = pl.lit(None, pl.Float64)
-    for k in range(horizon, 0, -1):
-        ahead_ok = (day_no.shift(-k) == day_no + horizon) & (breaks.shift(-k) == breaks)
-        label = pl.when(ahead_ok).then(close.shift(-k) / close - 1.0).otherwise(label)
+    label = _ahead(close, horizon, day_no, breaks) / close - 1.0
     return lf.with_columns(y_ret=label.over("symbol", order_by="date"))
+
+
+def add_tradeable_labels(lf: pl.LazyFrame, *, hold: int, calendar: TradingCalendar) -> pl.LazyFrame:
+    """Add `y_next_close` and `y_next_vwap`: entry in session t+1, exit in session t+1+`hold`."""
+    if hold < 1:
+        raise ValueError(f"hold must be >= 1 session, got {hold}")
+    day_no = _day_no(calendar)
+    breaks = pl.col("is_break").fill_null(False).cum_sum()
+    close, vwap = pl.col("adj_close"), vwap_expr()
+    labels = {
+        "y_next_close": _ahead(close, hold + 1, day_no, breaks) / _ahead(close, 1, day_no, breaks)
+        - 1.0,
+        "y_next_vwap": _ahead(vwap, hold + 1, day_no, breaks) / _ahead(vwap, 1, day_no, breaks)
+        - 1.0,
+    }
+    return lf.with_columns(
+        **{k: v.over("symbol", order_by="date").fill_nan(None) for k, v in labels.items()}
+    )
+
+
+def add_labels(
+    lf: pl.LazyFrame, *, horizon: int, hold: int, calendar: TradingCalendar
+) -> pl.LazyFrame:
+    """Every label side by side: `y_ret` (close to close, `horizon`) and the tradeable ones."""
+    return add_tradeable_labels(
+        add_label(lf, horizon=horizon, calendar=calendar), hold=hold, calendar=calendar
+    )
+
+
+def training_view(frame: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, Settings]:
+    """The panel as the model code reads it: `y_ret` := the label of `settings.label`.
+
+    The close-to-close label stays as `y_cc`; the settings returned have `horizon` = the
+    label's reach, so every embargo (walk-forward, final model) covers the sessions it uses.
+    """
+    col = label_column(settings.label)
+    check_hold(settings.label, settings.label_hold)
+    if col == "y_ret":
+        return frame, settings
+    view = frame.with_columns(y_cc=pl.col("y_ret"), y_ret=pl.col(col))
+    reach = label_reach(settings.label, settings.label_hold)
+    return view, settings.model_copy(update={"horizon": reach})

@@ -16,7 +16,7 @@ from nepse.calendar import TradingCalendar
 from nepse.errors import NotEnoughHistoryError
 from nepse.features import FEATURE_SPEC, FeatureSpec, build_features
 from nepse.features.adjust import adjust_prices
-from nepse.features.labels import add_label
+from nepse.features.labels import LABEL_COLUMNS, add_labels
 from nepse.schema import EQUITY
 from nepse.settings import Settings
 from nepse.store import Store
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # A date counts as a trading day when at least this many symbols traded: a stray row on a
 # holiday (a data error) must not invent a session.
 MIN_SYMBOLS_PER_DAY = 3
+LABEL_KEYS = ("symbol", "date")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,60 @@ def universe(securities: pl.DataFrame, *, active_only: bool) -> pl.Expr:
     return pl.col("symbol").is_in(eq["symbol"].implode())
 
 
+def in_universe(
+    lf: pl.LazyFrame,
+    securities: pl.DataFrame,
+    history: pl.DataFrame,
+    *,
+    active_only: bool,
+) -> pl.LazyFrame:
+    """Rows whose symbol was, on the row's date, an equity (and active, if asked).
+
+    Symbols with a recorded history (nepse/store/security_history.py) are judged by the version
+    in force on each date, so a symbol delisted later stays in the universe of the days it
+    traded; symbols without one fall back to `universe` (the master as last seen).
+    """
+    if history.is_empty():
+        return lf.filter(universe(securities, active_only=active_only))
+    # A delisted security's later lists may omit its instrument type: take the known one.
+    known = securities.select("symbol", pl.col("instrument_type").alias("_master_type"))
+    versions = (
+        history.join(known, on="symbol", how="left")
+        .with_columns(
+            pl.coalesce(
+                "instrument_type",
+                pl.col("instrument_type").drop_nulls().first().over("symbol"),
+                "_master_type",
+            ).alias("instrument_type")
+        )
+        .filter(pl.col("instrument_type") == EQUITY)
+    )
+    if active_only:
+        versions = versions.filter(pl.col("status").fill_null("A") == "A")
+    spans = versions.select(
+        "symbol", pl.col("valid_from").alias("_from"), pl.col("valid_to").alias("_to")
+    )
+    tracked = history["symbol"].unique().implode()
+    in_force = (pl.col("_from").is_null() | (pl.col("_from") <= pl.col("date"))) & (
+        pl.col("_to").is_null() | (pl.col("date") <= pl.col("_to"))
+    )
+    names = lf.collect_schema().names()
+    lf = lf.with_row_index("_i")  # keep the input's row order
+    judged = lf.filter(pl.col("symbol").is_in(tracked)).join(spans.lazy(), on="symbol", how="inner")
+    return (
+        pl.concat(
+            [
+                judged.filter(in_force).select("_i", *names).unique("_i"),
+                lf.filter(~pl.col("symbol").is_in(tracked)).filter(
+                    universe(securities, active_only=active_only)
+                ),
+            ]
+        )
+        .sort("_i")
+        .drop("_i")
+    )
+
+
 def build_panel(
     store: Store,
     settings: Settings,
@@ -67,7 +122,7 @@ def build_panel(
     active_only: bool = False,
     label: bool = True,
 ) -> Panel:
-    """Adjusted prices -> features (+ `y_ret` label) for the equity universe, dates start..end.
+    """Adjusted prices -> features (+ every label, see labels.py) for the equity universe.
 
     Features need `spec.lookback_days` of history before `start`; the panel loads that much
     extra and trims it, so rows from `start` on equal those of a full-history build.
@@ -88,8 +143,13 @@ def build_panel(
     adjusted = adjust_prices(prices.lazy(), actions, settings=settings)
     lf = build_features(adjusted, securities, spec=spec)
     if label:
-        lf = add_label(lf, horizon=settings.horizon, calendar=calendar)
-    lf = lf.filter(universe(securities, active_only=active_only))
+        # Labels need raw turnover/volume (VWAP), which the feature step drops: build them on
+        # the adjusted prices and join them on.
+        labels = add_labels(
+            adjusted, horizon=settings.horizon, hold=settings.label_hold, calendar=calendar
+        ).select(*LABEL_KEYS, *LABEL_COLUMNS.values())
+        lf = lf.join(labels, on=list(LABEL_KEYS), how="left")
+    lf = in_universe(lf, securities, store.security_history(), active_only=active_only)
     if start is not None:
         lf = lf.filter(pl.col("date") >= start)
     frame = lf.collect()
@@ -130,8 +190,12 @@ def build_day(
     """
     start = min(as_of, labels_from) if labels_from is not None else as_of
     panel = build_panel(store, settings, start=start, end=as_of, spec=spec, label=True)
-    active = universe(store.securities(), active_only=True)
-    features = panel.frame.filter(pl.col("date") == as_of).filter(active)
+    features = in_universe(
+        panel.frame.lazy().filter(pl.col("date") == as_of),
+        store.securities(),
+        store.security_history(),
+        active_only=True,
+    ).collect()
     if features.is_empty():
         raise NotEnoughHistoryError(
             f"no active equity has prices on {as_of} in {store.path}: ingest that day first"

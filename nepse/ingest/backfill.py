@@ -1,43 +1,51 @@
 """Pure planning of a resumable backfill: which days still need fetching, in which chunks.
 
 A day is *complete* when an ingestion run for it finished and recorded, for that day, a status
-in `COMPLETE_STATUSES`:
+in `COMPLETE_DAY_STATUSES` (nepse.schema):
 
 - `ok`: the day's prices were written (and passed the daily quality gate) in the same
   transaction that recorded the status;
-- `holiday`: the API answered an empty day for a date already past the market close, so there is
-  nothing to store and asking again would give the same answer.
+- `holiday`: the API answered an empty day after the market close *twice*, the second time at
+  least `holiday_confirm_after_minutes` after the first. One empty answer is only `pending`: an
+  API that answers empty for a moment (a restart, a cache miss) must not turn a trading day
+  into a holiday for good.
 
-Any other status (`market_open`, `not_yet`, `failed`) or no record at all means the day is
-fetched again. `day_status` turns what the API answered into the status to record: an empty
-answer for today before the close, or for a future day, is `not_yet`, never `holiday` (else a
-backfill that runs into today would mark the day done for good).
+Any other status (`pending`, `market_open`, `not_yet`, `failed`) or no record at all means the
+day is fetched again. `day_status` turns what the API answered into the status to record: an
+empty answer for today before the close, or for a future day, is `not_yet`.
 Because the status is written in the same transaction as the prices, a run killed half-way leaves
-the day incomplete and the next backfill simply redoes it (the store's upsert on (symbol, date)
-makes the redo harmless).
+the day incomplete and the next backfill simply redoes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-STATUS_OK = "ok"
-STATUS_HOLIDAY = "holiday"
-STATUS_MARKET_OPEN = "market_open"
-STATUS_NOT_YET = "not_yet"
-STATUS_FAILED = "failed"
-COMPLETE_STATUSES: frozenset[str] = frozenset({STATUS_OK, STATUS_HOLIDAY})
+from nepse.calendar import after_close, may_trade
+from nepse.schema import (
+    COMPLETE_DAY_STATUSES,
+    DAY_FAILED,
+    DAY_HOLIDAY,
+    DAY_MARKET_OPEN,
+    DAY_NOT_YET,
+    DAY_OK,
+    DAY_PENDING,
+)
 
-# Continuous trading ends 15:00 Asia/Kathmandu; the day's closes are final only after that.
-MARKET_CLOSE = time(15, 0)
-_SATURDAY = 5  # date.weekday(): NEPSE has never traded on a Saturday (Sun-Thu, now Mon-Fri)
+# Kept for callers that import the names from here.
+STATUS_OK = DAY_OK
+STATUS_HOLIDAY = DAY_HOLIDAY
+STATUS_PENDING = DAY_PENDING
+STATUS_MARKET_OPEN = DAY_MARKET_OPEN
+STATUS_NOT_YET = DAY_NOT_YET
+STATUS_FAILED = DAY_FAILED
+COMPLETE_STATUSES = COMPLETE_DAY_STATUSES
 
 
 def is_complete(status: str | None) -> bool:
     """True when a recorded day status means the day need not be fetched again."""
-    return status in COMPLETE_STATUSES
+    return status in COMPLETE_DAY_STATUSES
 
 
 def complete_days(statuses: Mapping[date, str | None]) -> set[date]:
@@ -45,26 +53,41 @@ def complete_days(statuses: Mapping[date, str | None]) -> set[date]:
     return {day for day, status in statuses.items() if is_complete(status)}
 
 
-def day_status(fetched: str, day: date, *, now: datetime, timezone: str = "Asia/Kathmandu") -> str:
-    """The status to record for `day` given the fetch status ('ok'/'holiday'/'market_open')."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware (the market day is judged in its zone)")
-    local = now.astimezone(ZoneInfo(timezone))
-    before_close = day > local.date() or (day == local.date() and local.time() < MARKET_CLOSE)
-    if fetched == STATUS_HOLIDAY and before_close:
-        return STATUS_NOT_YET
-    return fetched
+def day_status(
+    fetched: str,
+    day: date,
+    *,
+    now: datetime,
+    timezone: str = "Asia/Kathmandu",
+    pending_since: datetime | None = None,
+    confirm_after: timedelta = timedelta(minutes=30),
+) -> str:
+    """The status to record for `day` given the fetch status ('ok'/'holiday'/'market_open').
+
+    An empty answer after the close is `pending` until a second empty answer comes at least
+    `confirm_after` after the first one (`pending_since`, when the day was recorded pending);
+    only then is it a `holiday`.
+    """
+    if not after_close(day, now=now, timezone=timezone):
+        return DAY_NOT_YET if fetched == DAY_HOLIDAY else fetched
+    if fetched != DAY_HOLIDAY:
+        return fetched
+    if confirm_after <= timedelta(0):
+        return DAY_HOLIDAY
+    if pending_since is not None:
+        since = pending_since if pending_since.tzinfo else pending_since.replace(tzinfo=now.tzinfo)
+        if now - since >= confirm_after:
+            return DAY_HOLIDAY
+    return DAY_PENDING
 
 
 def candidate_days(start: date, end: date) -> list[date]:
     """Every day from start to end inclusive except Saturdays (the API itself says holidays)."""
     if end < start:
         raise ValueError(f"backfill end {end} is before start {start}")
-    # Both the old Sun-Thu week and the Mon-Fri week (from 2026-04-10) skip only Saturday for
-    # certain; other closures are irregular, so the API's empty answer decides them.
     span = (end - start).days + 1
     days = (start + timedelta(days=i) for i in range(span))
-    return [d for d in days if d.weekday() != _SATURDAY]
+    return [d for d in days if may_trade(d)]
 
 
 def plan_backfill(days: Iterable[date], done: set[date], chunk_days: int) -> list[list[date]]:

@@ -43,3 +43,13 @@ class FetchedDay:
     unchanged: int = 0
     rejected: int = 0
     duplicates: int = 0
+    source_used: str | None = None
+    """Name of the source whose rows were stored (the fallback's when it supplied the day)."""
+    fallback_reason: str | None = None
+    """Why the fallback supplied the day (None: the primary did)."""
+    conflicts: int = 0
+    """Fields the two sources gave differently beyond the tolerance (as read)."""
+    conflicts_stored: int = 0
+    """Conflicts the store recorded in price_conflicts for the second source's rows."""
+    securities: int = 0
+    """Rows of the security list recorded with this day (0: none fetched)."""

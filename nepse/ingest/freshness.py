@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from nepse.ingest.backfill import MARKET_CLOSE
+from nepse.calendar import MARKET_CLOSE
 
 Freshness = Literal["ok", "holiday", "stale", "not_yet"]
 FRESHNESS_VALUES: tuple[Freshness, ...] = ("ok", "holiday", "stale", "not_yet")
@@ -44,8 +44,8 @@ def classify_day(
 ) -> Freshness:
     """'ok', 'holiday', 'stale' or 'not_yet' for `day` given what was fetched (None: nothing).
 
-    `fetched` is a fetch or `ingested_days` status ('ok', 'holiday', 'market_open', 'not_yet',
-    'failed') or None; `trading_day` is the calendar's verdict on `day`'s weekday.
+    `fetched` is a fetch or `ingested_days` status ('ok', 'holiday', 'pending', 'market_open',
+    'not_yet', 'failed') or None; `trading_day` is the calendar's verdict on `day`'s weekday.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (the market day is judged in its zone)")
@@ -58,7 +58,9 @@ def classify_day(
     if local < close:
         # Before the close an empty answer proves nothing: the day may still trade.
         return "not_yet"
-    if fetched == "holiday":
+    if fetched in ("holiday", "pending"):
+        # An empty answer after the close: nothing to score today. A `pending` day is not
+        # recorded as a holiday, so the backfill asks again and stores the day if it traded.
         return "holiday"
     if local < deadline(day, stale_after_minutes=stale_after_minutes, timezone=timezone):
         return "not_yet"

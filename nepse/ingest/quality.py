@@ -5,9 +5,16 @@ Rules run in this order and the first one that fails names the row's single reas
 
 0. `unparseable`          date missing (a reader should already have rejected it; safety net,
                           since (symbol, date) is the stored key)
+   `implausible_date`     date before NEPSE's first day (1994; year 0, 1 and 1900 included)
 1. `missing_symbol`       symbol null or blank
+   `bad_symbol`           not a plausible NEPSE symbol (`SYMBOL_PATTERN`: ADBL, NABILD2089;
+                          never `ADBL (1)`, `PRICES-OLD` or lower case)
 2. `missing_close`        close null (or NaN)
 3. `nonpositive_price`    close, or any given open/high/low, is zero or negative
+   `implausible_price`    a given price infinite or outside `PRICE_RANGE` (1e308, 5e-324)
+   `negative_value`       volume, turnover or trades below zero
+   `implausible_value`    volume or turnover infinite, or turnover / (volume x close) outside
+                          `TURNOVER_BAND` (all three given and positive)
 4. `high_below_low`       high < low
 5. `ohlc_inconsistent`    open or close outside [low, high]; only with `ohlc_policy="reject"`.
                           With "repair" the given high/low are widened to contain open and
@@ -34,12 +41,19 @@ from datetime import date
 
 import polars as pl
 
+from nepse.errors import DataQualityError
 from nepse.schema import (
     EQUITY,
+    KEYS,
+    NEPSE_FIRST_DAY,
+    OHLC_REPAIRED,
     PRICE_COLUMNS,
+    PRICE_RANGE,
     READ_PRICE_SCHEMA,
     REASONS,
     REJECT_SCHEMA,
+    SYMBOL_PATTERN,
+    TURNOVER_BAND,
     conform,
     empty,
 )
@@ -47,15 +61,14 @@ from nepse.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KEYS = ("symbol", "date")
 VALUE_COLUMNS = tuple(c for c in PRICE_COLUMNS if c not in KEYS)
 CLEAN_SCHEMA: dict[str, pl.DataType] = {
     **PRICE_COLUMNS,
     "source": pl.String(),
     "line": pl.Int64(),
     "flag": pl.String(),
+    "kind": pl.String(),
 }
-OHLC_REPAIRED = "ohlc_repaired"
 
 
 @dataclass(frozen=True)
@@ -86,12 +99,13 @@ class QualityResult:
         return dict(zip(counts["flag"].to_list(), counts["len"].to_list(), strict=True))
 
     def check_identity(self) -> None:
-        """Assert rows_in == clean + rejected + duplicates."""
+        """Raise DataQualityError unless rows_in == clean + rejected + duplicates."""
         total = self.clean.height + self.rejects.height + self.duplicates
-        assert self.rows_in == total, (
-            f"quality identity broken: {self.rows_in} rows in != {self.clean.height} clean + "
-            f"{self.rejects.height} rejected + {self.duplicates} duplicates"
-        )
+        if self.rows_in != total:
+            raise DataQualityError(
+                f"quality identity broken: {self.rows_in} rows in != {self.clean.height} "
+                f"clean + {self.rejects.height} rejected + {self.duplicates} duplicates"
+            )
 
 
 def _text(col: str) -> pl.Expr:
@@ -148,14 +162,60 @@ def apply_rules(
     high_below_low = (pl.col("high") < pl.col("low")).fill_null(False)
     inconsistent = _outside("open") | _outside("close")
     future = pl.col("date") > pl.lit(today)
+    early = pl.col("date") < pl.lit(NEPSE_FIRST_DAY)
+    bad_symbol = ~pl.col("symbol").str.contains(SYMBOL_PATTERN).fill_null(True)
+    lo, hi = PRICE_RANGE
+    prices = [pl.col(c) for c in ("open", "high", "low", "close")]
+    implausible_price = pl.any_horizontal(
+        [(p.is_infinite() | (p < lo) | (p > hi)).fill_null(False) for p in prices]
+    )
+    negative = pl.any_horizontal(
+        [(pl.col(c) < 0).fill_null(False) for c in ("volume", "turnover", "trades")]
+    )
+    ratio = pl.col("turnover") / (pl.col("volume") * pl.col("close"))
+    band_lo, band_hi = TURNOVER_BAND
+    implausible_value = (
+        pl.col("volume").is_infinite().fill_null(False)
+        | pl.col("turnover").is_infinite().fill_null(False)
+        | (
+            (pl.col("volume") > 0)
+            & (pl.col("turnover") > 0)
+            & ((ratio < band_lo) | (ratio > band_hi) | ratio.is_infinite())
+        ).fill_null(False)
+    )
+    values = pl.format(
+        "volume={} turnover={} trades={}", _text("volume"), _text("turnover"), _text("trades")
+    )
     skip_non_equity = pl.col("_itype").is_not_null() & pl.lit(non_equity_policy == "skip")
     reject_ohlc = inconsistent & pl.lit(ohlc_policy == "reject")
 
     rules: list[tuple[str, pl.Expr, pl.Expr]] = [
         ("unparseable", pl.col("date").is_null(), pl.lit("date missing")),
+        (
+            "implausible_date",
+            early,
+            pl.format("date {} before NEPSE's first day {}", _text("date"), pl.lit("1994-01-01")),
+        ),
         ("missing_symbol", sym_blank, pl.lit("symbol empty")),
+        (
+            "bad_symbol",
+            bad_symbol,
+            pl.format("symbol '{}' does not match {}", pl.col("symbol"), pl.lit(SYMBOL_PATTERN)),
+        ),
         ("missing_close", pl.col("close").is_null(), _ohlc_text()),
         ("nonpositive_price", nonpositive, _ohlc_text()),
+        ("implausible_price", implausible_price, _ohlc_text()),
+        ("negative_value", negative, values),
+        (
+            "implausible_value",
+            implausible_value,
+            pl.format(
+                "{} close={} (turnover/(volume x close) outside {})",
+                values,
+                _text("close"),
+                pl.lit(f"[{band_lo:g}, {band_hi:g}]"),
+            ),
+        ),
         (
             "high_below_low",
             high_below_low,
@@ -169,7 +229,9 @@ def apply_rules(
         ),
         ("not_equity", skip_non_equity, pl.format("instrument type {}", pl.col("_itype"))),
     ]
-    assert all(code in REASONS for code, _, _ in rules)
+    unknown = [code for code, _, _ in rules if code not in REASONS]
+    if unknown:
+        raise ValueError(f"reason codes without a description in nepse.schema.REASONS: {unknown}")
     reason = pl.when(rules[0][1]).then(pl.lit(rules[0][0]))
     detail = pl.when(rules[0][1]).then(rules[0][2])
     for code, cond, text in rules[1:]:
@@ -280,7 +342,10 @@ def validate(
             multi.lazy().pipe(mark_duplicates, value_columns=orig).collect(),
         ]
     ).sort("_row")
-    rejected = checked.filter(pl.col("reason").is_not_null())
+    rejected = checked.filter(pl.col("reason").is_not_null()).with_columns(
+        # A date NEPSE cannot have (year 0, 1) is kept in `raw`, not as a date value.
+        date=pl.when(pl.col("reason") != "implausible_date").then(pl.col("date"))
+    )
     clean = checked.filter(pl.col("reason").is_null() & ~pl.col("_extra")).select(
         list(CLEAN_SCHEMA)
     )

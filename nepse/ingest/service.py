@@ -1,22 +1,144 @@
-"""Ingest a price file or folder into the store: read -> validate -> merge, in one transaction."""
+"""The ingest service: read -> validate -> store, in one store transaction.
+
+The store never runs quality rules: `ingest_read` reads the securities master through the store,
+validates the input against it, and hands the validated rows to `Store.write_validated` inside
+one `store.transaction()`, then records the run. A failure (or a killed process) at any point
+leaves the database as it was.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import time
+import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+import polars as pl
+
+from nepse.calendar import today_in
+from nepse.errors import ConfigError
+from nepse.ingest.quality import validate
+from nepse.ingest.report import IngestReport
+from nepse.schema import DATASET_SAMPLE, SECURITY_SCHEMA, ReadResult
 from nepse.settings import Settings
-from nepse.store import IngestReport, open_store
+from nepse.store import DayRecord, Store, open_store
+from nepse.store.base import now_utc
 
 log = logging.getLogger(__name__)
 
+SAMPLE = DATASET_SAMPLE
+API = "api"
 
-def market_today(settings: Settings) -> date:
-    """Today's date in the market's time zone (Asia/Kathmandu by default)."""
-    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+def resolve_source(settings: Settings, source: str | None) -> str:
+    """The price source of a run: `source`, else NEPSE_SOURCE; ConfigError when neither is set."""
+    chosen = (source or "").strip() or (settings.source or "").strip()
+    if not chosen:
+        raise ConfigError(
+            "no price source configured: pass the run's `source` parameter or set NEPSE_SOURCE "
+            "on the worker to 'api' (the live NEPSE API), a folder of price files, or a folder "
+            "of recorded API pages. The generated sample market is used only when asked for "
+            "by name ('sample', as `nepse demo` does)."
+        )
+    return chosen
+
+
+def ingest_read(
+    store: Store,
+    read: ReadResult,
+    *,
+    settings: Settings,
+    today: date,
+    on_stage: Callable[[str], None] | None = None,
+    source: str | None = None,
+    day: DayRecord | None = None,
+) -> IngestReport:
+    """Validate `read` and store it in one transaction; return what happened.
+
+    With `day`, the day's `ingested_days` row is written in the same transaction, so a day is
+    marked complete exactly when its prices are committed.
+    """
+    stage = on_stage or (lambda _name: None)
+    started = now_utc()
+    t0 = time.perf_counter()
+    run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    source = source or describe_sources(read.sources)
+    prices = read.prices.with_columns(kind=pl.col("kind").fill_null(read.fmt))
+    with store.transaction():
+        quality = validate(
+            prices,
+            settings=settings,
+            today=today,
+            securities=pl.concat(
+                [store.securities().select(list(SECURITY_SCHEMA)), read.securities]
+            ),
+            parse_rejects=read.rejects,
+        )
+        stage("validated")
+        written = store.write_validated(
+            clean=quality.clean,
+            rejects=quality.rejects,
+            securities=read.securities,
+            corporate_actions=read.corporate_actions,
+            dataset=read.dataset,
+            settings=settings,
+            run_id=run_id,
+            ts=started,
+            on_stage=stage,
+        )
+        clean = quality.clean
+        listed = {"read": read.securities.height}
+        if read.securities.height:
+            # The list's day: the day of the prices read with it, else today.
+            as_of = clean["date"].max() if clean.height else today
+            listed.update(store.record_securities(read.securities, as_of=as_of, source=source))
+        report = IngestReport(
+            run_id=run_id,
+            source=source,
+            fmt=read.fmt,
+            rows_read=quality.rows_in,
+            inserted=written.actions.get("insert", 0),
+            updated=written.actions.get("update", 0),
+            unchanged=written.actions.get("same", 0),
+            rejected=quality.rejects.height,
+            duplicates=quality.duplicates,
+            reasons=quality.reasons,
+            flagged=written.flagged,
+            min_date=clean["date"].min() if clean.height else None,
+            max_date=clean["date"].max() if clean.height else None,
+            symbols=clean["symbol"].n_unique(),
+            prices_changed=written.prices_changed,
+            conflicts=written.conflicts,
+            dataset=read.dataset,
+            securities=listed,
+            started_at=started,
+            finished_at=now_utc(),
+        )
+        report.check_identity()
+        store.record_run(report)
+        stage("run")
+        if day is not None:
+            store.record_day(day, run_id=run_id, rows_read=report.rows_read)
+    report.seconds = time.perf_counter() - t0
+    log.info(
+        "ingested %s: %d read, %d inserted, %d updated, %d unchanged, %d rejected, "
+        "%d duplicates, %d prices changed, %d conflicts, %d securities rows in %.2f s",
+        source,
+        report.rows_read,
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        report.rejected,
+        report.duplicates,
+        report.prices_changed,
+        sum(report.conflicts.values()),
+        report.securities.get("read", 0),
+        report.seconds,
+    )
+    return report
 
 
 def ingest_path(
@@ -33,12 +155,26 @@ def ingest_path(
     path = Path(path)
     read = read_path(path)
     with open_store(settings.database, lock_timeout_s=settings.lock_timeout_s) as store:
-        report = store.ingest(
+        report = ingest_read(
+            store,
             read,
             settings=settings,
-            today=today or market_today(settings),
+            today=today or today_in(settings.timezone),
             on_stage=on_stage,
             source=str(path),
         )
     log.debug("ingest %s: %s", path, report.to_dict())
     return report
+
+
+def describe_sources(sources: list[str]) -> str:
+    """A short label for a run's sources: the one source, or their common folder and a count."""
+    if not sources:
+        return "(unknown)"
+    if len(sources) == 1:
+        return sources[0]
+    try:
+        common = os.path.commonpath(sources) or sources[0]
+    except ValueError:  # mixed absolute and relative paths, or not paths at all
+        common = sources[0]
+    return f"{common} ({len(sources)} sources)"

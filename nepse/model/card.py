@@ -69,6 +69,10 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "on risk or liquidity, and NEPSE does not allow short selling, so the top-minus-bottom "
         "spread below measures ranking quality, not a tradable profit.",
         "",
+        "## Label and backtest",
+        "",
+        *_label_section(meta, info),
+        "",
         "## Data and training window",
         "",
         f"- As of: {meta.get('as_of')}; training rows dated {meta.get('train_start')} .. "
@@ -121,3 +125,35 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:
+    """Which label the model was trained, evaluated and promoted on, and the NEPSE backtest."""
+    label = meta.get("label") or {"name": "close_to_close", "hold": meta.get("horizon", 1)}
+    what = {
+        "next_vwap": "buy at the VWAP of session t+1, sell at the VWAP of session t+1+h",
+        "next_close": "buy at the close of session t+1, sell at the close of session t+1+h "
+        "(Qlib's label)",
+        "close_to_close": "close(t) to close(t+h): not tradeable, it enters at a price gone "
+        "when the prediction is made",
+    }.get(label["name"], label["name"])
+    excess = info.get("backtest_net_excess") or {}
+    lines = [
+        f"- Label: `{label['name']}`, h = {label['hold']} sessions: {what} "
+        "(nepse/features/labels.py; NEPSE_LABEL, NEPSE_LABEL_HOLD). Training, the walk-forward "
+        "below and promotion all use it.",
+        "- Pictures: walk-forward spreads and Rank IC in [evaluation.html](evaluation.html); "
+        "the NEPSE backtest (cumulative return with and without costs vs the universe, excess, "
+        "drawdown, daily and monthly Rank IC, quintile returns, score autocorrelation) in "
+        "[trading.html](trading.html) when the training had market data; "
+        "`nepse evaluate --from D --to D --report FILE` draws them for any stored days.",
+    ]
+    if excess:
+        shown = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(excess.items()))
+        lines.append(
+            "- NEPSE backtest (nepse/model/backtest.py; long-only top k, T+2, limit locks, all "
+            f"costs of nepse/market/rules.toml), net annual excess over the universe: {shown}."
+        )
+    else:
+        lines.append("- No NEPSE backtest was run with this training (no market frame given).")
+    return lines

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -146,3 +148,142 @@ def write_evaluation_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(evaluation_report(wf_result, title=title), encoding="utf-8")
     return path
+
+
+# --- the trading report: Qlib-style pictures of the tradeable label and the backtest ---------
+PICTURES = (
+    "Cumulative return, net and gross of costs, vs the universe and the market proxy",
+    "Cumulative excess return over the equal-weighted universe (net) and drawdown",
+    "Daily Rank IC vs the tradeable label, 20-day mean; monthly mean Rank IC",
+    "Cumulative mean label return by prediction quintile (5 = highest scores)",
+    "Score autocorrelation (rank, day over day: a turnover proxy)",
+)
+
+
+def _cum(x: pl.Series) -> list[float]:
+    return ((x.fill_null(0.0) + 1).cum_prod() - 1).to_list()
+
+
+def trading_figures(
+    net: Any, gross: Any, rank_ic: pl.DataFrame, quintiles: pl.DataFrame, autocorr: pl.DataFrame
+) -> list[go.Figure]:
+    """The five pictures, one figure each (ids trading-fig-0..4 in the page)."""
+    d = net.daily
+    x = d["date"].to_list()
+    f1 = go.Figure()
+    f1.add_scatter(x=x, y=_cum(d["ret"]), name="strategy, net of all costs and tax")
+    f1.add_scatter(
+        x=gross.daily["date"].to_list(),
+        y=_cum(gross.daily["ret"]),
+        name="strategy, gross",
+        line={"dash": "dot"},
+    )
+    f1.add_scatter(x=x, y=_cum(d["bench_ew"]), name="equal-weighted universe")
+    f1.add_scatter(x=x, y=_cum(d["bench_tw"]), name="turnover-weighted market")
+    eq = d["equity"].to_numpy()
+    dd = eq / np.maximum.accumulate(eq) - 1
+    f2 = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=("cumulative excess (net)", "drawdown (net)"),
+    )
+    f2.add_scatter(
+        x=x,
+        y=d["excess_ew"].fill_null(0.0).cum_sum().to_list(),
+        name="excess vs universe",
+        row=1,
+        col=1,
+    )
+    f2.add_scatter(x=x, y=dd.tolist(), name="drawdown", fill="tozeroy", row=2, col=1)
+    f3 = make_subplots(rows=2, cols=1, subplot_titles=("daily", "monthly mean"))
+    ric = rank_ic.with_columns(roll=pl.col("rank_ic").rolling_mean(20, min_samples=1))
+    f3.add_bar(
+        x=ric["date"].to_list(),
+        y=ric["rank_ic"].to_list(),
+        name="daily Rank IC",
+        marker_color="lightgray",
+        row=1,
+        col=1,
+    )
+    f3.add_scatter(
+        x=ric["date"].to_list(),
+        y=ric["roll"].to_list(),
+        name="20-day mean",
+        line={"color": "black"},
+        row=1,
+        col=1,
+    )
+    monthly = (
+        rank_ic.group_by(pl.col("date").dt.truncate("1mo").alias("month"))
+        .agg(pl.col("rank_ic").mean())
+        .sort("month")
+    )
+    f3.add_bar(
+        x=monthly["month"].to_list(),
+        y=monthly["rank_ic"].to_list(),
+        name="monthly Rank IC",
+        row=2,
+        col=1,
+    )
+    f4 = go.Figure()
+    for q in range(1, 6):
+        s = quintiles.filter(pl.col("quintile") == q).sort("date")
+        f4.add_scatter(
+            x=s["date"].to_list(),
+            y=s["ret"].fill_null(0.0).cum_sum().to_list(),
+            name=f"quintile {q}",
+        )
+    f5 = go.Figure()
+    f5.add_scatter(
+        x=autocorr["date"].to_list(), y=autocorr["autocorr"].to_list(), name="score autocorrelation"
+    )
+    figs = [f1, f2, f3, f4, f5]
+    for title, f in zip(PICTURES, figs, strict=True):
+        f.update_layout(
+            title=title, template="plotly_white", height=420, legend={"orientation": "h"}
+        )
+    return figs
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    head = list(rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(r[c]))}</td>" for c in head) + "</tr>"
+        for r in rows
+    )
+    heads = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+    return f"<table><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "-" if v is None else str(v)
+
+
+def trading_report(
+    figures: list[go.Figure],
+    *,
+    title: str,
+    note: str,
+    tables: dict[str, list[dict[str, Any]]],
+) -> str:
+    """Self-contained HTML: notes, tables, then the figures (plotly.js inlined once)."""
+    parts = []
+    for i, f in enumerate(figures):
+        parts.append(
+            f.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"trading-fig-{i}")
+        )
+    tabs = "".join(f"<h2>{html.escape(k)}</h2>{_table(v)}" for k, v in tables.items())
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>{tabs}{''.join(parts)}"
+        "</body></html>"
+    )

@@ -118,12 +118,14 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> Path:
 
 def model_reference(folder: Path) -> tuple[dict, pl.DataFrame]:
     """A saved model's metadata and drift reference sample, without loading the booster."""
-    from nepse.model.lgbm import META_FILE, REFERENCE_FILE
+    from nepse.model.files import verify
+    from nepse.model.final import META_FILE, REFERENCE_FILE
 
     folder = Path(folder)
     meta_path, ref_path = folder / META_FILE, folder / REFERENCE_FILE
     if not meta_path.is_file():
         raise ModelNotFoundError(f"model folder {folder} has no {META_FILE}")
+    verify(folder, [META_FILE, REFERENCE_FILE])  # checksums written at save time
     meta = json.loads(meta_path.read_text())
     reference = pl.read_parquet(ref_path) if ref_path.is_file() else pl.DataFrame()
     return meta, reference

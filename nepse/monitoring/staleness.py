@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from nepse.calendar import TradingCalendar
-from nepse.ingest.backfill import MARKET_CLOSE
+from nepse.calendar import MARKET_CLOSE, TradingCalendar
 
 
 def _published(day: date, now: datetime, tz: str, grace_minutes: int) -> bool:

@@ -55,7 +55,9 @@ def source_alert(exc: Exception) -> Alert:
 
 def gate_alert(gate: GateResult) -> Alert:
     """The alert for a day the quality gate refused."""
-    return Alert("quality gate failed", gate.reason, "error")
+    return Alert(
+        "quality gate failed", f"quality gate: {gate.reason}. No predictions were written.", "error"
+    )
 
 
 def daily_alerts(

@@ -10,11 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from nepse.errors import NepseError
+from nepse.schema import DAY_STATUSES
 from nepse.store.base import StoreBase, connect
-from nepse.store.days import DAY_STATUSES, DayRecord, DaysMixin
+from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
+from nepse.store.models import ModelsMixin
 from nepse.store.predictions import PredictionsMixin
-from nepse.store.prices import LIMIT_TOLERANCE, STAGES, IngestReport, PricesMixin
+from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
+from nepse.store.security_history import SecurityHistoryMixin
 
 __all__ = [
     "DAY_STATUSES",
@@ -22,22 +25,18 @@ __all__ = [
     "MIGRATIONS",
     "STAGES",
     "DayRecord",
-    "IngestReport",
     "Store",
+    "WriteCounts",
     "latest_version",
     "open_store",
 ]
 
 
-class Store(PricesMixin, DaysMixin, PredictionsMixin, StoreBase):
+class Store(PricesMixin, DaysMixin, PredictionsMixin, ModelsMixin, SecurityHistoryMixin, StoreBase):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:
         return self
-
-    @property
-    def con(self):  # transitional: callers move to named methods in the next commits
-        return self._con
 
 
 def open_store(path: Path, *, read_only: bool = False, lock_timeout_s: float = 0.0) -> Store:

@@ -8,14 +8,14 @@ from datetime import date, datetime
 
 import polars as pl
 
+from nepse.schema import COMPLETE_DAY_STATUSES, DAY_HOLIDAY, DAY_OK, DAY_PENDING, DAY_STATUSES
 from nepse.store.base import StoreBase, now_utc
 
 log = logging.getLogger(__name__)
 
-DAY_STATUSES = ("ok", "holiday", "not_yet", "market_open", "failed")
 # An upsert may replace a status only with one of at least its rank: a complete day (ok, holiday)
 # never goes back to incomplete, and an ok day (its rows are stored) never becomes a holiday.
-_DAY_RANK = {"ok": 2, "holiday": 1, "not_yet": 0, "market_open": 0, "failed": 0}
+_DAY_RANK = {s: 0 for s in DAY_STATUSES} | {DAY_OK: 2, DAY_HOLIDAY: 1}
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class DaysMixin(StoreBase):
             "SELECT status FROM ingested_days WHERE date = ? AND source = ?",
             [day.date, day.source],
         )
+        if row and row[0][0] == DAY_PENDING and day.status == DAY_PENDING:
+            # Keep the first pending record: the holiday is confirmed against its time.
+            return DAY_PENDING
         if row and _DAY_RANK[row[0][0]] > _DAY_RANK[day.status]:
             log.info(
                 "%s (%s) stays %s; not replaced by %s", day.date, day.source, row[0][0], day.status
@@ -74,7 +77,15 @@ class DaysMixin(StoreBase):
     def complete_days(self, source: str) -> set[date]:
         """Days of `source` recorded ok or holiday: a resumed backfill skips them."""
         rows = self._exec(
-            "SELECT date FROM ingested_days WHERE source = ? AND status IN ('ok', 'holiday')",
-            [source],
+            "SELECT date FROM ingested_days WHERE source = ? AND list_contains(?, status)",
+            [source, sorted(COMPLETE_DAY_STATUSES)],
         )
         return {r[0] for r in rows}
+
+    def day_record(self, day: date, source: str) -> tuple[str, datetime] | None:
+        """(status, recorded_at UTC) of `day` for `source`, or None when never recorded."""
+        rows = self._exec(
+            "SELECT status, recorded_at FROM ingested_days WHERE date = ? AND source = ?",
+            [day, source],
+        )
+        return (rows[0][0], rows[0][1]) if rows else None

@@ -170,6 +170,100 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         6,
+        # Source-aware prices (nepse/store/observations.py): every source's rows as received,
+        # append-only (a correction supersedes, never deletes); `prices` is resolved from the
+        # current observations. Rows stored before this version become observations of kind
+        # 'stored', the lowest precedence, so nothing already held is lost.
+        """
+        CREATE TABLE price_observations (
+            symbol        VARCHAR   NOT NULL,
+            date          DATE      NOT NULL,
+            open          DOUBLE,
+            high          DOUBLE,
+            low           DOUBLE,
+            close         DOUBLE    NOT NULL,
+            volume        DOUBLE,
+            turnover      DOUBLE,
+            trades        BIGINT,
+            kind          VARCHAR   NOT NULL,  -- source kind: nepse_api, sharesansar_prices, ...
+            source        VARCHAR,             -- file or URL
+            line          BIGINT,              -- line in the file / record in the answer
+            repaired      BOOLEAN   NOT NULL DEFAULT false,
+            run_id        VARCHAR   NOT NULL,
+            ingested_at   TIMESTAMP NOT NULL,  -- UTC
+            superseded_by VARCHAR              -- run_id of the correction; null = current
+        );
+        INSERT INTO price_observations
+        SELECT symbol, date, open, high, low, close, volume, turnover, trades, 'stored', source,
+               NULL, repaired, run_id, ingested_at, NULL
+        FROM prices;
+        CREATE TABLE price_conflicts (
+            symbol      VARCHAR   NOT NULL,
+            date        DATE      NOT NULL,
+            "column"    VARCHAR   NOT NULL,
+            kind        VARCHAR   NOT NULL,  -- the kind whose value `prices` holds
+            value       DOUBLE,
+            other_kind  VARCHAR   NOT NULL,  -- a kind that disagrees beyond the tolerance
+            other_value DOUBLE,
+            run_id      VARCHAR   NOT NULL,
+            detected_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, date, "column", other_kind)
+        );
+        CREATE TABLE store_meta (
+            key        VARCHAR PRIMARY KEY,  -- 'dataset': sample | real
+            value      VARCHAR NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE corporate_action_revisions (
+            symbol            VARCHAR NOT NULL,
+            kind              VARCHAR NOT NULL,
+            percent           DOUBLE,
+            ratio             VARCHAR,
+            issue_price       DOUBLE,
+            book_closure_date DATE,
+            fiscal_year       VARCHAR,
+            source            VARCHAR,
+            updated_at        TIMESTAMP NOT NULL,  -- when the replaced version was stored
+            revised_at        TIMESTAMP NOT NULL   -- when it was replaced
+        );
+        ALTER TABLE ingested_days RENAME TO ingested_days_v5;
+        CREATE TABLE ingested_days (
+            date        DATE      NOT NULL,
+            source      VARCHAR   NOT NULL,
+            status      VARCHAR   NOT NULL CHECK (status IN
+                        ('ok', 'holiday', 'pending', 'not_yet', 'market_open', 'failed')),
+            run_id      VARCHAR,
+            rows_read   BIGINT,
+            pages       INTEGER,
+            raw_dir     VARCHAR,
+            recorded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (date, source)
+        );
+        INSERT INTO ingested_days SELECT * FROM ingested_days_v5;
+        DROP TABLE ingested_days_v5;
+        ALTER TABLE rejected_prices ADD COLUMN date DATE;
+        """,
+    ),
+    (
+        7,
+        # Point-in-time securities master (nepse/store/security_history.py, issue 14).
+        """
+CREATE TABLE security_history (
+    symbol          VARCHAR NOT NULL,
+    name            VARCHAR,
+    sector          VARCHAR,
+    instrument_type VARCHAR,
+    status          VARCHAR,            -- A active, S suspended, D delisted (NEPSE's codes)
+    valid_from      DATE,               -- null: since before any list (inferred)
+    valid_to        DATE,               -- null: still in force
+    first_seen      DATE,               -- first list that showed this version (null: inferred)
+    last_seen       DATE,               -- last list that showed it
+    source          VARCHAR NOT NULL    -- the list's source, or 'inferred'
+);
+""",
+    ),
+    (
+        8,
         # Issue 11 item 6 / issue 12: a realised day inside the scoring model's training window
         # is in-sample and kept out of every out-of-sample figure; drift rows keep the
         # calibrated verdicts (statistic, alarm line, where today sits in its history).

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
+from nepse.schema import DATASET_MARKER
 from tests.unit.monitoring.test_alerts import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -67,7 +69,7 @@ def trained_dir(tmp_path_factory, sample_dir):
     try:
         ingest_prices(path=str(sample_dir))
         out = train_model(force_promote=True)
-        assert out["promoted"], out
+        assert out.promoted, out
     finally:
         mp.undo()
     return data
@@ -243,11 +245,17 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
 
 def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
+    from nepse.schema import DATASET_SAMPLE
+
+    # Written next to the sample market's data: it is generated test data too.
+    (tmp_path / DATASET_MARKER).write_text(DATASET_SAMPLE)
     bad = tmp_path / "today.csv"
     rows = ["symbol,date,open,high,low,close,volume,turnover"]
     rows += [f"S{i:03d},2026-11-23,10,9,11,0,100,1000" for i in range(40)]  # zero closes
     rows += ["S999,2026-11-23,10,11,9,10,100,1000"]
     bad.write_text("\n".join(rows) + "\n")
+    # A day added to the sample market: marked as sample data, or the store refuses to mix it in.
+    (tmp_path / DATASET_MARKER).write_text("sample\n")
     with Receiver() as hook:
         monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
         state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
@@ -286,12 +294,16 @@ def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_
     assert perf["date"].to_list() == [prev2, prev]  # the last day's outcome is not known yet
     assert perf["n"].min() > 10
     assert perf["rank_ic"].is_not_null().all()
-    # The champion was trained up to `prev` (its labels end on the last day): both days are
-    # inside its training window, so they are in-sample and kept out of every rolling figure
-    # and of the index (issue 11 item 6).
-    assert perf["in_sample"].all() and perf["rolling_rank_ic"].is_null().all()
+    # Days inside the champion's training window are in-sample: no rolling figure, and the
+    # index shows "in-sample" instead of their Rank IC (issue 11 item 6).
+    import json
+
+    meta = json.loads((Path(_champion_folder(data_dir)) / "meta.json").read_text())
+    end = date.fromisoformat(meta["train_end"])
+    assert perf["in_sample"].to_list() == [d <= end for d in perf["date"].to_list()]
+    assert (perf["rolling_rank_ic"].is_null() == perf["in_sample"]).all()
     index = (data_dir / "reports" / "index.html").read_text(encoding="utf-8")
-    assert index.count("in-sample</span>") == 2
+    assert index.count("in-sample</span>") == sum(perf["in_sample"].to_list())
 
     # The Evidently regression-quality report for a period, on request.
     from typer.testing import CliRunner

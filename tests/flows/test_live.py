@@ -16,6 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from nepse.devdata.fake_api import FakeNepseApi
+from nepse.devdata.faults import PERMANENT, READ_TIMEOUT_S, TRANSIENT
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -94,8 +95,9 @@ def live_env(flow_env, fake, monkeypatch):
     """Flow settings pointing at the fake API: 2 items per page, a 0.5 s read timeout."""
     monkeypatch.setenv("NEPSE_API_BASE_URL", fake.url)
     monkeypatch.setenv("NEPSE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("NEPSE_API_PROTOCOL", "bearer")  # also when a test removes the token
     monkeypatch.setenv("NEPSE_API_PAGE_SIZE", "2")
-    monkeypatch.setenv("NEPSE_API_READ_TIMEOUT_S", "0.5")
+    monkeypatch.setenv("NEPSE_API_READ_TIMEOUT_S", str(READ_TIMEOUT_S))
     return flow_env
 
 
@@ -147,18 +149,9 @@ def run_backfill(start: date, end: date, *, logs: bool = False, **kwargs):
 
 
 # --- transient faults: the run completes after retries --------------------------------------
-@pytest.mark.parametrize(
-    ("faults", "attempts"),
-    [
-        ({"fail_times": 2, "fail_status": 500}, 3),
-        ({"fail_times": 3, "fail_status": 503}, 4),
-        ({"fail_times": 1, "fail_status": 429, "retry_after": "0.6"}, 2),
-        ({"delay_s": 2.0, "delay_times": 1}, 2),  # beyond the 0.5 s read timeout once
-        (None, 2),  # the first answer of page 1 never comes: connection closed
-    ],
-    ids=["500x2", "503x3", "429-retry-after", "slow-answer", "dropped-page-1"],
-)
-def test_transient_faults_complete_after_retries(live_env, fake, fast_retries, faults, attempts):
+@pytest.mark.parametrize("fault", TRANSIENT, ids=[f.id for f in TRANSIENT])
+def test_transient_faults_complete_after_retries(live_env, fake, fast_retries, fault):
+    faults, attempts = fault.faults, fault.attempts
     if faults is None:
         _drop_once(fake)  # the fake's own drop_connection would drop every request
     else:
@@ -203,20 +196,11 @@ def test_transient_fault_that_never_ends_fails_after_all_retries(live_env, fake,
 
 
 # --- permanent faults: fail at once, clear message, database unchanged ------------------------
-@pytest.mark.parametrize(
-    ("faults", "message"),
-    [
-        ({"fail_times": -1, "fail_status": 401}, "check NEPSE_API_TOKEN"),
-        ({"fail_times": -1, "fail_status": 404}, "check NEPSE_API_BASE_URL"),
-        ({"truncate": True}, "not valid JSON"),
-        ({"rename_fields": {"closePrice": "ltp"}}, "API schema changed"),
-        ({"rename_page_fields": {"content": "data"}}, "API schema changed"),
-    ],
-    ids=["401", "404", "truncated-json", "changed-item-schema", "changed-page-schema"],
-)
+@pytest.mark.parametrize("fault", PERMANENT, ids=[f.id for f in PERMANENT])
 def test_permanent_faults_fail_once_and_leave_the_database_unchanged(
-    live_env, fake, fast_retries, faults, message
+    live_env, fake, fast_retries, fault
 ):
+    faults, message = fault.faults, fault.message
     assert run_backfill(D1, D1)[0].is_completed()
     before = snapshot(live_env.database, exact=True)
     fake.set_faults(faults)
@@ -251,16 +235,26 @@ def test_market_open_stores_no_partial_day_and_a_later_run_completes_it(
         assert store.prices().height == 5
 
 
-def test_holiday_stores_no_rows_and_counts_as_complete(live_env, fake, fast_retries):
+def test_empty_day_is_pending_until_confirmed_then_a_holiday(
+    live_env, fake, fast_retries, monkeypatch
+):
     fake.set_faults(holidays=[D2.isoformat()])
     state, _, _ = run_backfill(D1, D3)
-    assert state.result()["statuses"] == {"ok": 2, "holiday": 1}
+    # One empty answer is not a holiday: it may be a transient empty answer of the API.
+    assert state.result()["statuses"] == {"ok": 2, "pending": 1}
     tables = snapshot(live_env.database)
     assert tables["prices"].filter(pl.col("date") == D2).height == 0
     assert tables["prices"].height == 10
     days = dict(tables["ingested_days"].select("date", "status").iter_rows())
-    assert days == {D1: "ok", D2: "holiday", D3: "ok"}
-    # Complete: a rerun (even with the fault gone) does not ask for the holiday again.
+    assert days == {D1: "ok", D2: "pending", D3: "ok"}
+    # The backfill asks again; an answer too soon after the first keeps it pending ...
+    state, fetches, _ = run_backfill(D1, D3)
+    assert state.result()["planned"] == 1 and list(fetches) == [D2.isoformat()]
+    assert state.result()["statuses"] == {"pending": 1}
+    # ... a second empty answer after the confirmation delay makes it a holiday, for good.
+    monkeypatch.setenv("NEPSE_HOLIDAY_CONFIRM_AFTER_MINUTES", "0")
+    state, _, _ = run_backfill(D1, D3)
+    assert state.result()["statuses"] == {"holiday": 1}
     fake.set_faults()
     fake.reset_stats()
     state, fetches, _ = run_backfill(D1, D3)
@@ -268,7 +262,15 @@ def test_holiday_stores_no_rows_and_counts_as_complete(live_env, fake, fast_retr
     assert fake.stats()["requests"] == 0
 
 
-# --- secrets --------------------------------------------------------------------------------
+def test_transient_empty_answer_is_retried_and_the_trading_day_stored(live_env, fake, fast_retries):
+    fake.set_faults(holidays=[D2.isoformat()])  # the API answers D2 empty, once
+    assert run_backfill(D2, D2)[0].result()["statuses"] == {"pending": 1}
+    fake.set_faults()
+    state, _, _ = run_backfill(D2, D2)
+    assert state.result()["statuses"] == {"ok": 1}
+    assert snapshot(live_env.database)["prices"].filter(pl.col("date") == D2).height == 5
+
+
 def test_token_from_a_prefect_secret_block_is_used_and_never_logged(
     live_env, fake, fast_retries, monkeypatch
 ):

@@ -28,9 +28,9 @@ def test_every_real_row_is_stored_rejected_or_a_counted_duplicate(settings):
         first.rows_read
     )
     with open_store(settings.database, read_only=True) as st:
-        stored = st.con.execute("SELECT count(*) FROM prices").fetchall()[0][0]
-        rejected = st.con.execute("SELECT count(*) FROM rejected_prices").fetchall()[0][0]
-        actions = st.con.execute("SELECT count(DISTINCT symbol) FROM corporate_actions").fetchall()
+        stored = st._exec("SELECT count(*) FROM prices")[0][0]
+        rejected = st._exec("SELECT count(*) FROM rejected_prices")[0][0]
+        actions = st._exec("SELECT count(DISTINCT symbol) FROM corporate_actions")
     assert stored == first.inserted
     assert rejected == first.rejected
     assert actions[0][0] >= 200

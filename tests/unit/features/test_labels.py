@@ -74,3 +74,69 @@ def test_keeps_rows_and_columns():
 def test_horizon_must_be_positive():
     with pytest.raises(ValueError, match="horizon"):
         add_label(_frame([]).lazy(), horizon=0, calendar=CAL)
+
+
+# --- tradeable labels: entry in session t+1, exit in session t+1+hold -------------------------
+def _px(rows):
+    """rows: (symbol, day index, adj_close, turnover, volume, is_break)."""
+    return pl.DataFrame(
+        [(s, DAYS[i], c, t, v, 1.0, b) for s, i, c, t, v, b in rows],
+        schema={
+            "symbol": pl.String,
+            "date": pl.Date,
+            "adj_close": pl.Float64,
+            "turnover": pl.Float64,
+            "volume": pl.Float64,
+            "adj_factor": pl.Float64,
+            "is_break": pl.Boolean,
+        },
+        orient="row",
+    ).lazy()
+
+
+def test_next_close_and_next_vwap_with_their_exact_horizon():
+    from nepse.features.labels import add_tradeable_labels
+
+    rows = [("A", i, 100.0 + 10 * i, 1000.0 * (50 + i), 1000.0, False) for i in range(6)]
+    out = add_tradeable_labels(_px(rows), hold=2, calendar=CAL).collect()
+    # t=0: buy at close(1)=110, sell at close(3)=130; VWAP 51 -> 53.
+    assert out["y_next_close"][0] == pytest.approx(130 / 110 - 1)
+    assert out["y_next_vwap"][0] == pytest.approx(53 / 51 - 1)
+    assert out["y_next_close"][2] == pytest.approx(150 / 130 - 1)
+    assert out["y_next_close"].to_list()[3:] == [None, None, None]  # session t+3 not stored
+
+
+def test_tradeable_labels_need_both_sessions_and_no_break():
+    from nepse.features.labels import add_tradeable_labels
+
+    rows = [
+        ("A", 0, 100.0, 1e5, 1e3, False),
+        ("A", 2, 100.0, 1e5, 1e3, False),  # no row on session 1: nobody could buy at t+1
+        ("A", 3, 100.0, 1e5, 1e3, False),
+        ("B", 0, 10.0, 1e4, 1e3, False),
+        ("B", 1, 10.0, 0.0, 0.0, False),  # traded nothing: no VWAP (the close stays)
+        ("B", 2, 10.0, 1e4, 1e3, False),
+        ("C", 0, 10.0, 1e4, 1e3, False),
+        ("C", 1, 10.0, 1e4, 1e3, False),
+        ("C", 2, 5.0, 5e3, 1e3, True),  # a break inside the holding period
+    ]
+    out = add_tradeable_labels(_px(rows), hold=1, calendar=CAL).collect()
+    get = {(r["symbol"], r["date"]): r for r in out.to_dicts()}
+    assert get[("A", DAYS[0])]["y_next_close"] is None
+    assert get[("A", DAYS[0])]["y_next_vwap"] is None
+    assert get[("B", DAYS[0])]["y_next_close"] == pytest.approx(0.0)
+    assert get[("B", DAYS[0])]["y_next_vwap"] is None
+    assert get[("C", DAYS[0])]["y_next_close"] is None
+
+
+def test_hold_shorter_than_settlement_is_refused_and_training_view():
+    from nepse.features.labels import check_hold, label_reach, training_view
+    from nepse.settings import load_settings
+
+    with pytest.raises(ValueError, match="T\\+2"):
+        check_hold("next_vwap", 1)
+    check_hold("close_to_close", 1)  # the comparison label has no round trip to settle
+    assert label_reach("next_close", 5) == 6 and label_reach("close_to_close", 1) == 1
+    frame = pl.DataFrame({"y_ret": [0.1], "y_next_vwap": [0.2], "y_next_close": [0.3]})
+    view, s = training_view(frame, load_settings(label="next_close", label_hold=3))
+    assert view["y_ret"][0] == 0.3 and view["y_cc"][0] == 0.1 and s.horizon == 4

@@ -63,8 +63,9 @@ BEFORE = datetime(2025, 8, 28, 9, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("fetched", "day", "now", "expected"),
     [
-        ("holiday", date(2025, 8, 27), BEFORE, "holiday"),  # a past empty day is a holiday
-        ("holiday", date(2025, 8, 28), AFTER, "holiday"),
+        # a past empty day is only pending until a second answer confirms it
+        ("holiday", date(2025, 8, 27), BEFORE, "pending"),
+        ("holiday", date(2025, 8, 28), AFTER, "pending"),
         ("holiday", date(2025, 8, 28), BEFORE, "not_yet"),  # today, market not closed
         ("holiday", date(2025, 8, 29), AFTER, "not_yet"),  # the future is never a holiday
         ("ok", date(2025, 8, 28), AFTER, "ok"),
@@ -75,6 +76,23 @@ def test_day_status_only_calls_a_closed_past_day_a_holiday(fetched, day, now, ex
     status = day_status(fetched, day, now=now)
     assert status == expected
     assert is_complete(status) == (expected in {"ok", "holiday"})
+
+
+def test_empty_day_becomes_a_holiday_only_when_a_later_answer_confirms_it():
+    day = date(2025, 8, 27)
+    first = AFTER - timedelta(minutes=10)
+    # a second empty answer too soon after the first: still pending (a transient empty answer)
+    assert day_status("holiday", day, now=AFTER, pending_since=first) == "pending"
+    assert not is_complete("pending")
+    # confirmed by an empty answer at least `confirm_after` later
+    later = first + timedelta(minutes=30)
+    assert day_status("holiday", day, now=later, pending_since=first) == "holiday"
+    assert (
+        day_status("holiday", day, now=AFTER, pending_since=first, confirm_after=timedelta(0))
+        == "holiday"
+    )
+    # data arriving for a pending day makes it ok
+    assert day_status("ok", day, now=AFTER, pending_since=first) == "ok"
 
 
 def test_day_status_needs_an_aware_time():

@@ -168,7 +168,7 @@ def test_conflicting_duplicates_reject_every_copy():
 
 
 def test_copies_differing_in_volume_only_conflict():
-    result = run(frame(row(volume=10.0), row(volume=11.0)))
+    result = run(frame(row(volume=1000.0), row(volume=1001.0)))
     assert result.reasons == {"conflicting_duplicate": 2}
     assert result.rejects["detail"][0] == (
         "2 rows for NABIL 2026-04-01 differ; closes: 101.0 (other columns differ)"

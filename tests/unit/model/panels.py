@@ -69,5 +69,8 @@ def make_panel(
     panel = panel.with_columns(
         pl.when(pl.col("date") > days[-1 - horizon]).then(None).otherwise("y_ret").alias("y_ret")
     )
+    # The tradeable labels (nepse.features.labels) carry the same synthetic signal, so the
+    # default NEPSE_LABEL (next_vwap) trains on it too.
+    panel = panel.with_columns(y_next_vwap=pl.col("y_ret"), y_next_close=pl.col("y_ret"))
     features = [c for c in panel.columns if c.startswith("f_")]
     return panel.sort(["symbol", "date"]), features, ["f_sector"]

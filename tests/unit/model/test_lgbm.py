@@ -7,7 +7,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from nepse.errors import DataQualityError, NotEnoughHistoryError
-from nepse.model.lgbm import TrainedModel, data_fingerprint, lgb_params, train_final
+from nepse.model.data import data_fingerprint
+from nepse.model.final import TrainedModel, train_final
+from nepse.model.lgbm import lgb_params
 from nepse.settings import load_settings
 from tests.unit.model.panels import make_panel
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from nepse.errors import ModelNotFoundError
 from nepse.model import registry
-from nepse.model.lgbm import train_final
+from nepse.model.final import train_final
 from nepse.model.walkforward import walk_forward
 from nepse.settings import load_settings
+from nepse.store import open_store
 from tests.unit.model.panels import make_panel
 
 FAST = {"retrain_every": 30, "valid_days": 15, "num_boost_round": 15, "early_stopping_rounds": 5}
@@ -41,10 +41,9 @@ def trained_and_wf(tmp_path_factory):
 
 @pytest.fixture
 def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "nepse.duckdb"))
-    c.execute(registry.DDL)
-    yield c
-    c.close()
+    """A migrated store (the registry's only door to its table)."""
+    with open_store(tmp_path / "nepse.duckdb") as store:
+        yield store
 
 
 def with_rank_ic(result, model_ric: float, baseline_ric: float | None = 0.01):
@@ -80,6 +79,7 @@ def test_first_model_that_beats_baselines_becomes_champion(con, tmp_path, traine
         "card.md",
         "evaluation.html",
         "feature_spec.json",
+        "manifest.json",
         "meta.json",
         "model.txt",
         "reference.parquet",
@@ -138,7 +138,7 @@ def test_force_promote_then_rollback(con, tmp_path, trained_and_wf):
     assert registry.rollback(con) == good.version
     assert registry.champion(con)["version"] == good.version
     assert registry.get(con, forced.version)["status"] == "retired"
-    assert con.execute("SELECT count(*) FROM models WHERE status = 'champion'").fetchone()[0] == 1
+    assert con.count_champions() == 1
     with pytest.raises(ModelNotFoundError, match="no previous champion"):
         registry.rollback(con)
 

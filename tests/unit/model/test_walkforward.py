@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+import nepse.model.lgbm as lgbm
 import nepse.model.walkforward as wf
 from nepse.errors import NotEnoughHistoryError
 from nepse.model.baselines import BASELINE_NAMES, RidgeBaseline
@@ -70,7 +71,7 @@ def test_no_training_label_reaches_the_test_block(small, days, monkeypatch, hori
     panel, features, categorical = day_index_panel(small, days)
     seen: list[tuple[float, float, float, float]] = []
     ridge_seen: list[float] = []
-    real_fit = wf.fit_booster
+    real_fit = lgbm.fit_booster
 
     def spy(x, y, fit_idx, valid_idx, **kw):
         seen.append((y[fit_idx].min(), y[fit_idx].max(), y[valid_idx].min(), y[valid_idx].max()))
@@ -83,7 +84,7 @@ def test_no_training_label_reaches_the_test_block(small, days, monkeypatch, hori
         return real_ridge_fit(self, x, y)
 
     ridge_spy.calls = ridge_seen
-    monkeypatch.setattr(wf, "fit_booster", spy)
+    monkeypatch.setattr(lgbm, "fit_booster", spy)
     monkeypatch.setattr(RidgeBaseline, "fit", ridge_spy)
     settings = load_settings(**FAST, horizon=horizon, walk_forward_window=window, train_years=0.25)
     res = wf.walk_forward(

@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 from nepse.devdata.fake_api import TODAY_PRICE_PATH, FakeNepseApi
 from nepse.errors import ConfigError, SourceError, TransientSourceError
+from nepse.ingest.service import ingest_read
 from nepse.schema import READ_PRICE_SCHEMA, REJECT_SCHEMA
 from nepse.settings import load_settings
 from nepse.sources import api as api_module
@@ -386,6 +387,7 @@ def test_parse_maps_fields_and_numbers_records_from_first_record():
         "source": "api:test",
         "line": 11,
         "raw": None,
+        "kind": "nepse_api",
     }
     assert json.loads(result.prices["raw"][0]) == items[0]
     assert result.prices["open"][1] is None  # kept: quality rules judge a missing open
@@ -398,7 +400,7 @@ def test_parse_maps_fields_and_numbers_records_from_first_record():
         },
         schema={c: REJECT_SCHEMA[c] for c in ["source", "line", "reason", "detail"]},
     )
-    assert_frame_equal(result.rejects.drop("raw"), expected_rejects)
+    assert_frame_equal(result.rejects.drop("raw", "date"), expected_rejects)
     assert result.rows_read == len(items)
 
 
@@ -583,9 +585,9 @@ def test_fetched_day_ingests_into_the_store(fake, make_source, raw_dir, tmp_path
     held = source.fetch_day(DAY, raw_dir=raw_dir)
 
     with store_module.open_store(tmp_path / "t.duckdb") as store:
-        report = store.ingest(day, settings=source.settings, today=DAY)
+        report = ingest_read(store, day, settings=source.settings, today=DAY)
         stored = store.prices()
-        late = store.ingest(held, settings=source.settings, today=DAY)
+        late = ingest_read(store, held, settings=source.settings, today=DAY)
 
     assert (report.rows_read, report.inserted, report.rejected) == (5, 5, 0)
     assert stored["symbol"].to_list() == ["ADBL", "API", "NABIL", "NICA", "UPPER"]

@@ -31,23 +31,23 @@ from pathlib import Path
 
 from prefect.client.orchestration import get_client
 
-import nepse.store as store_mod
+import tasks.fetch as fetch_mod
 from tasks.fetch import fetch_and_ingest_day
 
 hold = os.environ.get("RELEASE_FILE")
 if hold:
-    original = store_mod.Store.ingest
+    original = fetch_mod.ingest_read
 
-    def slow_ingest(self, *args, **kwargs):
+    def slow_ingest(*args, **kwargs):
         def stage(name):
             if name == "merged":  # inside the write transaction, lock held
                 Path(os.environ["LOCKED_FILE"]).write_text(str(os.getpid()))
                 deadline = time.monotonic() + 90
                 while not Path(hold).exists() and time.monotonic() < deadline:
                     time.sleep(0.05)  # hold the lock until the test has seen B fail on it
-        return original(self, *args, **kwargs, on_stage=stage)
+        return original(*args, **kwargs, on_stage=stage)
 
-    store_mod.Store.ingest = slow_ingest
+    fetch_mod.ingest_read = slow_ingest
 
 task = fetch_and_ingest_day.with_options(
     retries=40, retry_delay_seconds=0.25, retry_jitter_factor=None

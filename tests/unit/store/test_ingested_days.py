@@ -7,7 +7,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from nepse.schema import READ_PRICE_SCHEMA, ReadResult
+from nepse.ingest.service import ingest_read
+from nepse.schema import ReadResult
 from nepse.store import DayRecord, open_store
 
 DAY = date(2025, 8, 28)
@@ -20,15 +21,15 @@ def one_day() -> ReadResult:
     ]
     cols = ["source", "line", "raw", "symbol", "date", "open", "high", "low", "close"]
     cols += ["volume", "turnover", "trades"]
-    frame = pl.DataFrame(rows, schema=cols, orient="row").select(list(READ_PRICE_SCHEMA))
+    frame = pl.DataFrame(rows, schema=cols, orient="row")
     return ReadResult(fmt="nepse_api", prices=frame, sources=["x"])
 
 
 def test_ok_day_is_recorded_in_the_ingest_transaction(settings):
     with open_store(settings.database) as store:
         assert store.schema_version() >= 5
-        report = store.ingest(
-            one_day(), settings=settings, today=DAY, day=DayRecord(DAY, "api", pages=1)
+        report = ingest_read(
+            store, one_day(), settings=settings, today=DAY, day=DayRecord(DAY, "api", pages=1)
         )
         days = store.ingested_days()
         assert store.complete_days("api") == {DAY}
@@ -50,7 +51,9 @@ def test_a_failed_ingest_records_no_day(settings):
 
     with open_store(settings.database) as store:
         with pytest.raises(RuntimeError):
-            store.ingest(one_day(), settings=settings, today=DAY, on_stage=boom, day=DayRecord(DAY))
+            ingest_read(
+                store, one_day(), settings=settings, today=DAY, on_stage=boom, day=DayRecord(DAY)
+            )
         assert store.ingested_days().height == 0
         assert store.prices().height == 0
 

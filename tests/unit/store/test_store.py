@@ -17,12 +17,23 @@ from polars.testing import assert_frame_equal
 
 import nepse.store as store_mod
 from nepse.errors import DatabaseLockedError, NepseError
+from nepse.ingest.service import ingest_read
 from nepse.schema import ReadResult
 from nepse.store import STAGES, migrations, open_store
 from tests.conftest import REPO
 
 TODAY = date(2026, 4, 30)
-TABLES = ("prices", "rejected_prices", "securities", "corporate_actions", "ingestion_runs")
+TABLES = (
+    "prices",
+    "rejected_prices",
+    "securities",
+    "corporate_actions",
+    "ingestion_runs",
+    "price_observations",
+    "price_conflicts",
+    "store_meta",
+    "corporate_action_revisions",
+)
 
 
 def prices(rows: list[tuple[str, date, float]], source: str = "f.csv") -> pl.DataFrame:
@@ -78,7 +89,7 @@ def snapshot(db: Path) -> dict[str, pl.DataFrame]:
 
 
 def _all(st, table: str) -> pl.DataFrame:
-    df = st.con.sql(f"SELECT * FROM {table}").pl()
+    df = st._frame(f"SELECT * FROM {table}")
     return df.sort(df.columns, nulls_last=True)
 
 
@@ -95,7 +106,7 @@ def db(settings) -> Path:
 
 def ingest(db: Path, read: ReadResult, settings, **kw):
     with open_store(db) as st:
-        report = st.ingest(read, settings=settings, today=TODAY, **kw)
+        report = ingest_read(st, read, settings=settings, today=TODAY, **kw)
     report.check_identity()
     return report
 
@@ -122,7 +133,7 @@ def test_appended_migration_is_applied_on_writable_open_only(db, monkeypatch):
         open_store(db, read_only=True)
     with open_store(db) as st:
         assert st.applied_migrations().height == len(extra)
-        assert st.con.execute("SELECT count(*) FROM extra").fetchall() == [(0,)]
+        assert st._exec("SELECT count(*) FROM extra") == [(0,)]
     with open_store(db, read_only=True) as st:
         assert st.schema_version() == extra[-1][0]
 
@@ -139,7 +150,7 @@ def test_read_only_open_of_unmigrated_or_missing_database(tmp_path):
 def test_read_only_store_refuses_to_ingest(db, settings):
     ingest(db, SAMPLE, settings)
     with open_store(db, read_only=True) as st, pytest.raises(NepseError, match="read-only"):
-        st.ingest(SAMPLE, settings=settings, today=TODAY)
+        ingest_read(st, SAMPLE, settings=settings, today=TODAY)
 
 
 # --- ingestion -----------------------------------------------------------------------------
@@ -299,8 +310,9 @@ def test_repaired_row_beyond_limit_keeps_repair_recorded(db, settings):
     with open_store(db, read_only=True) as st:
         got = st.prices().select("high", "flag", "repaired").rows()
     assert got[1] == (130.0, "beyond_limit", True)  # beyond_limit wins in flag
-    # a corrected previous close explains the move: the repair flag comes back
-    ingest(db, read_of([("NABIL", date(2026, 1, 1), 120.0)]), settings)
+    # the same source corrects the previous close, which explains the move: the repair flag
+    # comes back
+    ingest(db, ReadResult(fmt="t", prices=prices([("NABIL", date(2026, 1, 1), 120.0)])), settings)
     with open_store(db, read_only=True) as st:
         assert st.prices().select("flag", "repaired").rows() == [
             (None, False),
@@ -324,7 +336,7 @@ def test_failing_ingest_leaves_database_unchanged(db, settings, stage):
 
     change = read_of(series("NABIL", [100, 150, 102, 103, 104]) + series("NMB", [5, 6]))
     with open_store(db) as st, pytest.raises(Boom):
-        st.ingest(change, settings=settings, today=TODAY, on_stage=explode)
+        ingest_read(st, change, settings=settings, today=TODAY, on_stage=explode)
     assert_same(before, snapshot(db))
     # the database is still usable, and the same input then goes through
     report = ingest(db, change, settings)
@@ -339,6 +351,7 @@ CHILD = textwrap.dedent(
     from nepse.schema import ReadResult
     from nepse.settings import load_settings
     from nepse.store import open_store
+    from nepse.ingest.service import ingest_read
 
     db, stop_at, n_sym, n_days = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     rng = np.random.default_rng(1)
@@ -360,7 +373,7 @@ CHILD = textwrap.dedent(
 
     settings = load_settings(db_path=db)
     with open_store(settings.database) as st:
-        st.ingest(read, settings=settings, today=date(2026, 4, 30), on_stage=on_stage)
+        ingest_read(st, read, settings=settings, today=date(2026, 4, 30), on_stage=on_stage)
     print("finished", flush=True)
     """
 )

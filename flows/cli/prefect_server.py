@@ -1,0 +1,130 @@
+"""One local Prefect server that every `nepse` command reuses (`nepse server start|stop`).
+
+Without a server, every command starts Prefect's temporary one, which creates and migrates its
+SQLite database on a fresh PREFECT_HOME and can take longer than its start-up timeout on a busy
+machine. A server started here runs in the background on 127.0.0.1, its state in
+`$PREFECT_HOME/nepse-server.json`; while it answers, the CLI points PREFECT_API_URL at it (unless
+PREFECT_API_URL is already set), so commands start in a second and their runs show in its UI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+DEFAULT_PORT = 4200
+START_TIMEOUT_S = 300.0
+
+
+def prefect_home() -> Path:
+    """PREFECT_HOME as Prefect resolves it (default ~/.prefect)."""
+    return Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+
+
+def state_file() -> Path:
+    """Where `start` records the server's pid and URL."""
+    return prefect_home() / "nepse-server.json"
+
+
+def _healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def running() -> dict | None:
+    """The recorded server ({pid, url, log}) when it is alive and answers, else None."""
+    path = state_file()
+    try:
+        state = json.loads(path.read_text())
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return state if _healthy(state["api_url"]) else None
+
+
+def use_running_server() -> str | None:
+    """Point this process's Prefect client at the recorded server; returns its API URL."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    state = running()
+    if state is None:
+        return None
+    os.environ["PREFECT_API_URL"] = state["api_url"]
+    return state["api_url"]
+
+
+def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -> dict:
+    """Start `prefect server start` in the background (migrating its database first)."""
+    state = running()
+    if state is not None:
+        return state
+    home = prefect_home()
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "nepse-server.log"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    # Migrating before the start keeps the start-up itself short (the migration of a new
+    # home's SQLite database is what outlasts Prefect's start-up timeout).
+    subprocess.run(
+        [str(bin_dir / "prefect"), "server", "database", "upgrade", "-y"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                str(bin_dir / "prefect"),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    api_url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout_s
+    while not _healthy(api_url):
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {proc.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            _stop_pid(proc.pid)
+            raise RuntimeError(f"prefect server did not answer within {timeout_s:.0f} s; see {log}")
+        time.sleep(0.5)
+    state = {"pid": proc.pid, "api_url": api_url, "log": str(log), "home": str(home)}
+    state_file().write_text(json.dumps(state))
+    return state
+
+
+def _stop_pid(pid: int, timeout_s: float = 20.0) -> None:
+    # The server's uvicorn may ignore its first signal while it starts: signal again, then kill.
+    deadline = time.monotonic() + timeout_s
+    sig = signal.SIGTERM
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        time.sleep(1.0)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)

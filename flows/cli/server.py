@@ -1,0 +1,49 @@
+"""`nepse server start|stop|status`: one local Prefect server that every command reuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from flows.cli.common import app, console
+from flows.cli.prefect_server import DEFAULT_PORT, _stop_pid, running, start_server, state_file
+
+server_app = typer.Typer(help="A local Prefect server for the CLI and its UI.")
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("start")
+def server_start(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = DEFAULT_PORT,
+) -> None:
+    """Start a local Prefect server in the background (reused by every nepse command)."""
+    with console.status("starting a local Prefect server (first start migrates its database)…"):
+        state = start_server(port)
+    console.print(f"Prefect server at {state['api_url'].removesuffix('/api')} (pid {state['pid']})")
+    console.print(f"log: {state['log']}; stop it with: nepse server stop")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the server started by `nepse server start`."""
+    path = state_file()
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        console.print("no server was started by `nepse server start`")
+        return
+    _stop_pid(int(state["pid"]))
+    path.unlink(missing_ok=True)
+    console.print(f"stopped the Prefect server (pid {state['pid']})")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say whether the local server answers, and where."""
+    state = running()
+    if state is None:
+        console.print("no local Prefect server running (commands use a temporary one)")
+        raise typer.Exit(1)
+    console.print(f"Prefect server at {state['api_url'].removesuffix('/api')} (pid {state['pid']})")

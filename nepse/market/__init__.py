@@ -1,0 +1,1 @@
+"""NEPSE market rules: the dated registry (rules.toml) and its reader."""

@@ -1,0 +1,236 @@
+"""Score stored past days with a registered model, without writing predictions, and judge them.
+
+`evaluate_days` builds the panel (features + every label) for the days asked, predicts them with
+a given model, and reports per label (the tradeable ones first, close-to-close beside them) the
+daily Rank IC and the NEPSE backtest (nepse/model/backtest.py). Days inside the model's own
+training window (its rows up to `train_end` in meta.json, validation slice included) are in
+sample: they are refused unless `allow_in_sample`, and then marked and kept out of every
+out-of-sample figure.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from nepse.errors import NotEnoughHistoryError
+from nepse.features.adjust import adjust_prices
+from nepse.features.labels import LABEL_COLUMNS, TRADEABLE, label_column
+from nepse.features.panel import build_panel
+from nepse.model.backtest import BacktestConfig, BacktestResult, backtest, market_frame
+from nepse.settings import Settings
+
+log = logging.getLogger(__name__)
+PRED = "pred_ret"
+
+
+class InSampleError(ValueError):
+    """The days asked overlap the model's training window."""
+
+
+def daily_rank_ic(scores: pl.DataFrame, labels: pl.DataFrame, col: str) -> pl.DataFrame:
+    """Per day: Spearman correlation of `pred_ret` with label `col` (date, rank_ic, n)."""
+    j = scores.join(labels.select("date", "symbol", col), on=["date", "symbol"], how="inner")
+    j = j.filter(pl.col(col).is_not_null() & pl.col(PRED).is_not_null())
+    return (
+        j.group_by("date")
+        .agg(
+            rank_ic=pl.corr(PRED, col, method="spearman"),
+            n=pl.len(),
+        )
+        .filter(pl.col("n") >= 5)
+        .with_columns(pl.col("rank_ic").fill_nan(None))
+        .sort("date")
+    )
+
+
+def ic_summary(daily: pl.DataFrame) -> dict[str, Any]:
+    """Mean daily Rank IC, its ICIR and t-statistic, over the days with one."""
+    x = daily.get_column("rank_ic").drop_nulls().to_numpy()
+    if len(x) < 2:
+        return {
+            "rank_ic": float(x.mean()) if len(x) else None,
+            "icir": None,
+            "t": None,
+            "n_days": len(x),
+        }
+    sd = float(np.std(x, ddof=1))
+    return {
+        "rank_ic": float(x.mean()),
+        "icir": float(x.mean() / sd) if sd > 0 else None,
+        "t": float(x.mean() / sd * math.sqrt(len(x))) if sd > 0 else None,
+        "n_days": len(x),
+    }
+
+
+def quintile_returns(scores: pl.DataFrame, labels: pl.DataFrame, col: str) -> pl.DataFrame:
+    """Mean label per day and prediction quintile (1 = lowest), as Qlib's group return."""
+    j = scores.join(labels.select("date", "symbol", col), on=["date", "symbol"], how="inner")
+    j = j.filter(pl.col(col).is_not_null() & pl.col(PRED).is_not_null())
+    q = (pl.col(PRED).rank("ordinal").over("date") - 1) * 5 // pl.len().over("date") + 1
+    return (
+        j.with_columns(quintile=q.cast(pl.Int64))
+        .group_by("date", "quintile")
+        .agg(ret=pl.col(col).mean())
+        .sort("date", "quintile")
+    )
+
+
+def score_autocorrelation(scores: pl.DataFrame) -> pl.DataFrame:
+    """Per day: rank correlation of each symbol's score with its previous scored day's."""
+    s = scores.sort("symbol", "date").with_columns(
+        prev=pl.col(PRED).shift(1).over("symbol"),
+        prev_date=pl.col("date").shift(1).over("symbol"),
+    )
+    days = s.select(pl.col("date").unique().sort()).with_columns(day_before=pl.col("date").shift(1))
+    s = s.join(days, on="date").filter(pl.col("prev_date") == pl.col("day_before"))
+    return (
+        s.group_by("date")
+        .agg(autocorr=pl.corr(PRED, "prev", method="spearman"), n=pl.len())
+        .filter(pl.col("n") >= 5)
+        .sort("date")
+    )
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate_days` found: scores, label metrics and the backtest (net and gross)."""
+
+    scores: pl.DataFrame
+    """symbol, date, model_version, prediction, in_sample."""
+    labels: pl.DataFrame
+    rank_ic: dict[str, pl.DataFrame]
+    net: BacktestResult | None
+    gross: BacktestResult | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: per label Rank IC, backtest summaries, what was marked in sample."""
+        out = dict(self.info)
+        out["labels"] = {name: ic_summary(d) for name, d in self.rank_ic.items()}
+        out["backtest_net"] = self.net.summary if self.net else None
+        out["backtest_gross"] = self.gross.summary if self.gross else None
+        return out
+
+
+def judge(
+    scores: pl.DataFrame,
+    labels: pl.DataFrame,
+    market: pl.DataFrame,
+    *,
+    settings: Settings,
+    label: str | None = None,
+    config: BacktestConfig | None = None,
+) -> tuple[dict[str, pl.DataFrame], BacktestResult | None, BacktestResult | None]:
+    """Rank IC per label (the chosen one first) and the backtest with and without costs."""
+    label = label or settings.label
+    names = [label, *[n for n in (*TRADEABLE, "close_to_close") if n != label]]
+    ric = {n: daily_rank_ic(scores, labels, label_column(n)) for n in names}
+    if scores.is_empty():
+        return ric, None, None
+    cfg = config or BacktestConfig.from_settings(settings)
+    net = backtest(scores, market, config=cfg)
+    gross = backtest(scores, market, config=BacktestConfig(**{**cfg.__dict__, "costs": False}))
+    return ric, net, gross
+
+
+def market_of(store: Any, settings: Settings, *, start: date | None = None) -> pl.DataFrame:
+    """The backtest's market frame (nepse.model.backtest.market_frame) of the stored prices."""
+    prices = store.prices(start=start, end=None)
+    adjusted = adjust_prices(prices.lazy(), store.corporate_actions(), settings=settings).collect()
+    return market_frame(adjusted)
+
+
+def evaluate_days(
+    store: Any,
+    settings: Settings,
+    model: Any,
+    *,
+    start: date,
+    end: date,
+    label: str | None = None,
+    allow_in_sample: bool = False,
+) -> Evaluation:
+    """Score the stored days start..end with `model` (a TrainedModel) and judge the scores."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    label = label or settings.label
+    label_column(label)
+    version = model.meta.get("version", "?")
+    train_end = model.meta.get("train_end")
+    train_end_d = date.fromisoformat(train_end) if train_end else None
+    if train_end_d and start <= train_end_d and not allow_in_sample:
+        raise InSampleError(
+            f"model {version} was trained on rows up to {train_end} (validation slice included): "
+            f"days {start}..{min(end, train_end_d)} are in sample. Evaluate from "
+            f"{train_end_d} on, or pass --allow-in-sample to score them marked as in sample"
+        )
+    # No `end` cut: the labels of the last days need the sessions after them.
+    panel = build_panel(store, settings, start=start, active_only=False)
+    frame = panel.frame.filter(pl.col("date").is_between(start, end))
+    if frame.is_empty():
+        raise NotEnoughHistoryError(f"no stored rows between {start} and {end}")
+    preds = model.predict(frame)
+    in_sample = pl.col("date") <= pl.lit(train_end_d) if train_end_d else pl.lit(False)
+    scores = preds.with_columns(model_version=pl.lit(version), in_sample=in_sample)
+    labels = frame.select("date", "symbol", *LABEL_COLUMNS.values())
+    oos = scores.filter(~pl.col("in_sample")).select("date", "symbol", PRED)
+    market = market_of(store, settings, start=panel.calendar.latest(on_or_before=start) or start)
+    ric, net, gross = judge(oos, labels, market, settings=settings, label=label)
+    info = {
+        "model_version": version,
+        "label": label,
+        "label_hold": settings.label_hold,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "train_end": train_end,
+        "n_days": frame.get_column("date").n_unique(),
+        "n_in_sample_days": scores.filter("in_sample").get_column("date").n_unique(),
+        "n_rows": scores.height,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "cpu_seconds": round(time.process_time() - c0, 2),
+    }
+    out_scores = scores.select(
+        "symbol", "date", "model_version", pl.col(PRED).alias("prediction"), "in_sample"
+    )
+    return Evaluation(out_scores, labels, ric, net, gross, info)
+
+
+def write_trading_report(wf_result: Any, market: pl.DataFrame, settings: Settings, path) -> Any:
+    """The Qlib-style pictures of a walk-forward's LightGBM predictions, as self-contained HTML."""
+    from pathlib import Path
+
+    from nepse.model.report import trading_figures, trading_report
+
+    preds = wf_result.predictions  # date, symbol, pred_ret, y_ret (the training label)
+    scores = preds.select("date", "symbol", PRED)
+    labels = preds.select("date", "symbol", "y_ret")
+    if scores.is_empty():
+        return None
+    cfg = BacktestConfig.from_settings(settings)
+    net = backtest(scores, market, config=cfg)
+    gross = backtest(scores, market, config=BacktestConfig(**{**cfg.__dict__, "costs": False}))
+    figs = trading_figures(
+        net,
+        gross,
+        daily_rank_ic(scores, labels, "y_ret"),
+        quintile_returns(scores, labels, "y_ret"),
+        score_autocorrelation(scores),
+    )
+    page = trading_report(
+        figs,
+        title=f"Walk-forward on label {settings.label} (hold {settings.label_hold}): backtest",
+        note=f"Out-of-sample walk-forward {wf_result.info.get('test_start')} .. "
+        f"{wf_result.info.get('test_end')}; costs and rules of nepse/market/rules.toml.",
+        tables={"Backtest (net)": [net.summary], "Backtest (gross)": [gross.summary]},
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
