@@ -13,9 +13,10 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
 
-from nepse.errors import NepseError
+from nepse.errors import NepseError, SourceError
 from nepse.ingest.service import resolve_source
-from nepse.monitoring.summary import day_alert, gate_alert
+from nepse.monitoring.summary import day_alert, gate_alert, source_alert
+from tasks.alerts import send_alerts
 from tasks.common import settings
 from tasks.daily import (
     check_drift,
@@ -26,7 +27,7 @@ from tasks.daily import (
 )
 from tasks.fetch import ingest_api_day
 from tasks.ingest import ingest_file_day, write_sample_market
-from tasks.publish import publish_results, send_alerts
+from tasks.publish import publish_results
 
 
 @flow(name="daily-predictions", log_prints=True)
@@ -42,9 +43,14 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
     """
     src = resolve_source(settings(), source)  # ConfigError naming NEPSE_SOURCE if neither
     if src == "api":
-        day = ingest_api_day(as_of)
+        try:
+            day = ingest_api_day(as_of)
+        except SourceError as exc:  # retries are spent: a permanent failure reaches people
+            send_alerts([source_alert(exc)])
+            raise
     else:
-        day = ingest_file_day(write_sample_market() if src == "sample" else src, as_of)
+        path = write_sample_market() if src == "sample" else src
+        day = ingest_file_day(path, as_of, check_fresh=src != "sample")  # the sample has an end
     if day.status != "ok":
         alert = day_alert(day)
         send_alerts([alert] if alert else [])

@@ -246,8 +246,20 @@ class Settings(BaseSettings):
     forced and why it would not have been promoted)."""
 
     # --- daily run, drift, monitoring ----------------------------------------------------
-    drift_window_days: int = 1
-    """Drift 'current' data: the last N trading days' cross-sections (1: the scoring day)."""
+    drift_window_days: int = Field(default=5, ge=1)
+    """Drift 'current' data: the last N sessions' cross-sections, compared with a reference
+    window from the model's training period (nepse/monitoring/baseline.py)."""
+    drift_reference_days: int = Field(default=120, ge=20)
+    """Drift reference: the last N sessions of the model's training period."""
+    drift_calibration_days: int = Field(default=250, ge=50)
+    """Drift alarm lines: the statistic over every window of the N sessions before the
+    reference (each compared with that reference, as today's window is)."""
+    drift_alarm_quantile: float = Field(default=0.995, gt=0.5, lt=1.0)
+    """Alarm when a statistic is beyond this quantile of its own history (the realised Rank IC:
+    below the 1 - quantile of its walk-forward distribution)."""
+    drift_report_columns: int = Field(default=8, ge=1)
+    """Evidently's HTML drift report shows the N features farthest from the reference (the
+    calibrated statistic always covers all of them)."""
     drift_max_features: int = 0
     """Drift report over the model's N most important features (by gain); 0: all of them.
     Evidently's cost grows with the columns (~0.15 s each)."""
@@ -260,12 +272,17 @@ class Settings(BaseSettings):
     rmse_alert_ratio: float = 1.5
     """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
     webhook_url: SecretStr | None = None
-    """Slack-compatible webhook for alerts (secret: environment or Prefect Secret block)."""
+    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK (kept so
+    existing configurations still load)."""
     reports_base_url: str | None = None
     """URL where the reports folder is served (e.g. by `nepse reports serve`); artifacts link
     there. Unset: they link the file:// path."""
     webhook_secret_block: str | None = None
-    """Name of a Prefect Secret block holding the webhook URL (used when webhook_url is unset)."""
+    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK."""
+    alert_block: str | None = None
+    """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
+    'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
+    flow run's logs."""
 
     # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
     api_protocol: Literal["auto", "exchange", "bearer"] = "auto"

@@ -13,6 +13,7 @@ from prefect.artifacts import (
 
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
+from nepse.monitoring.calibrated import ordinal
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
 from tasks.common import settings
@@ -60,22 +61,30 @@ def daily_markdown(
         f"{100 * gate.reject_share:.2f}% of input rows rejected)",
         f"- **Predictions:** `{scored.predictions_path}`",
     ]
-    if drift:
-        cols = drift.drifted_columns
-        verdict_txt = "**DRIFT**" if drift.dataset_drift else "no dataset drift"
+    if drift and drift.alarms:
+        verdict_txt = "**DRIFT ALARM**" if drift.dataset_drift else "no drift alarm"
+        lines += [
+            f"- **Drift:** {verdict_txt} ([report]({report_url(drift.html_path)}))",
+            "",
+            "| statistic | today | alarm line | percentile of history | verdict |",
+            "|---|---:|---:|---:|---|",
+        ]
+        lines += [
+            f"| {a.name} | {a.value:.4f} | {a.threshold:.4f} | {ordinal(a.position)} of "
+            f"{a.n_history} | {'**ALARM**' if a.alarm else 'ok'} |"
+            for a in drift.alarms
+        ]
+        far = sorted(drift.columns, key=lambda c: -(c.score or 0.0))[:5]
+        lines += [
+            "",
+            "  - farthest features: "
+            + ", ".join(f"`{c.column}` {_num(c.score, '.3f')}" for c in far),
+        ]
+    elif drift:
         lines.append(
-            f"- **Drift:** {verdict_txt}: {drift.n_drifted} of {drift.n_columns} feature "
-            f"columns drifted ({drift.share_drifted:.0%}); report `{drift.html_path}`"
+            f"- **Drift:** {drift.n_drifted} of {drift.n_columns} feature columns drifted "
+            f"({drift.share_drifted:.0%}); report `{drift.html_path}`"
         )
-        if cols:
-            shown = ", ".join(f"`{c.column}` ({c.method} {_num(c.score)})" for c in cols[:15])
-            lines.append(f"  - drifted: {shown}{' …' if len(cols) > 15 else ''}")
-        pd_ = drift.prediction_drift
-        if pd_:
-            lines.append(
-                f"  - prediction drift: {'yes' if pd_.drifted else 'no'} "
-                f"({pd_.method} {_num(pd_.score)})"
-            )
     else:
         lines.append("- **Drift:** no report this run (see the logs)")
     latest = verdict.latest
@@ -88,6 +97,8 @@ def daily_markdown(
         )
     else:
         lines.append("- **Realised:** no earlier prediction has its outcome yet")
+    if verdict.rank_ic_alarm is not None:
+        lines.append(f"- **Rolling Rank IC vs walk-forward:** {verdict.rank_ic_alarm.describe()}")
     for alert in verdict.alerts:
         lines.append(f"- :warning: {alert}")
     lines.append(f"- **Report index:** `{index}`")
@@ -97,7 +108,7 @@ def daily_markdown(
     lines += [
         "",
         "Predicted return = next trading day's adjusted close-to-close return. Realised metrics "
-        "are out of sample (see README, 'Metrics').",
+        "are out of sample: days inside the scoring model's training window are left out.",
     ]
     return "\n".join(lines)
 

@@ -13,7 +13,8 @@ from prefect import task
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from nepse.features.panel import build_day
+from nepse.errors import ModelNotFoundError
+from nepse.features.panel import build_day, build_panel, calendar_of
 from nepse.ingest.day import DayOutcome
 from nepse.ingest.gate import GateResult, check_day
 from nepse.model import registry
@@ -28,8 +29,10 @@ from nepse.model.scoring import (
     score_with_fallback,
     write_parquet,
 )
-from nepse.monitoring.drift import DriftSummary, drift_features, run_drift
+from nepse.monitoring.daily_drift import baseline_for, calibrated_drift
+from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict, check_performance, evaluate_realised
+from nepse.monitoring.realised import in_sample_window, load_rank_ic_calibration
 from nepse.monitoring.reports import drift_report_path
 from nepse.store import open_store
 from tasks.common import IO_RETRY, settings
@@ -120,33 +123,62 @@ def score_universe(as_of: date) -> ScoredDay:
 
 @task(name="check-drift")
 def check_drift(scored: ScoredDay) -> DriftSummary:
-    """Evidently drift of the day's saved features and predictions against the model's reference."""
+    """Calibrated drift of the last N sessions against the model's training-period reference."""
     s = settings()
-    meta, reference = model_reference(s.data_dir / "models" / scored.model_version)
-    saved = sorted(scored.features_path.parent.glob(f"*-{scored.model_version}.parquet"))
-    recent = [p for p in saved if p.name <= scored.features_path.name][-s.drift_window_days :]
-    current = pl.concat([pl.read_parquet(p) for p in recent], how="diagonal_relaxed")
-    categorical = list(meta.get("categorical", []))
-    features = drift_features(list(meta["feature_names"]), meta, s.drift_max_features)
-    summary = run_drift(
-        reference,
-        current,
-        features=[f for f in features if f not in categorical],
-        categorical=[f for f in features if f in categorical],
-        prediction="pred_ret",
-        out_html=drift_report_path(s.data_dir, scored.as_of, scored.model_version),
-        drift_share=s.drift_share_threshold,
+    folder = s.data_dir / "models" / scored.model_version
+    meta, _ = model_reference(folder)
+    baseline = baseline_for(
+        folder,
+        meta,
+        training_panel=lambda end, n: _training_panel(scored.model_version, end, n),
+        window=s.drift_window_days,
+        reference_days=s.drift_reference_days,
+        calibration_days=s.drift_calibration_days,
+        quantile=s.drift_alarm_quantile,
     )
-    get_run_logger().info(
-        "drift on %s: %d of %d columns drifted (%.0f%%), dataset drift %s; report %s",
-        scored.as_of,
-        summary.n_drifted,
-        summary.n_columns,
-        100 * summary.share_drifted,
-        summary.dataset_drift,
+    summary = calibrated_drift(
+        baseline,
+        _current_window(scored, s.drift_window_days),
+        day=scored.as_of,
+        out_html=drift_report_path(s.data_dir, scored.as_of, scored.model_version),
+        report_columns=s.drift_report_columns,
+        workspace_dir=s.data_dir,
+    )
+    log = get_run_logger()
+    for alarm in summary.alarms:
+        log.info("drift on %s: %s", scored.as_of, alarm.describe())
+    log.info(
+        "drift verdict %s in %.2fs; report %s",
+        "ALARM" if summary.dataset_drift else "ok",
+        summary.seconds,
         summary.html_path,
     )
     return summary
+
+
+def _current_window(scored: ScoredDay, n: int) -> pl.DataFrame:
+    """The last `n` sessions' features (with stored predictions): saved files, else the store."""
+    saved = sorted(scored.features_path.parent.glob(f"*-{scored.model_version}.parquet"))
+    recent = [p for p in saved if p.name <= scored.features_path.name][-n:]
+    with _store(read_only=True) as st:
+        days = [d for d in calendar_of(st).days if d <= scored.as_of][-n:]
+        if len(recent) == n and [p.name[:10] for p in recent] == [d.isoformat() for d in days]:
+            return pl.concat([pl.read_parquet(p) for p in recent], how="diagonal_relaxed")
+        frame = build_panel(st, settings(), start=days[0], end=scored.as_of, label=False).frame
+        preds = st.predictions(start=days[0], end=scored.as_of).select("date", "symbol", "pred_ret")
+    active = frame.join(preds, on=["date", "symbol"], how="left")
+    return active
+
+
+def _training_panel(version: str, end: date, sessions: int) -> pl.DataFrame:
+    """The model's last `sessions` training sessions with its in-sample predictions."""
+    s = settings()
+    with _store(read_only=True) as st:
+        days = [d for d in calendar_of(st).days if d <= end][-sessions:]
+        frame = build_panel(st, s, start=days[0], end=end, label=False).frame
+        model = registry.load_model(st, version, models_dir=s.data_dir / "models")
+    preds = model.predict(frame).select("symbol", "date", "pred_ret")
+    return frame.join(preds, on=["symbol", "date"], how="left")
 
 
 @task(name="evaluate-past-predictions", **IO_RETRY)
@@ -158,8 +190,12 @@ def evaluate_past_predictions(scored: ScoredDay, drift: DriftSummary | None) -> 
         if drift is not None:
             st.save_drift(scored.as_of, scored.model_version, drift.to_dict())
         pending = st.pending_evaluation(before=scored.as_of)
-        new = evaluate_realised(st, labels, cost_bps=s.cost_bps, dates=pending)
+        versions = st.predictions(dates=pending).get_column("model_version").unique().to_list()
+        windows = {v: _training_window(s.data_dir / "models" / v) for v in versions}
+        new = evaluate_realised(st, labels, cost_bps=s.cost_bps, dates=pending, in_sample=windows)
         latest, n_days = st.latest_performance(), st.count_performance()
+    folder = s.data_dir / "models" / scored.model_version
+    calibration = load_rank_ic_calibration(folder, quantile=s.drift_alarm_quantile)
     verdict = check_performance(
         latest,
         min_rolling_rank_ic=s.min_rolling_rank_ic,
@@ -167,6 +203,7 @@ def evaluate_past_predictions(scored: ScoredDay, drift: DriftSummary | None) -> 
         training_rmse=scored.walk_forward_rmse,
         evaluated_days=n_days,
         evaluated=new.height,
+        rank_ic_calibration=calibration,
     )
     get_run_logger().info(
         "evaluated %d earlier prediction day(s); latest %s, rolling Rank IC %s",
@@ -175,3 +212,12 @@ def evaluate_past_predictions(scored: ScoredDay, drift: DriftSummary | None) -> 
         verdict.rolling_rank_ic,
     )
     return verdict
+
+
+def _training_window(folder):
+    """A model's training window (in-sample days) from its meta.json; None when unknown."""
+    try:
+        meta, _ = model_reference(folder)
+    except ModelNotFoundError:
+        return None  # the naive baseline has no folder and no training window
+    return in_sample_window(meta)

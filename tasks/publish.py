@@ -7,12 +7,12 @@ from prefect.logging import get_run_logger
 
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
-from nepse.monitoring.alerts import Alert, Notifier
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
 from nepse.monitoring.reports import build_index
 from nepse.monitoring.summary import DailySummary, daily_alerts
 from nepse.store import open_store
+from tasks.alerts import send_alerts
 from tasks.artifacts import publish_daily_artifacts
 from tasks.common import IO_RETRY, settings
 
@@ -34,7 +34,8 @@ def publish_results(
         )
     publish_daily_artifacts(scored, gate, drift, verdict, index)
     alerts = daily_alerts(scored, drift, drift_error, verdict)
-    deliver(alerts)
+    sent = send_alerts.fn(alerts)
+    _add_numbers(s.data_dir, scored, drift, verdict)
     if drifted and len(drifted) == s.retrain_on_drift_days and all(drifted):
         _start_retraining(s.retrain_on_drift_days)
     return DailySummary(
@@ -48,44 +49,23 @@ def publish_results(
         report_index=index,
         database=s.database,
         alerts=len(alerts),
+        alerts_delivered=sent.delivered,
     )
 
 
-@task(name="send-alerts")
-def send_alerts(alerts: list[Alert]) -> int:
-    """Deliver alerts of a run that ends early (stale data, a refused day)."""
-    return deliver(alerts)
+def _add_numbers(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdict) -> None:
+    """Add the day's monitoring numbers to the Evidently workspace (the dashboard's series)."""
+    if drift is None or not drift.alarms:
+        return
+    from nepse.monitoring.baseline import DriftVerdict
+    from nepse.monitoring.workspace import add_to_workspace, numbers_of, numbers_snapshot
 
-
-def deliver(alerts: list[Alert]) -> int:
-    """Log every alert in the run's logs and post it to the webhook; returns how many arrived."""
-    if not alerts:
-        return 0
-    log = get_run_logger()
-    for alert in alerts:
-        log.warning("alert [%s] %s: %s", alert.level, alert.title, alert.text)
-    notifier = Notifier(webhook_secret())
-    sent = sum(notifier.send(a) for a in alerts)
-    log.info("%d alert(s) raised, %d delivered to the webhook", len(alerts), sent)
-    return sent
-
-
-def webhook_secret():
-    """The alert webhook URL: NEPSE_WEBHOOK_URL, else the Prefect Secret block it names."""
-    s = settings()
-    if s.webhook_url is not None:
-        return s.webhook_url
-    block = s.webhook_secret_block
-    if not block:
-        return None
-    from prefect.blocks.system import Secret
-    from pydantic import SecretStr
-
-    try:
-        return SecretStr(Secret.load(block).get())
-    except ValueError:
-        get_run_logger().warning("Prefect Secret block %r not found; alerts only logged", block)
-        return None
+    floor = verdict.rank_ic_alarm.threshold if verdict.rank_ic_alarm else None
+    view = DriftVerdict(
+        scored.as_of, scored.as_of, drift.alarms, {c.column: c.score for c in drift.columns}, {}
+    )
+    numbers = numbers_of(view, rolling_rank_ic=verdict.rolling_rank_ic, rank_ic_floor=floor)
+    add_to_workspace(data_dir, numbers_snapshot(numbers, scored.as_of))
 
 
 def _start_retraining(days: int) -> None:

@@ -26,13 +26,16 @@ def reports_build() -> None:
 
 @reports_app.command("serve")
 def reports_serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Interface: 127.0.0.1 (this machine), 0.0.0.0 (the team).")
+    ] = "127.0.0.1",
 ) -> None:
-    """Serve the reports folder on 127.0.0.1 for review in a browser (Ctrl-C stops)."""
+    """Serve the reports folder for review in a browser (Ctrl-C stops)."""
     from nepse.monitoring.reports import serve
 
     s = _settings()
-    server = serve(s.data_dir, host="127.0.0.1", port=port)
+    server = serve(s.data_dir, host=host, port=port)
     host, bound = server.server_address[:2]
     console.print(f"serving {(s.data_dir / 'reports').resolve()} at http://{host}:{bound}/")
     try:

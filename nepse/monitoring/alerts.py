@@ -1,12 +1,13 @@
-"""Alerts: a Slack-compatible webhook notifier. The URL is a secret: never logged or echoed."""
+"""Alerts as values, and the redaction of webhook URLs from HTTP logs.
+
+Delivery is Prefect's: tasks/alerts.py logs every alert in the run's logs and hands it to the
+notification block named by NEPSE_ALERT_BLOCK. A webhook URL is a secret: never logged.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-
-import httpx
-from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
@@ -59,41 +60,3 @@ def redact_in_http_logs(*secrets: str) -> None:
         logger = logging.getLogger(name)
         if _REDACT not in logger.filters:
             logger.addFilter(_REDACT)
-
-
-class Notifier:
-    """Posts alerts to a webhook; without one configured, alerts are only logged."""
-
-    def __init__(self, webhook_url: SecretStr | str | None, *, timeout_s: float = 10.0) -> None:
-        if isinstance(webhook_url, str):
-            webhook_url = SecretStr(webhook_url)
-        self._url = webhook_url
-        self._timeout = timeout_s
-        if self.configured:
-            assert webhook_url is not None
-            redact_in_http_logs(webhook_url.get_secret_value())
-
-    @property
-    def configured(self) -> bool:
-        """Whether a webhook URL is set."""
-        return self._url is not None and bool(self._url.get_secret_value())
-
-    def send(self, alert: Alert) -> bool:
-        """Send `alert`; returns True when the receiver accepted it. Never raises on HTTP errors."""
-        log.warning("alert [%s] %s: %s", alert.level, alert.title, alert.text)
-        if not self.configured:
-            log.info("no alert webhook configured (NEPSE_WEBHOOK_URL); alert only logged")
-            return False
-        assert self._url is not None
-        try:
-            response = httpx.post(
-                self._url.get_secret_value(), json=alert.payload(), timeout=self._timeout
-            )
-        except httpx.HTTPError as exc:
-            # The exception text may contain the URL: log only its class.
-            log.warning("alert webhook unreachable (%s); alert only logged", type(exc).__name__)
-            return False
-        if response.status_code >= 300:
-            log.warning("alert webhook answered HTTP %d; alert only logged", response.status_code)
-            return False
-        return True

@@ -70,6 +70,8 @@ class DriftSummary:
     html_path: Path
     drift_share: float = 0.5
     seconds: float = field(default=0.0, compare=False)
+    alarms: tuple = ()
+    """Calibrated verdicts (nepse.monitoring.calibrated.Alarm): each statistic, its line, rank."""
 
     @property
     def drifted_columns(self) -> list[ColumnDrift]:
@@ -90,6 +92,7 @@ class DriftSummary:
             ),
             "html_path": str(self.html_path),
             "seconds": self.seconds,
+            "alarms": [a.to_dict() for a in self.alarms],
         }
 
 

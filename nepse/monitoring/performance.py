@@ -11,18 +11,27 @@ from typing import Any
 import polars as pl
 
 from nepse.model.metrics import daily_metrics
+from nepse.monitoring.calibrated import Alarm, Calibration
+from nepse.monitoring.realised import judge_rank_ic, mark_in_sample
 from nepse.store import Store
 
 ROLLING_DAYS = 20
 
 
 def evaluate_realised(
-    store: Store, labels: pl.DataFrame, *, cost_bps: float, dates: list[date]
+    store: Store,
+    labels: pl.DataFrame,
+    *,
+    cost_bps: float,
+    dates: list[date],
+    in_sample: dict[str, tuple[date, date] | None] | None = None,
 ) -> pl.DataFrame:
     """Score earlier predictions against realised `y_ret` and store the daily + rolling metrics.
 
     `labels` holds (symbol, date, y_ret) for the prediction dates; a date is evaluated only
-    once at least one of its labels is known. Returns the newly stored rows.
+    once at least one of its labels is known. A day inside its model's training window
+    (`in_sample`: version -> (first, last) day) is stored as in-sample, with no rolling values,
+    and left out of later days' rolling windows. Returns the newly stored rows.
     """
     if not dates:
         return pl.DataFrame()
@@ -33,9 +42,12 @@ def evaluate_realised(
         return pl.DataFrame()
     daily = daily_metrics(known, cost_bps=cost_bps).filter(pl.col("n") > 0)
     versions = known.group_by("date").agg(pl.col("model_version").mode().first())
-    daily = daily.join(versions, on="date")
+    daily = mark_in_sample(daily.join(versions, on="date"), in_sample or {})
     with store.transaction():
         for row in daily.sort("date").iter_rows(named=True):
+            if row["in_sample"]:
+                store.upsert_performance(row)
+                continue
             history = store.performance_before(row["date"], ROLLING_DAYS - 1)
             window = [(row["ic"], row["rank_ic"], row["rmse"], row["n"]), *history]
             store.upsert_performance(
@@ -75,7 +87,9 @@ class MonitorVerdict:
     evaluated_days: int = 0
     """Prediction days evaluated so far."""
     latest: dict[str, Any] | None = None
-    """The newest performance_daily row (date, ic, rank_ic, rmse, rolling values)."""
+    """The newest out-of-sample performance_daily row (date, ic, rank_ic, rmse, rolling)."""
+    rank_ic_alarm: Alarm | None = None
+    """The rolling Rank IC against its walk-forward distribution (None: not calibrated)."""
 
 
 def check_performance(
@@ -87,6 +101,7 @@ def check_performance(
     min_days: int = ROLLING_DAYS,
     evaluated_days: int = 0,
     evaluated: int = 0,
+    rank_ic_calibration: Calibration | None = None,
 ) -> MonitorVerdict:
     """Alert rules: rolling Rank IC below the floor, or rolling RMSE > ratio x training RMSE.
 
@@ -115,4 +130,5 @@ def check_performance(
         evaluated,
         evaluated_days,
         latest,
+        judge_rank_ic(ric if evaluated_days >= min_days else None, rank_ic_calibration),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
 import math
 from datetime import date as Date
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import polars as pl
 
 from nepse.errors import DataQualityError
+from nepse.monitoring.calibrated import ordinal
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +78,18 @@ _LEGEND = """
 <section class="legend">
   <h2>How to read a drift report</h2>
   <ul>
-    <li>Each report compares the scoring day's features (<em>current</em>) with the model's
-        training window (<em>reference</em>), one statistical test per feature column.</li>
-    <li><strong>Drifted share</strong> is the share of feature columns whose test found a
-        different distribution (p-value below the threshold). A few per cent happen by chance
-        on any day; <strong>dataset drift</strong> is <em>yes</em> when the share reaches the
-        configured threshold (<code>NEPSE_DRIFT_SHARE_THRESHOLD</code>).</li>
+    <li>Each report compares the last N sessions (<em>current</em>,
+        <code>NEPSE_DRIFT_WINDOW_DAYS</code>) with the last sessions of the model's training
+        period (<em>reference</em>). Return, price and volatility features are compared as
+        per-date z-scores (a market-wide move does not count), liquidity features as levels,
+        and the market itself (mean move, dispersion, breadth, limit moves, sector spread) on
+        its own.</li>
+    <li><strong>Calibrated drift</strong>: each statistic (Evidently's normed Wasserstein
+        distance, averaged; the worst feature; the market; the predictions) is judged against
+        its own history over the training period: the alarm line is its 99.5th percentile
+        (<code>NEPSE_DRIFT_ALARM_QUANTILE</code>). <strong>Drift alarm</strong> is <em>yes</em>
+        when any statistic is beyond its line. <strong>Drifted share</strong> counts features
+        beyond Evidently's fixed 0.1 line, for reference only.</li>
     <li>Open a report and sort its table by drift score to see which features moved; expand a
         row to compare the two distributions. A column that is entirely empty on the day is
         counted as drifted here; Evidently's page leaves it out, as it cannot test it.</li>
@@ -89,7 +97,8 @@ _LEGEND = """
         training-time predictions.</li>
     <li><strong>Rank IC</strong> is the realised Spearman correlation between that day's
         predictions and the next-day returns; it appears once the returns are known. Drift
-        matters most when it comes with a falling Rank IC.</li>
+        matters most when it comes with a falling Rank IC. Days inside the scoring model's
+        training window are marked <em>in-sample</em> and have no Rank IC here.</li>
   </ul>
 </section>
 """
@@ -134,11 +143,31 @@ def _row_html(record: dict[str, Any], reports_dir: Path) -> str:
         drift_txt = '<span class="badge no">no</span>'
     ic = _number(record.get("rank_ic"))
     ic_txt = f"{ic:+.3f}" if ic is not None else '<span class="muted">pending</span>'
+    if record.get("in_sample"):
+        # Issue 11 item 6: a day inside the model's training window has no honest Rank IC.
+        ic_txt = '<span class="muted" title="inside the model\'s training window">in-sample</span>'
     return (
         f"<tr><td>{esc(record['date'])}</td><td>{esc(record['model_version'])}</td>"
+        f"<td>{_verdict_html(record.get('alarms'))}</td>"
         f'<td class="num">{share_txt}</td><td>{drift_txt}</td>'
         f'<td class="num">{ic_txt}</td><td>{link}</td></tr>'
     )
+
+
+def _verdict_html(alarms: Any) -> str:
+    """The calibrated statistics of a day: value, alarm line and percentile of its history."""
+    if isinstance(alarms, str):
+        alarms = json.loads(alarms)
+    if not alarms:
+        return '<span class="muted">—</span>'
+    parts = []
+    for a in alarms:
+        cls = "yes" if a["alarm"] else "no"
+        parts.append(
+            f'<span class="badge {cls}">{html.escape(a["name"])}</span> {a["value"]:.3f} '
+            f'<span class="muted">/ {a["threshold"]:.3f}, {ordinal(a["position"])}</span>'
+        )
+    return "<br>".join(parts)
 
 
 def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Path:
@@ -147,7 +176,7 @@ def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Pa
     reports_dir.mkdir(parents=True, exist_ok=True)
     records = _rows(rows)
     body = "\n".join(_row_html(r, reports_dir) for r in records) or (
-        '<tr><td colspan="6" class="muted">No drift reports yet: they appear after the first '
+        '<tr><td colspan="7" class="muted">No drift reports yet: they appear after the first '
         "daily run.</td></tr>"
     )
     page = f"""<!doctype html>
@@ -162,8 +191,9 @@ def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Pa
 <h1>Drift reports</h1>
 <p class="sub">NEPSE next-day return model — {len(records)} report(s), newest first.</p>
 <table id="reports">
-<thead><tr><th>Date</th><th>Model version</th><th>Drifted share</th><th>Dataset drift</th>
-<th>Rank IC</th><th>Report</th></tr></thead>
+<thead><tr><th>Date</th><th>Model version</th>
+<th>Calibrated drift (today / alarm line, percentile of history)</th><th>Drifted share</th>
+<th>Drift alarm</th><th>Rank IC (out of sample)</th><th>Report</th></tr></thead>
 <tbody>
 {body}
 </tbody>

@@ -28,6 +28,7 @@ class DailySummary:
     report_index: Path
     database: Path
     alerts: int
+    alerts_delivered: int = 0
 
     @property
     def message(self) -> str:
@@ -45,6 +46,11 @@ def day_alert(day: DayOutcome) -> Alert | None:
     if day.status == "stale":
         return Alert("stale data", day.detail, "error")
     return None
+
+
+def source_alert(exc: Exception) -> Alert:
+    """The alert for a source that failed for good (its retries are spent)."""
+    return Alert("price source failed", f"{type(exc).__name__}: {exc}", "error")
 
 
 def gate_alert(gate: GateResult) -> Alert:
@@ -74,13 +80,12 @@ def daily_alerts(
     if drift_error:
         alerts.append(Alert("drift report failed", f"{scored.as_of}: {drift_error}"))
     if drift is not None and drift.dataset_drift:
-        cols = ", ".join(c.column for c in drift.drifted_columns)
-        alerts.append(
-            Alert(
-                "dataset drift",
-                f"{scored.as_of}: {drift.n_drifted} of {drift.n_columns} features drifted "
-                f"({drift.share_drifted:.0%}): {cols}",
-            )
+        beyond = [a for a in drift.alarms if a.alarm]
+        text = "; ".join(a.describe() for a in beyond) or (
+            f"{drift.n_drifted} of {drift.n_columns} features drifted ({drift.share_drifted:.0%})"
         )
+        alerts.append(Alert("drift alarm", f"{scored.as_of}: {text}"))
     alerts += [Alert("model performance", text) for text in verdict.alerts]
+    if verdict.rank_ic_alarm is not None and verdict.rank_ic_alarm.alarm:
+        alerts.append(Alert("model performance", verdict.rank_ic_alarm.describe()))
     return alerts

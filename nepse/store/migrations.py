@@ -262,6 +262,16 @@ CREATE TABLE security_history (
 );
 """,
     ),
+    (
+        8,
+        # Issue 11 item 6 / issue 12: a realised day inside the scoring model's training window
+        # is in-sample and kept out of every out-of-sample figure; drift rows keep the
+        # calibrated verdicts (statistic, alarm line, where today sits in its history).
+        """
+        ALTER TABLE performance_daily ADD COLUMN in_sample BOOLEAN DEFAULT false;
+        ALTER TABLE drift_reports ADD COLUMN alarms VARCHAR;
+        """,
+    ),
 ]
 
 # Databases created before the versions were made contiguous recorded the ingested_days

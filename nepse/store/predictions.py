@@ -34,6 +34,7 @@ PERFORMANCE_COLUMNS = (
     "rolling_ic",
     "rolling_rank_ic",
     "rolling_rmse",
+    "in_sample",
     "evaluated_at",
 )
 
@@ -94,10 +95,10 @@ class PredictionsMixin(StoreBase):
 
     # --- realised performance ---------------------------------------------------------------
     def performance_before(self, day: date, limit: int) -> list[tuple]:
-        """(ic, rank_ic, rmse, n) of the `limit` evaluated days before `day`, newest first."""
+        """(ic, rank_ic, rmse, n) of the `limit` out-of-sample days before `day`, newest first."""
         return self._exec(
             "SELECT ic, rank_ic, rmse, n FROM performance_daily WHERE date < ? "
-            "ORDER BY date DESC LIMIT ?",
+            "AND NOT coalesce(in_sample, false) ORDER BY date DESC LIMIT ?",
             [day, limit],
         )
 
@@ -120,13 +121,18 @@ class PredictionsMixin(StoreBase):
         )
 
     def latest_performance(self) -> dict[str, Any] | None:
-        """The newest performance_daily row, or None."""
-        rows = self._frame("SELECT * FROM performance_daily ORDER BY date DESC LIMIT 1").to_dicts()
+        """The newest out-of-sample performance_daily row, or None."""
+        rows = self._frame(
+            "SELECT * FROM performance_daily WHERE NOT coalesce(in_sample, false) "
+            "ORDER BY date DESC LIMIT 1"
+        ).to_dicts()
         return rows[0] if rows else None
 
     def count_performance(self) -> int:
-        """How many days have been evaluated."""
-        return self._exec("SELECT count(*) FROM performance_daily")[0][0]
+        """How many out-of-sample days have been evaluated."""
+        return self._exec(
+            "SELECT count(*) FROM performance_daily WHERE NOT coalesce(in_sample, false)"
+        )[0][0]
 
     # --- drift summaries --------------------------------------------------------------------
     def save_drift(self, day: date, model_version: str, summary: dict[str, Any]) -> None:
@@ -140,8 +146,9 @@ class PredictionsMixin(StoreBase):
         self._exec(
             """
             INSERT OR REPLACE INTO drift_reports (date, model_version, share_drifted, dataset_drift,
-                n_drifted, n_columns, drifted_columns, prediction_drift, html_path, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)
+                n_drifted, n_columns, drifted_columns, prediction_drift, html_path, alarms,
+                created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)
             """,
             [
                 day,
@@ -153,6 +160,7 @@ class PredictionsMixin(StoreBase):
                 json.dumps(drifted),
                 json.dumps(pred) if pred is not None else None,
                 str(summary["html_path"]),
+                json.dumps(summary.get("alarms") or []),
             ],
         )
 
@@ -171,6 +179,7 @@ class PredictionsMixin(StoreBase):
         """Rows of the report index: drift per day and model, with the realised Rank IC."""
         return self._frame(
             "SELECT d.date, d.model_version, d.share_drifted, d.dataset_drift, d.n_drifted, "
-            "d.n_columns, p.rank_ic FROM drift_reports d "
+            "d.n_columns, d.alarms, CASE WHEN p.in_sample THEN NULL ELSE p.rank_ic END AS rank_ic, "
+            "coalesce(p.in_sample, false) AS in_sample FROM drift_reports d "
             "LEFT JOIN performance_daily p ON p.date = d.date ORDER BY d.date DESC"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import date
 
 import numpy as np
@@ -51,6 +52,15 @@ def site(tmp_path):
     )
     assert [c.column for c in summary.drifted_columns] == [SHIFTED]
     row = {"date": day, "model_version": version, "rank_ic": 0.05, **summary.to_dict()}
+    row["alarms"] = [
+        {
+            "name": "feature drift",
+            "value": 0.21,
+            "threshold": 0.35,
+            "position": 0.62,
+            "alarm": False,
+        },
+    ]
     build_index(tmp_path, [row])
     server = serve(tmp_path, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -72,7 +82,15 @@ def test_index_links_to_a_rendered_drift_report(driver, site):
     driver.get(site)
     assert "drift reports" in driver.title.lower()
     cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#reports tbody tr td")]
-    assert cells == ["2026-05-04", "v20260501", "25.0% (1/4)", "no", "+0.050", "drift report"]
+    assert cells == [
+        "2026-05-04",
+        "v20260501",
+        "feature drift 0.210 / 0.350, 62nd",
+        "25.0% (1/4)",
+        "no",
+        "+0.050",
+        "drift report",
+    ]
     driver.save_screenshot(str(OUTPUT / "reports-index.png"))
 
     driver.find_element(By.LINK_TEXT, "drift report").click()
@@ -101,3 +119,104 @@ def test_index_links_to_a_rendered_drift_report(driver, site):
     cell = driver.find_element(By.XPATH, f"//*[normalize-space(text())='{SHIFTED}']")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", cell)
     driver.save_screenshot(str(OUTPUT / "drift-report-shifted-column.png"))
+
+
+# --- the Evidently UI on the workspace the daily runs fill ---------------------------------
+
+
+@pytest.fixture
+def evidently_ui(tmp_path):
+    """A workspace with a week of daily runs (sample market), and `evidently ui` serving it."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from flows.cli_reports_ui import ui_command
+    from nepse.devdata.sample import generate_panel
+    from nepse.features import FEATURE_SPEC, build_features
+    from nepse.features.adjust import adjust_prices
+    from nepse.monitoring.baseline import build_baseline, check
+    from nepse.monitoring.workspace import (
+        WORKSPACE_DIR,
+        add_to_workspace,
+        drift_snapshot,
+        numbers_of,
+        numbers_snapshot,
+    )
+    from nepse.settings import load_settings
+
+    prices = generate_panel(symbols=40, years=2, seed=5)
+    feat = build_features(adjust_prices(prices, None, settings=load_settings()), None).collect()
+    feat = feat.with_columns(pred_ret=-pl.col("f_ret_1"))
+    days = sorted(feat["date"].unique().to_list())
+    base = build_baseline(
+        feat.filter(pl.col("date") <= days[-15]),
+        features=list(FEATURE_SPEC.names),
+        categorical=["f_sector"],
+        reference_days=60,
+        calibration_days=120,
+    )
+    for end in range(len(days) - 5, len(days)):
+        cur = feat.filter(pl.col("date").is_between(days[end - 4], days[end]))
+        verdict = check(base, cur)
+        snap = drift_snapshot(base, cur, verdict.top_columns(4), days[end])
+        numbers = numbers_of(verdict, rolling_rank_ic=0.04 + 0.01 * (end % 3), rank_ic_floor=-0.02)
+        add_to_workspace(tmp_path, snap, numbers_snapshot(numbers, days[end]))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (tmp_path / "evidently-ui.log").open("w")
+    cmd = ui_command(tmp_path / WORKSPACE_DIR, "127.0.0.1", port)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "api/projects", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError((tmp_path / "evidently-ui.log").read_text()) from None
+                time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_evidently_ui_shows_the_monitoring_dashboard_offline(driver, evidently_ui):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from nepse.monitoring.workspace import PANELS, PROJECT
+
+    OUTPUT.mkdir(exist_ok=True)
+    driver.get(evidently_ui)
+    WebDriverWait(driver, 60).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), PROJECT)
+    )
+    driver.save_screenshot(str(OUTPUT / "evidently-ui-projects.png"))
+    driver.find_element(By.PARTIAL_LINK_TEXT, PROJECT).click()
+    first_panel = PANELS[0][0]
+    WebDriverWait(driver, 60).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), first_panel)
+    )
+    time.sleep(2)  # let the plots draw
+    text = driver.find_element(By.TAG_NAME, "body").text
+    (OUTPUT / "evidently-ui-dashboard.txt").write_text(text, encoding="utf-8")
+    for title, _ in PANELS:
+        assert title in text, title
+    # Each panel draws its series (the legend names them) on a time axis.
+    assert "feature_drift_line" in text and "rolling_rank_ic" in text
+    assert text.count("Timestamps") == len(PANELS)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "svg")) >= len(PANELS)
+    driver.save_screenshot(str(OUTPUT / "evidently-ui-dashboard.png"))
+    # Offline: every resource the UI fetched came from the local Evidently server.
+    fetched = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert [u for u in fetched if not u.startswith((evidently_ui, "data:", "blob:"))] == []

@@ -530,3 +530,31 @@ def test_docker_variant_deploys_to_a_docker_pool(stack, daily_run):
         assert deployment.job_variables["volumes"] == wanted["volumes"], name
         assert deployment.pull_steps == config["pull"], name
         assert deployment.global_concurrency_limit.limit == 1, name
+
+
+def test_automations_are_created_on_the_server_by_the_documented_command(stack):
+    # The block the automations notify through (a custom webhook: nothing is sent here).
+    save = (
+        "from prefect.blocks.notifications import CustomWebhookNotificationBlock as B; "
+        "B(name='nepse', url='http://127.0.0.1:9/hook', allow_private_urls=True)"
+        ".save('nepse-alerts', overwrite=True)"
+    )
+    subprocess.run([sys.executable, "-c", save], env=stack.env, check=True, timeout=120)
+    cmd = [sys.executable, "scripts/automations.py", "--block", "custom-webhook/nepse-alerts"]
+    for _ in range(2):  # a second run replaces by name instead of duplicating
+        done = subprocess.run(cmd, cwd=REPO, env=stack.env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    read = (
+        "import json; from prefect.client.orchestration import get_client\n"
+        "with get_client(sync_client=True) as c:\n"
+        "    print(json.dumps([[a.name, a.trigger.posture.value, len(a.actions)]"
+        " for a in c.read_automations()]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", read], env=stack.env, capture_output=True, text=True, check=True
+    )
+    listed = sorted(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert listed == [
+        ["nepse daily run failed or crashed", "Reactive", 1],
+        ["nepse daily run not completed by 17:00", "Proactive", 1],
+    ], listed

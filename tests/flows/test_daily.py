@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -28,6 +29,10 @@ FAST_MODEL = {
     "NEPSE_DRIFT_SHARE_THRESHOLD": "0.5",
     # Evidently costs ~0.15 s a column: the first test checks the full report, others 8 columns.
     "NEPSE_DRIFT_MAX_FEATURES": "8",
+    "NEPSE_DRIFT_CALIBRATION_DAYS": "200",
+    # The sample market ends on 2026-11-20: without as_of a run would (rightly) find it stale
+    # once the clock is past that; test_stale_feed_alerts_and_fails checks that case.
+    "NEPSE_STALE_AFTER_MINUTES": "10000000",
 }
 
 
@@ -36,6 +41,20 @@ def _env(monkeypatch, data_dir, **extra):
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("NEPSE_DATA_DIR", str(data_dir))
     monkeypatch.delenv("NEPSE_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("NEPSE_ALERT_BLOCK", raising=False)
+
+
+def _alert_block(url: str) -> str:
+    """Save a Prefect custom-webhook notification block posting to `url`; returns its name."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    CustomWebhookNotificationBlock(
+        name="nepse-test",
+        url=url,
+        json_data={"text": "{{subject}}\n{{body}}"},
+        allow_private_urls=True,
+    ).save("nepse-test-alerts", overwrite=True)
+    return "custom-webhook/nepse-test-alerts"
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +134,13 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
     html = data_dir / "reports" / str(day) / f"drift-{out.model_version}.html"
     assert html.is_file() and html.stat().st_size > 100_000
     from nepse.features import FEATURE_SPEC
+    from nepse.monitoring.comparable import drift_columns
 
-    assert drift[0][0] == str(html) and drift[0][1] == len(FEATURE_SPEC.names)  # every feature
+    tested = drift_columns(list(FEATURE_SPEC.names), list(FEATURE_SPEC.categorical))
+    assert drift[0][0] == str(html) and drift[0][1] == len(tested)  # every tested feature
+    assert "nepse-verdict" in html.read_text(encoding="utf-8")
+    assert (data_dir / "models" / out.model_version / "drift_baseline.json").is_file()
+    assert (data_dir / "evidently").is_dir()
     assert (data_dir / "reports" / "index.html").read_text().count(str(day)) >= 1
 
     with get_client(sync_client=True) as client:
@@ -150,7 +174,7 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
     else:
         shutil.rmtree(folder)
     with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_WEBHOOK_URL", hook.url)
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
         state, _ = _run(source=str(sample_dir))
     assert state.is_failed() and "fallback" in state.message
     con = _db(data_dir)
@@ -177,6 +201,9 @@ def test_a_daily_run_builds_its_features_once(data_dir, sample_dir, monkeypatch)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(panel, "build_features", counted)
+    # The drift window is read from the features earlier runs saved; with two runs, a window of
+    # two sessions is covered by them (a longer one is built from the store until it is).
+    monkeypatch.setenv("NEPSE_DRIFT_WINDOW_DAYS", "2")
     days = [d for d in _stored_days(data_dir)[-2:]]
     state, _ = _run(source=str(sample_dir), as_of=days[0])
     assert state.is_completed(), state.message
@@ -204,7 +231,7 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
     def boom(*args, **kwargs):
         raise NepseError("evidently exploded")
 
-    monkeypatch.setattr(tasks.daily, "run_drift", boom)
+    monkeypatch.setattr(tasks.daily, "calibrated_drift", boom)
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
@@ -216,7 +243,7 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
         con.close()
 
 
-def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
+def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     from nepse.schema import DATASET_SAMPLE
 
@@ -230,13 +257,8 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path):
     # A day added to the sample market: marked as sample data, or the store refuses to mix it in.
     (tmp_path / DATASET_MARKER).write_text("sample\n")
     with Receiver() as hook:
-        import os
-
-        os.environ["NEPSE_WEBHOOK_URL"] = hook.url
-        try:
-            state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
-        finally:
-            del os.environ["NEPSE_WEBHOOK_URL"]
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
     assert state.is_failed()
     assert "quality gate" in str(state.message) or "quality gate" in str(
         state.result(raise_on_failure=False)
@@ -271,7 +293,17 @@ def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_
         con.close()
     assert perf["date"].to_list() == [prev2, prev]  # the last day's outcome is not known yet
     assert perf["n"].min() > 10
-    assert perf["rank_ic"].is_not_null().all() and perf["rolling_rank_ic"].is_not_null().all()
+    assert perf["rank_ic"].is_not_null().all()
+    # Days inside the champion's training window are in-sample: no rolling figure, and the
+    # index shows "in-sample" instead of their Rank IC (issue 11 item 6).
+    import json
+
+    meta = json.loads((Path(_champion_folder(data_dir)) / "meta.json").read_text())
+    end = date.fromisoformat(meta["train_end"])
+    assert perf["in_sample"].to_list() == [d <= end for d in perf["date"].to_list()]
+    assert (perf["rolling_rank_ic"].is_null() == perf["in_sample"]).all()
+    index = (data_dir / "reports" / "index.html").read_text(encoding="utf-8")
+    assert index.count("in-sample</span>") == sum(perf["in_sample"].to_list())
 
     # The Evidently regression-quality report for a period, on request.
     from typer.testing import CliRunner
@@ -299,3 +331,53 @@ def test_models_cli_lists_and_shows_the_champion(data_dir):
     shown = CliRunner().invoke(app, ["models", "show"])
     assert shown.exit_code == 0, shown.output
     assert '"status": "champion"' in shown.output and "Limitations" in shown.output
+
+
+def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
+    # The sample market's last session is 2026-11-20; by the clock now it is behind.
+    monkeypatch.setenv("NEPSE_STALE_AFTER_MINUTES", "60")
+    con = _db(data_dir)
+    try:
+        before = con.execute("SELECT count(*) FROM predictions").fetchall()[0][0]
+    finally:
+        con.close()
+    with Receiver() as hook:
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, _ = _run(source=str(sample_dir))
+    assert state.is_failed() and "stale data" in state.message, state.message
+    assert "2026-11-20" in state.message
+    assert any("stale data" in b["text"] for b in hook.bodies), hook.bodies
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == before
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 11, 14), date(2026, 11, 15), date(2027, 1, 5)])
+def test_an_as_of_that_is_not_a_trading_day_writes_nothing(data_dir, sample_dir, as_of):
+    # A Saturday, a Sunday (the sample trades Monday-Friday in 2026) and a future day.
+    state, _ = _run(source=str(sample_dir), as_of=as_of)
+    assert not state.is_completed() or "nothing scored" in state.message, state.message
+    assert "nothing scored" in state.message and str(as_of) in state.message
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == 0
+    finally:
+        con.close()
+
+
+def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
+    import tasks.fetch
+    from nepse.errors import SourceError
+
+    def gone(day):
+        raise SourceError(f"NEPSE API answered HTTP 404 for {day} on every retry")
+
+    monkeypatch.setattr(tasks.fetch, "fetch_and_ingest_day", gone)
+    with Receiver() as hook:
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, _ = _run(source="api", as_of=date(2026, 11, 20))
+    assert state.is_failed()
+    texts = [b["text"] for b in hook.bodies]
+    assert any("price source failed" in t and "HTTP 404" in t for t in texts), texts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import urllib.request
@@ -92,9 +93,9 @@ def test_index_rows_newest_first_with_values(tmp_path):
     assert index == tmp_path / "reports" / "index.html"
     rows = parse(index).rows
     assert rows == [
-        ["2026-05-04", "v20260501", "75.0%", "yes", "+0.071", "drift report"],
-        ["2026-05-03", "v20260501", "12.5% (2/16)", "no", "pending", "drift report"],
-        ["2026-05-01", "v20260420", "0.0%", "—", "pending", "drift report"],
+        ["2026-05-04", "v20260501", "—", "75.0%", "yes", "+0.071", "drift report"],
+        ["2026-05-03", "v20260501", "—", "12.5% (2/16)", "no", "pending", "drift report"],
+        ["2026-05-01", "v20260420", "—", "0.0%", "—", "pending", "drift report"],
     ]
 
 
@@ -146,7 +147,27 @@ def test_index_accepts_a_polars_frame_and_escapes_text(tmp_path):
 
     assert "&lt;b&gt;v1&lt;/b&gt;" in page
     assert "<b>v1</b>" not in page
-    assert parse(tmp_path / "reports" / "index.html").rows[0][4] == "pending"
+    assert parse(tmp_path / "reports" / "index.html").rows[0][5] == "pending"
+
+
+def test_index_shows_the_calibrated_verdict_and_hides_in_sample_rank_ic(tmp_path):
+    alarms = [
+        {"name": "feature drift", "value": 0.41, "threshold": 0.32, "position": 1.0, "alarm": True},
+        {"name": "market drift", "value": 0.8, "threshold": 2.1, "position": 0.55, "alarm": False},
+    ]
+    rows = [
+        {
+            "date": date(2026, 5, 4),
+            "model_version": "v1",
+            "alarms": json.dumps(alarms),
+            "rank_ic": 0.41,
+            "in_sample": True,
+            "dataset_drift": True,
+        },
+    ]
+    cells = parse(build_index(tmp_path, rows)).rows[0]
+    assert cells[2] == "feature drift 0.410 / 0.320, 100thmarket drift 0.800 / 2.100, 55th"
+    assert cells[5] == "in-sample"  # the flattering in-sample 0.41 is not shown
 
 
 def test_empty_index_says_so(tmp_path):

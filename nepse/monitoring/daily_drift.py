@@ -1,0 +1,118 @@
+"""The daily drift step: the model's baseline, today's calibrated verdict, Evidently's page.
+
+`baseline_for` reads the drift baseline saved with the model or, for a model trained before
+baselines existed, derives it reproducibly from the stored prices of the model's training period
+(with its in-sample predictions) and saves it into the model folder once. `calibrated_drift`
+judges the last N sessions, runs Evidently over the columns farthest from the reference (plus
+the prediction), writes the HTML page with the verdict on top and adds the run to the workspace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from nepse.monitoring.baseline import (
+    FEATURES,
+    PREDICTIONS,
+    DriftBaseline,
+    build_baseline,
+    check,
+    load_or_none,
+)
+from nepse.monitoring.drift import ColumnDrift, DriftSummary
+from nepse.monitoring.workspace import COLUMN_LINE
+
+log = logging.getLogger(__name__)
+
+
+def baseline_for(
+    folder: Path,
+    meta: dict,
+    *,
+    training_panel: Callable[[date, int], pl.DataFrame],
+    window: int,
+    reference_days: int,
+    calibration_days: int,
+    quantile: float,
+) -> DriftBaseline:
+    """The model's saved baseline, else one derived from `training_panel(train_end, sessions)`."""
+    saved = load_or_none(folder)
+    if saved is not None and saved.window == window:
+        return saved
+    sessions = reference_days + calibration_days + window
+    panel = training_panel(date.fromisoformat(meta["train_end"]), sessions)
+    baseline = build_baseline(
+        panel,
+        features=list(meta["feature_names"]),
+        categorical=list(meta.get("categorical", [])),
+        window=window,
+        reference_days=reference_days,
+        calibration_days=calibration_days,
+        quantile=quantile,
+    )
+    baseline.save(folder)
+    log.info("drift baseline derived from %d training sessions, saved in %s", sessions, folder)
+    return baseline
+
+
+def calibrated_drift(
+    baseline: DriftBaseline,
+    current: pl.DataFrame,
+    *,
+    day: date,
+    out_html: Path,
+    report_columns: int,
+    workspace_dir: Path | None,
+) -> DriftSummary:
+    """Judge the window `current`, write Evidently's page and add the run to the workspace."""
+    from nepse.monitoring.workspace import (
+        add_to_workspace,
+        drift_snapshot,
+        verdict_banner,
+        write_page,
+    )
+
+    start = time.perf_counter()
+    verdict = check(baseline, current)
+    judged = time.perf_counter()
+    snap = drift_snapshot(baseline, current, verdict.top_columns(report_columns), day)
+    write_page(snap, verdict_banner(verdict, baseline), out_html)
+    if workspace_dir is not None:
+        add_to_workspace(workspace_dir, snap)
+    columns = [
+        ColumnDrift(c, "wasserstein", d, COLUMN_LINE, d >= COLUMN_LINE)
+        for c, d in verdict.distances.items()
+    ]
+    pred = verdict.alarm(PREDICTIONS)
+    n_drifted = sum(c.drifted for c in columns)
+    summary = DriftSummary(
+        share_drifted=n_drifted / len(columns) if columns else 0.0,
+        n_drifted=n_drifted,
+        n_columns=len(columns),
+        dataset_drift=verdict.alarmed,
+        columns=columns,
+        prediction_drift=(
+            None
+            if pred is None
+            else ColumnDrift("pred_ret", "calibrated", pred.value, pred.threshold, pred.alarm)
+        ),
+        html_path=out_html,
+        seconds=time.perf_counter() - start,
+        alarms=verdict.alarms,
+    )
+    feat = verdict.alarm(FEATURES)
+    log.info(
+        "drift %s..%s: %s; verdict %.3fs, Evidently page %.3fs",
+        verdict.start,
+        verdict.end,
+        "; ".join(a.describe() for a in verdict.alarms) if feat else "no statistic",
+        judged - start,
+        summary.seconds - (judged - start),
+    )
+    return summary
