@@ -30,6 +30,7 @@ from nepse.model import fanout
 from nepse.model.evaluate import market_of
 from nepse.model.summary import WalkForwardResult
 from nepse.model.training import train_and_register
+from nepse.monitoring.realised import save_walkforward_daily
 from nepse.store import open_store
 from tasks.artifacts import report_url
 from tasks.common import IO_RETRY, settings
@@ -253,6 +254,8 @@ def train_register(
         )
     d = out.decision
     folder = Path(d.path)
+    # The realised Rank IC alarm is calibrated on the walk-forward's own daily values.
+    save_walkforward_daily(out.walk_forward.model_daily, folder)
     _artifacts(out.walk_forward, d, folder)
     get_run_logger().info("model %s: Rank IC %s, %s (%s)", d.version, d.rank_ic, d.status, d.reason)
     return TrainOutcome(

@@ -4,7 +4,7 @@ The CLI lives with the flows (not in `nepse/`) because most commands start Prefe
 and the domain library never imports Prefect.
 """
 
-from flows.cli import data, evaluate, models, reports, run, server  # noqa: F401  (each registers its commands)
+from flows.cli import data, evaluate, models, reports, reports_ui, run, server  # noqa: F401  (each registers its commands)
 from flows.cli.common import app
 
 __all__ = ["app"]

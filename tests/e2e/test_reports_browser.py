@@ -132,7 +132,7 @@ def evidently_ui(tmp_path):
     import time
     import urllib.request
 
-    from flows.cli_reports_ui import ui_command
+    from flows.cli.reports_ui import ui_command
     from nepse.devdata.sample import generate_panel
     from nepse.features import FEATURE_SPEC, build_features
     from nepse.features.adjust import adjust_prices

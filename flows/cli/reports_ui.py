@@ -1,7 +1,6 @@
 """`nepse reports ui`: Evidently's own UI on the workspace the daily runs fill.
 
-Register with `reports_app.command("ui")(reports_ui)` in flows/cli/reports.py. The UI is
-Evidently's (`evidently ui`), served from its bundled assets: it works offline.
+The UI is Evidently's (`evidently ui`), served from its bundled assets: it works offline.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import Annotated
 import typer
 
 from flows.cli.common import _settings, console
+from flows.cli.reports import reports_app
 
 
 def ui_command(workspace: Path, host: str, port: int) -> list[str]:
@@ -48,3 +48,6 @@ def reports_ui(
     console.print(f"Evidently UI on {workspace} at http://{host}:{port}/")
     with contextlib.suppress(KeyboardInterrupt):
         subprocess.run(ui_command(workspace, host, port), check=False)
+
+
+reports_app.command("ui")(reports_ui)
