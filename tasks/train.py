@@ -25,11 +25,13 @@ from prefect.artifacts import (
 )
 from prefect.logging import get_run_logger
 
+from nepse.errors import NepseError
 from nepse.features.panel import build_panel
 from nepse.model import fanout
 from nepse.model.evaluate import market_of
 from nepse.model.summary import WalkForwardResult
 from nepse.model.training import train_and_register
+from nepse.monitoring.daily_drift import baseline_for
 from nepse.monitoring.realised import save_walkforward_daily
 from nepse.store import open_store
 from tasks.artifacts import report_url
@@ -254,8 +256,10 @@ def train_register(
         )
     d = out.decision
     folder = Path(d.path)
-    # The realised Rank IC alarm is calibrated on the walk-forward's own daily values.
+    # The realised Rank IC alarm is calibrated on the walk-forward's own daily values, and the
+    # drift alarms on the training period's last sessions (so no daily run derives them).
     save_walkforward_daily(out.walk_forward.model_daily, folder)
+    _save_drift_baseline(panel, out.model, folder, s)
     _artifacts(out.walk_forward, d, folder)
     get_run_logger().info("model %s: Rank IC %s, %s (%s)", d.version, d.rank_ic, d.status, d.reason)
     return TrainOutcome(
@@ -267,6 +271,30 @@ def train_register(
         baseline_rank_ic=tuple(sorted(d.baseline_rank_ic.items())),
         path=str(folder),
     )
+
+
+def _save_drift_baseline(panel, model, folder: Path, s) -> None:
+    """The drift reference and alarm lines from the model's last training sessions."""
+    import polars as pl
+
+    def sessions(end: date, n: int) -> pl.DataFrame:
+        days = panel.filter(pl.col("date") <= end).get_column("date").unique().sort().tail(n)
+        frame = panel.filter(pl.col("date").is_in(days.implode()))
+        preds = model.predict(frame).select("symbol", "date", "pred_ret")
+        return frame.join(preds, on=["symbol", "date"], how="left")
+
+    try:
+        baseline_for(
+            folder,
+            model.meta,
+            training_panel=sessions,
+            window=s.drift_window_days,
+            reference_days=s.drift_reference_days,
+            calibration_days=s.drift_calibration_days,
+            quantile=s.drift_alarm_quantile,
+        )
+    except (NepseError, ValueError) as exc:  # the first daily run derives it instead
+        get_run_logger().warning("drift baseline not saved with the model: %s", exc)
 
 
 def _artifacts(wf: WalkForwardResult, d, folder: Path) -> None:
