@@ -17,7 +17,7 @@ from nepse.errors import NotEnoughHistoryError
 from nepse.features import FEATURE_SPEC, FeatureSpec, build_features
 from nepse.features.adjust import adjust_prices
 from nepse.features.labels import LABEL_COLUMNS, add_labels
-from nepse.schema import EQUITY
+from nepse.schema import EQUITY, KEYS
 from nepse.settings import Settings
 from nepse.store import Store
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # A date counts as a trading day when at least this many symbols traded: a stray row on a
 # holiday (a data error) must not invent a session.
 MIN_SYMBOLS_PER_DAY = 3
-LABEL_KEYS = ("symbol", "date")
+LABEL_KEYS = KEYS
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-KEYS = ("symbol", "date")
 CARRY = ("adj_close", "is_break")
 WINDOWS = (5, 10, 20, 30, 60)
 VOL_WINDOWS = (5, 10, 20, 60)

@@ -33,7 +33,6 @@ from nepse.features.kernels import (
 from nepse.features.spec import (
     CARRY,
     FEATURE_SPEC,
-    KEYS,
     NEPSE_SECTORS,
     RANKED,
     TURNOVER_WINDOWS,
@@ -42,6 +41,7 @@ from nepse.features.spec import (
     WINDOWS,
     FeatureSpec,
 )
+from nepse.schema import KEYS
 
 DATE_ORDER = pl.Struct({"perm": pl.Int64, "inv": pl.Int64})
 NETWORK_MAX = 10

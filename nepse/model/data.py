@@ -15,11 +15,11 @@ import numpy as np
 import polars as pl
 
 from nepse.errors import DataQualityError
+from nepse.schema import KEYS
 from nepse.settings import Settings
 
 LABEL = "y_ret"
 PRED = "pred_ret"
-KEYS = ("symbol", "date")
 
 
 def check_panel(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from nepsepy.exceptions import (
     WasmError,
 )
 
+from nepse.calendar import MARKET_CLOSE
 from nepse.errors import ConfigError, SourceError, TransientSourceError
 from nepse.schema import SECURITY_SCHEMA
 from nepse.settings import Settings
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 NAME = "nepse"
 NPT = timezone(timedelta(hours=5, minutes=45))  # Asia/Kathmandu, no daylight saving
-MARKET_CLOSE = time(15, 0)
 _MAX_PAGES = 1_000
 
 
