@@ -49,16 +49,7 @@ def ingest_files(path: str) -> IngestReport:
     s = settings()
     report = ingest_path(s, Path(path))
     report.check_identity()
-    get_run_logger().info(
-        "ingested %s: read %d, inserted %d, updated %d, unchanged %d, rejected %d, duplicates %d",
-        path,
-        report.rows_read,
-        report.inserted,
-        report.updated,
-        report.unchanged,
-        report.rejected,
-        report.duplicates,
-    )
+    get_run_logger().info("%s", report.summary())
     create_markdown_artifact(
         key="ingest-summary",
         markdown=report.to_markdown(),

@@ -68,6 +68,16 @@ class IngestReport:
                 out[key] = out[key].isoformat()
         return out
 
+    def summary(self) -> str:
+        """One log line: where from, and every outcome count."""
+        return (
+            f"ingested {self.source}: {self.rows_read} read, {self.inserted} inserted, "
+            f"{self.updated} updated, {self.unchanged} unchanged, {self.rejected} rejected, "
+            f"{self.duplicates} duplicates, {self.prices_changed} prices changed, "
+            f"{sum(self.conflicts.values())} conflicts, {self.securities.get('read', 0)} "
+            f"securities rows in {self.seconds:.2f} s"
+        )
+
     def to_markdown(self, top: int = 10) -> str:
         """A short Markdown summary: outcomes, top rejection reasons, flags, conflicts."""
         dates = f"{self.min_date} .. {self.max_date}" if self.min_date is not None else "(no rows)"

@@ -123,21 +123,7 @@ def ingest_read(
         if day is not None:
             store.record_day(day, run_id=run_id, rows_read=report.rows_read)
     report.seconds = time.perf_counter() - t0
-    log.info(
-        "ingested %s: %d read, %d inserted, %d updated, %d unchanged, %d rejected, "
-        "%d duplicates, %d prices changed, %d conflicts, %d securities rows in %.2f s",
-        source,
-        report.rows_read,
-        report.inserted,
-        report.updated,
-        report.unchanged,
-        report.rejected,
-        report.duplicates,
-        report.prices_changed,
-        sum(report.conflicts.values()),
-        report.securities.get("read", 0),
-        report.seconds,
-    )
+    log.info("%s", report.summary())
     return report
 
 

@@ -100,6 +100,30 @@ class StoreBase:
         """Run a query and return its whole result as a Polars frame."""
         return self._con.sql(sql, params=params).pl()
 
+    def _select(
+        self, table: str, order: str, *, start: Any = None, end: Any = None, **lists: Any
+    ) -> pl.DataFrame:
+        """`SELECT *` of `table` with dates start..end (inclusive) and column IN list filters.
+
+        `lists` maps a column to the values it may take (None: no filter), e.g. symbol=[...];
+        the DuckDB list type is inferred from the column name (`date` is DATE, else VARCHAR).
+        """
+        where, params = ["true"], []
+        for column, values in lists.items():
+            if values is not None:
+                kind = "DATE" if column == "date" else "VARCHAR"
+                where.append(f"list_contains(?::{kind}[], {column})")
+                params.append(list(values))
+        if start is not None:
+            where.append("date >= ?")
+            params.append(start)
+        if end is not None:
+            where.append("date <= ?")
+            params.append(end)
+        return self._frame(
+            f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY {order}", params
+        )
+
     def _register(self, name: str, frame: pl.DataFrame) -> None:
         """Make a Polars frame queryable as view `name` (until `_unregister`)."""
         self._con.register(name, frame.to_arrow())

@@ -63,19 +63,7 @@ class PredictionsMixin(StoreBase):
         dates: Sequence[date] | None = None,
     ) -> pl.DataFrame:
         """Stored predictions of start..end (inclusive) or of some dates, by date and symbol."""
-        where, params = ["true"], []
-        if start is not None:
-            where.append("date >= ?")
-            params.append(start)
-        if end is not None:
-            where.append("date <= ?")
-            params.append(end)
-        if dates is not None:
-            where.append("list_contains(?::DATE[], date)")
-            params.append(list(dates))
-        return self._frame(
-            f"SELECT * FROM predictions WHERE {' AND '.join(where)} ORDER BY date, symbol", params
-        )
+        return self._select("predictions", "date, symbol", start=start, end=end, date=dates)
 
     def count_predictions(self, day: date) -> int:
         """How many predictions are stored for `day`."""

@@ -140,20 +140,7 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
         end: date | None = None,
     ) -> pl.DataFrame:
         """Stored prices (optionally some symbols, start..end inclusive), by symbol and date."""
-        where, params = ["true"], []
-        if symbols is not None:
-            where.append("list_contains(?::VARCHAR[], symbol)")
-            params.append(list(symbols))
-        if start is not None:
-            where.append("date >= ?")
-            params.append(start)
-        if end is not None:
-            where.append("date <= ?")
-            params.append(end)
-        return self._frame(
-            f"SELECT * FROM prices WHERE {' AND '.join(where)} ORDER BY symbol, date",
-            params,
-        )
+        return self._select("prices", "symbol, date", start=start, end=end, symbol=symbols)
 
     def trading_dates(self, min_symbols: int = 1) -> pl.Series:
         """Dates with stored prices of at least `min_symbols` symbols, ascending (the calendar)."""
