@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import ssl
 import threading
 from collections import Counter
@@ -30,6 +29,7 @@ from nepse.devdata.market_items import (  # noqa: F401  (re-exported for callers
     Faults,
     items_of,
     load_prices,
+    page_body,
     today_price_frames,
     today_price_items,
 )
@@ -240,31 +240,7 @@ class FakeNepseApi:
         if faults.ignore_business_date and self._frames:
             day = max(self._frames)
         items = [] if day.isoformat() in faults.holidays else self.items(day)
-        total = len(items)
-        total_pages = math.ceil(total / size) if total else 0
-        chunk = items[page * size : (page + 1) * size]
-        if this_page and faults.market_open:
-            chunk = [{**i, "closePrice": None} for i in chunk]
-        if this_page and faults.rename_fields:
-            chunk = [{faults.rename_fields.get(k, k): v for k, v in i.items()} for i in chunk]
-        payload = {
-            "content": chunk,
-            "pageable": {"pageNumber": page, "pageSize": size, "offset": page * size},
-            "totalPages": total_pages,
-            "totalElements": total,
-            "last": page + 1 >= total_pages,
-            "first": page == 0,
-            "number": page,
-            "size": size,
-            "numberOfElements": len(chunk),
-            "empty": not chunk,
-        }
-        if this_page and faults.rename_page_fields:
-            payload = {faults.rename_page_fields.get(k, k): v for k, v in payload.items()}
-        body = json.dumps(payload).encode()
-        if this_page and faults.truncate:
-            body = body[: len(body) // 2]
-        _send_bytes(h, 200, body)
+        _send_bytes(h, 200, page_body(items, page=page, size=size, faults=faults, this=this_page))
 
     def _error_body(self, h: _Handler, message: str) -> dict[str, Any]:
         body: dict[str, Any] = {"error": message, "path": urlsplit(h.path).path}

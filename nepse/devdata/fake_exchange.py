@@ -19,8 +19,6 @@ call order and cutting code are what the tests exercise.
 
 from __future__ import annotations
 
-import json
-import math
 import random
 import secrets
 import threading
@@ -53,6 +51,7 @@ from nepse.devdata.fake_api import (
     today_price_frames,
 )
 from nepse.devdata.fake_sharesansar import render_page
+from nepse.devdata.market_items import page_body
 from nepse.sources.api_parse import TODAY_PRICE_PATH
 
 PROVE_PATH = "/api/authenticate/prove"
@@ -365,29 +364,7 @@ class FakeExchange:
         if faults.ignore_business_date and self._frames:
             day = max(self._frames)
         items = [] if day.isoformat() in faults.holidays else self._day_items(day)
-        total = len(items)
-        total_pages = math.ceil(total / size) if total else 0
-        chunk = items[page * size : (page + 1) * size]
-        if this_page and faults.market_open:
-            chunk = [{**i, "closePrice": None} for i in chunk]
-        if this_page and faults.rename_fields:
-            chunk = [{faults.rename_fields.get(k, k): v for k, v in i.items()} for i in chunk]
-        payload = {
-            "content": chunk,
-            "pageable": {"pageNumber": page, "pageSize": size, "offset": page * size},
-            "totalPages": total_pages,
-            "totalElements": total,
-            "last": page + 1 >= total_pages,
-            "first": page == 0,
-            "number": page,
-            "size": size,
-            "numberOfElements": len(chunk),
-            "empty": not chunk,
-        }
-        if this_page and faults.rename_page_fields:
-            payload = {faults.rename_page_fields.get(k, k): v for k, v in payload.items()}
-        body = json.dumps(payload).encode()
-        _send_bytes(h, 200, body[: len(body) // 2] if this_page and faults.truncate else body)
+        _send_bytes(h, 200, page_body(items, page=page, size=size, faults=faults, this=this_page))
 
     def _day_items(self, day: date) -> list[dict[str, Any]]:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -159,3 +160,32 @@ def load_prices(path: Path) -> pl.DataFrame:
         .select(PRICE_FRAME_COLUMNS)
         .sort("date", "symbol")
     )
+
+
+def page_body(
+    items: list[dict[str, Any]], *, page: int, size: int, faults: Faults, this: bool
+) -> bytes:
+    """One today-price page as NEPSE pages it, with the page faults applied when `this`."""
+    total = len(items)
+    total_pages = math.ceil(total / size) if total else 0
+    chunk = items[page * size : (page + 1) * size]
+    if this and faults.market_open:
+        chunk = [{**i, "closePrice": None} for i in chunk]
+    if this and faults.rename_fields:
+        chunk = [{faults.rename_fields.get(k, k): v for k, v in i.items()} for i in chunk]
+    payload = {
+        "content": chunk,
+        "pageable": {"pageNumber": page, "pageSize": size, "offset": page * size},
+        "totalPages": total_pages,
+        "totalElements": total,
+        "last": page + 1 >= total_pages,
+        "first": page == 0,
+        "number": page,
+        "size": size,
+        "numberOfElements": len(chunk),
+        "empty": not chunk,
+    }
+    if this and faults.rename_page_fields:
+        payload = {faults.rename_page_fields.get(k, k): v for k, v in payload.items()}
+    body = json.dumps(payload).encode()
+    return body[: len(body) // 2] if this and faults.truncate else body
