@@ -29,7 +29,7 @@ from nepse.errors import NepseError
 from nepse.features.panel import build_panel
 from nepse.model import fanout
 from nepse.model.evaluate import market_of
-from nepse.model.summary import WalkForwardResult
+from nepse.model.summary import MODEL, WalkForwardResult
 from nepse.model.training import train_and_register
 from nepse.monitoring.daily_drift import baseline_for
 from nepse.monitoring.realised import save_walkforward_daily
@@ -258,8 +258,9 @@ def train_register(
     folder = Path(d.path)
     # The realised Rank IC alarm is calibrated on the walk-forward's own daily values, and the
     # drift alarms on the training period's last sessions (so no daily run derives them).
-    save_walkforward_daily(out.walk_forward.model_daily, folder)
-    _save_drift_baseline(panel, out.model, folder, s)
+    wf_daily = out.walk_forward.daily
+    save_walkforward_daily(wf_daily.filter(wf_daily["model"] == MODEL), folder)
+    _save_drift_baseline(panel, out.model, out.walk_forward.predictions, folder, s)
     _artifacts(out.walk_forward, d, folder)
     get_run_logger().info("model %s: Rank IC %s, %s (%s)", d.version, d.rank_ic, d.status, d.reason)
     return TrainOutcome(
@@ -273,14 +274,19 @@ def train_register(
     )
 
 
-def _save_drift_baseline(panel, model, folder: Path, s) -> None:
-    """The drift reference and alarm lines from the model's last training sessions."""
+def _save_drift_baseline(panel, model, oos, folder: Path, s) -> None:
+    """The drift reference and alarm lines from the model's last training sessions.
+
+    Predictions there are the walk-forward's out-of-sample ones (`oos`), not the final model's
+    in-sample fit: a daily run's predictions are out of sample, and an in-sample reference is
+    wider than anything a scored day shows, so prediction drift would alarm every day.
+    """
     import polars as pl
 
     def sessions(end: date, n: int) -> pl.DataFrame:
         days = panel.filter(pl.col("date") <= end).get_column("date").unique().sort().tail(n)
         frame = panel.filter(pl.col("date").is_in(days.implode()))
-        preds = model.predict(frame).select("symbol", "date", "pred_ret")
+        preds = oos.select("symbol", "date", "pred_ret")
         return frame.join(preds, on=["symbol", "date"], how="left")
 
     try:
