@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,11 +64,27 @@ def use_running_server() -> str | None:
     return state["api_url"]
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -> dict:
     """Start `prefect server start` in the background (migrating its database first)."""
     state = running()
     if state is not None:
         return state
+    port = port if _port_free(port) else _free_port()  # another server may hold 4200
     home = prefect_home()
     home.mkdir(parents=True, exist_ok=True)
     log = home / "nepse-server.log"
