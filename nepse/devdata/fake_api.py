@@ -17,8 +17,6 @@ from collections import Counter
 from dataclasses import asdict
 from datetime import date
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,32 +31,14 @@ from nepse.devdata.market_items import (  # noqa: F401  (re-exported for callers
     today_price_frames,
     today_price_items,
 )
+from nepse.devdata.threaded import Handler as _Handler
+from nepse.devdata.threaded import ThreadedFake
 from nepse.sources.api_parse import TODAY_PRICE_PATH
 
 log = logging.getLogger(__name__)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    fake: FakeNepseApi
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("fake-api %s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self, "GET")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self, "POST")
-
-
-class FakeNepseApi:
+class FakeNepseApi(ThreadedFake):
     """A threaded fake of NEPSE's today-price API; use as a context manager, read `.url`."""
 
     def __init__(
@@ -80,58 +60,13 @@ class FakeNepseApi:
         self.max_page_size = max_page_size
         self.ssl_context = ssl_context
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._init_serving()
         self._counts: Counter[str] = Counter()
         self._targets: Counter[str] = Counter()
         self._faults = Faults()
         self._failures_left = 0
         self._delays_left = -1
         self.set_faults(faults or Faults())
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeNepseApi:
-        """Bind and serve in a daemon thread."""
-        server = _Server((self.host, self.port), _Handler)
-        if self.ssl_context is not None:
-            server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True)
-        server.fake = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (slow answers in flight are cut short)."""
-        self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeNepseApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def days(self) -> list[date]:
-        """The business days served (ascending)."""
-        return sorted(self._frames)
 
     def items(self, day: date) -> list[dict[str, Any]]:
         """The `content[]` items of `day` (empty for a day not in the frame)."""
@@ -140,12 +75,6 @@ class FakeNepseApi:
                 frame = self._frames.get(day)
                 self._items[day] = [] if frame is None else items_of(frame)
             return self._items[day]
-
-    @property
-    def url(self) -> str:
-        """Base URL to put in `api_base_url`."""
-        scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://{self.host}:{self.port}"
 
     # --- control ---------------------------------------------------------------------------
     def set_faults(self, faults: Faults | dict[str, Any] | None = None, **kwargs: Any) -> None:

@@ -27,7 +27,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,6 +51,8 @@ from nepse.devdata.fake_api import (
 )
 from nepse.devdata.fake_sharesansar import render_page
 from nepse.devdata.market_items import page_body
+from nepse.devdata.threaded import Handler as _Handler
+from nepse.devdata.threaded import ThreadedFake
 from nepse.sources.api_parse import TODAY_PRICE_PATH
 
 PROVE_PATH = "/api/authenticate/prove"
@@ -72,27 +73,7 @@ class _Session:
     expires: float
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    fake: FakeExchange
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self, "GET")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self, "POST")
-
-
-class FakeExchange:
+class FakeExchange(ThreadedFake):
     """A threaded fake of nepalstock.com's API; use as a context manager, read `.url`."""
 
     def __init__(
@@ -130,49 +111,7 @@ class FakeExchange:
         self._counts: Counter[str] = Counter()
         self._faults, self._failures_left, self._delays_left = Faults(), 0, -1
         self.set_faults(faults)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-
-    # --- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeExchange:
-        """Bind and serve in a daemon thread."""
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeExchange:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """Base URL to give the client."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def days(self) -> list[date]:
-        """The business days served (ascending)."""
-        return sorted(self._frames)
+        self._init_serving()
 
     # --- control ---------------------------------------------------------------------------
     def set_faults(self, faults: Faults | dict[str, Any] | None = None) -> None:
