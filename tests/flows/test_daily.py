@@ -164,13 +164,22 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         con.close()
 
 
-@pytest.mark.parametrize("damage", ["corrupt", "delete"])
+@pytest.mark.parametrize("damage", ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999"])
 def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch, damage):
+    """A damaged champion: the run ends degraded on the fallback, alerts, and never crashes.
+
+    LightGBM's parser aborts or segfaults on a truncated model.txt: the checksum written at
+    save time is checked first, so the fallback chain runs instead.
+    """
+    from tests.unit.model.damage import truncate_model_file
+
     folder = _champion_folder(data_dir)
     model_file = f"{folder}/model.txt"
     if damage == "corrupt":
         with open(model_file, "w") as fh:
             fh.write("this is not a LightGBM model\n")
+    elif damage.startswith("cut-"):
+        truncate_model_file(folder, float(damage.removeprefix("cut-")))
     else:
         shutil.rmtree(folder)
     with Receiver() as hook:
