@@ -318,6 +318,8 @@ def real_prices_and_actions():
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.realdata
 def test_adjustment_report_on_real_data(settings):
     prices, acts = real_prices_and_actions()
     rep = adjustment_report(prices.lazy(), acts.lazy(), settings)

@@ -275,6 +275,8 @@ def test_features_invariant_to_a_later_adjustment_factor(panel):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.realdata
 def test_feature_timing_on_real_data(settings):
     from nepse.features.adjust import adjust_prices
     from tests.conftest import shared_data

@@ -22,7 +22,8 @@ from nepse.devdata.fake_api import FakeNepseApi
 from tests.conftest import REPO
 from tests.flows.test_live import D1, D2, D3, TOKEN, assert_same_tables, hand_prices, snapshot
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+# Two processes and a Prefect harness: slow by kind.
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 _CHILD = """
 import json, os, sys, time
