@@ -14,6 +14,7 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from nepse.errors import ModelNotFoundError
+from nepse.features.labels import label_column
 from nepse.features.panel import build_day, build_panel, calendar_of
 from nepse.ingest.day import DayOutcome
 from nepse.ingest.gate import GateResult, check_day
@@ -191,8 +192,15 @@ def evaluate_past_predictions(scored: ScoredDay, drift: DriftSummary | None) -> 
             st.save_drift(scored.as_of, scored.model_version, drift.to_dict())
         pending = st.pending_evaluation(before=scored.as_of)
         versions = st.predictions(dates=pending).get_column("model_version").unique().to_list()
-        windows = {v: _training_window(s.data_dir / "models" / v) for v in versions}
-        new = evaluate_realised(st, labels, cost_bps=s.cost_bps, dates=pending, in_sample=windows)
+        facts = {v: _model_facts(s.data_dir / "models" / v) for v in versions}
+        new = evaluate_realised(
+            st,
+            labels,
+            cost_bps=s.cost_bps,
+            dates=pending,
+            in_sample={v: f[0] for v, f in facts.items()},
+            label_of={v: f[1] for v, f in facts.items() if f[1]},
+        )
         latest, n_days = st.latest_performance(), st.count_performance()
     folder = s.data_dir / "models" / scored.model_version
     calibration = load_rank_ic_calibration(folder, quantile=s.drift_alarm_quantile)
@@ -214,10 +222,11 @@ def evaluate_past_predictions(scored: ScoredDay, drift: DriftSummary | None) -> 
     return verdict
 
 
-def _training_window(folder):
-    """A model's training window (in-sample days) from its meta.json; None when unknown."""
+def _model_facts(folder):
+    """A model's training window (in-sample days) and the label column it was trained on."""
     try:
         meta, _ = model_reference(folder)
     except ModelNotFoundError:
-        return None  # the naive baseline has no folder and no training window
-    return in_sample_window(meta)
+        return None, None  # the naive baseline: no folder, no window, close-to-close
+    label = (meta.get("label") or {}).get("name")
+    return in_sample_window(meta), label_column(label) if label else None

@@ -171,7 +171,7 @@ class DayPanel:
     features: pl.DataFrame
     """Features of every active equity that traded on the scoring day (spec names, keys)."""
     labels: pl.DataFrame
-    """(symbol, date, y_ret) of the days from `labels_from` up to the scoring day."""
+    """(symbol, date, every label column) of the days from `labels_from` to the scoring day."""
     calendar: TradingCalendar
 
 
@@ -201,7 +201,9 @@ def build_day(
         raise NotEnoughHistoryError(
             f"no active equity has prices on {as_of} in {store.path}: ingest that day first"
         )
-    labels = panel.frame.filter(pl.col("date") < as_of).select("symbol", "date", "y_ret")
+    labels = panel.frame.filter(pl.col("date") < as_of).select(
+        "symbol", "date", *[c for c in LABEL_COLUMNS.values() if c in panel.frame.columns]
+    )
     return DayPanel(features=features.drop("y_ret"), labels=labels, calendar=panel.calendar)
 
 

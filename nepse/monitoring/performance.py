@@ -25,18 +25,27 @@ def evaluate_realised(
     cost_bps: float,
     dates: list[date],
     in_sample: dict[str, tuple[date, date] | None] | None = None,
+    label_of: dict[str, str] | None = None,
 ) -> pl.DataFrame:
     """Score earlier predictions against realised `y_ret` and store the daily + rolling metrics.
 
     `labels` holds (symbol, date, y_ret) for the prediction dates; a date is evaluated only
     once at least one of its labels is known. A day inside its model's training window
     (`in_sample`: version -> (first, last) day) is stored as in-sample, with no rolling values,
-    and left out of later days' rolling windows. Returns the newly stored rows.
+    and left out of later days' rolling windows. `label_of` maps a model version to the label
+    column it was trained on (e.g. y_next_vwap): its predictions are scored against that label,
+    not close-to-close. Returns the newly stored rows.
     """
     if not dates:
         return pl.DataFrame()
     preds = store.predictions(dates=dates).select("date", "symbol", "model_version", "pred_ret")
-    joined = preds.join(labels.select("symbol", "date", "y_ret"), on=["symbol", "date"])
+    realised = pl.col("y_ret")
+    for version, column in (label_of or {}).items():
+        if column in labels.columns:
+            realised = pl.when(pl.col("model_version") == version).then(column).otherwise(realised)
+    joined = preds.join(labels, on=["symbol", "date"]).select(
+        "date", "symbol", "model_version", "pred_ret", realised.alias("y_ret")
+    )
     known = joined.filter(pl.col("y_ret").is_not_null())
     if known.is_empty():
         return pl.DataFrame()

@@ -286,12 +286,14 @@ def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_
         days = [
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT date FROM prices ORDER BY date DESC LIMIT 3"
+                "SELECT DISTINCT date FROM prices ORDER BY date DESC LIMIT 10"
             ).fetchall()
-        ]
+        ][::-1]
     finally:
         con.close()
-    last, prev, prev2 = days
+    # The champion is judged on the label it was trained on (next-session VWAP, held 5
+    # sessions): a day's outcome is known 6 sessions later, so the last day scores the first two.
+    prev2, prev, last = days[0], days[1], days[-1]
     for d in (prev2, prev, last):
         state, _ = _run(source=str(sample_dir), as_of=d)
         assert state.is_completed(), state.message

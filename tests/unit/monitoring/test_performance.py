@@ -110,6 +110,27 @@ def test_realised_evaluation_and_rolling_metrics(tmp_path):
         assert st.pending_evaluation() == []
 
 
+@pytest.mark.parametrize(("label_of", "rank_ic"), [(None, -1.0), ({"v": "y_next_vwap"}, 1.0)])
+def test_predictions_are_scored_against_the_label_their_model_was_trained_on(
+    tmp_path, label_of, rank_ic
+):
+    """A model trained on the next-session VWAP label is judged on it, not close-to-close."""
+    perfect = Fixed(0.0)
+    perfect.predict = lambda fr: fr.select("symbol", "date", pl.col("f_ret_1").alias("pred_ret"))
+    with open_store(tmp_path / "db.duckdb") as st:
+        f = features()
+        out = score_with_fallback(f, [Candidate("v", "champion", lambda: perfect)])
+        save_predictions(st, out, as_of=D0, flow_run_id=None, parquet_dir=tmp_path)
+        labels = f.select(
+            "symbol",
+            "date",
+            (-pl.col("f_ret_1")).alias("y_ret"),  # close-to-close: exactly wrong
+            pl.col("f_ret_1").alias("y_next_vwap"),  # the trained label: exactly right
+        )
+        stored = evaluate_realised(st, labels, cost_bps=0, dates=[D0], label_of=label_of)
+    assert stored["rank_ic"].to_list() == pytest.approx([rank_ic])
+
+
 def test_unknown_labels_are_not_evaluated_yet(tmp_path):
     with open_store(tmp_path / "db.duckdb") as st:
         out = score_with_fallback(features(), [])
