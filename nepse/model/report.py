@@ -15,6 +15,24 @@ from nepse.model.card import metrics_table
 from nepse.model.walkforward import MODEL, WalkForwardResult
 
 
+def add_rank_ic(fig: go.Figure, daily: pl.DataFrame, *, row: int) -> None:
+    """Daily Rank IC as grey bars with its 20-day rolling mean, in subplot `row`."""
+    roll = daily["rank_ic"].rolling_mean(20, min_samples=1)
+    dates = daily["date"].to_list()
+    fig.add_trace(
+        go.Bar(
+            x=dates, y=daily["rank_ic"].to_list(), name="daily Rank IC", marker_color="lightgray"
+        ),
+        row=row,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(x=dates, y=roll.to_list(), name="20-day mean", line={"color": "black"}),
+        row=row,
+        col=1,
+    )
+
+
 def _series(wf_result: WalkForwardResult) -> pl.DataFrame:
     """Per model and day: spread gross/net and Rank IC (LightGBM: mean over seeds)."""
     cols = ["top_bottom", "top_bottom_net", "rank_ic"]
@@ -64,29 +82,7 @@ def evaluation_figure(wf_result: WalkForwardResult) -> go.Figure:
                 row=row,
                 col=1,
             )
-    lg = series.filter(pl.col("model") == MODEL).with_columns(
-        pl.col("rank_ic").rolling_mean(20, min_samples=1).alias("roll")
-    )
-    fig.add_trace(
-        go.Bar(
-            x=lg["date"].to_list(),
-            y=lg["rank_ic"].to_list(),
-            name="daily Rank IC",
-            marker_color="lightgray",
-        ),
-        row=3,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=lg["date"].to_list(),
-            y=lg["roll"].to_list(),
-            name="20-day mean",
-            line={"color": "black"},
-        ),
-        row=3,
-        col=1,
-    )
+    add_rank_ic(fig, series.filter(pl.col("model") == MODEL), row=3)
     imp = wf_result.importance.head(25).reverse()
     fig.add_trace(
         go.Bar(
@@ -197,23 +193,7 @@ def trading_figures(
     )
     f2.add_scatter(x=x, y=dd.tolist(), name="drawdown", fill="tozeroy", row=2, col=1)
     f3 = make_subplots(rows=2, cols=1, subplot_titles=("daily", "monthly mean"))
-    ric = rank_ic.with_columns(roll=pl.col("rank_ic").rolling_mean(20, min_samples=1))
-    f3.add_bar(
-        x=ric["date"].to_list(),
-        y=ric["rank_ic"].to_list(),
-        name="daily Rank IC",
-        marker_color="lightgray",
-        row=1,
-        col=1,
-    )
-    f3.add_scatter(
-        x=ric["date"].to_list(),
-        y=ric["roll"].to_list(),
-        name="20-day mean",
-        line={"color": "black"},
-        row=1,
-        col=1,
-    )
+    add_rank_ic(f3, rank_ic, row=1)
     monthly = (
         rank_ic.group_by(pl.col("date").dt.truncate("1mo").alias("month"))
         .agg(pl.col("rank_ic").mean())
