@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from datetime import date
@@ -41,9 +42,17 @@ DEFAULT_WORK = Path(os.environ.get("NEPSE_BENCH_WORK", "/tmp/nepse-bench-walkfor
 
 def build_panel(work: Path) -> Path:
     """The real feature+label panel as Parquet (built once, cached under `work`)."""
+    import polars as pl
+
+    from nepse.features.labels import LABEL_COLUMNS
+
     path = work / "panel.parquet"
     if path.exists():
-        return path
+        have = set(pl.read_parquet_schema(path))
+        if have >= set(LABEL_COLUMNS.values()):
+            return path
+        print(f"{path}: built before the labels {sorted(LABEL_COLUMNS.values())}: rebuilding")
+        shutil.rmtree(work / "data", ignore_errors=True)
     from nepse.features.panel import build_panel as build
     from nepse.ingest.service import ingest_path
     from nepse.settings import load_settings
@@ -168,6 +177,7 @@ def main() -> None:
     p.add_argument("--child", default="")
     p.add_argument("--panel", default="")
     p.add_argument("--out", default="")
+    p.add_argument("--name", default="walkforward", help="results file bench/results/NAME.json")
     args = p.parse_args()
     if args.child:
         child(args)
@@ -204,7 +214,7 @@ def main() -> None:
     payload = {"machine": machine(), "load_end": load1(), "runs": rows, "args": vars(args)}
     if args.levers:
         payload["levers"] = levers(args)
-    save("walkforward", payload)
+    save(args.name, payload)
     for r in rows:
         lgbm = next(m for m in r["summary"] if m["model"] == "lightgbm")
         print(

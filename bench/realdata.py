@@ -23,6 +23,8 @@ from pathlib import Path
 from common import COMPANY_LIST, SHARESANSAR
 
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "nepse-bench-work"
+CACHE = 2
+"""Bumped when what `prepare` builds changes (2: drift baseline saved with the champion)."""
 
 FAST_TRAINING = {
     "seeds": (0,),
@@ -50,7 +52,7 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
     if marker.exists():
         info = json.loads(marker.read_text())
         # A champion trained on another feature spec cannot score today's features.
-        if info.get("feature_spec") == FEATURE_SPEC.version:
+        if info.get("feature_spec") == FEATURE_SPEC.version and info.get("cache") == CACHE:
             return info
         for old in work.glob("hist-*"):
             shutil.rmtree(old)
@@ -60,6 +62,7 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
     from nepse.features.panel import build_panel
     from nepse.ingest.service import ingest_path
     from nepse.model.training import train_and_register
+    from nepse.monitoring.daily_drift import baseline_for, sessions_of
     from nepse.store import open_store
 
     s = settings_for(full, **FAST_TRAINING)
@@ -80,12 +83,23 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
             as_of=as_of,
             force_promote=True,
         )
+    # As the train flow does (tasks/train.py): the drift baseline with out-of-sample predictions.
+    baseline_for(
+        Path(out.decision.path),
+        out.model.meta,
+        training_panel=sessions_of(panel, out.walk_forward.predictions),
+        window=s.drift_window_days,
+        reference_days=s.drift_reference_days,
+        calibration_days=s.drift_calibration_days,
+        quantile=s.drift_alarm_quantile,
+    )
     info = {
         "data_dir": str(full),
         "as_of": as_of.isoformat(),
         "panel_rows": panel.height,
         "model_version": out.decision.version,
         "feature_spec": FEATURE_SPEC.version,
+        "cache": CACHE,
         "n_features": len(FEATURE_SPEC.names),
         "rank_ic": out.decision.rank_ic,
         "training_s": round(time.perf_counter() - t1, 1),

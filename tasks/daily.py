@@ -36,7 +36,7 @@ from nepse.monitoring.performance import MonitorVerdict, check_performance, eval
 from nepse.monitoring.realised import in_sample_window, load_rank_ic_calibration
 from nepse.monitoring.reports import drift_report_path
 from nepse.store import open_store
-from tasks.common import IO_RETRY, settings
+from tasks.common import IO_RETRY, settings, timed
 
 TOP_N = 10
 
@@ -47,6 +47,7 @@ def _store(read_only: bool = False):
 
 
 @task(name="check-quality-gate", **IO_RETRY)
+@timed
 def check_quality_gate(day: DayOutcome) -> GateResult:
     """May the day be scored? Its prices must be stored and its rejects within the limit."""
     with _store(read_only=True) as st:
@@ -56,6 +57,7 @@ def check_quality_gate(day: DayOutcome) -> GateResult:
 
 
 @task(name="find-champion", **IO_RETRY)
+@timed
 def find_champion() -> str | None:
     """The champion model's version, or None when the registry has none."""
     with _store(read_only=True) as st:
@@ -64,6 +66,7 @@ def find_champion() -> str | None:
 
 
 @task(name="score-universe", **IO_RETRY)
+@timed
 def score_universe(as_of: date) -> ScoredDay:
     """Build the day's features once, score every active equity (champion, else fallbacks),
     store the predictions, and save the features and the labels of earlier days as Parquet."""
@@ -123,6 +126,7 @@ def score_universe(as_of: date) -> ScoredDay:
 
 
 @task(name="check-drift")
+@timed
 def check_drift(scored: ScoredDay) -> DriftSummary:
     """Calibrated drift of the last N sessions against the model's training-period reference."""
     s = settings()
@@ -131,7 +135,7 @@ def check_drift(scored: ScoredDay) -> DriftSummary:
     baseline = baseline_for(
         folder,
         meta,
-        training_panel=lambda end, n: _training_panel(scored.model_version, end, n),
+        training_panel=_training_panel,
         window=s.drift_window_days,
         reference_days=s.drift_reference_days,
         calibration_days=s.drift_calibration_days,
@@ -171,18 +175,16 @@ def _current_window(scored: ScoredDay, n: int) -> pl.DataFrame:
     return active
 
 
-def _training_panel(version: str, end: date, sessions: int) -> pl.DataFrame:
-    """The model's last `sessions` training sessions with its in-sample predictions."""
-    s = settings()
+def _training_panel(end: date, sessions: int) -> pl.DataFrame:
+    """The model's last `sessions` training sessions, without predictions: an older model has
+    only in-sample ones, which are no reference for a scored day's (see `sessions_of`)."""
     with _store(read_only=True) as st:
         days = [d for d in calendar_of(st).days if d <= end][-sessions:]
-        frame = build_panel(st, s, start=days[0], end=end, label=False).frame
-        model = registry.load_model(st, version, models_dir=s.data_dir / "models")
-    preds = model.predict(frame).select("symbol", "date", "pred_ret")
-    return frame.join(preds, on=["symbol", "date"], how="left")
+        return build_panel(st, settings(), start=days[0], end=end, label=False).frame
 
 
 @task(name="evaluate-past-predictions", **IO_RETRY)
+@timed
 def evaluate_past_predictions(scored: ScoredDay, drift: DriftSummary | None) -> MonitorVerdict:
     """Store the day's drift summary; score earlier predictions whose outcome is now known."""
     s = settings()

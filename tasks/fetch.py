@@ -34,7 +34,7 @@ from nepse.settings import Settings
 from nepse.sources.fallback import SourcedDay, fetch_with_fallback
 from nepse.sources.select import RecordedSource, fallback_for, source_for
 from nepse.store import DayRecord, open_store
-from tasks.common import IO_RETRY, settings
+from tasks.common import IO_RETRY, settings, timed
 
 API = "api"
 
@@ -230,6 +230,7 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> FetchedDay:
 
 
 @task(name="ingest-api-day")
+@timed
 def ingest_api_day(as_of: date | None) -> DayOutcome:
     """Fetch the day to score from the API and say whether it is ok, a holiday, early or stale."""
     s = settings()

@@ -17,7 +17,7 @@ from nepse.ingest.report import IngestReport
 from nepse.ingest.service import ingest_path
 from nepse.monitoring.staleness import check_as_of, check_staleness
 from nepse.store import open_store
-from tasks.common import IO_RETRY, settings
+from tasks.common import IO_RETRY, settings, timed
 
 
 @task(name="write-sample-market")
@@ -59,6 +59,7 @@ def ingest_files(path: str) -> IngestReport:
 
 
 @task(name="ingest-day", **IO_RETRY)
+@timed
 def ingest_file_day(path: str, as_of: date | None, check_fresh: bool = True) -> DayOutcome:
     """Ingest price files, then pick the day to score: `as_of` if it is a stored trading day, or
     the latest stored day (stale when the calendar expected a later one by now)."""

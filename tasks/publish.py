@@ -14,10 +14,11 @@ from nepse.monitoring.summary import DailySummary, daily_alerts
 from nepse.store import open_store
 from tasks.alerts import send_alerts
 from tasks.artifacts import publish_daily_artifacts
-from tasks.common import IO_RETRY, settings
+from tasks.common import IO_RETRY, settings, timed
 
 
 @task(name="publish-results", **IO_RETRY)
+@timed
 def publish_results(
     scored: ScoredDay,
     gate: GateResult,

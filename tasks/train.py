@@ -31,7 +31,7 @@ from nepse.model import fanout
 from nepse.model.evaluate import market_of
 from nepse.model.summary import MODEL, WalkForwardResult
 from nepse.model.training import train_and_register
-from nepse.monitoring.daily_drift import baseline_for
+from nepse.monitoring.daily_drift import baseline_for, sessions_of
 from nepse.monitoring.realised import save_walkforward_daily
 from nepse.store import open_store
 from tasks.artifacts import report_url
@@ -275,25 +275,13 @@ def train_register(
 
 
 def _save_drift_baseline(panel, model, oos, folder: Path, s) -> None:
-    """The drift reference and alarm lines from the model's last training sessions.
-
-    Predictions there are the walk-forward's out-of-sample ones (`oos`), not the final model's
-    in-sample fit: a daily run's predictions are out of sample, and an in-sample reference is
-    wider than anything a scored day shows, so prediction drift would alarm every day.
-    """
-    import polars as pl
-
-    def sessions(end: date, n: int) -> pl.DataFrame:
-        days = panel.filter(pl.col("date") <= end).get_column("date").unique().sort().tail(n)
-        frame = panel.filter(pl.col("date").is_in(days.implode()))
-        preds = oos.select("symbol", "date", "pred_ret")
-        return frame.join(preds, on=["symbol", "date"], how="left")
-
+    """The drift reference and alarm lines from the model's last training sessions, with the
+    walk-forward's out-of-sample predictions (`oos`) as the prediction reference."""
     try:
         baseline_for(
             folder,
             model.meta,
-            training_panel=sessions,
+            training_panel=sessions_of(panel, oos),
             window=s.drift_window_days,
             reference_days=s.drift_reference_days,
             calibration_days=s.drift_calibration_days,

@@ -10,6 +10,10 @@ import json
 from dataclasses import asdict, dataclass, field
 
 CARRY = ("adj_close", "is_break")
+"""Carried beside the features: the adjusted close (labels) and segment breaks."""
+CARRY_IF_PRESENT = ("close",)
+"""Carried when the input has it: the raw close as traded (drift monitoring reads its tick:
+NEPSE's calculated closes of 2025 were off the tick)."""
 WINDOWS = (5, 10, 20, 30, 60)
 VOL_WINDOWS = (5, 10, 20, 60)
 VOLUME_WINDOWS = (5, 20, 60)

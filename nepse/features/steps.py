@@ -32,6 +32,7 @@ from nepse.features.kernels import (
 )
 from nepse.features.spec import (
     CARRY,
+    CARRY_IF_PRESENT,
     FEATURE_SPEC,
     NEPSE_SECTORS,
     RANKED,
@@ -352,12 +353,15 @@ def build_features(
     *,
     spec: FeatureSpec = FEATURE_SPEC,
 ) -> pl.LazyFrame:
-    """Features of each (symbol, date) of adjusted prices: keys, spec names, adj_close, is_break.
+    """Features of each (symbol, date) of adjusted prices: keys, spec names, adj_close, is_break
+    (and the raw close when the input has it).
 
     Only the spec's features (and what they depend on) are computed: Polars drops the rest.
     """
+    have = set(prices_adj.collect_schema().names())
+    carry = [*CARRY, *(c for c in CARRY_IF_PRESENT if c in have)]
     return (
         per_symbol_features(prices_adj, securities, sectors=spec.sectors)
         .pipe(add_cross_section)
-        .select(*KEYS, *spec.names, *CARRY)
+        .select(*KEYS, *spec.names, *carry)
     )

@@ -36,7 +36,6 @@ import warnings
 from typing import Protocol
 
 import numpy as np
-from sklearn.ensemble import RandomForestRegressor
 from threadpoolctl import threadpool_limits
 
 from nepse.features import LAG_MA_VOL_FEATURES
@@ -185,6 +184,8 @@ class RandomForestBaseline:
         # trees can see first (RF_POOL_ROWS, without replacement) keeps that O(pool), not O(n).
         rng = np.random.default_rng(self.seed)
         pool = np.sort(rng.choice(xs.shape[0], min(RF_POOL_ROWS, xs.shape[0]), replace=False))
+        from sklearn.ensemble import RandomForestRegressor  # ~1 s to import: only when fitted
+
         self.model_ = RandomForestRegressor(
             n_estimators=100,
             max_depth=5,

@@ -99,6 +99,16 @@ def load_or_none(folder: Path) -> DriftBaseline | None:
     return DriftBaseline.load(folder) if (folder / BASELINE_FILE).is_file() else None
 
 
+def per_statistic(quantile: float, n_statistics: int) -> float:
+    """Each statistic's alarm quantile so that the family alarms at `quantile` (Bonferroni).
+
+    `NEPSE_DRIFT_ALARM_QUANTILE` is the family's: with k statistics each alarms beyond its own
+    1 - (1 - q) / k quantile, so on the calibration history the share of windows where any one
+    alarms is at most 1 - q (0.5 % at the default 0.995), not k times that.
+    """
+    return 1.0 - (1.0 - quantile) / max(1, n_statistics)
+
+
 def build_baseline(
     panel: pl.DataFrame,
     *,
@@ -130,7 +140,7 @@ def build_baseline(
     with np.errstate(all="ignore"):
         means = np.nanmean(matrix, axis=1)
     worst = [worst_column(dict(zip(cols, row, strict=True)), scales) for row in matrix]
-    kw = {"quantile": quantile, "window": window}
+    kw = {"quantile": per_statistic(quantile, 3 + (PREDICTION in comp.columns)), "window": window}
     cals = {
         FEATURES: calibration_of(FEATURES, end_days, means.tolist(), **kw),
         WORST: calibration_of(WORST, end_days, worst, **kw),
@@ -144,12 +154,12 @@ def build_baseline(
         )
         cals[PREDICTIONS] = calibration_of(PREDICTIONS, end_days, pred[:, 0].tolist(), **kw)
     market = market_sessions(panel)
+    m_cols = [c for c in MARKET_COLUMNS if market.get_column(c).null_count() < market.height]
+    market = market.select("date", *m_cols)
     m_ref = market.filter(pl.col("date") >= sessions.days[ref_first])
-    m_sessions = Sessions(market, MARKET_COLUMNS)
+    m_sessions = Sessions(market, m_cols)
     m_ends = [m_sessions.days.index(d) for d in end_days]
-    m_matrix = distance_matrix(
-        m_sessions, Reference.of(m_ref, MARKET_COLUMNS), window=window, ends=m_ends
-    )
+    m_matrix = distance_matrix(m_sessions, Reference.of(m_ref, m_cols), window=window, ends=m_ends)
     with np.errstate(all="ignore"):
         m_means = np.nanmean(m_matrix, axis=1)
     cals[MARKET] = calibration_of(MARKET, end_days, m_means.tolist(), **kw)
@@ -205,8 +215,9 @@ def check(baseline: DriftBaseline, current: pl.DataFrame) -> DriftVerdict:
             PREDICTION
         ]
     market = market_sessions(current)
-    m_dists = Reference.of(baseline.market, MARKET_COLUMNS).distances(
-        {c: market.get_column(c).to_numpy() for c in MARKET_COLUMNS}
+    m_cols = [c for c in MARKET_COLUMNS if c in baseline.market.columns]  # what was calibrated
+    m_dists = Reference.of(baseline.market, m_cols).distances(
+        {c: market.get_column(c).to_numpy() for c in m_cols}
     )
     values[MARKET] = window_statistic(m_dists)
     alarms = tuple(judge(v, baseline.calibrations[k]) for k, v in values.items())

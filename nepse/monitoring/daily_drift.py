@@ -1,10 +1,12 @@
 """The daily drift step: the model's baseline, today's calibrated verdict, Evidently's page.
 
-`baseline_for` reads the drift baseline saved with the model or, for a model trained before
-baselines existed, derives it reproducibly from the stored prices of the model's training period
-(with its in-sample predictions) and saves it into the model folder once. `calibrated_drift`
-judges the last N sessions, runs Evidently over the columns farthest from the reference (plus
-the prediction), writes the HTML page with the verdict on top and adds the run to the workspace.
+`baseline_for` reads the drift baseline saved with the model (built at training from the
+walk-forward's out-of-sample predictions, `sessions_of`) or, for a model trained before baselines
+existed, derives it reproducibly from the stored prices of the model's training period, without
+predictions (only in-sample ones exist for it), and saves it into the model folder once.
+`calibrated_drift` judges the last N sessions, runs Evidently over the columns farthest from the
+reference (plus the prediction), writes the HTML page with the verdict on top and adds the run
+to the workspace.
 """
 
 from __future__ import annotations
@@ -59,6 +61,28 @@ def baseline_for(
     baseline.save(folder)
     log.info("drift baseline derived from %d training sessions, saved in %s", sessions, folder)
     return baseline
+
+
+def sessions_of(
+    panel: pl.DataFrame, predictions: pl.DataFrame | None = None
+) -> Callable[[date, int], pl.DataFrame]:
+    """A `training_panel` for `baseline_for` over a panel in memory.
+
+    `predictions` (symbol, date, pred_ret) must be out of sample (the walk-forward's): a daily
+    run's predictions are, and an in-sample fit is wider than anything a scored day shows, so an
+    in-sample reference would raise prediction drift every day. Without them the baseline
+    calibrates the feature and market statistics only.
+    """
+
+    def sessions(end: date, n: int) -> pl.DataFrame:
+        days = panel.filter(pl.col("date") <= end).get_column("date").unique().sort().tail(n)
+        frame = panel.filter(pl.col("date").is_in(days.implode()))
+        if predictions is None:
+            return frame
+        preds = predictions.select("symbol", "date", "pred_ret")
+        return frame.join(preds, on=["symbol", "date"], how="left")
+
+    return sessions
 
 
 def calibrated_drift(

@@ -13,12 +13,14 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import polars as pl
 
 from nepse.errors import ConfigError, DataQualityError, NepseError
+
+if TYPE_CHECKING:  # pandas (~0.5 s) only where Evidently needs a frame of it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date
 
@@ -10,16 +11,20 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from nepse.features import FEATURE_SPEC
 from nepse.monitoring.baseline import (
     FEATURES,
     MARKET,
     PREDICTIONS,
     WORST,
+    build_baseline,
     check,
     load_or_none,
+    per_statistic,
 )
 from nepse.monitoring.calibrated import Calibration, judge, normed_wasserstein
 from nepse.monitoring.comparable import column_kind, drift_columns, to_comparable
+from nepse.monitoring.daily_drift import sessions_of
 from tests.unit.monitoring.conftest import WINDOW, window_of
 
 
@@ -144,3 +149,66 @@ def test_judge_above_and_below():
     floor = judge(0.5, cal, higher_is_worse=False)
     assert floor.alarm and floor.threshold == pytest.approx(1.0)
     assert not judge(math.nan, cal).alarm
+
+
+def test_the_alarm_quantile_is_the_familys(baseline):
+    # Four statistics at the configured 0.99: each alarms beyond its own 1 - 0.01 / 4 quantile,
+    # so any one of them alarms on at most ~1 % of the calibration windows, not ~4 %.
+    assert per_statistic(0.99, 4) == pytest.approx(0.9975)
+    assert {c.quantile for c in baseline.calibrations.values()} == {per_statistic(0.99, 4)}
+    cals = list(baseline.calibrations.values())
+    n = len(cals[0].values)
+    beyond = {
+        i for c in cals for i, v in enumerate(c.values) if v > c.threshold
+    }  # window numbers where some statistic is beyond its line
+    assert len(beyond) / n <= 0.01 + len(cals) / n
+
+
+def test_calculated_closes_are_flagged_as_market_drift(market, baseline):
+    # NEPSE 2025-03-20..2025-09-21: closes were a calculated price, mostly off the Rs 0.1 tick.
+    feat, days = market
+    assert feat["close"].is_not_null().all()
+    start = len(days) - 20
+    calc = (pl.col("date") >= days[start]) & (pl.col("symbol").hash(seed=2) % 5 != 0)
+    changed = feat.with_columns(
+        pl.when(calc).then(pl.col("close") + 0.037).otherwise(pl.col("close")).alias("close")
+    )
+    assert not check(baseline, window_of(changed, days, start - 1)).alarm(MARKET).alarm
+    first = next(
+        (
+            e - start
+            for e in range(start, start + WINDOW)
+            if check(baseline, window_of(changed, days, e)).alarm(MARKET).alarm
+        ),
+        None,
+    )
+    assert first is not None and first < WINDOW
+    verdict = check(baseline, window_of(changed, days, start + WINDOW))
+    assert max(verdict.market_distances, key=verdict.market_distances.get) == "m_close_offtick"
+
+
+def test_without_out_of_sample_predictions_there_is_no_prediction_statistic(market):
+    feat, days = market
+    panel = feat.drop("pred_ret").filter(pl.col("date") <= days[-60])
+    sessions = sessions_of(panel)(days[-60], 405)
+    base = build_baseline(
+        sessions,
+        features=list(FEATURE_SPEC.names),
+        categorical=list(FEATURE_SPEC.categorical),
+        window=WINDOW,
+        reference_days=100,
+        calibration_days=300,
+        quantile=0.99,
+    )
+    assert PREDICTIONS not in base.calibrations
+    assert {c.quantile for c in base.calibrations.values()} == {per_statistic(0.99, 3)}
+    verdict = check(base, window_of(feat, days, len(days) - 1))  # the window has pred_ret
+    assert verdict.alarm(PREDICTIONS) is None and verdict.alarm(FEATURES) is not None
+
+
+def test_a_baseline_saved_before_a_market_column_existed_still_judges(tmp_path, baseline, market):
+    feat, days = market
+    old = dataclasses.replace(baseline, market=baseline.market.drop("m_close_offtick"))
+    verdict = check(old, window_of(feat, days, len(days) - 1))
+    assert "m_close_offtick" not in verdict.market_distances
+    assert verdict.alarm(MARKET) is not None
