@@ -91,12 +91,14 @@ def child(args) -> None:
     end = date.fromisoformat(args.end) if args.end else None
     t0, c0 = time.perf_counter(), time.process_time()
     if args.child == "serial":
+        from nepse.features.labels import training_view
         from nepse.model.walkforward import walk_forward
 
         panel = pl.read_parquet(args.panel)
         if end:
             panel = panel.filter(pl.col("date") <= end)
-        s = _settings(args)
+        # The label of the settings, embargoed by its reach: what the flow's plan trains on.
+        panel, s = training_view(panel, _settings(args))
         res = walk_forward(
             panel,
             feature_names=list(FEATURE_SPEC.names),

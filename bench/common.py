@@ -40,14 +40,6 @@ SHARED_DATA = Path(os.environ.get("NEPSE_SHARED_DATA", REPO.parent / "shared" / 
 SHARESANSAR = SHARED_DATA / "sharesansar-company-wise"
 COMPANY_LIST = SHARED_DATA / "nepse-api-2025-08-30" / "CompanyList.csv"
 TIME_BIN = shutil.which("time", path="/usr/bin:/bin")
-NON_PREFECT = (
-    "scoring_frame",
-    "load_model",
-    "predict",
-    "drift_features",
-    "import_evidently",
-    "run_drift",
-)
 """The daily run's non-Prefect parts, as bench/daily_parts.py times them."""
 
 

@@ -246,6 +246,20 @@ def main() -> None:
         result["delays"][ev] = {"first_day": days[i0].isoformat(), **delays}
         text = ", ".join(f"{k}: {'-' if v is None else v}" for k, v in delays.items())
         print(f"  {ev} (from {days[i0]}): {text}")
+        last_day = events[ev][1]
+        if last_day is not None:  # how much of the changed period the alarm stayed on
+            inside = [r for r in rows if first_day <= r[0] <= last_day]
+            share = {
+                name: sum(
+                    any(r[1].values()) if name == "any" else r[1].get(name, False) for r in inside
+                )
+                / max(1, len(inside))
+                for name in (*STATS, "any")
+            }
+            result["delays"][ev]["alarmed_share_inside"] = share
+            result["delays"][ev]["sessions_inside"] = len(inside)
+            text = ", ".join(f"{k} {100 * v:.0f} %" for k, v in share.items())
+            print(f"    alarmed inside the period ({len(inside)} sessions): {text}")
     result["daily_step"] = daily_step(base, frame, days, args.window)
     print(f"daily drift step on the last session: {result['daily_step']}")
     wall, cpu_s = time.perf_counter() - t0, cpu() - c0

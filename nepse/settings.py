@@ -255,8 +255,10 @@ class Settings(BaseSettings):
     """Drift alarm lines: the statistic over every window of the N sessions before the
     reference (each compared with that reference, as today's window is)."""
     drift_alarm_quantile: float = Field(default=0.995, gt=0.5, lt=1.0)
-    """Alarm when a statistic is beyond this quantile of its own history (the realised Rank IC:
-    below the 1 - quantile of its walk-forward distribution)."""
+    """The drift alarms' family quantile: each of the k drift statistics alarms beyond its own
+    1 - (1 - q)/k quantile of its history (Bonferroni), so that any one of them fires on at most
+    1 - q of the calibration windows. The realised Rank IC alarms below the 1 - q quantile of its
+    walk-forward distribution."""
     drift_report_columns: int = Field(default=8, ge=1)
     """Evidently's HTML drift report shows the N features farthest from the reference (the
     calibrated statistic always covers all of them)."""
