@@ -73,6 +73,11 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def free_port_from(port: int = DEFAULT_PORT) -> int:
+    """`port` if nothing listens on it, else a free one (another server may hold 4200)."""
+    return port if _port_free(port) else _free_port()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -80,26 +85,22 @@ def _free_port() -> int:
 
 
 def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -> dict:
-    """Start `prefect server start` in the background (migrating its database first)."""
+    """Start `prefect server start` in the background and wait until it answers (a new home's
+    database is migrated by the server's own start-up)."""
     state = running()
     if state is not None:
         return state
-    port = port if _port_free(port) else _free_port()  # another server may hold 4200
+    port = free_port_from(port)
     home = prefect_home()
     home.mkdir(parents=True, exist_ok=True)
     log = home / "nepse-server.log"
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
-    # Migrating before the start keeps the start-up itself short (the migration of a new
-    # home's SQLite database is what outlasts Prefect's start-up timeout).
-    subprocess.run(
-        [str(bin_dir / "prefect"), "server", "database", "upgrade", "-y"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # `prefect server start` migrates a new home's database itself before it answers
+    # (PREFECT_API_DATABASE_MIGRATE_ON_START); only Prefect's *temporary* server has a 20 s
+    # start-up timeout that a first migration can outlast. Here the wait is ours: `timeout_s`.
+    env.setdefault("PREFECT_API_DATABASE_MIGRATE_ON_START", "true")
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [

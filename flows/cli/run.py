@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +12,8 @@ from typing import Annotated
 import typer
 
 from flows.cli.common import _date_opt, _print_counts, _run_flow, _settings, app, console
+from flows.cli.prefect_server import DEFAULT_PORT, free_port_from, start_server
 from flows.cli.prefect_server import running as server_running
-from flows.cli.prefect_server import start_server, use_running_server
 
 
 def _print_daily(state, summary) -> None:
@@ -91,6 +92,29 @@ DEMO_TRAINING = {
 made the champion even if it does not beat the baselines (its card says so)."""
 
 
+class _Starting(threading.Thread):
+    """`start_server()` in a thread; `result()` waits for it and re-raises its error."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(name="nepse-server-start", daemon=True)
+        self._port = port
+        self._state: dict | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._state = start_server(self._port)
+        except BaseException as exc:
+            self._error = exc
+
+    def result(self) -> dict:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._state is not None
+        return self._state
+
+
 @app.command("demo")
 def demo_cmd(
     symbols: Annotated[int, typer.Option(help="Sample market size (equities).")] = 250,
@@ -105,15 +129,29 @@ def demo_cmd(
     # NEPSE_* settings win; `nepse train` with the defaults is the real evaluation).
     demo = {k: v for k, v in DEMO_TRAINING.items() if k not in os.environ}
     os.environ.update(demo)
+    starting = None
     if not server_running() and not os.environ.get("PREFECT_API_URL"):
-        with console.status("starting a local Prefect server (nepse server start)…"):
-            state = start_server()
-        use_running_server()
+        # The server starts (and migrates a new home's database) in its own process while this
+        # one imports the pipeline: the thread only waits on that process. Prefect reads its
+        # API URL when it is imported, so the URL is fixed first.
+        port = free_port_from(DEFAULT_PORT)
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+        starting = _Starting(port)
+        starting.start()
+    with console.status(
+        "importing the pipeline…"
+        if starting is None
+        else "starting a local Prefect server (nepse server start)…"
+    ):
+        from flows.daily import daily_predictions
+
+        if starting is not None:
+            state = starting.result()
+    if starting is not None:
         console.print(
             f"Prefect UI: {state['api_url'].removesuffix('/api')} (left running for review; "
             "stop it with ./run nepse server stop)"
         )
-    from flows.daily import daily_predictions
 
     console.print(
         f"[bold]NEPSE demo[/bold]: sample market of {symbols} equities x {years:g} years -> "
