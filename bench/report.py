@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common import REPO, RESULTS
+from report_goals import drift_lines, first_run_lines, goal_rows, load, walkforward_lines
 
 DOC = REPO / "docs" / "benchmarks.md"
 
@@ -518,6 +519,9 @@ def main() -> None:
         "prefect_overhead",
     )
     docs = {n: _load(n) for n in names}
+    round_names = ("first_run", "walkforward-full", "walkforward-full-serial", "walkforward")
+    round_docs = {n: load(n) for n in (*round_names, "drift_alarms")}
+    round_docs["daily_run"] = docs["daily_run"]
     lines = [
         "# Benchmarks",
         "",
@@ -536,7 +540,17 @@ def main() -> None:
         "`bench/features_vs_pandas.py` (+ `bench/pandas_features.py`), `bench/model_vs_rf.py`,",
         "`bench/scale.py`, `bench/prefect_overhead.py`; helpers in `bench/common.py`.",
         "",
+        "## Goals of issues 12 and 15, each figure beside its target",
+        "",
+        *_table(["goal", "target", "measured", "verdict"], goal_rows(round_docs)),
         *machine_section([d for d in docs.values() if d]),
+        *first_run_lines(round_docs["first_run"]),
+        *walkforward_lines(
+            round_docs["walkforward-full"],
+            round_docs["walkforward-full-serial"],
+            round_docs["walkforward"],
+        ),
+        *drift_lines(round_docs["drift_alarms"]),
         *ingest_section(docs["ingest_real"]),
         *daily_section(docs["daily_run"]),
         *features_section(docs["features_vs_pandas"]),
