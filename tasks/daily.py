@@ -74,7 +74,9 @@ def score_universe(as_of: date) -> ScoredDay:
     models_dir = s.data_dir / "models"
     with _store() as st:
         pending = st.pending_evaluation(before=as_of)
-        day = build_day(st, s, as_of, labels_from=min(pending) if pending else None)
+        day = build_day(
+            st, s, as_of, labels_from=min(pending) if pending else None, window=s.drift_window_days
+        )
         rows = {CHAMPION: registry.champion(st), PREVIOUS_CHAMPION: None}
         if rows[CHAMPION] is not None:
             rows[PREVIOUS_CHAMPION] = registry.previous_champion(st)
@@ -90,14 +92,16 @@ def score_universe(as_of: date) -> ScoredDay:
         outcome = score_with_fallback(day.features, candidates)
         stored = prediction_rows(outcome, as_of=as_of, flow_run_id=flow_run.get_id())
         st.replace_predictions(as_of, stored)
+        first = day.window.get_column("date").min()
+        published = st.predictions(start=first, end=as_of).select("date", "symbol", "pred_ret")
     used = next((r for r in rows.values() if r and r["version"] == outcome.model_version), None)
     preds_path = write_parquet(stored, s.data_dir / "predictions" / f"{as_of.isoformat()}.parquet")
     work = s.data_dir / "work"
-    features = day.features.join(
-        outcome.predictions.select("symbol", "date", "pred_ret"), on=["symbol", "date"]
-    )
+    # The drift window: the last N sessions' features with the predictions published on each
+    # (today's just stored), all from this one build.
+    window = day.window.join(published, on=["date", "symbol"], how="left")
     features_path = write_parquet(
-        features, work / "scoring" / f"{as_of.isoformat()}-{outcome.model_version}.parquet"
+        window, work / "scoring" / f"{as_of.isoformat()}-{outcome.model_version}.parquet"
     )
     labels_path = write_parquet(day.labels, work / "labels" / f"{as_of.isoformat()}.parquet")
     top, bottom = picks(outcome.predictions, TOP_N)
@@ -143,7 +147,7 @@ def check_drift(scored: ScoredDay) -> DriftSummary:
     )
     summary = calibrated_drift(
         baseline,
-        _current_window(scored, s.drift_window_days),
+        pl.read_parquet(scored.features_path),
         day=scored.as_of,
         out_html=drift_report_path(s.data_dir, scored.as_of, scored.model_version),
         report_columns=s.drift_report_columns,
@@ -159,20 +163,6 @@ def check_drift(scored: ScoredDay) -> DriftSummary:
         summary.html_path,
     )
     return summary
-
-
-def _current_window(scored: ScoredDay, n: int) -> pl.DataFrame:
-    """The last `n` sessions' features (with stored predictions): saved files, else the store."""
-    saved = sorted(scored.features_path.parent.glob(f"*-{scored.model_version}.parquet"))
-    recent = [p for p in saved if p.name <= scored.features_path.name][-n:]
-    with _store(read_only=True) as st:
-        days = [d for d in calendar_of(st).days if d <= scored.as_of][-n:]
-        if len(recent) == n and [p.name[:10] for p in recent] == [d.isoformat() for d in days]:
-            return pl.concat([pl.read_parquet(p) for p in recent], how="diagonal_relaxed")
-        frame = build_panel(st, settings(), start=days[0], end=scored.as_of, label=False).frame
-        preds = st.predictions(start=days[0], end=scored.as_of).select("date", "symbol", "pred_ret")
-    active = frame.join(preds, on=["date", "symbol"], how="left")
-    return active
 
 
 def _training_panel(end: date, sessions: int) -> pl.DataFrame:

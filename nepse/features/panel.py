@@ -173,6 +173,9 @@ class DayPanel:
     labels: pl.DataFrame
     """(symbol, date, every label column) of the days from `labels_from` to the scoring day."""
     calendar: TradingCalendar
+    window: pl.DataFrame | None = None
+    """Features (no labels) of the last `window` sessions up to the scoring day, every equity
+    of the universe: the drift step's current window, from the same build."""
 
 
 def build_day(
@@ -181,15 +184,20 @@ def build_day(
     as_of: date,
     *,
     labels_from: date | None = None,
+    window: int = 1,
     spec: FeatureSpec = FEATURE_SPEC,
 ) -> DayPanel:
-    """The daily run's one feature build: score `as_of`, label earlier prediction days.
+    """The daily run's one feature build: score `as_of`, label earlier prediction days, and
+    the features of the last `window` sessions (drift).
 
     Loads `spec.lookback_days` trading days before the earliest day needed, so the cost of a
     daily run does not grow with the length of the stored history. Features of `as_of` equal
     those of a full-history build (tests/unit/features/test_features.py measures the lookback).
     """
-    start = min(as_of, labels_from) if labels_from is not None else as_of
+    calendar = calendar_of(store)
+    on = calendar.latest(on_or_before=as_of)
+    first = calendar.days[max(0, calendar.day_no(on) - window + 1)] if on else as_of
+    start = min(as_of, first, labels_from or as_of)
     panel = build_panel(store, settings, start=start, end=as_of, spec=spec, label=True)
     features = in_universe(
         panel.frame.lazy().filter(pl.col("date") == as_of),
@@ -204,7 +212,13 @@ def build_day(
     labels = panel.frame.filter(pl.col("date") < as_of).select(
         "symbol", "date", *[c for c in LABEL_COLUMNS.values() if c in panel.frame.columns]
     )
-    return DayPanel(features=features.drop("y_ret"), labels=labels, calendar=panel.calendar)
+    recent = panel.frame.filter(pl.col("date").is_between(first, as_of))
+    return DayPanel(
+        features=features.drop("y_ret"),
+        labels=labels,
+        calendar=panel.calendar,
+        window=recent.drop(*[c for c in LABEL_COLUMNS.values() if c in recent.columns]),
+    )
 
 
 def scoring_frame(

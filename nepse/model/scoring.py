@@ -152,7 +152,8 @@ class ScoredDay:
     predictions_path: Path
     """data/predictions/<date>.parquet: the stored predictions of the day."""
     features_path: Path
-    """data/work/scoring/<date>-<model version>.parquet: features + pred_ret (drift reads it)."""
+    """data/work/scoring/<date>-<model version>.parquet: the last N sessions' features with the
+    predictions published on each (the drift step's current window, from the day's one build)."""
     labels_path: Path
     """data/work/labels/<date>.parquet: realised labels of earlier days (evaluation reads it)."""
     top: tuple[Pick, ...]

@@ -210,17 +210,23 @@ def test_a_daily_run_builds_its_features_once(data_dir, sample_dir, monkeypatch)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(panel, "build_features", counted)
-    # The drift window is read from the features earlier runs saved; with two runs, a window of
-    # two sessions is covered by them (a longer one is built from the store until it is).
-    monkeypatch.setenv("NEPSE_DRIFT_WINDOW_DAYS", "2")
+    # The drift window (5 sessions by default) comes from the day's build too, even on a model's
+    # first day when no earlier run saved anything for it.
     days = [d for d in _stored_days(data_dir)[-2:]]
-    state, _ = _run(source=str(sample_dir), as_of=days[0])
+    state, _ = _run(source=str(sample_dir), as_of=days[0])  # trains the first champion
     assert state.is_completed(), state.message
     calls.clear()
     state, out = _run(source=str(sample_dir), as_of=days[1])  # evaluates days[0] as well
     assert state.is_completed(), state.message
     assert out.drift_report is not None
     assert len(calls) == 1
+    window = pl.read_parquet(
+        next((data_dir / "work" / "scoring").glob(f"{days[1].isoformat()}-*.parquet"))
+    )
+    assert window["date"].n_unique() == 5 and window["date"].max() == days[1]
+    # Each session carries the predictions published on it: the two scored days have them.
+    scored = window.filter(pl.col("pred_ret").is_not_null())["date"].unique().sort().to_list()
+    assert scored == days
 
 
 def _stored_days(data_dir):
