@@ -404,6 +404,7 @@ def chunked_features(
     import polars as pl
 
     from nepse.features import CARRY, CROSS_FEATURES, KEYS, RANKED
+    from nepse.features.spec import CARRY_IF_PRESENT
     from nepse.features.steps import add_cross_section, per_symbol_features
 
     out.mkdir(parents=True, exist_ok=True)
@@ -413,7 +414,9 @@ def chunked_features(
         for k, lf in enumerate(chunks):
             lf = per_symbol_features(lf, securities)
             lf = then(lf) if then else lf
-            part = lf.select(*KEYS, *per_symbol, *CARRY, "_sector", *extra).collect(
+            have = set(lf.collect_schema().names())
+            carry = [*CARRY, *(c for c in CARRY_IF_PRESENT if c in have)]
+            part = lf.select(*KEYS, *per_symbol, *carry, "_sector", *extra).collect(
                 engine="in-memory"
             )
             rows += part.height
