@@ -85,15 +85,13 @@ def machine_section(docs: list[dict]) -> list[str]:
         f"- {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB memory, {m['os']}",
         f"- Python {m['python']}; {v}",
         "",
-        "**The machine was shared** with other running work (test suites, model training, a",
-        "Prefect server of an end-to-end test) while most of these figures were taken: the",
-        "1-minute load average on 2 cores was 5-9 for sections 3a, 3b, 3d and 3e, and 0.5-3 for",
-        "the last runs of sections 1 and 2. Every figure shows the wall time, the CPU",
-        "time (user + system from `resource.getrusage` or `/usr/bin/time -v`) and the load",
-        "average before→after. Where wall time is several times the CPU time, the process was",
-        "waiting for a core; on a quiet machine expect wall time close to the CPU time (or half",
-        "of it for the parts that use both cores). Re-run `bench/run_all.sh` on a quiet machine",
-        "for clean numbers.",
+        "**Load.** Sections Goals, First run, Walk-forward, Drift alarms, 2 (daily run) and 3a",
+        "(features) were re-run on 2026-12-01/02 on a quiet machine (1-minute load average",
+        "0.2-2 on 2 cores, nothing else running; the Dask walk-forward had a test suite beside",
+        "it, load up to 4.8). Sections 1, 3b, 3d and 3e are from 2026-11-27, when the machine",
+        "was shared (load 5-9): there wall time is often twice the CPU time, the process was",
+        "waiting for a core. Every figure shows the wall time, the CPU time (user + system from",
+        "`resource.getrusage` or `/usr/bin/time -v`) and the load average before→after.",
         "",
     ]
 
@@ -522,6 +520,7 @@ def main() -> None:
     round_names = ("first_run", "walkforward-full", "walkforward-full-serial", "walkforward")
     round_docs = {n: load(n) for n in (*round_names, "drift_alarms")}
     round_docs["daily_run"] = docs["daily_run"]
+    round_docs["features_vs_pandas"] = docs["features_vs_pandas"]
     lines = [
         "# Benchmarks",
         "",
