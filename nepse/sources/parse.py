@@ -175,8 +175,10 @@ def _parse_prices(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
     if fmt.us_dates:
         # The ISO dates of each file help decide the day/month order of its slash dates.
         iso = df.drop_nulls("date").group_by("source").agg(_iso=pl.col("date").unique())
-        doubtful = doubtful.join(iso.lazy(), on="source", how="left")
-    checked = _check_prices(doubtful, loaded, text).collect()
+        doubtful = doubtful.join(iso.lazy(), on="source", how="left", maintain_order="left")
+    # Rejects are reported in file order (a join may reorder rows: Polars keeps no order
+    # unless asked).
+    checked = _check_prices(doubtful, loaded, text).collect().sort("_row")
     recovered = checked.filter(pl.col("reason").is_null())
     ok = clear
     if recovered.height:
