@@ -39,15 +39,22 @@ def ordinal(share: float) -> str:
 def normed_wasserstein(
     ref_sorted: np.ndarray, cur: np.ndarray, ref_std: float | None = None
 ) -> float:
-    """W1(ref, cur) / max(std(ref), 0.001), as Evidently's 'wasserstein' method; NaN if empty."""
-    cur = np.sort(cur[np.isfinite(cur)])
+    """W1(ref, cur) / max(std(ref), 0.001), as Evidently's 'wasserstein' method; NaN if empty.
+
+    W1 = sum over the merged sorted values of |F_ref - F_cur| x the gap to the next value. The
+    two empirical CDFs are counted along the merge (a cumulative count of which side each value
+    came from); where values tie the gap is 0, so the order among ties does not matter.
+    """
+    cur = cur[np.isfinite(cur)]
     if ref_sorted.size == 0 or cur.size == 0:
         return math.nan
     std = float(np.std(ref_sorted)) if ref_std is None else ref_std
-    grid = np.sort(np.concatenate([ref_sorted, cur]), kind="stable")
-    deltas = np.diff(grid)
-    f_ref = np.searchsorted(ref_sorted, grid[:-1], side="right") / ref_sorted.size
-    f_cur = np.searchsorted(cur, grid[:-1], side="right") / cur.size
+    values = np.concatenate([ref_sorted, cur])
+    order = np.argsort(values, kind="stable")
+    deltas = np.diff(values[order])
+    from_ref = order < ref_sorted.size
+    f_ref = np.cumsum(from_ref)[:-1] / ref_sorted.size
+    f_cur = np.cumsum(~from_ref)[:-1] / cur.size
     return float(np.sum(np.abs(f_ref - f_cur) * deltas)) / max(std, STD_FLOOR)
 
 
