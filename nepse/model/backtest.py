@@ -378,20 +378,3 @@ def summarize(daily: pl.DataFrame, trades: pl.DataFrame) -> dict[str, Any]:
     out["mean_held"] = float(daily["n_held"].mean())
     out["mean_invested"] = float(daily["invested"].mean())
     return out
-
-
-def backtest_excess(wf_result: Any, market: pl.DataFrame, settings: Any) -> dict[str, Any]:
-    """Net annual excess over the universe of every walk-forward model (promotion's test)."""
-    cfg = BacktestConfig.from_settings(settings)
-    out: dict[str, Any] = {}
-    frames = {"lightgbm": wf_result.predictions}
-    base = wf_result.baseline_predictions
-    for name in base.get_column("model").unique().to_list():
-        frames[name] = base.filter(pl.col("model") == name)
-    for name, f in frames.items():
-        sc = f.select("date", "symbol", "pred_ret")
-        if sc.get_column("pred_ret").drop_nulls().n_unique() < 2:
-            out[name] = None  # a constant predictor (zero) picks nothing
-            continue
-        out[name] = backtest(sc, market, config=cfg).summary.get("excess_ew_annual")
-    return out

@@ -202,8 +202,11 @@ def evaluate_days(
     return Evaluation(out_scores, labels, ric, net, gross, info)
 
 
-def write_trading_report(wf_result: Any, market: pl.DataFrame, settings: Settings, path) -> Any:
-    """The Qlib-style pictures of a walk-forward's LightGBM predictions, as self-contained HTML."""
+def write_trading_report(
+    wf_result: Any, market: pl.DataFrame, settings: Settings, path, *, net: Any = None
+) -> Any:
+    """The Qlib-style pictures of a walk-forward's LightGBM predictions, as self-contained HTML
+    (`net`: its net backtest, when already run)."""
     from pathlib import Path
 
     from nepse.model.report import trading_figures, trading_report
@@ -214,7 +217,7 @@ def write_trading_report(wf_result: Any, market: pl.DataFrame, settings: Setting
     if scores.is_empty():
         return None
     cfg = BacktestConfig.from_settings(settings)
-    net = backtest(scores, market, config=cfg)
+    net = backtest(scores, market, config=cfg) if net is None else net
     gross = backtest(scores, market, config=BacktestConfig(**{**cfg.__dict__, "costs": False}))
     figs = trading_figures(
         net,
@@ -234,3 +237,30 @@ def write_trading_report(wf_result: Any, market: pl.DataFrame, settings: Setting
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def walk_forward_backtests(wf_result: Any, market: pl.DataFrame, settings: Any) -> dict[str, Any]:
+    """The net backtest of every walk-forward model's predictions (None: a constant predictor,
+    like `zero`, picks nothing)."""
+    cfg = BacktestConfig.from_settings(settings)
+    out: dict[str, Any] = {}
+    frames = {"lightgbm": wf_result.predictions}
+    base = wf_result.baseline_predictions
+    for name in base.get_column("model").unique().to_list():
+        frames[name] = base.filter(pl.col("model") == name)
+    for name, f in frames.items():
+        sc = f.select("date", "symbol", "pred_ret")
+        if sc.get_column("pred_ret").drop_nulls().n_unique() < 2:
+            out[name] = None
+            continue
+        out[name] = backtest(sc, market, config=cfg)
+    return out
+
+
+def backtest_excess(
+    wf_result: Any, market: pl.DataFrame, settings: Any, *, runs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Net annual excess over the universe of every walk-forward model (promotion's test);
+    `runs` = `walk_forward_backtests` already computed."""
+    runs = walk_forward_backtests(wf_result, market, settings) if runs is None else runs
+    return {n: None if r is None else r.summary.get("excess_ew_annual") for n, r in runs.items()}

@@ -12,8 +12,7 @@ import polars as pl
 
 from nepse.features import FEATURE_SPEC, FeatureSpec
 from nepse.features.labels import training_view
-from nepse.model.backtest import backtest_excess
-from nepse.model.evaluate import write_trading_report
+from nepse.model.evaluate import backtest_excess, walk_forward_backtests, write_trading_report
 from nepse.model.final import TrainedModel, train_final
 from nepse.model.registry import RegistryDecision, register
 from nepse.model.walkforward import WalkForwardResult, walk_forward
@@ -74,13 +73,16 @@ def train_and_register(
         feature_spec=_spec_dict(spec),
     )
     model.meta["label"] = {"name": settings.label, "hold": settings.label_hold}
+    runs = walk_forward_backtests(wf, market, settings) if market is not None else {}
     if market is not None:
-        wf.info["backtest_net_excess"] = backtest_excess(wf, market, settings)
+        wf.info["backtest_net_excess"] = backtest_excess(wf, market, settings, runs=runs)
     decision = register(
         store, models_dir, model, wf, settings=settings, force_promote=force_promote
     )
     if market is not None:
-        write_trading_report(wf, market, settings, decision.path / TRADING_REPORT)
+        write_trading_report(
+            wf, market, settings, decision.path / TRADING_REPORT, net=runs.get("lightgbm")
+        )
     log.info(
         "model %s: walk-forward Rank IC %s -> %s (%s)",
         decision.version,
