@@ -147,6 +147,11 @@ def demo_cmd(
 
         if starting is not None:
             state = starting.result()
+            if state["api_url"] != os.environ["PREFECT_API_URL"]:  # another start won a race
+                raise typer.BadParameter(
+                    f"a Prefect server came up at {state['api_url']} while this demo expected "
+                    f"{os.environ['PREFECT_API_URL']}; run the demo again (it will use it)"
+                )
     if starting is not None:
         console.print(
             f"Prefect UI: {state['api_url'].removesuffix('/api')} (left running for review; "
