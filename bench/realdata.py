@@ -88,10 +88,7 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
         Path(out.decision.path),
         out.model.meta,
         training_panel=sessions_of(panel, out.walk_forward.predictions),
-        window=s.drift_window_days,
-        reference_days=s.drift_reference_days,
-        calibration_days=s.drift_calibration_days,
-        quantile=s.drift_alarm_quantile,
+        settings=s,
     )
     info = {
         "data_dir": str(full),

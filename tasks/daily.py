@@ -140,10 +140,7 @@ def check_drift(scored: ScoredDay) -> DriftSummary:
         folder,
         meta,
         training_panel=_training_panel,
-        window=s.drift_window_days,
-        reference_days=s.drift_reference_days,
-        calibration_days=s.drift_calibration_days,
-        quantile=s.drift_alarm_quantile,
+        settings=s,
     )
     summary = calibrated_drift(
         baseline,

@@ -282,10 +282,7 @@ def _save_drift_baseline(panel, model, oos, folder: Path, s) -> None:
             folder,
             model.meta,
             training_panel=sessions_of(panel, oos),
-            window=s.drift_window_days,
-            reference_days=s.drift_reference_days,
-            calibration_days=s.drift_calibration_days,
-            quantile=s.drift_alarm_quantile,
+            settings=s,
         )
     except (NepseError, ValueError) as exc:  # the first daily run derives it instead
         get_run_logger().warning("drift baseline not saved with the model: %s", exc)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -92,29 +92,6 @@ DEMO_TRAINING = {
 made the champion even if it does not beat the baselines (its card says so)."""
 
 
-class _Starting(threading.Thread):
-    """`start_server()` in a thread; `result()` waits for it and re-raises its error."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(name="nepse-server-start", daemon=True)
-        self._port = port
-        self._state: dict | None = None
-        self._error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._state = start_server(self._port)
-        except BaseException as exc:
-            self._error = exc
-
-    def result(self) -> dict:
-        self.join()
-        if self._error is not None:
-            raise self._error
-        assert self._state is not None
-        return self._state
-
-
 @app.command("demo")
 def demo_cmd(
     symbols: Annotated[int, typer.Option(help="Sample market size (equities).")] = 250,
@@ -136,8 +113,7 @@ def demo_cmd(
         # API URL when it is imported, so the URL is fixed first.
         port = free_port_from(DEFAULT_PORT)
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-        starting = _Starting(port)
-        starting.start()
+        starting = ThreadPoolExecutor(1, "nepse-server-start").submit(start_server, port)
     with console.status(
         "importing the pipeline…"
         if starting is None
@@ -146,7 +122,7 @@ def demo_cmd(
         from flows.daily import daily_predictions
 
         if starting is not None:
-            state = starting.result()
+            state = starting.result()  # re-raises the start's error
             if state["api_url"] != os.environ["PREFECT_API_URL"]:  # another start won a race
                 raise typer.BadParameter(
                     f"a Prefect server came up at {state['api_url']} while this demo expected "

@@ -121,13 +121,14 @@ def build_panel(
     spec: FeatureSpec = FEATURE_SPEC,
     active_only: bool = False,
     label: bool = True,
+    calendar: TradingCalendar | None = None,
 ) -> Panel:
     """Adjusted prices -> features (+ every label, see labels.py) for the equity universe.
 
     Features need `spec.lookback_days` of history before `start`; the panel loads that much
     extra and trims it, so rows from `start` on equal those of a full-history build.
     """
-    calendar = calendar_of(store)
+    calendar = calendar_of(store) if calendar is None else calendar
     if not len(calendar):
         raise NotEnoughHistoryError(
             f"no prices stored in {store.path}: run `nepse ingest PATH` (or `nepse demo`) first"
@@ -198,7 +199,9 @@ def build_day(
     on = calendar.latest(on_or_before=as_of)
     first = calendar.days[max(0, calendar.day_no(on) - window + 1)] if on else as_of
     start = min(as_of, first, labels_from or as_of)
-    panel = build_panel(store, settings, start=start, end=as_of, spec=spec, label=True)
+    panel = build_panel(
+        store, settings, start=start, end=as_of, spec=spec, label=True, calendar=calendar
+    )
     features = in_universe(
         panel.frame.lazy().filter(pl.col("date") == as_of),
         store.securities(),

@@ -140,7 +140,8 @@ def build_baseline(
     with np.errstate(all="ignore"):
         means = np.nanmean(matrix, axis=1)
     worst = [worst_column(dict(zip(cols, row, strict=True)), scales) for row in matrix]
-    kw = {"quantile": per_statistic(quantile, 3 + (PREDICTION in comp.columns)), "window": window}
+    calibrated = [FEATURES, WORST, MARKET, *([PREDICTIONS] if PREDICTION in comp.columns else [])]
+    kw = {"quantile": per_statistic(quantile, len(calibrated)), "window": window}
     cals = {
         FEATURES: calibration_of(FEATURES, end_days, means.tolist(), **kw),
         WORST: calibration_of(WORST, end_days, worst, **kw),

@@ -29,6 +29,7 @@ from nepse.monitoring.baseline import (
 )
 from nepse.monitoring.drift import ColumnDrift, DriftSummary
 from nepse.monitoring.workspace import COLUMN_LINE
+from nepse.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +39,25 @@ def baseline_for(
     meta: dict,
     *,
     training_panel: Callable[[date, int], pl.DataFrame],
-    window: int,
-    reference_days: int,
-    calibration_days: int,
-    quantile: float,
+    settings: Settings,
 ) -> DriftBaseline:
-    """The model's saved baseline, else one derived from `training_panel(train_end, sessions)`."""
+    """The model's saved baseline, else one derived from `training_panel(train_end, sessions)`
+    with the drift settings (`NEPSE_DRIFT_WINDOW_DAYS`, `_REFERENCE_DAYS`, `_CALIBRATION_DAYS`,
+    `_ALARM_QUANTILE`)."""
+    window = settings.drift_window_days
     saved = load_or_none(folder)
     if saved is not None and saved.window == window:
         return saved
-    sessions = reference_days + calibration_days + window
+    sessions = settings.drift_reference_days + settings.drift_calibration_days + window
     panel = training_panel(date.fromisoformat(meta["train_end"]), sessions)
     baseline = build_baseline(
         panel,
         features=list(meta["feature_names"]),
         categorical=list(meta.get("categorical", [])),
         window=window,
-        reference_days=reference_days,
-        calibration_days=calibration_days,
-        quantile=quantile,
+        reference_days=settings.drift_reference_days,
+        calibration_days=settings.drift_calibration_days,
+        quantile=settings.drift_alarm_quantile,
     )
     baseline.save(folder)
     log.info("drift baseline derived from %d training sessions, saved in %s", sessions, folder)

@@ -206,7 +206,7 @@ def test_without_out_of_sample_predictions_there_is_no_prediction_statistic(mark
     assert verdict.alarm(PREDICTIONS) is None and verdict.alarm(FEATURES) is not None
 
 
-def test_a_baseline_saved_before_a_market_column_existed_still_judges(tmp_path, baseline, market):
+def test_a_baseline_saved_before_a_market_column_existed_still_judges(baseline, market):
     feat, days = market
     old = dataclasses.replace(baseline, market=baseline.market.drop("m_close_offtick"))
     verdict = check(old, window_of(feat, days, len(days) - 1))
