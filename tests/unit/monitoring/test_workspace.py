@@ -38,3 +38,18 @@ def test_page_carries_the_verdict_and_workspace_keeps_every_day(tmp_path, market
     assert len(ws.list_runs(projects[0].id)) == 4
     panels = [p.title for p in ws.get_dashboard(projects[0].id).panels]
     assert panels == [title for title, _ in PANELS]
+
+
+def test_adding_a_run_does_not_read_the_stored_runs(tmp_path, market, baseline):
+    """Evidently's full Workspace parses every stored run when it opens (a cost that grew with
+    each day, and one broken file stopped every later day); adding a run reads none of them."""
+    feat, days = market
+    cur = window_of(feat, days, len(days) - 1)
+    verdict = check(baseline, cur)
+    numbers = numbers_of(verdict)
+    project_id = add_to_workspace(tmp_path, numbers_snapshot(numbers, days[-1]))
+    runs = tmp_path / WORKSPACE_DIR / project_id / "snapshots"
+    broken = runs / "01a2341b-1bf1-74dc-829e-eeec0637c1bd.json"
+    broken.write_text("{not json", encoding="utf-8")  # a run cut short by a full disk, say
+    add_to_workspace(tmp_path, numbers_snapshot(numbers, days[-1]))
+    assert len(list(runs.glob("*.json"))) == 3
