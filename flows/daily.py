@@ -15,6 +15,7 @@ from prefect.states import Completed, Failed
 
 from nepse.errors import NepseError, SourceError
 from nepse.ingest.service import resolve_source
+from nepse.monitoring import side
 from nepse.monitoring.summary import day_alert, gate_alert, source_alert
 from tasks.alerts import send_alerts
 from tasks.common import settings
@@ -64,6 +65,7 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
         send_alerts([alert])
         return Failed(message=alert.text)
 
+    side.start()  # Evidently's import runs in its own process, on the other core, meanwhile
     if find_champion() is None:
         from flows.train import train_model
 

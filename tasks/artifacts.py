@@ -19,6 +19,13 @@ from nepse.monitoring.performance import MonitorVerdict
 from tasks.common import settings
 
 
+def _report_link(drift: DriftSummary) -> str:
+    """Markdown link to the day's drift page, or why there is none."""
+    if drift.html_path is None:
+        return "the report failed: see the run's logs and alerts"
+    return f"[report]({report_url(drift.html_path)})"
+
+
 def report_url(path: str | Path) -> str:
     """A URL for a file under the data folder: NEPSE_REPORTS_BASE_URL if set, else file://."""
     s = settings()
@@ -64,7 +71,7 @@ def daily_markdown(
     if drift and drift.alarms:
         verdict_txt = "**DRIFT ALARM**" if drift.dataset_drift else "no drift alarm"
         lines += [
-            f"- **Drift:** {verdict_txt} ([report]({report_url(drift.html_path)}))",
+            f"- **Drift:** {verdict_txt} ({_report_link(drift)})",
             "",
             "| statistic | today | alarm line | percentile of history | verdict |",
             "|---|---:|---:|---:|---|",
@@ -83,7 +90,7 @@ def daily_markdown(
     elif drift:
         lines.append(
             f"- **Drift:** {drift.n_drifted} of {drift.n_columns} feature columns drifted "
-            f"({drift.share_drifted:.0%}); report `{drift.html_path}`"
+            f"({drift.share_drifted:.0%}); {_report_link(drift)}"
         )
     else:
         lines.append("- **Drift:** no report this run (see the logs)")
@@ -137,7 +144,7 @@ def publish_daily_artifacts(
         ).to_dicts(),
         description=f"Predicted next-day returns for {day} ({preds.height} equities)",
     )
-    if drift:
+    if drift and drift.html_path:
         create_link_artifact(
             key="drift-report",
             link=report_url(drift.html_path),

@@ -30,11 +30,13 @@ from nepse.model.scoring import (
     score_with_fallback,
     write_parquet,
 )
+from nepse.monitoring import side
 from nepse.monitoring.daily_drift import baseline_for, calibrated_drift
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict, check_performance, evaluate_realised
 from nepse.monitoring.realised import in_sample_window, load_rank_ic_calibration
 from nepse.monitoring.reports import drift_report_path
+from nepse.monitoring.workspace import verdict_banner
 from nepse.store import open_store
 from tasks.common import IO_RETRY, settings, timed
 
@@ -132,34 +134,46 @@ def score_universe(as_of: date) -> ScoredDay:
 @task(name="check-drift")
 @timed
 def check_drift(scored: ScoredDay) -> DriftSummary:
-    """Calibrated drift of the last N sessions against the model's training-period reference."""
+    """Calibrated drift of the last N sessions against the model's training-period reference.
+
+    Evidently's page of the day is rendered in the side process (`nepse.monitoring.side`), which
+    `publish_results` waits for."""
     s = settings()
     folder = s.data_dir / "models" / scored.model_version
     meta, _ = model_reference(folder)
-    baseline = baseline_for(
-        folder,
-        meta,
-        training_panel=_training_panel,
-        settings=s,
-    )
-    summary = calibrated_drift(
+    baseline = baseline_for(folder, meta, training_panel=_training_panel, settings=s)
+    summary, verdict = calibrated_drift(
         baseline,
         pl.read_parquet(scored.features_path),
         day=scored.as_of,
         out_html=drift_report_path(s.data_dir, scored.as_of, scored.model_version),
-        report_columns=s.drift_report_columns,
-        workspace_dir=s.data_dir,
+    )
+    side.start().submit(
+        "drift_page",
+        drift_page_label(scored.as_of),
+        baseline_dir=str(folder),
+        current=str(scored.features_path),
+        columns=verdict.top_columns(s.drift_report_columns),
+        day=scored.as_of.isoformat(),
+        out_html=str(summary.html_path),
+        banner=verdict_banner(verdict, baseline),
+        workspace_dir=str(s.data_dir),
     )
     log = get_run_logger()
     for alarm in summary.alarms:
         log.info("drift on %s: %s", scored.as_of, alarm.describe())
     log.info(
-        "drift verdict %s in %.2fs; report %s",
+        "drift verdict %s in %.2fs; report %s (rendering)",
         "ALARM" if summary.dataset_drift else "ok",
         summary.seconds,
         summary.html_path,
     )
     return summary
+
+
+def drift_page_label(day: date) -> str:
+    """How the side process's request for a day's drift page is named."""
+    return f"drift page of {day}"
 
 
 def _training_panel(end: date, sessions: int) -> pl.DataFrame:

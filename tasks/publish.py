@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 from prefect import task
 from prefect.logging import get_run_logger
 
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
+from nepse.monitoring import side
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
 from nepse.monitoring.reports import build_index
@@ -15,6 +19,7 @@ from nepse.store import open_store
 from tasks.alerts import send_alerts
 from tasks.artifacts import publish_daily_artifacts
 from tasks.common import IO_RETRY, settings, timed
+from tasks.daily import drift_page_label
 
 
 @task(name="publish-results", **IO_RETRY)
@@ -28,6 +33,10 @@ def publish_results(
 ) -> DailySummary:
     """Rewrite the report index, publish the run's artifacts and send its alerts."""
     s = settings()
+    page_error = _finish_pages(s.data_dir, scored, drift, verdict)
+    if page_error:
+        drift_error = drift_error or page_error
+        drift = replace(drift, html_path=None) if drift else None  # the verdict stands
     with open_store(s.database, read_only=True, lock_timeout_s=s.lock_timeout_s) as st:
         index = build_index(s.data_dir, st.report_index_rows())
         drifted = (
@@ -36,7 +45,6 @@ def publish_results(
     publish_daily_artifacts(scored, gate, drift, verdict, index)
     alerts = daily_alerts(scored, drift, drift_error, verdict)
     sent = send_alerts.fn(alerts)
-    _add_numbers(s.data_dir, scored, drift, verdict)
     if drifted and len(drifted) == s.retrain_on_drift_days and all(drifted):
         _start_retraining(s.retrain_on_drift_days)
     return DailySummary(
@@ -45,7 +53,7 @@ def publish_results(
         is_fallback=scored.is_fallback,
         n_predictions=scored.n,
         predictions_path=scored.predictions_path,
-        drift_report=drift.html_path if drift else None,
+        drift_report=drift.html_path if drift and drift.html_path else None,
         dataset_drift=drift.dataset_drift if drift else None,
         report_index=index,
         database=s.database,
@@ -54,19 +62,29 @@ def publish_results(
     )
 
 
-def _add_numbers(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdict) -> None:
-    """Add the day's monitoring numbers to the Evidently workspace (the dashboard's series)."""
-    if drift is None or not drift.alarms:
-        return
-    from nepse.monitoring.baseline import DriftVerdict
-    from nepse.monitoring.workspace import add_to_workspace, numbers_of, numbers_snapshot
+def _finish_pages(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdict) -> str | None:
+    """Add the day's monitoring numbers to the Evidently workspace (the dashboard's series) and
+    wait for the side process's runs of the day; the drift page's error, if it failed."""
+    if drift is not None and drift.alarms:
+        from nepse.monitoring.baseline import DriftVerdict
+        from nepse.monitoring.workspace import numbers_of
 
-    floor = verdict.rank_ic_alarm.threshold if verdict.rank_ic_alarm else None
-    view = DriftVerdict(
-        scored.as_of, scored.as_of, drift.alarms, {c.column: c.score for c in drift.columns}, {}
-    )
-    numbers = numbers_of(view, rolling_rank_ic=verdict.rolling_rank_ic, rank_ic_floor=floor)
-    add_to_workspace(data_dir, numbers_snapshot(numbers, scored.as_of))
+        floor = verdict.rank_ic_alarm.threshold if verdict.rank_ic_alarm else None
+        view = DriftVerdict(
+            scored.as_of, scored.as_of, drift.alarms, {c.column: c.score for c in drift.columns}, {}
+        )
+        numbers = numbers_of(view, rolling_rank_ic=verdict.rolling_rank_ic, rank_ic_floor=floor)
+        side.start().submit(
+            "numbers_run",
+            f"monitoring numbers of {scored.as_of}",
+            numbers={k: None if math.isnan(v) else v for k, v in numbers.items()},
+            day=scored.as_of.isoformat(),
+            workspace_dir=str(data_dir),
+        )
+    failed = side.finish_all()
+    for label, error in failed.items():
+        get_run_logger().error("Evidently %s failed: %s", label, error)
+    return failed.get(drift_page_label(scored.as_of))
 
 
 def _start_retraining(days: int) -> None:

@@ -4,9 +4,9 @@
 walk-forward's out-of-sample predictions, `sessions_of`) or, for a model trained before baselines
 existed, derives it reproducibly from the stored prices of the model's training period, without
 predictions (only in-sample ones exist for it), and saves it into the model folder once.
-`calibrated_drift` judges the last N sessions, runs Evidently over the columns farthest from the
-reference (plus the prediction), writes the HTML page with the verdict on top and adds the run
-to the workspace.
+`calibrated_drift` judges the last N sessions. Evidently's page of the day (the columns farthest
+from the reference, plus the prediction, with the verdict on top) and its workspace run are
+rendered apart: `nepse.monitoring.side`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from nepse.monitoring.baseline import (
     FEATURES,
     PREDICTIONS,
     DriftBaseline,
+    DriftVerdict,
     build_baseline,
     check,
     load_or_none,
@@ -92,24 +93,12 @@ def calibrated_drift(
     *,
     day: date,
     out_html: Path,
-    report_columns: int,
-    workspace_dir: Path | None,
-) -> DriftSummary:
-    """Judge the window `current`, write Evidently's page and add the run to the workspace."""
-    from nepse.monitoring.workspace import (
-        add_to_workspace,
-        drift_snapshot,
-        verdict_banner,
-        write_page,
-    )
-
+) -> tuple[DriftSummary, DriftVerdict]:
+    """Judge the window `current` against the baseline: the day's summary (its page will be at
+    `out_html`) and the verdict the page is drawn from. No Evidently here: its page is rendered
+    apart (`nepse.monitoring.side.drift_page`, in the side process in a daily run)."""
     start = time.perf_counter()
     verdict = check(baseline, current)
-    judged = time.perf_counter()
-    snap = drift_snapshot(baseline, current, verdict.top_columns(report_columns), day)
-    write_page(snap, verdict_banner(verdict, baseline), out_html)
-    if workspace_dir is not None:
-        add_to_workspace(workspace_dir, snap)
     columns = [
         ColumnDrift(c, "wasserstein", d, COLUMN_LINE, d >= COLUMN_LINE)
         for c, d in verdict.distances.items()
@@ -131,13 +120,13 @@ def calibrated_drift(
         seconds=time.perf_counter() - start,
         alarms=verdict.alarms,
     )
-    feat = verdict.alarm(FEATURES)
     log.info(
-        "drift %s..%s: %s; verdict %.3fs, Evidently page %.3fs",
+        "drift %s..%s: %s; verdict %.3fs",
         verdict.start,
         verdict.end,
-        "; ".join(a.describe() for a in verdict.alarms) if feat else "no statistic",
-        judged - start,
-        summary.seconds - (judged - start),
+        "; ".join(a.describe() for a in verdict.alarms)
+        if verdict.alarm(FEATURES)
+        else "no statistic",
+        summary.seconds,
     )
-    return summary
+    return summary, verdict

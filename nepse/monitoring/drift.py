@@ -69,7 +69,8 @@ class DriftSummary:
     dataset_drift: bool
     columns: list[ColumnDrift]
     prediction_drift: ColumnDrift | None
-    html_path: Path
+    html_path: Path | None
+    """The day's Evidently page; None when rendering it failed (the verdict stands)."""
     drift_share: float = 0.5
     seconds: float = field(default=0.0, compare=False)
     alarms: tuple = ()
@@ -92,7 +93,7 @@ class DriftSummary:
             "prediction_drift": (
                 self.prediction_drift.to_dict() if self.prediction_drift is not None else None
             ),
-            "html_path": str(self.html_path),
+            "html_path": None if self.html_path is None else str(self.html_path),
             "seconds": self.seconds,
             "alarms": [a.to_dict() for a in self.alarms],
         }

@@ -258,6 +258,25 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
         con.close()
 
 
+def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, monkeypatch):
+    """Evidently's page (rendered in the side process) fails: the run completes, the day's
+    verdict and predictions are stored, and the alert says the report failed and why."""
+    shutil.rmtree(data_dir / "evidently", ignore_errors=True)
+    (data_dir / "evidently").write_text("not a folder")  # the workspace cannot be written
+    with Receiver() as hook:
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    assert out.drift_report is None and out.n_predictions > 10
+    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
+    assert failed and "evidently" in failed[0], hook.bodies
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 1
+    finally:
+        con.close()
+
+
 def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     from nepse.schema import DATASET_SAMPLE
