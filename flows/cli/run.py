@@ -76,9 +76,13 @@ def daily_cmd(
     ] = None,
 ) -> None:
     """Score every active equity for a day (runs the `daily-predictions` flow)."""
+    from nepse.monitoring import side
+
+    day = _date_opt(as_of)
+    side.start()  # Evidently imports in its own process while this one imports the pipeline
     from flows.daily import daily_predictions
 
-    state, summary = _run_flow(daily_predictions, as_of=_date_opt(as_of), source=source)
+    state, summary = _run_flow(daily_predictions, as_of=day, source=source)
     _print_daily(state, summary)
 
 
