@@ -212,3 +212,17 @@ def test_a_baseline_saved_before_a_market_column_existed_still_judges(baseline, 
     verdict = check(old, window_of(feat, days, len(days) - 1))
     assert "m_close_offtick" not in verdict.market_distances
     assert verdict.alarm(MARKET) is not None
+
+
+def test_prediction_drift_waits_for_a_window_predicted_on_every_session(market, baseline):
+    """A new champion's first days have predictions on fewer sessions than the calibration
+    windows had; that smaller sample reads far by chance, so it is not judged until full."""
+    feat, days = market
+    window = window_of(feat, days, len(days) - 1)
+    assert check(baseline, window).alarm(PREDICTIONS) is not None
+    last = window.get_column("date").max()
+    first_day = window.with_columns(
+        pl.when(pl.col("date") == last).then(pl.col("pred_ret")).alias("pred_ret")
+    )
+    verdict = check(baseline, first_day)
+    assert verdict.alarm(PREDICTIONS) is None and verdict.alarm(FEATURES) is not None
