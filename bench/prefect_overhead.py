@@ -47,7 +47,7 @@ for _ in range(2):
     t = time.perf_counter()
     report = ingest_prices(path=sys.argv[2])
     calls.append(time.perf_counter() - t)
-print("JSON:" + json.dumps({"import_s": t_import, "calls_s": calls, "rows": report["rows_read"]}))
+print("JSON:" + json.dumps({"import_s": t_import, "calls_s": calls, "rows": report.rows_read}))
 """
 
 

@@ -219,7 +219,9 @@ def daily_section(d: dict) -> list[str]:
         "### Each step's own work, as the run logged it (wall / CPU s)",
         "",
         "`step NAME: W s (CPU C s)` lines (tasks/common.timed): the task body without Prefect's "
-        "bookkeeping around it. check_drift includes `import evidently`.",
+        "bookkeeping around it. Evidently runs in the side process (nepse/monitoring/side.py): "
+        "check_drift is the calibrated verdict only, and publish_results includes the wait for "
+        "the side process's page (its CPU counts in the run's CPU column, not in the steps').",
         "",
     ]
     rows = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import replace
 
 from prefect import task
@@ -81,7 +82,14 @@ def _finish_pages(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdi
             day=scored.as_of.isoformat(),
             workspace_dir=str(data_dir),
         )
+    waited = time.perf_counter()
     failed = side.finish_all()
+    pages = side.running()
+    get_run_logger().info(
+        "waited %.2f s for the Evidently side process (its import took %s s)",
+        time.perf_counter() - waited,
+        pages.ready_s if pages else "?",
+    )
     for label, error in failed.items():
         get_run_logger().error("Evidently %s failed: %s", label, error)
     return failed.get(drift_page_label(scored.as_of))

@@ -110,6 +110,9 @@ def demo_cmd(
     # NEPSE_* settings win; `nepse train` with the defaults is the real evaluation).
     demo = {k: v for k, v in DEMO_TRAINING.items() if k not in os.environ}
     os.environ.update(demo)
+    from nepse.monitoring import side
+
+    side.start()  # Evidently imports in its own process while the server starts
     starting = None
     if not server_running() and not os.environ.get("PREFECT_API_URL"):
         # The server starts (and migrates a new home's database) in its own process while this

@@ -169,6 +169,11 @@ def start() -> EvidentlySide:
         return _current
 
 
+def running() -> EvidentlySide | None:
+    """This process's current side process, if one was started."""
+    return _current
+
+
 def finish_all(timeout_s: float = 300.0) -> dict[str, str]:
     """Wait for every request submitted from this process; {label: error} of those that failed."""
     with _current_lock:
