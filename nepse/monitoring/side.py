@@ -64,12 +64,14 @@ class EvidentlySide:
         self._pending: dict[int, str] = {}
         self._lock = threading.Lock()
         self.ready_s: float | None = None
-        self._started = time.perf_counter()
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
-            self._replies.put(json.loads(line))
+            try:
+                self._replies.put(json.loads(line))
+            except ValueError:  # not a reply: the process's own writes go to stderr, but still
+                log.warning("Evidently side process wrote a non-reply line: %r", line[:200])
         self._replies.put(None)  # end of output: the process has exited
 
     @property
@@ -122,8 +124,6 @@ class EvidentlySide:
                 label = self._pending.pop(reply["id"], None)
                 if label is not None and "error" in reply:
                     failed[label] = reply["error"]
-        for label, error in failed.items():
-            log.error("Evidently side process: %s failed: %s", label, error)
         return failed
 
     def _fail_pending(self, failed: dict[str, str], why: str) -> None:
