@@ -85,13 +85,15 @@ def machine_section(docs: list[dict]) -> list[str]:
         f"- {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB memory, {m['os']}",
         f"- Python {m['python']}; {v}",
         "",
-        "**Load.** Sections Goals, First run, Walk-forward, Drift alarms, 2 (daily run) and 3a",
-        "(features) were re-run on 2026-12-01/02 on a quiet machine (1-minute load average",
-        "0.2-2 on 2 cores, nothing else running; the Dask walk-forward had a test suite beside",
-        "it, load up to 4.8). Sections 1, 3b, 3d and 3e are from 2026-11-27, when the machine",
-        "was shared (load 5-9): there wall time is often twice the CPU time, the process was",
-        "waiting for a core. Every figure shows the wall time, the CPU time (user + system from",
-        "`resource.getrusage` or `/usr/bin/time -v`) and the load average before→after.",
+        "**Load.** Every section now comes from a quiet machine (1-minute load average 0.2-2.5",
+        "on 2 cores, nothing else running but the benchmark): First run, 1 (ingestion), 2 (daily",
+        "run), 3b (model vs RF), 3d (scale) and 3e (Prefect overhead) from 2026-12-02;",
+        "Walk-forward, Drift alarms and 3a (features) from 2026-12-01/02 (the Dask walk-forward",
+        "had a test suite beside it, load up to 4.8). On 2026-12-02 the machine ran 20-35 %",
+        "slower than the day before at the same load (`import prefect` 1.0-1.15 s against",
+        "0.84-0.93 s): compare CPU columns across days. Every figure shows the wall time, the CPU",
+        "time (user + system from `resource.getrusage` or `/usr/bin/time -v`) and the load",
+        "average before→after.",
         "",
     ]
 
@@ -273,8 +275,8 @@ def daily_section(d: dict) -> list[str]:
         f"- Non-Prefect part (the steps' own work + importing the pipeline), target <= "
         f"{t['non_prefect_s']:g} s: {_verdict(min(npf), t['non_prefect_s']) if npf else '—'}; "
         f"of which the drift step {_f(min(x['wall_s'] for x in drift)) if drift else '—'} s wall "
-        f"({_f(min(x['cpu_s'] for x in drift)) if drift else '—'} s CPU, `import evidently` "
-        "included).",
+        f"({_f(min(x['cpu_s'] for x in drift)) if drift else '—'} s CPU: the verdict; Evidently "
+        "imports and renders in the side process, and publish waits for it).",
         f"- 15 years / 2 years stored (target at most ×{t['ratio']:g}): whole command "
         f"{ratio('wall_s')} wall, {ratio('cpu_s')} CPU; the steps' work {ratio('steps_wall_s')} "
         f"wall, {ratio('steps_cpu_s')} CPU.",
