@@ -65,7 +65,7 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
         send_alerts([alert])
         return Failed(message=alert.text)
 
-    side.start()  # Evidently's import runs in its own process, on the other core, meanwhile
+    side.prestart()  # Evidently's import runs in its own process, on the other core, meanwhile
     if find_champion() is None:
         from flows.train import train_model
 

@@ -75,13 +75,17 @@ def _finish_pages(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdi
             scored.as_of, scored.as_of, drift.alarms, {c.column: c.score for c in drift.columns}, {}
         )
         numbers = numbers_of(view, rolling_rank_ic=verdict.rolling_rank_ic, rank_ic_floor=floor)
-        side.start().submit(
-            "numbers_run",
-            f"monitoring numbers of {scored.as_of}",
-            numbers={k: None if math.isnan(v) else v for k, v in numbers.items()},
-            day=scored.as_of.isoformat(),
-            workspace_dir=str(data_dir),
-        )
+        label = f"monitoring numbers of {scored.as_of}"
+        try:
+            side.start().submit(
+                "numbers_run",
+                label,
+                numbers={k: None if math.isnan(v) else v for k, v in numbers.items()},
+                day=scored.as_of.isoformat(),
+                workspace_dir=str(data_dir),
+            )
+        except (OSError, side.SideProcessError) as exc:
+            get_run_logger().error("Evidently %s not rendered: %s", label, exc)
     waited = time.perf_counter()
     failed = side.finish_all()
     pages = side.running()

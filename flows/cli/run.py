@@ -79,7 +79,7 @@ def daily_cmd(
     from nepse.monitoring import side
 
     day = _date_opt(as_of)
-    side.start()  # Evidently imports in its own process while this one imports the pipeline
+    side.prestart()  # Evidently imports in its own process while this one imports the pipeline
     from flows.daily import daily_predictions
 
     state, summary = _run_flow(daily_predictions, as_of=day, source=source)
@@ -112,7 +112,7 @@ def demo_cmd(
     os.environ.update(demo)
     from nepse.monitoring import side
 
-    side.start()  # Evidently imports in its own process while the server starts
+    side.prestart()  # Evidently imports in its own process while the server starts
     starting = None
     if not server_running() and not os.environ.get("PREFECT_API_URL"):
         # The server starts (and migrates a new home's database) in its own process while this

@@ -49,14 +49,18 @@ class EvidentlySide:
 
     def __init__(self) -> None:
         self._err = tempfile.TemporaryFile(prefix="nepse-evidently-side-")  # noqa: SIM115 - closed by close()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "nepse.monitoring.side"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._err,
-            text=True,
-            bufsize=1,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "nepse.monitoring.side"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._err,
+                text=True,
+                bufsize=1,
+            )
+        except OSError:
+            self._err.close()
+            raise
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read, name="nepse-evidently-side", daemon=True)
         self._reader.start()
@@ -167,6 +171,15 @@ def start() -> EvidentlySide:
             _current = EvidentlySide()
             atexit.register(_current.close)
         return _current
+
+
+def prestart() -> None:
+    """Start this process's side process ahead of need; if it cannot start, say so and go on
+    (the drift step that needs it tries again and reports the failure as the day's alert)."""
+    try:
+        start()
+    except OSError as exc:
+        log.warning("Evidently side process not started ahead: %s", exc)
 
 
 def running() -> EvidentlySide | None:

@@ -56,3 +56,15 @@ def test_a_dead_process_fails_what_it_had_pending_and_is_replaced(tmp_path, monk
     failed = side.finish_all(timeout_s=60)
     assert list(failed) == ["numbers"] and "exited" in failed["numbers"]
     second.close()
+
+
+def test_a_side_process_that_cannot_start_does_not_stop_the_run(monkeypatch, caplog):
+    def no_processes(*args, **kwargs):
+        raise OSError("fork: resource temporarily unavailable")
+
+    monkeypatch.setattr(side, "_current", None)
+    monkeypatch.setattr(side.subprocess, "Popen", no_processes)
+    side.prestart()  # the run goes on to score; the drift step will try again
+    assert "not started ahead" in caplog.text and side.running() is None
+    with pytest.raises(OSError, match="resource temporarily unavailable"):
+        side.start()
