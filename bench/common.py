@@ -385,6 +385,10 @@ def combine(label: str, parts: dict[str, Measure], **extra: Any) -> dict[str, An
 
 
 # --- features of a panel too large for memory -------------------------------------------------
+TS_FILES = "ts-*.arrow"
+CROSS_FILE = "cross.arrow"
+
+
 def chunked_features(
     chunks: Iterator[Any],
     out: Path,
@@ -394,13 +398,20 @@ def chunked_features(
     then: Any = None,
     extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Features chunk of symbols by chunk to `out/ts-*.parquet`, then `out/cross.parquet`.
+    """Features chunk of symbols by chunk to `out/ts-*.arrow`, then `out/cross.arrow`.
 
     `chunks` yields LazyFrames of adjusted prices, each holding whole symbols. Per chunk:
     nepse.features.per_symbol_features (+ `then(lf)`, e.g. labels), the per-symbol names of
     `names` and `extra` written out; then the cross-sectional features (they need every symbol
     of a date) from the few written columns they read, in one pass. read_chunked joins them.
+
+    The work files are uncompressed Arrow IPC, each written by a thread while the next chunk
+    computes: a 400-symbol chunk is ~1 GB of Float64 that does not compress, and Parquet with
+    lz4 took 1.7-3.0 s a chunk to write (IPC 1.1 s); the cross pass memory-maps the few
+    columns it reads (bench/FINDINGS.md, 2026-12-02).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import polars as pl
 
     from nepse.features import CARRY, CROSS_FEATURES, KEYS, RANKED
@@ -410,7 +421,8 @@ def chunked_features(
     out.mkdir(parents=True, exist_ok=True)
     per_symbol = [n for n in names if n not in CROSS_FEATURES]
     rows = 0
-    with measure("per-symbol features, by chunk of symbols") as m1:
+    with measure("per-symbol features, by chunk of symbols") as m1, ThreadPoolExecutor(1) as io:
+        writing = None
         for k, lf in enumerate(chunks):
             lf = per_symbol_features(lf, securities)
             lf = then(lf) if then else lf
@@ -420,24 +432,29 @@ def chunked_features(
                 engine="in-memory"
             )
             rows += part.height
-            part.write_parquet(out / f"ts-{k:04d}.parquet", compression="lz4")
+            if writing is not None:
+                writing.result()  # one chunk in flight: memory stays at two chunks
+            path = out / f"ts-{k:04d}.arrow"
+            writing = io.submit(part.write_ipc, path, compression="uncompressed")
             del part
+        if writing is not None:
+            writing.result()
     needs = dict.fromkeys(["f_ret_1", *(f"f_{n}" for n in RANKED)])
     with measure("cross-section pass") as m2:
         cross = (
-            pl.scan_parquet(out / "ts-*.parquet")
+            pl.scan_ipc(out / TS_FILES)
             .select(*KEYS, "_sector", *needs)
             .pipe(add_cross_section)
             .select(*KEYS, *CROSS_FEATURES)
             .collect(engine="in-memory")
         )
-        cross.write_parquet(out / "cross.parquet", compression="lz4")
+        cross.write_ipc(out / CROSS_FILE, compression="uncompressed")
         del cross
     return combine(
-        "features by chunk of symbols + cross-section pass (written to Parquet)",
+        "features by chunk of symbols + cross-section pass (written as Arrow IPC)",
         {"per_symbol": m1, "cross_section": m2},
         rows=rows,
-        features_mb=round(sum(p.stat().st_size for p in out.glob("*.parquet")) / 2**20, 1),
+        features_mb=round(sum(p.stat().st_size for p in out.glob("*.arrow")) / 2**20, 1),
     )
 
 
@@ -445,5 +462,6 @@ def read_chunked(out: Path) -> Any:
     """The chunked result as one frame (per-symbol files joined with the cross-section)."""
     import polars as pl
 
-    ts = pl.read_parquet(out / "ts-*.parquet").drop("_sector")
-    return ts.join(pl.read_parquet(out / "cross.parquet"), on=["symbol", "date"], how="left")
+    ts = pl.scan_ipc(out / TS_FILES).collect().drop("_sector")
+    cross = pl.scan_ipc(out / CROSS_FILE).collect()
+    return ts.join(cross, on=["symbol", "date"], how="left")

@@ -301,15 +301,15 @@ def features_section(d: dict) -> list[str]:
         "features.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
         "process; peak = that process's maximum RSS from `/usr/bin/time -v` (input included). "
         "In memory = build_features collected at once; chunked = its per-symbol steps on "
-        "chunks of 400 symbols written to Parquet, then the cross-sectional pass (the way to run "
-        "it when the panel's feature columns do not fit in memory); pandas = "
+        "chunks of 400 symbols written as Arrow IPC work files, then the cross-sectional pass "
+        "(the way to run it when the panel's feature columns do not fit in memory); pandas = "
         "bench/pandas_features.py in two idioms (77 of the 85 features, so the ratio favours "
         f"pandas). Feature spec: {d.get('spec', {}).get('n_features', 85)} features.",
         "",
     ]
     engines = (
         ("polars", "Polars build_features, in memory"),
-        ("polars_chunked", "Polars, chunked to Parquet"),
+        ("polars_chunked", "Polars, chunked (Arrow IPC work files)"),
         ("pandas", "pandas groupby().rolling()"),
         ("pandas_transform", "pandas groupby().transform(lambda)"),
     )

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import polars as pl
-from common import PYTHON, chunked_features, combine, measure, run, save
+from common import CROSS_FILE, PYTHON, TS_FILES, chunked_features, combine, measure, run, save
 
 SEED = 11
 CHUNK = 400
@@ -134,14 +134,14 @@ def train(work: Path, symbols: int, years: float) -> dict:
     s = _settings(work)
     out = work / "features"
     with measure("load training sample") as m0:
-        last = pl.scan_parquet(out / "ts-*.parquet").select(pl.col("date").max()).collect().item()
+        last = pl.scan_ipc(out / TS_FILES).select(pl.col("date").max()).collect().item()
         first = years_before(last, years)
-        ts = pl.scan_parquet(out / "ts-*.parquet")
+        ts = pl.scan_ipc(out / TS_FILES)
         every = ts.select(pl.col("symbol").unique().sort()).collect()["symbol"]
         pick = every.gather_every(max(1, len(every) // symbols))[:symbols]
         panel = (
             ts.filter(pl.col("date") >= first, pl.col("symbol").is_in(pick.implode()))
-            .join(pl.scan_parquet(out / "cross.parquet"), on=["symbol", "date"], how="left")
+            .join(pl.scan_ipc(out / CROSS_FILE), on=["symbol", "date"], how="left")
             .collect()
         )
     with measure("train_final") as m:
