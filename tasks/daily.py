@@ -145,7 +145,6 @@ def check_drift(scored: ScoredDay) -> DriftSummary:
     summary, verdict = calibrated_drift(
         baseline,
         pl.read_parquet(scored.features_path),
-        day=scored.as_of,
         out_html=drift_report_path(s.data_dir, scored.as_of, scored.model_version),
     )
     side.start().submit(

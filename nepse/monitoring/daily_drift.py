@@ -91,7 +91,6 @@ def calibrated_drift(
     baseline: DriftBaseline,
     current: pl.DataFrame,
     *,
-    day: date,
     out_html: Path,
 ) -> tuple[DriftSummary, DriftVerdict]:
     """Judge the window `current` against the baseline: the day's summary (its page will be at
