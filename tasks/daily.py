@@ -149,7 +149,7 @@ def check_drift(scored: ScoredDay) -> DriftSummary:
     )
     side.start().submit(
         "drift_page",
-        drift_page_label(scored.as_of),
+        side.drift_page_label(scored.as_of),
         baseline_dir=str(folder),
         current=str(scored.features_path),
         columns=verdict.top_columns(s.drift_report_columns),
@@ -168,11 +168,6 @@ def check_drift(scored: ScoredDay) -> DriftSummary:
         summary.html_path,
     )
     return summary
-
-
-def drift_page_label(day: date) -> str:
-    """How the side process's request for a day's drift page is named."""
-    return f"drift page of {day}"
 
 
 def _training_panel(end: date, sessions: int) -> pl.DataFrame:

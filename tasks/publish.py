@@ -20,7 +20,6 @@ from nepse.store import open_store
 from tasks.alerts import send_alerts
 from tasks.artifacts import publish_daily_artifacts
 from tasks.common import IO_RETRY, settings, timed
-from tasks.daily import drift_page_label
 
 
 @task(name="publish-results", **IO_RETRY)
@@ -80,7 +79,7 @@ def _finish_pages(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdi
             side.start().submit(
                 "numbers_run",
                 label,
-                numbers={k: None if math.isnan(v) else v for k, v in numbers.items()},
+                numbers={k: v for k, v in numbers.items() if not math.isnan(v)},
                 day=scored.as_of.isoformat(),
                 workspace_dir=str(data_dir),
             )
@@ -96,7 +95,7 @@ def _finish_pages(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdi
     )
     for label, error in failed.items():
         get_run_logger().error("Evidently %s failed: %s", label, error)
-    return failed.get(drift_page_label(scored.as_of))
+    return failed.get(side.drift_page_label(scored.as_of))
 
 
 def _start_retraining(days: int) -> None:

@@ -257,10 +257,7 @@ def walk_forward_backtests(wf_result: Any, market: pl.DataFrame, settings: Any) 
     return out
 
 
-def backtest_excess(
-    wf_result: Any, market: pl.DataFrame, settings: Any, *, runs: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Net annual excess over the universe of every walk-forward model (promotion's test);
-    `runs` = `walk_forward_backtests` already computed."""
-    runs = walk_forward_backtests(wf_result, market, settings) if runs is None else runs
+def backtest_excess(runs: dict[str, Any]) -> dict[str, Any]:
+    """Net annual excess over the universe of every walk-forward model (promotion's test), from
+    `walk_forward_backtests`."""
     return {n: None if r is None else r.summary.get("excess_ew_annual") for n, r in runs.items()}

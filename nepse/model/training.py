@@ -75,7 +75,7 @@ def train_and_register(
     model.meta["label"] = {"name": settings.label, "hold": settings.label_hold}
     runs = walk_forward_backtests(wf, market, settings) if market is not None else {}
     if market is not None:
-        wf.info["backtest_net_excess"] = backtest_excess(wf, market, settings, runs=runs)
+        wf.info["backtest_net_excess"] = backtest_excess(runs)
     decision = register(
         store, models_dir, model, wf, settings=settings, force_promote=force_promote
     )

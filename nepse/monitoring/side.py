@@ -198,6 +198,11 @@ def finish_all(timeout_s: float = 300.0) -> dict[str, str]:
     return failed
 
 
+def drift_page_label(day: date) -> str:
+    """The label of a day's drift-page request (its error's key in `finish_all`)."""
+    return f"drift page of {day}"
+
+
 def drift_page(
     baseline_dir: str,
     current: str,
@@ -222,14 +227,11 @@ def drift_page(
     return out_html
 
 
-def numbers_run(numbers: dict[str, float | None], day: str, workspace_dir: str) -> str:
-    """Add the day's monitoring numbers (None: not computed) to the workspace as one run."""
-    import math
-
+def numbers_run(numbers: dict[str, float], day: str, workspace_dir: str) -> str:
+    """Add the day's computed monitoring numbers to the workspace as one run."""
     from nepse.monitoring.workspace import add_to_workspace, numbers_snapshot
 
-    values = {k: math.nan if v is None else float(v) for k, v in numbers.items()}
-    return add_to_workspace(Path(workspace_dir), numbers_snapshot(values, date.fromisoformat(day)))
+    return add_to_workspace(Path(workspace_dir), numbers_snapshot(numbers, date.fromisoformat(day)))
 
 
 OPS = {"drift_page": drift_page, "numbers_run": numbers_run}

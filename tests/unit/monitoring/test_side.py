@@ -28,7 +28,7 @@ def test_a_failed_request_is_reported_and_the_next_is_served(tmp_path):
         pages.submit(
             "numbers_run",
             "numbers",
-            numbers={"feature_drift": 0.12, "feature_drift_line": 0.2, "rolling_rank_ic": None},
+            numbers={"feature_drift": 0.12, "feature_drift_line": 0.2},
             day="2026-01-02",
             workspace_dir=str(tmp_path),
         )
