@@ -71,8 +71,9 @@ def data_fingerprint(panel: pl.DataFrame, feature_names: list[str], label: str =
 
 def library_versions() -> dict[str, str]:
     """Versions that decide whether a saved model reproduces."""
-    import lightgbm as lgb
     import sklearn
+
+    from nepse.model._lightgbm import lgb
 
     return {
         "python": platform.python_version(),

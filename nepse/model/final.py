@@ -36,12 +36,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
 from nepse.errors import DataQualityError, ModelNotFoundError, NotEnoughHistoryError
 from nepse.model import files
+from nepse.model._lightgbm import lgb
 from nepse.model.data import (
     KEYS,
     LABEL,

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 
 from nepse.errors import ModelNotFoundError
 from nepse.model import files
+from nepse.model._lightgbm import lgb
 from nepse.settings import Settings
 
 MODEL_FILE = "model.txt"

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
 from nepse.errors import NotEnoughHistoryError
+from nepse.model._lightgbm import lgb
 from nepse.model.data import (
     KEYS,
     LABEL,
