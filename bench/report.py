@@ -210,31 +210,45 @@ def daily_section(d: dict) -> list[str]:
     ]
     rows = []
     for y, res in d["results"].items():
-        runs = [*res["cli_server"], *res.get("cli_temporary_server", [])]
-        keys = ("wall_s", "cpu_s", lambda r: r.get("peak_rss_mb"), "returncode")
+        runs = [
+            *res["cli_server"],
+            *res.get("cli_server_no_service", []),
+            *res.get("cli_temporary_server", []),
+        ]
+        keys = ("wall_s", "cpu_s", lambda r: r.get("service_cpu_s", "—"))
+        keys += (lambda r: r.get("peak_rss_mb"), "returncode")
         rows += [
             [y, r["label"].split(",")[-1].strip(), *_pick([r], *keys, _load_col)[0]] for r in runs
         ]
-    out += _table(["history (years)", "run", "wall s", "CPU s", "peak MB", "rc", "load"], rows)
+    out += [
+        "CPU s is the command's (its process and children); the Evidently service's CPU during "
+        "the run (the day's page and workspace runs) is its own column.",
+        "",
+    ]
+    out += _table(
+        ["history (years)", "run", "wall s", "CPU s", "service CPU s", "peak MB", "rc", "load"],
+        rows,
+    )
     steps = ("ingest_file_day", "check_quality_gate", "find_champion", "score_universe")
     steps += ("check_drift", "evaluate_past_predictions", "publish_results")
     out += [
         "### Each step's own work, as the run logged it (wall / CPU s)",
         "",
         "`step NAME: W s (CPU C s)` lines (tasks/common.timed): the task body without Prefect's "
-        "bookkeeping around it. Evidently runs in the side process (nepse/monitoring/side.py): "
-        "check_drift is the calibrated verdict only, and publish_results includes the wait for "
-        "the side process's page (its CPU counts in the run's CPU column, not in the steps').",
+        "bookkeeping around it. Evidently renders in the Evidently service, or without it in "
+        "a side process the run starts (nepse/monitoring/side.py): check_drift is the calibrated "
+        "verdict only, and publish_results includes the wait for the day's page.",
         "",
     ]
     rows = []
     for y, res_y in d["results"].items():
-        for r in res_y["cli_server"]:
+        for r in [*res_y["cli_server"], *res_y.get("cli_server_no_service", [])]:
+            label = f"{y}, side process" if r in res_y.get("cli_server_no_service", []) else y
             st = r.get("steps", {})
             cells = [
                 f"{st[k]['wall_s']:.2f} / {st[k]['cpu_s']:.2f}" if k in st else "—" for k in steps
             ]
-            rows.append([y, *cells, r.get("steps_wall_s"), r.get("steps_cpu_s")])
+            rows.append([label, *cells, r.get("steps_wall_s"), r.get("steps_cpu_s")])
     out += _table(["history", *steps, "sum wall s", "sum CPU s"], rows)
     imp = d.get("imports", [])
     if imp:
@@ -277,11 +291,19 @@ def daily_section(d: dict) -> list[str]:
         f"{t['non_prefect_s']:g} s: {_verdict(min(npf), t['non_prefect_s']) if npf else '—'}; "
         f"of which the drift step {_f(min(x['wall_s'] for x in drift)) if drift else '—'} s wall "
         f"({_f(min(x['cpu_s'] for x in drift)) if drift else '—'} s CPU: the verdict; Evidently "
-        "imports and renders in the side process, and publish waits for it).",
+        "renders in the Evidently service, and publish waits for it).",
         f"- 15 years / 2 years stored (target at most ×{t['ratio']:g}): whole command "
         f"{ratio('wall_s')} wall, {ratio('cpu_s')} CPU; the steps' work {ratio('steps_wall_s')} "
         f"wall, {ratio('steps_cpu_s')} CPU.",
     ]
+    side = res[full].get("cli_server_no_service", [])
+    if side:
+        out += [
+            f"- Without the Evidently service (a side process per run imports Evidently): "
+            f"{_f(min(r['wall_s'] for r in side))} s wall, "
+            f"{_f(min(r['cpu_s'] for r in side))} s CPU (best of {len(side)}); non-Prefect part "
+            f"{_f(min(r['non_prefect_s'] for r in side if 'non_prefect_s' in r))} s."
+        ]
     temp = res[full].get("cli_temporary_server", [])
     failed = [r for r in temp if r["returncode"] != 0]
     if failed:

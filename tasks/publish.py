@@ -89,9 +89,9 @@ def _finish_pages(data_dir, scored: ScoredDay, drift: DriftSummary | None, verdi
     failed = side.finish_all()
     pages = side.running()
     get_run_logger().info(
-        "waited %.2f s for the Evidently side process (its import took %s s)",
+        "waited %.2f s for %s",
         time.perf_counter() - waited,
-        pages.ready_s if pages else "?",
+        pages.describe() if pages else "the Evidently side process (not started)",
     )
     for label, error in failed.items():
         get_run_logger().error("Evidently %s failed: %s", label, error)

@@ -95,7 +95,8 @@ def calibrated_drift(
 ) -> tuple[DriftSummary, DriftVerdict]:
     """Judge the window `current` against the baseline: the day's summary (its page will be at
     `out_html`) and the verdict the page is drawn from. No Evidently here: its page is rendered
-    apart (`nepse.monitoring.side.drift_page`, in the side process in a daily run)."""
+    apart (`nepse.monitoring.side_serve.drift_page`, by the side process or the Evidently
+    service in a daily run)."""
     start = time.perf_counter()
     verdict = check(baseline, current)
     columns = [

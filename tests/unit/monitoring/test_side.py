@@ -68,3 +68,108 @@ def test_a_side_process_that_cannot_start_does_not_stop_the_run(monkeypatch, cap
     assert "not started ahead" in caplog.text and side.running() is None
     with pytest.raises(OSError, match="resource temporarily unavailable"):
         side.start()
+
+
+@pytest.fixture
+def service(tmp_path):
+    """A running Evidently service on a socket in tmp_path (the `nepse server start` one)."""
+    import subprocess
+    import sys
+    import time
+
+    sock = tmp_path / "ev.sock"
+    log = tmp_path / "ev.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nepse.monitoring.side", "--listen", str(sock), str(log)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while not sock.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    yield proc, str(sock), log
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_service_serves_one_run_after_another_warm(service, tmp_path, monkeypatch):
+    proc, sock, _ = service
+    monkeypatch.setattr(side, "_current", None)
+    monkeypatch.setenv(side.SERVICE_ENV, sock)
+    first = side.start()
+    assert first.warm and first.pid == proc.pid
+    first.submit(
+        "numbers_run",
+        "day 1",
+        numbers={"feature_drift": 0.1},
+        day="2026-01-02",
+        workspace_dir=str(tmp_path),
+    )
+    assert side.finish_all(timeout_s=120) == {}
+    assert first.ready_s is not None and first.ready_s > 0  # the service's one import
+    first.close()
+    assert proc.poll() is None  # a run's end closes its connection, not the service
+
+    second = EvidentlySide(sock)  # the next run: served at once, nothing imported again
+    second.submit(
+        "numbers_run",
+        "day 2",
+        numbers={"feature_drift": 0.2},
+        day="2026-01-05",
+        workspace_dir=str(tmp_path),
+    )
+    second.submit(
+        "drift_page",
+        "page",
+        baseline_dir=str(tmp_path / "none"),
+        current=str(tmp_path / "none.parquet"),
+        columns=["ret_5"],
+        day="2026-01-05",
+        out_html=str(tmp_path / "p.html"),
+        banner="",
+        workspace_dir=None,
+    )
+    failed = second.finish(timeout_s=60)
+    assert list(failed) == ["page"] and "FileNotFoundError" in failed["page"]
+    assert "warm" in second.describe()
+    second.close()
+    assert len(list((tmp_path / "evidently").glob("*/snapshots/*.json"))) == 2
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert not (tmp_path / "ev.sock").exists()  # SIGTERM removes its socket
+
+
+def test_a_service_running_other_code_is_not_used(service, monkeypatch, caplog):
+    _, sock, _ = service
+    monkeypatch.setattr(side, "_current", None)
+    monkeypatch.setenv(side.SERVICE_ENV, sock)
+    monkeypatch.setattr(side, "code_fingerprint", lambda: "edited-since")
+    with pytest.raises(side.StaleServiceError, match="restart it"):
+        EvidentlySide(sock)
+    pages = side.start()  # the run goes on with its own side process
+    assert not pages.warm and "runs other code" in caplog.text
+    pages.close()
+
+
+def test_a_dead_service_fails_what_it_had_pending_and_the_run_falls_back(
+    service, tmp_path, monkeypatch
+):
+    proc, sock, log = service
+    monkeypatch.setattr(side, "_current", None)
+    monkeypatch.setenv(side.SERVICE_ENV, sock)
+    pages = side.start()
+    assert pages.warm
+    pages.submit("numbers_run", "numbers", numbers={}, day="2026-01-02", workspace_dir="x")
+    proc.kill()  # SIGKILL: its socket file stays behind, nobody listens
+    proc.wait()
+    failed = side.finish_all(timeout_s=60)
+    assert list(failed) == ["numbers"] and "exited" in failed["numbers"]
+    assert str(log) in failed["numbers"]  # where to look
+    assert not pages.alive
+    again = side.start()  # refused by the stale socket: a side process of its own
+    assert not again.warm and again.alive
+    again.close()
