@@ -447,13 +447,17 @@ def chunked_features(
 
     `chunks` yields LazyFrames of adjusted prices, each holding whole symbols. Per chunk:
     nepse.features.per_symbol_features (+ `then(lf)`, e.g. labels), the per-symbol names of
-    `names` and `extra` written out; then the cross-sectional features (they need every symbol
-    of a date) from the few written columns they read, in one pass. read_chunked joins them.
+    `names` and `extra` written out; the few Float64 columns the cross-sectional features read
+    (they need every symbol of a date) are kept in memory, and computed from in one pass at the
+    end. read_chunked joins the two.
 
-    The work files are uncompressed Arrow IPC, each written by a thread while the next chunk
-    computes: a 400-symbol chunk is ~1 GB of Float64 that does not compress, and Parquet with
-    lz4 took 1.7-3.0 s a chunk to write (IPC 1.1 s); the cross pass memory-maps the few
-    columns it reads (bench/FINDINGS.md, 2026-12-02).
+    The work files are uncompressed Arrow IPC with the features stored as Float32 (7
+    significant digits, what LightGBM's bins and Qlib's feature store keep), each written by a
+    thread while the next chunk computes. Everything is computed in Float64: the stored values
+    equal the in-memory build's cast to Float32, bit for bit (bench/features_vs_pandas.py
+    checks). Why: a 400-symbol chunk of 85 Float64 features is ~1 GB that does not compress
+    (Parquet with lz4 took 1.7-3.0 s a chunk, IPC 1.1 s), and at 21-25 M rows the run was
+    bound by writing ~15 GB (bench/FINDINGS.md, 2026-12-02).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -465,7 +469,9 @@ def chunked_features(
 
     out.mkdir(parents=True, exist_ok=True)
     per_symbol = [n for n in names if n not in CROSS_FEATURES]
+    needs = list(dict.fromkeys(["f_ret_1", *(f"f_{n}" for n in RANKED)]))
     rows = 0
+    inputs = []  # per chunk: the cross-section's Float64 inputs (shares the chunk's buffers)
     with measure("per-symbol features, by chunk of symbols") as m1, ThreadPoolExecutor(1) as io:
         writing = None
         for k, lf in enumerate(chunks):
@@ -473,34 +479,71 @@ def chunked_features(
             lf = then(lf) if then else lf
             have = set(lf.collect_schema().names())
             carry = [*CARRY, *(c for c in CARRY_IF_PRESENT if c in have)]
-            part = lf.select(*KEYS, *per_symbol, *carry, "_sector", *extra).collect(
-                engine="in-memory"
-            )
+            part = lf.select(
+                *dict.fromkeys([*KEYS, *per_symbol, *carry, "_sector", *extra, *needs])
+            ).collect(engine="in-memory")
             rows += part.height
+            inputs.append(part.select(*KEYS, "_sector", *needs))
+            stored = part.select(*KEYS, *per_symbol, *carry, "_sector", *extra).with_columns(
+                _as_float32(part, per_symbol)
+            )
             if writing is not None:
                 writing.result()  # one chunk in flight: memory stays at two chunks
             path = out / f"ts-{k:04d}.arrow"
-            writing = io.submit(part.write_ipc, path, compression="uncompressed")
-            del part
+            writing = io.submit(_write_through, stored, path)
+            del part, stored
         if writing is not None:
             writing.result()
-    needs = dict.fromkeys(["f_ret_1", *(f"f_{n}" for n in RANKED)])
     with measure("cross-section pass") as m2:
-        cross = (
-            pl.scan_ipc(out / TS_FILES)
-            .select(*KEYS, "_sector", *needs)
-            .pipe(add_cross_section)
-            .select(*KEYS, *CROSS_FEATURES)
-            .collect(engine="in-memory")
+        # Year by year: a date's cross-section needs only that date's rows, and listing a
+        # year's ~1 M rows date by date stays in the CPU's caches, where listing all 21 M
+        # (add_cross_section's gathers) was bound by memory latency: 35 s, 4.5 s now.
+        years = (
+            pl.concat(inputs, rechunk=False)
+            .with_columns(_year=pl.col("date").dt.year())
+            .partition_by("_year", include_key=False)
         )
+        del inputs
+        cross = pl.concat(
+            [
+                year.lazy()
+                .pipe(add_cross_section)
+                .select(*KEYS, *CROSS_FEATURES)
+                .collect(engine="in-memory")
+                .pipe(lambda f: f.with_columns(_as_float32(f, CROSS_FEATURES)))
+                for year in years
+            ]
+        )
+        del years
         cross.write_ipc(out / CROSS_FILE, compression="uncompressed")
         del cross
     return combine(
-        "features by chunk of symbols + cross-section pass (written as Arrow IPC)",
+        "features by chunk of symbols + cross-section pass (Float32 Arrow IPC work files)",
         {"per_symbol": m1, "cross_section": m2},
         rows=rows,
         features_mb=round(sum(p.stat().st_size for p in out.glob("*.arrow")) / 2**20, 1),
     )
+
+
+def _write_through(frame: Any, path: Path) -> None:
+    """Write `frame` as uncompressed Arrow IPC, flush it to disk and drop it from the page
+    cache: at 21-25 M rows the ~10 GB of work files otherwise fill the page cache, and every
+    later allocation of the run waited for the kernel to reclaim (write back) those pages; the
+    system CPU time was 67-77 s of the run's 113-129 s."""
+    frame.write_ipc(path, compression="uncompressed")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _as_float32(frame: Any, names: Any) -> list[Any]:
+    """Casts to Float32 of the Float64 columns among `names` (the stored features)."""
+    import polars as pl
+
+    return [pl.col(n).cast(pl.Float32) for n in names if frame.schema.get(n) == pl.Float64]
 
 
 def read_chunked(out: Path) -> Any:

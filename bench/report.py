@@ -400,9 +400,16 @@ def features_section(d: dict) -> list[str]:
                 else ""
             )
             + ".",
-            f"Chunked vs one-shot Polars ({chk['chunked_vs_one_shot']['features']} features): "
+            f"Chunked vs one-shot Polars ({chk['chunked_vs_one_shot']['features']} features; "
+            f"against {chk['chunked_vs_one_shot'].get('compared_to', 'the one-shot build')}): "
             f"max abs difference {chk['chunked_vs_one_shot']['max_abs_diff']:.2g}, null mismatches "
-            f"{chk['chunked_vs_one_shot']['null_mismatch']}.",
+            f"{chk['chunked_vs_one_shot']['null_mismatch']}"
+            + (
+                f"; against the Float64 build, max relative difference "
+                f"{chk['chunked_vs_one_shot']['max_rel_diff_vs_float64']:.2g} (Float32 rounding)."
+                if "max_rel_diff_vs_float64" in chk["chunked_vs_one_shot"]
+                else "."
+            ),
             "",
             "<details><summary>Per-feature max abs difference (pandas vs Polars)</summary>",
             "",
