@@ -92,8 +92,13 @@ def service(tmp_path):
         time.sleep(0.05)
     yield proc, str(sock), log
     if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=30)
+        proc.terminate()  # SIGTERM ends it, even while it still imports Evidently
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
 
 
 def test_the_service_serves_one_run_after_another_warm(service, tmp_path, monkeypatch):
@@ -173,3 +178,10 @@ def test_a_dead_service_fails_what_it_had_pending_and_the_run_falls_back(
     again = side.start()  # refused by the stale socket: a side process of its own
     assert not again.warm and again.alive
     again.close()
+
+
+def test_sigterm_ends_the_service_while_it_imports(service):
+    proc, sock, _ = service
+    proc.terminate()  # at once: Evidently's import (2-4 s) has not finished
+    assert proc.wait(timeout=30) == 0
+    assert not os.path.exists(sock)
