@@ -59,7 +59,12 @@ def goal_rows(docs: dict[str, dict | None]) -> list[list[str]]:
                 f"`nepse daily` on the real data, running server ({full} years)",
                 "<= 8 s wall",
                 f"{_s(best['wall_s'])} s wall / {_s(best['cpu_s'])} s CPU "
-                f"(load {best['load_before']})",
+                + (
+                    f"+ {_s(best['service_cpu_s'])} s in the Evidently service "
+                    if best.get("service_cpu_s") is not None
+                    else ""
+                )
+                + f"(load {best['load_before']})",
                 _met(best["wall_s"] <= 8),
             ]
         )
@@ -80,8 +85,8 @@ def goal_rows(docs: dict[str, dict | None]) -> list[list[str]]:
                     "daily drift step (issue 12 item 10), in the run's wall time",
                     "<= 2 s of work",
                     f"{_s(in_run, 2)} s: check_drift {_s(drift['wall_s'], 2)} s (the verdict) + "
-                    f"publish {_s(publish['wall_s'], 2)} s (mostly the wait for the Evidently side "
-                    "process's page, whose import runs meanwhile on the other core)",
+                    f"publish {_s(publish['wall_s'], 2)} s (mostly the wait for the Evidently "
+                    "service's page, rendered meanwhile on the other core)",
                     _met(in_run <= 2),
                 ]
             )
@@ -159,7 +164,8 @@ def first_run_lines(d: dict | None) -> list[str]:
         f"Command: `{d['command']}` (finished {d['finished_at']}). Each try: a new Prefect home "
         "(database not yet created or migrated) and a new data directory (the demo trains its "
         "first champion); the server the demo starts is stopped after each try. CPU = the "
-        "command and what it waited for (the detached server not counted).",
+        "command and what it waited for (the detached server and Evidently service, which the demo "
+        "starts and leaves running, not counted).",
         "",
         "| try | rc | wall s | CPU s | demo's own 'done in' s | load |",
         "|---|---|---|---|---|---|",
