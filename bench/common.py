@@ -324,7 +324,7 @@ def _start_service(home: Path, timeout_s: float = 120) -> tuple[subprocess.Popen
     log = home / "evidently.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [PYTHON, "-m", "nepse.monitoring.side", "--listen", str(sock), str(log)],
+            [PYTHON, "-m", "nepse.monitoring.side_serve", "--listen", str(sock), str(log)],
             cwd=REPO,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -6,7 +6,7 @@ machine. A server started here runs in the background on 127.0.0.1, its state in
 `$PREFECT_HOME/nepse-server.json`; while it answers, the CLI points PREFECT_API_URL at it (unless
 PREFECT_API_URL is already set), so commands start in a second and their runs show in its UI.
 
-Beside it runs the Evidently service (`python -m nepse.monitoring.side --listen`, see that
+Beside it runs the Evidently service (`python -m nepse.monitoring.side_serve --listen`, see that
 module): Evidently imported once, so a daily run's drift page costs no import. Its pid, socket
 and log are recorded in the same file; while it runs the CLI sets NEPSE_EVIDENTLY_SERVICE.
 """
@@ -111,7 +111,7 @@ def start_evidently_service(home: Path, timeout_s: float = 30.0) -> dict:
         sock.unlink()
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nepse.monitoring.side", "--listen", str(sock), str(log)],
+            [sys.executable, "-m", "nepse.monitoring.side_serve", "--listen", str(sock), str(log)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -13,8 +13,8 @@ alert; the predictions and the verdict are stored either way.
 Protocol: one JSON request per line on the process's stdin (`{"id", "op", "args"}`), one JSON
 reply per line on its stdout (`{"id", "ok"}` or `{"id", "error"}`), handled in order. Its stderr
 (log lines, tracebacks) goes to a temporary file, quoted when the process dies. End of input
-ends the process. Run it by hand with `python -m nepse.monitoring.side` and type a request.
-This module is the client; what answers is nepse/monitoring/side_serve.py.
+ends the process. Run it by hand with `python -m nepse.monitoring.side_serve` and type a
+request. This module is the client; what answers is nepse/monitoring/side_serve.py.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class EvidentlySide:
         self._err = tempfile.TemporaryFile(prefix="nepse-evidently-side-")  # noqa: SIM115 - closed by close()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "nepse.monitoring.side"],
+                [sys.executable, "-m", "nepse.monitoring.side_serve"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._err,
@@ -325,9 +325,3 @@ def finish_all(timeout_s: float = 300.0) -> dict[str, str]:
 def drift_page_label(day: date) -> str:
     """The label of a day's drift-page request (its error's key in `finish_all`)."""
     return f"drift page of {day}"
-
-
-if __name__ == "__main__":  # `python -m nepse.monitoring.side [--listen SOCKET [LOG]]`
-    from nepse.monitoring.side_serve import main
-
-    main()

@@ -1,7 +1,7 @@
 """The Evidently side process and service: what answers `nepse.monitoring.side`'s requests.
 
-Started as `python -m nepse.monitoring.side` (one run's side process: requests on stdin until
-end of input) or `python -m nepse.monitoring.side --listen SOCKET [LOG]` (the Evidently
+Started as `python -m nepse.monitoring.side_serve` (one run's side process: requests on stdin until
+end of input) or `python -m nepse.monitoring.side_serve --listen SOCKET [LOG]` (the Evidently
 service: every run's requests on a Unix socket, until SIGTERM). The protocol and the clients
 are in nepse/monitoring/side.py.
 """
@@ -160,3 +160,7 @@ def main() -> None:
         serve_socket(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     else:
         serve()
+
+
+if __name__ == "__main__":
+    main()

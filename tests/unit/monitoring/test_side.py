@@ -81,7 +81,7 @@ def service(tmp_path):
     log = tmp_path / "ev.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nepse.monitoring.side", "--listen", str(sock), str(log)],
+            [sys.executable, "-m", "nepse.monitoring.side_serve", "--listen", str(sock), str(log)],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
