@@ -160,12 +160,12 @@ def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -
     if state is not None:
         service = state.get("evidently") or {}
         if not (service and alive(int(service["pid"]))):  # it was stopped or died: again
-            state["evidently"] = start_evidently_service(home)
+            state["evidently"] = _try_service(home)
             state_file().write_text(json.dumps(state))
         return state
     port = free_port_from(port)
     home.mkdir(parents=True, exist_ok=True)
-    evidently = start_evidently_service(home)
+    evidently = _try_service(home)
     log = home / "nepse-server.log"
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -195,11 +195,11 @@ def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -
     deadline = time.monotonic() + timeout_s
     while not _healthy(api_url):
         if proc.poll() is not None:
-            _stop_pid(evidently["pid"])
+            _stop_service(evidently)
             raise RuntimeError(f"prefect server exited with {proc.returncode}; see {log}")
         if time.monotonic() > deadline:
             _stop_pid(proc.pid)
-            _stop_pid(evidently["pid"])
+            _stop_service(evidently)
             raise RuntimeError(f"prefect server did not answer within {timeout_s:.0f} s; see {log}")
         time.sleep(0.5)
     state = {
@@ -221,13 +221,26 @@ def stop_recorded() -> dict | None:
     except (OSError, ValueError):
         return None
     _stop_pid(int(state["pid"]))
-    service = state.get("evidently") or {}
+    _stop_service(state.get("evidently"))
+    path.unlink(missing_ok=True)
+    return state
+
+
+def _try_service(home: Path) -> dict | None:
+    """The Evidently service, started; None when it cannot start (the server starts anyway:
+    runs then render their pages in a side process of their own)."""
+    try:
+        return start_evidently_service(home)
+    except (OSError, RuntimeError) as exc:
+        print(f"warning: the Evidently service did not start: {exc}", file=sys.stderr)
+        return None
+
+
+def _stop_service(service: dict | None) -> None:
     if service:
         _stop_pid(int(service["pid"]))
         with contextlib.suppress(OSError):
             Path(service["socket"]).unlink()
-    path.unlink(missing_ok=True)
-    return state
 
 
 def _stop_pid(pid: int, timeout_s: float = 20.0) -> None:

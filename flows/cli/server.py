@@ -23,7 +23,6 @@ def server_start(
         state = start_server(port)
     console.print(f"Prefect server at {state['api_url'].removesuffix('/api')} (pid {state['pid']})")
     _print_service(state)
-    _print_service(state)
     console.print(f"log: {state['log']}; stop both with: nepse server stop")
 
 

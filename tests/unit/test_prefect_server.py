@@ -41,3 +41,13 @@ def test_a_dead_or_zombie_service_is_not(monkeypatch):
     assert SERVICE_ENV not in os.environ
     zombie.wait()
     assert not prefect_server.alive(zombie.pid)
+
+
+def test_a_service_that_cannot_start_does_not_stop_the_server_start(tmp_path, monkeypatch, capsys):
+    def no_processes(*args, **kwargs):
+        raise OSError("fork: resource temporarily unavailable")
+
+    monkeypatch.setattr(prefect_server.subprocess, "Popen", no_processes)
+    assert prefect_server._try_service(tmp_path) is None
+    assert "Evidently service did not start" in capsys.readouterr().err
+    prefect_server._stop_service(None)  # a state without a service stops cleanly
