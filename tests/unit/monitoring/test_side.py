@@ -185,3 +185,21 @@ def test_sigterm_ends_the_service_while_it_imports(service):
     proc.terminate()  # at once: Evidently's import (2-4 s) has not finished
     assert proc.wait(timeout=30) == 0
     assert not os.path.exists(sock)
+
+
+def test_two_runs_at_once_are_both_served(service, tmp_path):
+    _, sock, _ = service
+    runs = [EvidentlySide(sock), EvidentlySide(sock)]
+    for k, pages in enumerate(runs):
+        for day in ("2026-01-05", "2026-01-06"):
+            pages.submit(
+                "numbers_run",
+                f"run {k} {day}",
+                numbers={"feature_drift": 0.1 * k},
+                day=day,
+                workspace_dir=str(tmp_path / f"ws{k}"),
+            )
+    assert [pages.finish(timeout_s=120) for pages in runs] == [{}, {}]
+    for k, pages in enumerate(runs):
+        pages.close()
+        assert len(list((tmp_path / f"ws{k}" / "evidently").glob("*/snapshots/*.json"))) == 2
