@@ -136,8 +136,8 @@ def score_universe(as_of: date) -> ScoredDay:
 def check_drift(scored: ScoredDay) -> DriftSummary:
     """Calibrated drift of the last N sessions against the model's training-period reference.
 
-    Evidently's page of the day is rendered in the side process (`nepse.monitoring.side`), which
-    `publish_results` waits for."""
+    Evidently's page of the day is rendered by the Evidently service or the run's side process
+    (`nepse.monitoring.side`), which `publish_results` waits for."""
     s = settings()
     folder = s.data_dir / "models" / scored.model_version
     meta, _ = model_reference(folder)

@@ -11,20 +11,25 @@ from nepse.monitoring import side
 from nepse.monitoring.side import EvidentlySide, SideProcessError
 
 
+def _submit_a_page_without_files(pages: EvidentlySide, tmp_path, day: str) -> None:
+    """A drift-page request (label "page") whose model folder and window do not exist."""
+    pages.submit(
+        "drift_page",
+        "page",
+        baseline_dir=str(tmp_path / "no-model"),
+        current=str(tmp_path / "no-window.parquet"),
+        columns=["ret_5"],
+        day=day,
+        out_html=str(tmp_path / "page.html"),
+        banner="",
+        workspace_dir=None,
+    )
+
+
 def test_a_failed_request_is_reported_and_the_next_is_served(tmp_path):
     pages = EvidentlySide()
     try:
-        pages.submit(
-            "drift_page",
-            "page",
-            baseline_dir=str(tmp_path / "no-model"),
-            current=str(tmp_path / "no-window.parquet"),
-            columns=["ret_5"],
-            day="2026-01-02",
-            out_html=str(tmp_path / "page.html"),
-            banner="",
-            workspace_dir=None,
-        )
+        _submit_a_page_without_files(pages, tmp_path, "2026-01-02")
         pages.submit(
             "numbers_run",
             "numbers",
@@ -127,17 +132,7 @@ def test_the_service_serves_one_run_after_another_warm(service, tmp_path, monkey
         day="2026-01-05",
         workspace_dir=str(tmp_path),
     )
-    second.submit(
-        "drift_page",
-        "page",
-        baseline_dir=str(tmp_path / "none"),
-        current=str(tmp_path / "none.parquet"),
-        columns=["ret_5"],
-        day="2026-01-05",
-        out_html=str(tmp_path / "p.html"),
-        banner="",
-        workspace_dir=None,
-    )
+    _submit_a_page_without_files(second, tmp_path, "2026-01-05")
     failed = second.finish(timeout_s=60)
     assert list(failed) == ["page"] and "FileNotFoundError" in failed["page"]
     assert "warm" in second.describe()
