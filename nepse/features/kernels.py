@@ -128,24 +128,68 @@ def rolling_extreme(s: pl.Series, windows: tuple[int, ...], how: str) -> pl.Seri
     return _struct(s.name, _blocked(_values(s), max(windows) - 1, _extremes(windows, pick)))
 
 
-# --- window quantiles through a sorting network --------------------------------------------------
+# --- window quantiles from shared sorted runs ---------------------------------------------------
+# A window of w rows ending at row t is the window of a rows ending at t followed (backwards) by
+# the window of b = w - a rows ending at t - a. So the sorted values of every window come from
+# merging the sorted values of two shorter windows, and the shorter windows' sorted values are
+# computed once for every row and shared by all longer windows (shifted by a rows). A merge is
+# Batcher's odd-even merging network, run on whole columns (one min and one max per comparator)
+# and pruned to the sorted positions that some result needs. For windows 5-60 and quantiles
+# 0.2/0.8 that is 159 comparators a row for all five windows: 0.13 s at 0.5 M rows, against
+# 0.40 s for Polars' rolling_quantile (~60 ns a row per window and quantile) for the long
+# windows plus one sorting network per short window (~w log² w comparators each).
 @cache
-def _network(n: int) -> tuple[tuple[int, int], ...]:
-    """Batcher's odd-even merge sort for n wires (the next power of two, pruned to n)."""
-    size = 1 << max(0, (n - 1).bit_length())
-    pairs = []
-    p = 1
-    while p < size:
-        k = p
-        while k >= 1:
-            for j in range(k % p, size - k, 2 * k):
-                for i in range(min(k, size - j - k)):
-                    a, b = i + j, i + j + k
-                    if a // (2 * p) == b // (2 * p) and b < n:
-                        pairs.append((a, b))
-            k //= 2
-        p *= 2
-    return tuple(pairs)
+def _merge_pairs(n: int) -> tuple[tuple[int, int], ...]:
+    """Batcher's odd-even merge of two sorted halves of n wires each (n a power of two)."""
+
+    def merge(lo: int, hi: int, r: int):
+        step = 2 * r
+        if step < hi - lo:
+            yield from merge(lo, hi, step)
+            yield from merge(lo + r, hi, step)
+            yield from ((i, i + r) for i in range(lo + r, hi - r, step))
+        else:
+            yield (lo, lo + r)
+
+    return tuple(merge(0, 2 * n - 1, 1))
+
+
+Register = int | tuple[str, int]
+"""A merge's value: ("a", i) / ("b", i) is sorted position i of an input, an int a result."""
+
+
+@cache
+def _merge_program(p: int, q: int, needed: frozenset[int]):
+    """Ops merging sorted inputs a (p values) and b (q values), pruned to the `needed` positions.
+
+    Returns (ops, outputs, a_used, b_used): ops are (register, ufunc, x, y); outputs maps each
+    needed position to its register; a_used / b_used are the input positions the ops read.
+    Both inputs are padded to a power of two with +inf, and comparators with a padding wire are
+    resolved while the network is laid out (min(x, inf) = x), so they cost nothing.
+    """
+    half = 1 << max(0, (max(p, q) - 1).bit_length())
+    wires: list[Register | None] = [("a", i) if i < p else None for i in range(half)]
+    wires += [("b", i) if i < q else None for i in range(half)]
+    ops: list[tuple[int, np.ufunc, Register, Register]] = []
+    for i, j in _merge_pairs(half):
+        x, y = wires[i], wires[j]
+        if y is None:
+            continue
+        if x is None:
+            wires[i], wires[j] = y, None
+            continue
+        ops += [(len(ops), np.minimum, x, y), (len(ops) + 1, np.maximum, x, y)]
+        wires[i], wires[j] = len(ops) - 2, len(ops) - 1
+    outputs = {k: wires[k] for k in sorted(needed)}
+    live, kept = set(outputs.values()), []
+    for op in reversed(ops):
+        if op[0] in live:
+            kept.append(op)
+            live |= {op[2], op[3]}
+    inputs = [r for r in live if isinstance(r, tuple)]
+    a_used = tuple(sorted(i for side, i in inputs if side == "a"))
+    b_used = tuple(sorted(i for side, i in inputs if side == "b"))
+    return tuple(reversed(kept)), outputs, a_used, b_used
 
 
 def _order_positions(w: int, q: float) -> tuple[int, int, float]:
@@ -156,50 +200,140 @@ def _order_positions(w: int, q: float) -> tuple[int, int, float]:
 
 
 @cache
-def _plan(w: int, needed: frozenset[int]) -> tuple[tuple[int, int, bool, bool], ...]:
-    """The network's comparators that the `needed` sorted positions depend on (liveness)."""
-    live, steps = set(needed), []
-    for a, b in reversed(_network(w)):
-        want_lo, want_hi = a in live, b in live
-        if want_lo or want_hi:
-            steps.append((a, b, want_lo, want_hi))
-            live |= {a, b}
-    return tuple(reversed(steps))
+def _merge_tree(windows: tuple[int, ...], qs: tuple[float, ...]):
+    """How each window size splits (a, b), and the sorted positions each size must provide.
+
+    A size splits into the largest known size a with w/2 <= a < w (the windows themselves, then
+    halves), so 60 = 30 + 30, 30 = 20 + 10, 20 = 10 + 10, 10 = 5 + 5, 5 = 3 + 2, 3 = 2 + 1.
+    """
+    splits: dict[int, tuple[int, int]] = {}
+
+    def add(w: int) -> None:
+        if w == 1 or w in splits:
+            return
+        known = [v for v in (*windows, *splits) if w / 2 <= v < w]
+        a = max(known) if known else (w + 1) // 2
+        splits[w] = (a, w - a)
+        add(a)
+        add(w - a)
+
+    for w in sorted(windows):
+        add(w)
+    needs: dict[int, set[int]] = {1: set()}
+    for w in windows:
+        needs.setdefault(w, set()).update(p for q in qs for p in _order_positions(w, q)[:2])
+    programs = {}
+    for w in sorted(splits, reverse=True):  # every parent before its parts
+        a, b = splits[w]
+        programs[w] = _merge_program(a, b, frozenset(needs[w]))
+        needs.setdefault(a, set()).update(programs[w][2])
+        needs.setdefault(b, set()).update(programs[w][3])
+    return tuple((w, splits[w], programs[w]) for w in sorted(splits))
 
 
-def _quantiles(w: int, qs: tuple[float, ...]) -> Kernel:
-    positions = {q: _order_positions(w, q) for q in qs}
-    plan = _plan(w, frozenset(p for i, j, _ in positions.values() for p in (i, j)))
+Ref = tuple[int, int]
+"""A value in the linear program: (register, offset): rows offset.. of the register's buffer."""
+
+
+def _ref(runs: dict, local: dict, r: Register, a: int, b: int) -> Ref:
+    """Where register r of the merge of runs a (ending at t) and b (ending at t - a) lives."""
+    if not isinstance(r, tuple):
+        return local[r]
+    side, k = r
+    # Run w's row i is the window ending at block row w - 1 + i: the a rows ending at t are run
+    # a from its row b, the b rows ending at t - a are run b from its row 0.
+    reg, off = runs[(a, k)] if side == "a" else runs[(b, k)]
+    return reg, off + (b if side == "a" else 0)
+
+
+@cache
+def _linear_program(windows: tuple[int, ...], qs: tuple[float, ...]):
+    """The merge tree as one list of ops on registers (register 0 is the block itself).
+
+    Returns (ops, results): ops are (register, ufunc, x, y, w), computing the m - w + 1 values
+    of a window of w rows; results maps (w, q) to the (lower, upper, frac) of interpolation.
+    """
+    runs: dict[tuple[int, int], Ref] = {(1, 0): (0, 0)}
+    ops: list[tuple[int, np.ufunc, Ref, Ref, int]] = []
+    for w, (a, b), (merge_ops, outputs, _, _) in _merge_tree(windows, qs):
+        local: dict[Register, Ref] = {}
+        for r, fn, x, y in merge_ops:
+            reg = len(ops) + 1
+            ops.append((reg, fn, _ref(runs, local, x, a, b), _ref(runs, local, y, a, b), w))
+            local[r] = (reg, 0)
+        runs.update({(w, k): _ref(runs, local, r, a, b) for k, r in outputs.items()})
+    results = {}
+    for w in windows:
+        for q in qs:
+            i, j, frac = _order_positions(w, q)
+            results[(w, q)] = (runs[(w, i)], runs[(w, j)], frac)
+    return tuple(ops), results
+
+
+def _bind(windows: tuple[int, ...], qs: tuple[float, ...], m: int):
+    """Buffers for blocks of m rows and the ops bound to views of them (buffers reused)."""
+    ops, results = _linear_program(windows, qs)
+    last = {0: len(ops)}  # the block is read by the results
+    for t, (_, _, x, y, _) in enumerate(ops):
+        last[x[0]] = last[y[0]] = t
+    for lo, hi, _ in results.values():
+        last[lo[0]] = last[hi[0]] = len(ops)
+    buffers: dict[int, np.ndarray] = {0: np.empty(m)}
+    free: list[np.ndarray] = []
+    bound = []
+    for t, (dst, fn, x, y, w) in enumerate(ops):
+        n = m - w + 1
+        if n <= 0:
+            break
+        buffers[dst] = free.pop() if free else np.empty(m)
+        view = [buffers[r][off : off + n] for r, off in (x, y)]
+        bound.append((fn, *view, buffers[dst][:n]))
+        for r in {x[0], y[0]}:
+            if last[r] == t and r:
+                free.append(buffers[r])
+    views = {}
+    for key, (lo, hi, frac) in results.items():
+        n = m - key[0] + 1
+        if n > 0:
+            views[key] = (*(buffers[r][off : off + n] for r, off in (lo, hi)), frac)
+    return buffers[0], tuple(bound), views
+
+
+def _quantiles(windows: tuple[int, ...], qs: tuple[float, ...]) -> Kernel:
+    bound: dict[int, tuple] = {}  # blocks come in at most three lengths
 
     def kernel(block: np.ndarray) -> dict[str, np.ndarray]:
         m = len(block)
-        if m < w:
-            return {f"q{q}": np.full(m, np.nan) for q in qs}
-        # Wire j holds the window's j-th oldest value, for windows ending at rows w-1..m-1.
-        wires = [block[j : m - w + 1 + j] for j in range(w)]
-        for a, b, want_lo, want_hi in plan:
-            lo = np.minimum(wires[a], wires[b]) if want_lo else None
-            if want_hi:
-                wires[b] = np.maximum(wires[a], wires[b])
-            if lo is not None:
-                wires[a] = lo
+        if m not in bound:
+            bound[m] = _bind(windows, qs, m)
+        first, ops, views = bound[m]
+        first[:] = block
+        for fn, x, y, out in ops:
+            fn(x, y, out=out)
+        nans = np.concatenate(([0], np.cumsum(np.isnan(block), dtype=np.int64)))
         out = {}
-        for q, (i, j, frac) in positions.items():
-            res = np.full(m, np.nan)
-            res[w - 1 :] = wires[i] + (wires[j] - wires[i]) * frac
-            out[f"q{q}"] = res
+        for w in windows:
+            for q in qs:
+                res = np.full(m, np.nan)
+                if (w, q) in views:
+                    lo, hi, frac = views[(w, q)]
+                    res[w - 1 :] = lo + (hi - lo) * frac
+                    # A window holding a NaN (a null) gives NaN, as Polars gives null.
+                    res[w - 1 :][nans[w:] > nans[:-w]] = np.nan
+                out[f"q{q}_w{w}"] = res
         return out
 
     return kernel
 
 
-def rolling_quantiles(s: pl.Series, w: int, qs: tuple[float, ...]) -> pl.Series:
-    """Struct `q{q}` per quantile: `s.rolling_quantile(q, "linear", w, min_samples=w)`, exactly.
+def rolling_quantiles(s: pl.Series, windows: tuple[int, ...], qs: tuple[float, ...]) -> pl.Series:
+    """Struct `q{q}_w{w}`: `s.rolling_quantile(q, "linear", w, min_samples=w)`, exactly.
 
-    Sorts each window with a sorting network (vectorised across windows), so it pays off for
-    short windows only: ~w log² w comparisons against Polars' ~60 ns a row per quantile.
+    Every window and quantile in one pass over cache-sized blocks (see the merge tree above).
     """
-    return _struct(s.name, _blocked(_values(s), w - 1, _quantiles(w, qs)))
+    if min(windows) < 1:
+        raise ValueError(f"windows must hold at least 1 row, got {windows}")
+    return _struct(s.name, _blocked(_values(s), max(windows) - 1, _quantiles(windows, qs)))
 
 
 # --- market day numbers --------------------------------------------------------------------------
@@ -224,14 +358,18 @@ def date_order(s: pl.Series) -> pl.Series:
     `x.gather(perm)` lists the rows date by date (each date's rows in their original order);
     `y.gather(inv)` puts a result computed in that order back. A radix sort of the market day
     numbers (they fit 16 bits for 260 years) takes ~20 ns a row, a tenth of sorting the frame.
+    Both are Polars' index type (`pl.get_index_type()`), which `gather` takes without a cast.
     """
     days = day_numbers(s).to_numpy()
     if len(days) and days.max() < 1 << 16:
         days = days.astype(np.uint16)
-    perm = np.argsort(days, kind="stable")
+    idx = pl.get_index_type()
+    np_idx = np.uint32 if idx == pl.UInt32 else np.uint64
+    if len(days) > np.iinfo(np_idx).max:
+        raise ValueError(f"{len(days)} rows do not fit Polars' index type {idx}")
+    perm = np.argsort(days, kind="stable").astype(np_idx)
     inv = np.empty_like(perm)
-    inv[perm] = np.arange(len(perm))
+    inv[perm] = np.arange(len(perm), dtype=np_idx)
     return pl.struct(
-        [pl.Series("perm", perm, dtype=pl.Int64), pl.Series("inv", inv, dtype=pl.Int64)],
-        eager=True,
+        [pl.Series("perm", perm, dtype=idx), pl.Series("inv", inv, dtype=idx)], eager=True
     ).alias(s.name)

@@ -11,7 +11,7 @@ Windows count the symbol's own rows (the days it traded), except `f_traded_share
 
 For speed, rolling windows run over the whole sorted column and are masked by the row's position
 in its segment instead of `.over()` per group (the same values; ~10x faster on the full history).
-Rolling ranks, extremes and short-window quantiles come from NumPy kernels (features/kernels.py)
+Rolling ranks, extremes and quantiles come from NumPy kernels (features/kernels.py)
 that do every window in one cache-sized pass; the per-date features run on the rows listed
 date by date. Collect with `engine="in-memory"`: Polars' streaming engine (the default) runs
 these whole-column steps ~1.5x slower.
@@ -44,9 +44,8 @@ from nepse.features.spec import (
 )
 from nepse.schema import KEYS
 
-DATE_ORDER = pl.Struct({"perm": pl.Int64, "inv": pl.Int64})
-NETWORK_MAX = 10
-"""Longest window whose quantiles a sorting network computes (longer ones: Polars, ~60 ns/row)."""
+DATE_ORDER = pl.Struct({"perm": pl.get_index_type(), "inv": pl.get_index_type()})
+QUANTILES = (0.2, 0.8)
 
 
 # --- expression builders (frame sorted by symbol, date; `_pos` = row in its segment) ----------
@@ -95,8 +94,10 @@ def add_segments(lf: pl.LazyFrame) -> pl.LazyFrame:
         )
         .with_columns(_seg_start=seg_start)
         .with_columns(
-            _sid=pl.col("_sym_start").cum_sum(),
-            _gid=pl.col("_seg_start").cum_sum(),
+            # Running counts rise along the column: flagged sorted, `.over()` slices instead of
+            # hashing (the EMAs per segment: 1.5x faster).
+            _sid=pl.col("_sym_start").cum_sum().set_sorted(),
+            _gid=pl.col("_seg_start").cum_sum().set_sorted(),
             # Rows since the segment's (symbol's) first row: row numbers rise along the column.
             _pos=row - pl.when("_seg_start").then(row).forward_fill(),
             _spos=row - pl.when("_sym_start").then(row).forward_fill(),
@@ -126,25 +127,24 @@ def add_price_windows(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Alpha158-style window ratios of adjusted prices to today's close."""
     c = pl.col("adj_close")
     names = [f"w{w}" for w in WINDOWS]
-    short = tuple(w for w in WINDOWS if w <= NETWORK_MAX)
-    # Polars' rolling rank, max/min and short quantiles cost 20-200 ns a row per window and
-    # share nothing between windows; the NumPy kernels do every window in one cached pass.
+    q_names = [f"q{q}_w{w}" for w in WINDOWS for q in QUANTILES]
+    # Polars' rolling rank, max/min and quantiles cost 20-200 ns a row per window and share
+    # nothing between windows; the NumPy kernels do every window in one cached pass.
     kernels = {
         "_tsrank": _struct_of("adj_close", ts_rank, names, windows=WINDOWS),
         "_hi": _struct_of("adj_high", rolling_extreme, names, windows=WINDOWS, how="max"),
         "_lo": _struct_of("adj_low", rolling_extreme, names, windows=WINDOWS, how="min"),
-        **{
-            f"_q{w}": _struct_of(
-                "adj_close", rolling_quantiles, ["q0.2", "q0.8"], w=w, qs=(0.2, 0.8)
-            )
-            for w in short
-        },
+        "_q": _struct_of("adj_close", rolling_quantiles, q_names, windows=WINDOWS, qs=QUANTILES),
+    }
+    # Computed beside the kernels: native work for Polars' threads while a kernel holds the
+    # GIL (the quantiles alone take ~0.15 s at 0.5 M rows). ~7 % off the whole build.
+    moments = {
+        **{f"_ma_{w}": c.rolling_mean(w, min_samples=w) for w in WINDOWS},
+        **{f"_sd_{w}": c.rolling_std(w, min_samples=w) for w in WINDOWS},
     }
 
     def quantile(w: int, q: float) -> pl.Expr:
-        if w in short:
-            return pl.col(f"_q{w}").struct.field(f"q{q}")
-        return c.rolling_quantile(q, "linear", w, min_samples=w)
+        return pl.col("_q").struct.field(f"q{q}_w{w}")
 
     exprs: list[pl.Expr] = []
     for w in WINDOWS:
@@ -155,8 +155,8 @@ def add_price_windows(lf: pl.LazyFrame) -> pl.LazyFrame:
     for w in WINDOWS:
         hi_w, lo_w = pl.col(f"_hi_{w}"), pl.col(f"_lo_{w}")
         exprs2 += [
-            (rolling(c.rolling_mean(w, min_samples=w), w) / c - 1.0).alias(f"f_ma_ratio_{w}"),
-            (rolling(c.rolling_std(w, min_samples=w), w) / c).alias(f"f_std_{w}"),
+            (rolling(pl.col(f"_ma_{w}"), w) / c - 1.0).alias(f"f_ma_ratio_{w}"),
+            (rolling(pl.col(f"_sd_{w}"), w) / c).alias(f"f_std_{w}"),
             (hi_w / c - 1.0).alias(f"f_max_{w}"),
             (lo_w / c - 1.0).alias(f"f_min_{w}"),
             (rolling(quantile(w, 0.8), w) / c - 1.0).alias(f"f_qtlu_{w}"),
@@ -165,7 +165,7 @@ def add_price_windows(lf: pl.LazyFrame) -> pl.LazyFrame:
             rolling(pl.col("_tsrank").struct.field(f"w{w}"), w).alias(f"f_tsrank_{w}"),
             _ratio(c - lo_w, hi_w - lo_w).alias(f"f_rsv_{w}"),
         ]
-    return lf.with_columns(**kernels).with_columns(exprs).with_columns(exprs2)
+    return lf.with_columns(**kernels, **moments).with_columns(exprs).with_columns(exprs2)
 
 
 def add_candles(lf: pl.LazyFrame) -> pl.LazyFrame:
