@@ -479,6 +479,34 @@ def model_section(d: dict) -> list[str]:
     return out
 
 
+@_section("## 3c. Window kernels: NumPy against Polars' own rolling expressions (issue 15)")
+def kernels_section(d: dict) -> list[str]:
+    out = [
+        f"One generated column of adjusted closes ({_f(d['rows'])} rows, {d['symbols']} "
+        "symbols, sorted by symbol and date); each call alone in one process, best of "
+        f"{d['repeats']} after a warm-up; load {d['load_before']}->{d['load_after']}. "
+        "nepse/features/kernels.py does every window (5, 10, 20, 30, 60) in one pass over "
+        "cache-sized blocks; the quantiles merge shared sorted runs of shorter windows.",
+        "",
+    ]
+    rows = [
+        [
+            r["kernel"],
+            r["numpy"]["wall_s"],
+            r["numpy"]["cpu_s"],
+            r["polars"]["wall_s"],
+            r["polars"]["cpu_s"],
+            f"×{r['polars']['cpu_s'] / r['numpy']['cpu_s']:.1f}",
+            f"{r['max_abs_diff']:.1e}",
+        ]
+        for r in d["results"]
+    ]
+    return out + _table(
+        "kernel | NumPy s | NumPy CPU s | Polars s | Polars CPU s | CPU saved | max abs diff",
+        rows,
+    )
+
+
 @_section("## 3d. Scale: a generated market of 5,000 symbols x 20 years (issue 7)")
 def scale_section(d: dict) -> list[str]:
     spec = d.get("feature_spec") or {"version": "2026.11.1", "n_features": 43}
@@ -555,6 +583,7 @@ def main() -> None:
         "model_vs_rf",
         "scale",
         "prefect_overhead",
+        "kernels",
     )
     docs = {n: _load(n) for n in names}
     round_names = ("first_run", "walkforward-full", "walkforward-full-serial", "walkforward")
@@ -577,7 +606,8 @@ def main() -> None:
         "Each script also runs alone (see its docstring). Scripts: `bench/ingest_real.py`,",
         "`bench/daily_run.py` (+ `bench/daily_parts.py`, set-up in `bench/realdata.py`),",
         "`bench/features_vs_pandas.py` (+ `bench/pandas_features.py`), `bench/model_vs_rf.py`,",
-        "`bench/scale.py`, `bench/prefect_overhead.py`; helpers in `bench/common.py`.",
+        "`bench/kernels.py`, `bench/scale.py`, `bench/prefect_overhead.py`; helpers in",
+        "`bench/common.py`.",
         "",
         "## Goals of issues 12 and 15, each figure beside its target",
         "",
@@ -593,6 +623,7 @@ def main() -> None:
         *ingest_section(docs["ingest_real"]),
         *daily_section(docs["daily_run"]),
         *features_section(docs["features_vs_pandas"]),
+        *kernels_section(docs["kernels"]),
         *model_section(docs["model_vs_rf"]),
         *scale_section(docs["scale"]),
         *overhead_section(docs["prefect_overhead"]),

@@ -16,6 +16,7 @@ $PY bench/prefect_overhead.py --repeats 2
 $PY bench/daily_run.py --years 15 5 2 1 --repeats 2
 $PY bench/model_vs_rf.py --blocks 4 --block-days 63
 $PY bench/drift_alarms.py --json bench/results/drift_alarms.json
+$PY bench/kernels.py --symbols 120 --repeats 5
 if [ "$QUICK" = 1 ]; then
     $PY bench/first_run.py --tries 2
     $PY bench/bench_walkforward.py --start 2025-10-01 --levers
