@@ -34,6 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import nepse  # noqa: F401  (first, as the product does: its allocator setting precedes polars)
+
+# isort: split
 import numpy as np
 import polars as pl
 from common import PYTHON, chunked_features, measure, read_chunked, run, save

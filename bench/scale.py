@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import nepse  # noqa: F401  (first, as the product does: its allocator setting precedes polars)
+
+# isort: split
 import polars as pl
 from common import CROSS_FILE, PYTHON, TS_FILES, chunked_features, combine, measure, run, save
 

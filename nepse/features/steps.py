@@ -13,8 +13,9 @@ For speed, rolling windows run over the whole sorted column and are masked by th
 in its segment instead of `.over()` per group (the same values; ~10x faster on the full history).
 Rolling ranks, extremes and quantiles come from NumPy kernels (features/kernels.py)
 that do every window in one cache-sized pass; the per-date features run on the rows listed
-date by date. Collect with `engine="in-memory"`: Polars' streaming engine (the default) runs
-these whole-column steps ~1.5x slower.
+date by date, their ranks in a NumPy kernel too (features/cross_section.py). Collect with
+`engine="in-memory"`: Polars' streaming engine (the default) runs these whole-column steps
+~1.5x slower.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from functools import partial
 
 import polars as pl
 
+from nepse.features.cross_section import date_order, date_ranks
 from nepse.features.kernels import (
-    date_order,
     day_numbers,
     rolling_extreme,
     rolling_quantiles,
@@ -271,25 +272,12 @@ def add_sector(
     )
 
 
-def cross_rank(
-    col: pl.Expr | str, count: pl.Expr | None = None, by: pl.Expr | str = "date"
-) -> pl.Expr:
-    """Cross-sectional rank of `col` on each date, in [0, 1] (0.5 when alone; null stays null).
-
-    `count`: `col`'s non-null count on the row's date, if already computed; `by`: the date.
-    """
-    x = pl.col(col) if isinstance(col, str) else col
-    n = x.count().over(by) if count is None else count
-    r = x.rank("average").over(by)
-    return pl.when(n > 1).then((r - 1.0) / (n - 1.0)).otherwise(pl.when(n == 1).then(0.5))
-
-
 def add_cross_section(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Market and sector mean return of the day (known at the close) and per-date ranks.
 
     Computed on copies of the few columns it needs listed date by date (`date_order`): each
-    date's rows become one contiguous slice, which halves the cost of the per-date ranks and
-    makes counts and means nearly free; the results are put back in row order.
+    date's rows become one contiguous slice, which makes counts and means nearly free and lets
+    `date_ranks` rank whole blocks of dates at once; the results are put back in row order.
     """
     order = pl.col("_dorder")
     inv = order.struct.field("inv")
@@ -297,22 +285,26 @@ def add_cross_section(lf: pl.LazyFrame) -> pl.LazyFrame:
     inputs = dict.fromkeys(["f_ret_1", "_sector", *ranked.values()])
     by_date = {f"_d{c}": pl.col(c).gather(order.struct.field("perm")) for c in ["date", *inputs]}
     day, ret = "_ddate", pl.col("_df_ret_1")
-    ranks = {
-        name: pl.when(pl.col(c).is_not_null()).then(
-            cross_rank(f"_d{c}", pl.col(f"_n{c}"), day).gather(inv)
-        )
-        for name, c in ranked.items()
-    }
+    ranks_of = pl.Struct({f"_d{c}": pl.Float64 for c in ranked.values()})
+    ranks = pl.map_batches([day, *(f"_d{c}" for c in ranked.values())], date_ranks, ranks_of)
     return (
         lf.with_columns(_dorder=pl.col("date").map_batches(date_order, return_dtype=DATE_ORDER))
         .with_columns(**by_date)
         .with_columns(pl.col(day).set_sorted())
-        .with_columns(pl.col(f"_d{c}").count().over(day).alias(f"_n{c}") for c in ranked.values())
+        # The rank kernel runs on one thread while Polars computes the means on the others.
         .with_columns(
-            **ranks,
-            f_mkt_ret=ret.mean().over(day).gather(inv),
+            _dranks=ranks,
+            _dmkt=ret.mean().over(day),
+            _dsector=ret.mean().over(day, "_d_sector"),
+        )
+        .with_columns(
+            **{
+                name: pl.col("_dranks").struct.field(f"_d{c}").gather(inv)
+                for name, c in ranked.items()
+            },
+            f_mkt_ret=pl.col("_dmkt").gather(inv),
             f_sector_ret=pl.when(pl.col("_sector").is_not_null()).then(
-                ret.mean().over(day, "_d_sector").gather(inv)
+                pl.col("_dsector").gather(inv)
             ),
         )
     )
