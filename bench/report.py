@@ -323,7 +323,9 @@ def features_section(d: dict) -> list[str]:
     out = [
         f"Input: devdata.sample.iter_panel ({d['years']:g} years, seed {d['seed']}), adjusted with "
         "features.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
-        "process; peak = that process's maximum RSS from `/usr/bin/time -v` (input included). "
+        f"process, the fastest of {d.get('repeats', 1)} fresh processes (the same number for "
+        "every engine; the `runs` column lists each run's wall seconds); peak = that "
+        "process's maximum RSS from `/usr/bin/time -v` (input included). "
         "In memory = build_features collected at once; chunked = its per-symbol steps on "
         "chunks of 400 symbols written as Arrow IPC work files, then the cross-sectional pass "
         "(the way to run it when the panel's feature columns do not fit in memory); pandas = "
@@ -346,9 +348,10 @@ def features_section(d: dict) -> list[str]:
                 r, p = e[key]["result"], e[key]["process"]
                 wall, cpu, peak, how = r["wall_s"], r["cpu_s"], p.get("peak_rss_mb"), "measured"
                 load = _load_col(r)
+                runs = " / ".join(f"{x['wall_s']:.2f}" for x in e[key].get("runs", [])) or "1"
             elif f"{key}_extrapolated" in e:
                 x = e[f"{key}_extrapolated"]
-                wall, cpu, peak, load = x["wall_s"], x.get("cpu_s"), None, "—"
+                wall, cpu, peak, load, runs = x["wall_s"], x.get("cpu_s"), None, "—", "—"
                 how = f"**extrapolated** per row from {_f(x['from_rows'])} rows"
             else:
                 continue
@@ -357,9 +360,19 @@ def features_section(d: dict) -> list[str]:
                 if key.startswith("pandas") and cpu
                 else ""
             )
-            rows.append([e["rows"], name, wall, cpu, peak, vs, how, load])
+            rows.append([e["rows"], name, wall, cpu, peak, vs, how, runs, load])
     out += _table(
-        ["rows", "engine", "wall s", "CPU s", "peak MB", "pandas / best Polars", "how", "load"],
+        [
+            "rows",
+            "engine",
+            "wall s",
+            "CPU s",
+            "peak MB",
+            "pandas / best Polars",
+            "how",
+            "runs (wall s)",
+            "load",
+        ],
         rows,
     )
     big = max(d["sizes"], key=lambda e: e["rows"])

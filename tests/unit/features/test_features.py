@@ -263,6 +263,12 @@ def test_cross_section(feats):
     assert d.sort("f_ret_1", nulls_last=True)["f_rank_ret_1"].drop_nulls().is_sorted()
 
 
+def test_row_order_of_the_input_changes_nothing(panel, feats):
+    shuffled = panel.sample(fraction=1.0, shuffle=True, seed=4)
+    got = build_features(shuffled.lazy(), SECTORS, spec=FULL_SPEC).collect()
+    assert_frame_equal(got, feats, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
+
+
 def test_features_invariant_to_a_later_adjustment_factor(panel):
     # A later bonus rescales all earlier adjusted prices; ratio features must not move.
     scaled = panel.with_columns(
