@@ -1,10 +1,12 @@
-"""The NumPy window kernels (nepse/features/kernels.py) against their Polars counterparts.
+"""The NumPy kernels (nepse/features/kernels.py, cross_section.py) against Polars' expressions.
 
 On one generated column of adjusted closes (devdata.sample.iter_panel, seed 7, 20 years,
-sorted by symbol and date: 0.5 M rows at 120 symbols), each kernel and the Polars expressions
-it replaces are timed in this process, best of `--repeats` after a warm-up, single calls (no
-other work running), and compared where the window is full (the rank equals Polars' to 1 ulp,
-the rest exactly). Usage:
+sorted by symbol and date: 0.5 M rows at 120 symbols), each window kernel and the Polars
+expressions it replaces are timed in this process, best of `--repeats` after a warm-up, single
+calls (no other work running), and compared where the window is full (the rank equals Polars'
+to 1 ulp, the rest exactly). The per-date ranks (cross_section.date_ranks) run on seven price
+and volume columns of the same panel listed date by date, against Polars' `rank().over(date)`
+scaled the same way, compared everywhere. Usage:
 
     .venv/bin/python bench/kernels.py --symbols 120 --repeats 5
 """
@@ -17,7 +19,7 @@ import time
 import polars as pl
 from common import load1, save  # also puts the repository on sys.path
 
-from nepse.features import kernels
+from nepse.features import cross_section, kernels
 from nepse.features.spec import WINDOWS
 
 QS = (0.2, 0.8)
@@ -35,7 +37,7 @@ def _best(fn, repeats: int) -> dict:
     return {"wall_s": round(walls[i], 4), "cpu_s": round(cpus[i], 4)}
 
 
-def _column(symbols: int) -> pl.Series:
+def _panel(symbols: int) -> pl.DataFrame:
     from nepse.devdata.sample import iter_panel
     from nepse.features.adjust import adjust_prices
     from nepse.settings import load_settings
@@ -44,7 +46,17 @@ def _column(symbols: int) -> pl.Series:
         adjust_prices(chunk.lazy(), None, settings=load_settings()).collect()
         for chunk in iter_panel(symbols=symbols, years=20.0, seed=7, chunk_symbols=400)
     ]
-    return pl.concat(parts).sort("symbol", "date")["adj_close"]
+    return pl.concat(parts).sort("symbol", "date")
+
+
+RANKED = ("adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "turnover", "trades")
+
+
+def _polars_date_rank(col: str) -> pl.Expr:
+    n = pl.col(col).count().over("date")
+    r = pl.col(col).rank("average").over("date")
+    scaled = pl.when(n > 1).then((r - 1.0) / (n - 1.0)).otherwise(0.5)
+    return pl.when(pl.col(col).is_not_null()).then(scaled).alias(col)
 
 
 def main() -> None:
@@ -52,7 +64,11 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    c = _column(args.symbols)
+    panel = _panel(args.symbols)
+    c = panel["adj_close"]
+    by_date = panel.sort("date", maintain_order=True).select(
+        "date", *(pl.col(x).cast(pl.Float64) for x in RANKED)
+    )
     load_before = load1()
 
     def polars_quantiles():
@@ -93,6 +109,21 @@ def main() -> None:
             f"polars {p['wall_s']:.3f} s (cpu {p['cpu_s']:.3f})  max |diff| {diff:.1e}"
         )
         out.append(row)
+    ranks = (
+        lambda: cross_section.date_ranks([by_date["date"], *(by_date[x] for x in RANKED)]),
+        lambda: by_date.select(_polars_date_rank(x) for x in RANKED),
+    )
+    got, want = ranks[0]().struct.unnest(), ranks[1]()
+    diff = max((got[x] - want[x]).abs().max() or 0.0 for x in RANKED)
+    nulls = sum(int((got[x].is_null() != want[x].is_null()).sum()) for x in RANKED)
+    k, p = _best(ranks[0], args.repeats), _best(ranks[1], args.repeats)
+    label = f"per-date ranks, {len(RANKED)} columns"
+    print(
+        f"{label:40s} kernel {k['wall_s']:.3f} s (cpu {k['cpu_s']:.3f})  "
+        f"polars {p['wall_s']:.3f} s (cpu {p['cpu_s']:.3f})  max |diff| {diff:.1e}, "
+        f"null mismatches {nulls}"
+    )
+    out.append({"kernel": label, "numpy": k, "polars": p, "max_abs_diff": diff, "nulls": nulls})
     save(
         "kernels",
         {

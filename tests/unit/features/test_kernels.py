@@ -23,6 +23,7 @@ def _column(n: int, seed: int = 3) -> pl.Series:
 def small_blocks(monkeypatch):
     # Small blocks so the tests cross many block boundaries.
     monkeypatch.setattr(kernels, "BLOCK", 97)
+    monkeypatch.setattr(kernels, "QUANTILE_BLOCK", 89)
 
 
 @pytest.mark.parametrize("n", [3, 64, 5_000])
