@@ -318,6 +318,28 @@ def daily_section(d: dict) -> list[str]:
     return out
 
 
+def _every_size(sizes: list[dict]) -> str:
+    """Issue 15's goal line: the faster pandas idiom / the best Polars, at each size."""
+    ratios = []
+    for e in sizes:
+        polars = min(e[k]["result"]["wall_s"] for k in ("polars", "polars_chunked") if k in e)
+        pandas = [
+            (e[k]["result"] if k in ("pandas", "pandas_transform") else e[k])["wall_s"]
+            for k in (
+                "pandas",
+                "pandas_transform",
+                "pandas_extrapolated",
+                "pandas_transform_extrapolated",
+            )
+            if k in e
+        ]
+        if pandas:
+            ratios.append((e["rows"], min(pandas) / polars))
+    every = ", ".join(f"×{r:.1f} at {_f(n)} rows" for n, r in ratios)
+    met = ratios and all(r >= 10 for _, r in ratios)
+    return f"- At every size (target ×10): {every}: **{'met' if met else 'missed'}**."
+
+
 @_section("## 3a. Features: Polars against pandas (issue 7)")
 def features_section(d: dict) -> list[str]:
     out = [
@@ -395,6 +417,7 @@ def features_section(d: dict) -> list[str]:
         f"×20): **{'met' if speed and speed >= 10 else 'missed'}**"
         + (" — pandas extrapolated per row" if "pandas" not in big else "")
         + ".",
+        _every_size(d["sizes"]),
         "",
     ]
     chk = d.get("check")
