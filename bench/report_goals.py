@@ -125,18 +125,31 @@ def goal_rows(docs: dict[str, dict | None]) -> list[list[str]]:
             )
         ratios = []  # in-process build times (interpreter start and imports left out)
         for z in fv["sizes"]:
-            pol, pds = z.get("polars"), [z[k] for k in ("pandas", "pandas_transform") if k in z]
-            if pol and pds:
-                best = min(x["result"]["wall_s"] for x in pds)
-                ratios.append((z["rows"], best / pol["result"]["wall_s"]))
+            pols = [z[k]["result"]["wall_s"] for k in ("polars", "polars_chunked") if k in z]
+            pds = [z[k]["result"]["wall_s"] for k in ("pandas", "pandas_transform") if k in z]
+            pds += [
+                z[k]["wall_s"]
+                for k in ("pandas_extrapolated", "pandas_transform_extrapolated")
+                if k in z
+            ]
+            if pols and pds:
+                ratios.append(
+                    (
+                        z["rows"],
+                        min(pds) / min(pols),
+                        not any(k in z for k in ("pandas", "pandas_transform")),
+                    )
+                )
         if ratios:
             rows.append(
                 [
-                    "features: Polars (in memory) against the faster pandas idiom, wall",
+                    "features: the best Polars build against the faster pandas idiom, wall",
                     ">= 10x at every size",
-                    ", ".join(f"{r / 1e6:.1f} M rows {x:.1f}x" for r, x in ratios)
-                    + " (pandas not run at 25 M rows)",
-                    _met(all(x >= 10 for _, x in ratios)),
+                    ", ".join(
+                        f"{r / 1e6:.1f} M rows {x:.1f}x" + (" (pandas extrapolated)" if ex else "")
+                        for r, x, ex in ratios
+                    ),
+                    _met(all(x >= 10 for _, x, _ in ratios)),
                 ]
             )
     dd = docs.get("drift_alarms")
