@@ -475,7 +475,8 @@ def chunked_features(
     # date's rows, and listing a year's ~1 M rows date by date stays in the CPU's caches, where
     # listing all 21 M (add_cross_section's gathers) was bound by memory latency (35 s, 4.5 s
     # by year). Split chunk by chunk, while the chunk is in memory: splitting all 25 M rows
-    # at the end took 7-9 s (copying ~2.5 GB into new pages), by chunk ~1 s.
+    # at the end took 7-9 s (copying ~2.5 GB into new pages); by chunk the 25 M-row run is
+    # 41.9 -> 36.4 s and its peak 6.7 -> 4.2 GB (bench/FINDINGS.md, fourth session).
     by_year: dict[int, list[Any]] = {}
     with measure("per-symbol features, by chunk of symbols") as m1, ThreadPoolExecutor(1) as io:
         writing = None
