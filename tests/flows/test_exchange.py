@@ -36,11 +36,14 @@ def exchange():
 
 @pytest.fixture
 def exchange_env(flow_env, exchange, monkeypatch):
-    """Flow settings pointing at the fake exchange: no token, 2 items a page, fast timeouts."""
+    """Flow settings pointing at the fake exchange: no token, 2 items a page.
+
+    The read timeout is generous: these tests count handshakes, and a 0.5 s timeout made a
+    slow moment of a loaded CI machine retry one day (5 handshakes counted, not 4)."""
     monkeypatch.setenv("NEPSE_API_BASE_URL", exchange.url)
     monkeypatch.setenv("NEPSE_SHARESANSAR_URL", f"{exchange.url}/today-share-price")
     monkeypatch.setenv("NEPSE_API_PAGE_SIZE", "2")
-    monkeypatch.setenv("NEPSE_API_READ_TIMEOUT_S", "0.5")
+    monkeypatch.setenv("NEPSE_API_READ_TIMEOUT_S", "10")
     monkeypatch.setenv("NEPSE_EXCHANGE_MIN_INTERVAL_S", "0")
     monkeypatch.setenv("NEPSE_FALLBACK_MIN_ROWS", "3")
     return flow_env
