@@ -52,13 +52,6 @@ def _panel(symbols: int) -> pl.DataFrame:
 RANKED = ("adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "turnover", "trades")
 
 
-def _polars_date_rank(col: str) -> pl.Expr:
-    n = pl.col(col).count().over("date")
-    r = pl.col(col).rank("average").over("date")
-    scaled = pl.when(n > 1).then((r - 1.0) / (n - 1.0)).otherwise(0.5)
-    return pl.when(pl.col(col).is_not_null()).then(scaled).alias(col)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--symbols", type=int, default=120)
@@ -111,7 +104,7 @@ def main() -> None:
         out.append(row)
     ranks = (
         lambda: cross_section.date_ranks([by_date["date"], *(by_date[x] for x in RANKED)]),
-        lambda: by_date.select(_polars_date_rank(x) for x in RANKED),
+        lambda: by_date.select(cross_section.polars_date_rank(x) for x in RANKED),
     )
     got, want = ranks[0]().struct.unnest(), ranks[1]()
     diff = max((got[x] - want[x]).abs().max() or 0.0 for x in RANKED)

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from common import REPO, RESULTS
-from report_goals import drift_lines, first_run_lines, goal_rows, load, walkforward_lines
+from report_goals import (
+    drift_lines,
+    first_run_lines,
+    goal_rows,
+    load,
+    pandas_speedups,
+    walkforward_lines,
+)
 
 DOC = REPO / "docs" / "benchmarks.md"
 
@@ -321,23 +328,9 @@ def daily_section(d: dict) -> list[str]:
 
 def _every_size(sizes: list[dict]) -> str:
     """Issue 15's goal line: the faster pandas idiom / the best Polars, at each size."""
-    ratios = []
-    for e in sizes:
-        polars = min(e[k]["result"]["wall_s"] for k in ("polars", "polars_chunked") if k in e)
-        pandas = [
-            (e[k]["result"] if k in ("pandas", "pandas_transform") else e[k])["wall_s"]
-            for k in (
-                "pandas",
-                "pandas_transform",
-                "pandas_extrapolated",
-                "pandas_transform_extrapolated",
-            )
-            if k in e
-        ]
-        if pandas:
-            ratios.append((e["rows"], min(pandas) / polars))
-    every = ", ".join(f"×{r:.1f} at {_f(n)} rows" for n, r in ratios)
-    met = ratios and all(r >= 10 for _, r in ratios)
+    ratios = pandas_speedups(sizes)
+    every = ", ".join(f"×{r:.1f} at {_f(n)} rows" for n, r, _ in ratios)
+    met = ratios and all(r >= 10 for _, r, _ in ratios)
     return f"- At every size (target ×10): {every}: **{'met' if met else 'missed'}**."
 
 

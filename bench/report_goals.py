@@ -26,6 +26,23 @@ def _lightgbm_ic(run: dict) -> float | None:
     return next((m["rank_ic"] for m in run.get("summary", []) if m["model"] == "lightgbm"), None)
 
 
+def pandas_speedups(sizes: list[dict]) -> list[tuple[int, float, bool]]:
+    """(rows, faster pandas idiom / best Polars build, pandas extrapolated?) at each size,
+    from in-process build times (interpreter start and imports left out)."""
+    out = []
+    for z in sizes:
+        pols = [z[k]["result"]["wall_s"] for k in ("polars", "polars_chunked") if k in z]
+        measured = [z[k]["result"]["wall_s"] for k in ("pandas", "pandas_transform") if k in z]
+        guessed = [
+            z[k]["wall_s"]
+            for k in ("pandas_extrapolated", "pandas_transform_extrapolated")
+            if k in z
+        ]
+        if pols and (measured or guessed):
+            out.append((z["rows"], min(measured or guessed) / min(pols), not measured))
+    return out
+
+
 def goal_rows(docs: dict[str, dict | None]) -> list[list[str]]:
     """One row per goal: goal, target, measured (wall / CPU, load), verdict."""
     rows = []
@@ -123,23 +140,7 @@ def goal_rows(docs: dict[str, dict | None]) -> list[list[str]]:
                     _met(p["wall_s"] <= 60 and p.get("peak_rss_mb", 0) <= 8192),
                 ]
             )
-        ratios = []  # in-process build times (interpreter start and imports left out)
-        for z in fv["sizes"]:
-            pols = [z[k]["result"]["wall_s"] for k in ("polars", "polars_chunked") if k in z]
-            pds = [z[k]["result"]["wall_s"] for k in ("pandas", "pandas_transform") if k in z]
-            pds += [
-                z[k]["wall_s"]
-                for k in ("pandas_extrapolated", "pandas_transform_extrapolated")
-                if k in z
-            ]
-            if pols and pds:
-                ratios.append(
-                    (
-                        z["rows"],
-                        min(pds) / min(pols),
-                        not any(k in z for k in ("pandas", "pandas_transform")),
-                    )
-                )
+        ratios = pandas_speedups(fv["sizes"])
         if ratios:
             rows.append(
                 [

@@ -48,6 +48,16 @@ def date_order(s: pl.Series) -> pl.Series:
     ).alias(s.name)
 
 
+def polars_date_rank(col: str, by: str = "date") -> pl.Expr:
+    """The Polars expression `date_ranks` equals (its reference in tests and bench/kernels.py):
+    the average rank of `col` on each date, scaled to [0, 1], 0.5 for a date's only value,
+    null where the value is null. ~75-120 ns a value, against the kernel's 20-30."""
+    n = pl.col(col).count().over(by)
+    r = pl.col(col).rank("average").over(by)
+    scaled = pl.when(n > 1).then((r - 1.0) / (n - 1.0)).otherwise(0.5)
+    return pl.when(pl.col(col).is_not_null()).then(scaled).alias(col)
+
+
 def _keys(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Unsigned integers that sort as Polars sorts the floats `v`: -0.0 equal to 0.0, every NaN
     equal and after +inf, nulls (`~valid`) last."""

@@ -11,15 +11,6 @@ from polars.testing import assert_frame_equal, assert_series_equal
 from nepse.features import cross_section
 
 
-def _polars_rank(col: str) -> pl.Expr:
-    """What date_ranks replaces: Polars' average rank on each date, scaled to [0, 1] (0.5 for a
-    date's only value), null where the value is null."""
-    n = pl.col(col).count().over("date")
-    r = pl.col(col).rank("average").over("date")
-    scaled = pl.when(n > 1).then((r - 1.0) / (n - 1.0)).otherwise(0.5)
-    return pl.when(pl.col(col).is_not_null()).then(scaled).alias(col)
-
-
 def _panel(days: int, seed: int) -> pl.DataFrame:
     """Dates of 0 to ~40 rows, sorted by date, with every kind of float Polars orders."""
     rng = np.random.default_rng(seed)
@@ -50,9 +41,9 @@ def test_date_ranks_equal_polars(monkeypatch, days, block):
     got = df.select(pl.map_batches(["date", *cols], cross_section.date_ranks).alias("r")).unnest(
         "r"
     )
-    want = df.select(_polars_rank(c) for c in cols)
+    want = df.select(cross_section.polars_date_rank(c) for c in cols)
+    # Exactly: -0.0 ties with 0.0 and every NaN with every other NaN, as in Polars.
     assert_frame_equal(got, want, check_exact=True)
-    # -0.0 ties with 0.0 and every NaN ties with every other NaN, as in Polars.
     assert got["x"].null_count() == df["x"].null_count()
 
 
