@@ -3,8 +3,8 @@
 Input: the generated market (nepse.devdata.sample.iter_panel, 20 years; 120 / 1,200 / 6,000 symbols
 give ~0.5M / 5M / 25M rows), adjusted once with nepse.features.adjust.adjust_prices and saved as
 Parquet (not timed). Each engine then runs in its own process under `/usr/bin/time -v`
-(peak memory = that process's maximum RSS, input included), `--repeats` times (default 2, the
-same for every engine), and the fastest run is kept (all runs are in `runs`):
+(peak memory = that process's maximum RSS, input included), in `--repeats` rounds (default 2)
+in which the engines take turns, and each engine's fastest run is kept (all runs are in `runs`):
 
 - `polars`: build_features on the whole panel, collected in memory.
 - `polars-chunked`: for panels that do not fit in memory as 91 float columns (25M rows x 91 x
@@ -190,14 +190,23 @@ def _call(mode: str, *args: str, label: str) -> dict:
     return {"process": row, "result": json.loads(line[5:])}
 
 
-def _best(repeats: int, mode: str, *args: str, label: str) -> dict:
-    """The fastest (by the timed part's wall time) of `repeats` fresh processes, with every
-    run's wall and CPU seconds in `runs`. Every engine gets the same number of runs: on this
-    VM one run can take 1.5x another (page faults after a large process frees its memory)."""
-    calls = [_call(mode, *args, label=f"{label} (run {i + 1}/{repeats})") for i in range(repeats)]
-    best = min(calls, key=lambda c: c["result"]["wall_s"])
-    best["runs"] = [{k: c["result"][k] for k in ("wall_s", "cpu_s")} for c in calls]
-    return best
+def _best_of_rounds(repeats: int, engines: dict[str, tuple[str, ...]], label: str) -> dict:
+    """Each engine (key -> worker mode and arguments) in `repeats` rounds of fresh processes,
+    the engines taking turns within a round; per engine the fastest run (by the timed part's
+    wall time), with every run's wall and CPU seconds in `runs`. Taking turns puts every
+    engine's runs in the same minutes: this VM's speed drifts (pandas at 5 M rows took 79 s
+    and 61 s in runs 19 minutes apart), and one engine measured after the other compared two
+    machines."""
+    calls: dict[str, list[dict]] = {key: [] for key in engines}
+    for i in range(repeats):
+        for key, (mode, *args) in engines.items():
+            calls[key].append(_call(mode, *args, label=f"{key} {label} (round {i + 1}/{repeats})"))
+    out = {}
+    for key, runs in calls.items():
+        best = min(runs, key=lambda c: c["result"]["wall_s"])
+        best["runs"] = [{k: c["result"][k] for k in ("wall_s", "cpu_s")} for c in runs]
+        out[key] = best
+    return out
 
 
 def main() -> None:
@@ -226,20 +235,18 @@ def main() -> None:
         g = _call("gen", str(symbols), str(src), label=f"generate + adjust {symbols} symbols")
         rows = g["result"]["rows"]
         entry: dict = {"symbols": symbols, "rows": rows, "generate": g}
-        if rows <= args.one_shot_max_rows:
-            entry["polars"] = _best(n, "polars", str(src), label=f"polars one shot {rows:,} rows")
         out = args.work / f"feat-{symbols}"
         shutil.rmtree(out, ignore_errors=True)
-        entry["polars_chunked"] = _best(
-            n, "polars-chunked", str(src), str(out), label=f"polars chunked {rows:,} rows"
-        )
-        shutil.rmtree(out, ignore_errors=True)
+        engines: dict[str, tuple[str, ...]] = {}
+        if rows <= args.one_shot_max_rows:
+            engines["polars"] = ("polars", str(src))
+        engines["polars_chunked"] = ("polars-chunked", str(src), str(out))
         if rows <= args.pandas_max_rows:
-            entry["pandas"] = _best(n, "pandas", str(src), label=f"pandas {rows:,} rows")
+            engines["pandas"] = ("pandas", str(src))
         if rows <= args.transform_max_rows:
-            entry["pandas_transform"] = _best(
-                n, "pandas", str(src), "transform", label=f"pandas transform {rows:,} rows"
-            )
+            engines["pandas_transform"] = ("pandas", str(src), "transform")
+        entry.update(_best_of_rounds(n, engines, label=f"{rows:,} rows"))
+        shutil.rmtree(out, ignore_errors=True)
         if check_result is None and not args.no_check:
             check_result = _call("check", str(src), label=f"check {rows:,} rows")["result"]
         sizes.append(entry)

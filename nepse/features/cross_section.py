@@ -10,6 +10,9 @@ Its result equals Polars' `rank("average").over(day)`, scaled to [0, 1], exactly
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 
@@ -117,6 +120,26 @@ class _Block:
         return np.repeat(self.column[run] + (length - 1) * 0.5, length)
 
 
+def _in_threads(fn: Callable[[tuple[int, int]], None], spans: list[tuple[int, int]]) -> None:
+    """`fn` of every span, on as many threads as Polars' pool has.
+
+    NumPy lets go of the GIL in its sorts, ufuncs and fancy indexing, so blocks of dates rank
+    side by side: 7 columns at 0.5 M rows in 51 ms against 79 ms on one thread (CPU 70 ms
+    against 79); the whole build 0.457 -> 0.437 s (medians of 8 alternating fresh processes).
+    The per-symbol kernels (features/kernels.py) stay on one thread each: they run beside one
+    another and beside Polars' rolling moments, and threads there made the build slower
+    (0.465 -> 0.506 s).
+    """
+    threads = min(len(spans), pl.thread_pool_size())
+    if threads <= 1:
+        for span in spans:
+            fn(span)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="nepse-ranks") as pool:
+        for _ in pool.map(fn, spans):
+            pass  # re-raises a block's error
+
+
 def date_ranks(cols: list[pl.Series]) -> pl.Series:
     """Struct of each x's rank on its date, for `cols = [day, x1, x2, ...]` with the rows
     listed date by date (`day` sorted).
@@ -136,11 +159,15 @@ def date_ranks(cols: list[pl.Series]) -> pl.Series:
         # Block edges: the first date starting at or after each multiple of BLOCK rows.
         edges = np.unique(np.searchsorted(starts, np.arange(0, len(d), BLOCK)))
         edges = edges[edges < len(starts)]
-        for lo, hi in zip(edges, [*edges[1:], len(starts)], strict=True):
+
+        def rank_block(span: tuple[int, int]) -> None:
+            lo, hi = span
             a = starts[lo]
             b = starts[hi] if hi < len(starts) else len(d)
             block = _Block(starts[lo:hi] - a, sizes[lo:hi])
             for k in range(len(xs)):
                 out[k][a:b] = block.rank(v[k][a:b], valid[k][a:b])
+
+        _in_threads(rank_block, list(zip(edges, [*edges[1:], len(starts)], strict=True)))
     fields = [pl.Series(x.name, r, nan_to_null=True) for x, r in zip(xs, out, strict=True)]
     return pl.struct(fields, eager=True).alias(day.name)

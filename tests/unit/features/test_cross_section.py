@@ -33,9 +33,12 @@ def _panel(days: int, seed: int) -> pl.DataFrame:
     )
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize(("days", "block"), [(1, 1 << 15), (300, 97), (300, 1), (2_000, 512)])
-def test_date_ranks_equal_polars(monkeypatch, days, block):
+def test_date_ranks_equal_polars(monkeypatch, days, block, threads):
     monkeypatch.setattr(cross_section, "BLOCK", block)
+    # Blocks of dates rank on as many threads as Polars has: one, or several side by side.
+    monkeypatch.setattr(cross_section.pl, "thread_pool_size", lambda: threads)
     df = _panel(days, seed=days + block)
     cols = ["x", "y", "z", "i"]
     got = df.select(pl.map_batches(["date", *cols], cross_section.date_ranks).alias("r")).unnest(
