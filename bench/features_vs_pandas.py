@@ -45,7 +45,11 @@ from common import PYTHON, chunked_features, measure, read_chunked, run, save
 
 YEARS = 20.0
 SEED = 7
-CHUNK_SYMBOLS = 400
+CHUNK_SYMBOLS = 200
+"""Symbols per generated file = per chunk of the chunked build. A chunk's Float64 columns are
+its peak memory, and on this VM every first touch of a page is a fault (~1.5 us): 200 symbols
+against 400 took 25 M rows 28.4-32.4 -> 27.1-27.4 s, system CPU 15-23 -> 10-11 s, peak 4.2-4.6
+-> 3.3 GB; 5 M rows 5.6-6.1 -> 5.2-5.3 s (faults 650 K -> 420 K). 100 was no better at 5 M."""
 
 
 def gen(symbols: int, out: Path) -> dict:

@@ -336,6 +336,14 @@ def _every_size(sizes: list[dict]) -> str:
 
 @_section("## 3a. Features: Polars against pandas (issue 7)")
 def features_section(d: dict) -> list[str]:
+    chunk = next(
+        (
+            e["polars_chunked"]["result"].get("chunk_symbols", 400)
+            for e in d["sizes"]
+            if "polars_chunked" in e
+        ),
+        400,
+    )
     out = [
         f"Input: devdata.sample.iter_panel ({d['years']:g} years, seed {d['seed']}), adjusted with "
         "features.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
@@ -345,7 +353,7 @@ def features_section(d: dict) -> list[str]:
         "run's wall seconds); peak = that "
         "process's maximum RSS from `/usr/bin/time -v` (input included). "
         "In memory = build_features collected at once; chunked = its per-symbol steps on "
-        "chunks of 400 symbols written as Arrow IPC work files, then the cross-sectional pass "
+        f"chunks of {chunk} symbols written as Arrow IPC work files, then the cross-sectional pass "
         "(the way to run it when the panel's feature columns do not fit in memory); pandas = "
         "bench/pandas_features.py in two idioms (77 of the 85 features, so the ratio favours "
         f"pandas). Feature spec: {d.get('spec', {}).get('n_features', 85)} features.",
