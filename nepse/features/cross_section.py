@@ -67,7 +67,7 @@ def _keys(v: np.ndarray, valid: np.ndarray) -> np.ndarray:
     b = (v + 0.0).view(np.uint64)  # -0.0 + 0.0 is 0.0
     # Negative floats: all bits flipped (larger magnitude sorts first); others: sign bit set.
     k = b ^ ((b.view(np.int64) >> 63).view(np.uint64) | _SIGN)
-    nan = np.isnan(v)  # nulls are NaN in `to_numpy`, so this also finds them
+    nan = np.isnan(v)  # nulls are NaN here (date_ranks fills them), so this also finds them
     if nan.any():
         k[nan] = _NAN
         k[~valid] = _LAST
@@ -151,7 +151,9 @@ def date_ranks(cols: list[pl.Series]) -> pl.Series:
     day, *xs = cols
     d = day.to_physical().to_numpy()
     valid = [x.is_not_null().to_numpy() for x in xs]
-    v = [x.cast(pl.Float64).to_numpy() for x in xs]
+    # Nulls as NaN (`valid` tells them apart), then a zero-copy view: ~4x faster than
+    # `to_numpy()` of a column with nulls, which copies element by element holding the GIL.
+    v = [x.cast(pl.Float64).fill_null(np.nan).to_numpy() for x in xs]
     out = [np.empty(len(d)) for _ in xs]
     if len(d):
         starts = np.flatnonzero(np.concatenate(([True], d[1:] != d[:-1])))

@@ -56,7 +56,9 @@ def _struct(name: str, fields: dict[str, np.ndarray]) -> pl.Series:
 
 
 def _values(s: pl.Series) -> np.ndarray:
-    return s.cast(pl.Float64).to_numpy(allow_copy=True)
+    """Float64 values, nulls as NaN: filled by Polars, then a zero-copy view (`to_numpy()` of a
+    column with nulls copies element by element, ~4x slower)."""
+    return s.cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
 def _nan_counts(block: np.ndarray) -> np.ndarray:
