@@ -13,13 +13,15 @@ The same definitions as nepse/features.py (its module docstring is the spec): pr
 stay inside break-free segments (a symbol's rows cut at `is_break`), liquidity windows run
 over the symbol's rows, days are market trading days (dates with any row).
 
-Implemented (77 of the 85 spec features): the original design's 15 (BASE_FEATURES: return,
-lags, moving-average ratios, volatility, RSI(14), MACD(12, 26, 9)); f_ma_ratio_30/60, f_vol_60;
-the Alpha158-style candles (KMID, KLEN, KMID2, KUP, KUP2, KLOW, KLOW2, KSFT, KSFT2) and window
-ratios ROC, STD, MAX, MIN, QTLU, QTLD, RSV over 5/10/20/30/60 days (TSRANK not included);
-volume and turnover ratios, log turnover, days since the last trade; the market return and
-the seven cross-sectional ranks. Not implemented: f_tsrank_* (5), f_traded_share_20, and the
-sector features (f_sector, f_sector_ret: the generated panel has no securities master).
+Implemented: all 85 features of nepse.features.FULL_SPEC. The original design's 15
+(BASE_FEATURES: return, lags, moving-average ratios, volatility, RSI(14), MACD(12, 26, 9));
+f_ma_ratio_30/60, f_vol_60; the Alpha158-style candles (KMID, KLEN, KMID2, KUP, KUP2, KLOW,
+KLOW2, KSFT, KSFT2) and window ratios ROC, STD, MAX, MIN, QTLU, QTLD, TSRANK, RSV over
+5/10/20/30/60 days; volume and turnover ratios, log turnover, the share of the last 20 market
+days traded, days since the last trade; the market and sector mean returns, the sector code
+and the seven cross-sectional ranks. The sector features follow the library's definition for
+a panel without a securities master (the generated one has none): code -1, sector return
+null (its group-by runs all the same).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def pandas_features(adj: pd.DataFrame, *, style: str = "rolling") -> pd.DataFram
         f[f"f_qtlu_{w}"] = _rolling(seg["adj_close"], w, "quantile", 0.8) / c - 1.0
         f[f"f_qtld_{w}"] = _rolling(seg["adj_close"], w, "quantile", 0.2) / c - 1.0
         f[f"f_rsv_{w}"] = _div(c - lo_w, hi_w - lo_w)
+        # Average rank of today's close among the window's closes, over w.
+        f[f"f_tsrank_{w}"] = _rolling(seg["adj_close"], w, "rank") / w
 
     # Candles.
     has_open = o.notna()
@@ -128,10 +132,22 @@ def pandas_features(adj: pd.DataFrame, *, style: str = "rolling") -> pd.DataFram
         f[f"f_tratio_{w}"] = _div(t, _rolling(sym["turnover"], w, "mean"))
     f["f_log_turnover_20"] = np.log1p(_rolling(sym["turnover"], 20, "mean"))
     f["f_days_since_trade"] = sym["day"].diff()
+    # Rows of the symbol in the last 20 market days: a window of 20 days on the day numbers.
+    on_days = pd.Series(1.0, index=pd.to_datetime(df["day"], unit="D"))
+    traded = on_days.groupby(df["symbol"].to_numpy(), sort=False)
+    if style == "transform":
+        share = traded.transform(lambda s: s.rolling("20D").count())
+    else:
+        share = traded.rolling("20D").count().reset_index(level=0, drop=True)
+    f["f_traded_share_20"] = share.to_numpy() / 20.0
 
     # Cross-section of each date.
     by_date = f.groupby("date", sort=False)
     f["f_mkt_ret"] = by_date["f_ret_1"].transform("mean")
+    sector = pd.Series(None, index=df.index, dtype=object)  # no securities master
+    by_sector = f["f_ret_1"].groupby([df["date"], sector], sort=False)
+    f["f_sector_ret"] = by_sector.transform("mean")
+    f["f_sector"] = np.int32(-1)
     for name in RANKED:
         col = f"f_{name}"
         r = by_date[col].rank(method="average")
