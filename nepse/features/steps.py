@@ -272,35 +272,38 @@ def add_sector(
     )
 
 
-def add_cross_section(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Market and sector mean return of the day (known at the close) and per-date ranks.
+def add_cross_section(lf: pl.LazyFrame, ranked: tuple[str, ...] = RANKED) -> pl.LazyFrame:
+    """Market and sector mean return of the day (known at the close) and the per-date ranks
+    `f_rank_{n}` of `ranked` (of RANKED).
 
     Computed on copies of the few columns it needs listed date by date (`date_order`): each
     date's rows become one contiguous slice, which makes counts and means nearly free and lets
     `date_ranks` rank whole blocks of dates at once; the results are put back in row order.
+    The ranks are one kernel call, which Polars cannot prune field by field: pass only the
+    ranks a spec needs (build_features does).
     """
     order = pl.col("_dorder")
     inv = order.struct.field("inv")
-    ranked = {f"f_rank_{n}": f"f_{n}" for n in RANKED}
-    inputs = dict.fromkeys(["f_ret_1", "_sector", *ranked.values()])
+    rank_cols = {f"f_rank_{n}": f"f_{n}" for n in ranked}
+    inputs = dict.fromkeys(["f_ret_1", "_sector", *rank_cols.values()])
     by_date = {f"_d{c}": pl.col(c).gather(order.struct.field("perm")) for c in ["date", *inputs]}
     day, ret = "_ddate", pl.col("_df_ret_1")
-    ranks_of = pl.Struct({f"_d{c}": pl.Float64 for c in ranked.values()})
-    ranks = pl.map_batches([day, *(f"_d{c}" for c in ranked.values())], date_ranks, ranks_of)
+    ranks_of = pl.Struct({f"_d{c}": pl.Float64 for c in rank_cols.values()})
+    ranks = pl.map_batches([day, *(f"_d{c}" for c in rank_cols.values())], date_ranks, ranks_of)
     return (
         lf.with_columns(_dorder=pl.col("date").map_batches(date_order, return_dtype=DATE_ORDER))
         .with_columns(**by_date)
         .with_columns(pl.col(day).set_sorted())
-        # The rank kernel runs on one thread while Polars computes the means on the others.
+        # The rank kernel runs beside the means (Polars' threads).
         .with_columns(
-            _dranks=ranks,
+            **({"_dranks": ranks} if rank_cols else {}),
             _dmkt=ret.mean().over(day),
             _dsector=ret.mean().over(day, "_d_sector"),
         )
         .with_columns(
             **{
                 name: pl.col("_dranks").struct.field(f"_d{c}").gather(inv)
-                for name, c in ranked.items()
+                for name, c in rank_cols.items()
             },
             f_mkt_ret=pl.col("_dmkt").gather(inv),
             f_sector_ret=pl.when(pl.col("_sector").is_not_null()).then(
@@ -352,8 +355,9 @@ def build_features(
     """
     have = set(prices_adj.collect_schema().names())
     carry = [*CARRY, *(c for c in CARRY_IF_PRESENT if c in have)]
+    ranked = tuple(n for n in RANKED if f"f_rank_{n}" in spec.names)
     return (
         per_symbol_features(prices_adj, securities, sectors=spec.sectors)
-        .pipe(add_cross_section)
+        .pipe(add_cross_section, ranked)
         .select(*KEYS, *spec.names, *carry)
     )

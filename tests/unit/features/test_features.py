@@ -263,6 +263,20 @@ def test_cross_section(feats):
     assert d.sort("f_ret_1", nulls_last=True)["f_rank_ret_1"].drop_nulls().is_sorted()
 
 
+@pytest.mark.parametrize(
+    "names",
+    [("f_ret_1", "f_rank_roc_5", "f_mkt_ret"), ("f_ret_1", "f_sector_ret"), ("f_rank_vol_20",)],
+)
+def test_a_smaller_spec_gives_the_same_values(panel, feats, names):
+    # The ranks are one kernel call: a spec asks it for only the ranks it names.
+    spec = FeatureSpec(version="subset", names=names)
+    got = build_features(panel.lazy(), SECTORS, spec=spec).collect()
+    assert [c for c in got.columns if c.startswith("f_")] == list(names)
+    assert_frame_equal(
+        got.select(names), feats.select(names), check_exact=False, rel_tol=1e-12, abs_tol=1e-12
+    )
+
+
 def test_row_order_of_the_input_changes_nothing(panel, feats):
     shuffled = panel.sample(fraction=1.0, shuffle=True, seed=4)
     got = build_features(shuffled.lazy(), SECTORS, spec=FULL_SPEC).collect()
