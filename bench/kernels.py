@@ -49,7 +49,7 @@ def _panel(symbols: int) -> pl.DataFrame:
     return pl.concat(parts).sort("symbol", "date")
 
 
-RANKED = ("adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "turnover", "trades")
+RANK_COLUMNS = ("adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "turnover", "trades")
 
 
 def main() -> None:
@@ -60,7 +60,7 @@ def main() -> None:
     panel = _panel(args.symbols)
     c = panel["adj_close"]
     by_date = panel.sort("date", maintain_order=True).select(
-        "date", *(pl.col(x).cast(pl.Float64) for x in RANKED)
+        "date", *(pl.col(x).cast(pl.Float64) for x in RANK_COLUMNS)
     )
     load_before = load1()
 
@@ -103,14 +103,14 @@ def main() -> None:
         )
         out.append(row)
     ranks = (
-        lambda: cross_section.date_ranks([by_date["date"], *(by_date[x] for x in RANKED)]),
-        lambda: by_date.select(cross_section.polars_date_rank(x) for x in RANKED),
+        lambda: cross_section.date_ranks([by_date["date"], *(by_date[x] for x in RANK_COLUMNS)]),
+        lambda: by_date.select(cross_section.polars_date_rank(x) for x in RANK_COLUMNS),
     )
     got, want = ranks[0]().struct.unnest(), ranks[1]()
-    diff = max((got[x] - want[x]).abs().max() or 0.0 for x in RANKED)
-    nulls = sum(int((got[x].is_null() != want[x].is_null()).sum()) for x in RANKED)
+    diff = max((got[x] - want[x]).abs().max() or 0.0 for x in RANK_COLUMNS)
+    nulls = sum(int((got[x].is_null() != want[x].is_null()).sum()) for x in RANK_COLUMNS)
     k, p = _best(ranks[0], args.repeats), _best(ranks[1], args.repeats)
-    label = f"per-date ranks, {len(RANKED)} columns"
+    label = f"per-date ranks, {len(RANK_COLUMNS)} columns"
     print(
         f"{label:40s} kernel {k['wall_s']:.3f} s (cpu {k['cpu_s']:.3f})  "
         f"polars {p['wall_s']:.3f} s (cpu {p['cpu_s']:.3f})  max |diff| {diff:.1e}, "

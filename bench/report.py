@@ -93,14 +93,15 @@ def machine_section(docs: list[dict]) -> list[str]:
         f"- Python {m['python']}; {v}",
         "",
         "**Load.** Every section now comes from a quiet machine (1-minute load average 0.0-2.5",
-        "on 2 cores, nothing else running but the benchmark): 2 (daily run), 3a (features) and",
-        "3c (kernels) from the fourth session of 2026-12-02 (the feature code changed); First",
-        "run and 3d (scale) from its second session; 1 (ingestion), 3b (model vs RF) and 3e",
-        "(Prefect overhead) from its morning; Walk-forward and Drift alarms from 2026-12-01/02",
-        "(the Dask walk-forward had a test suite beside it, load up to 4.8). Even quiet, this",
-        "virtual machine's speed varies from minute to minute: a 10 M-step Python loop took",
-        "0.56-1.04 s in the fourth session (2.0 s in the third), and pandas' 5 M-row feature",
-        "build 60.9 s and 79.1 s on two runs 19 minutes apart (bench/FINDINGS.md).",
+        "on 2 cores, nothing else running but the benchmark): 2 (daily run) and 3a (features)",
+        "from the fifth session of 2026-12-02 (the feature and label code changed); 3c",
+        "(kernels) from its fourth; First run and 3d (scale) from its second; 1 (ingestion), 3b",
+        "(model vs RF) and 3e (Prefect overhead) from its morning; Walk-forward and Drift alarms",
+        "from 2026-12-01/02 (the Dask walk-forward had a test suite beside it, load up to 4.8).",
+        "Even quiet, this virtual machine's speed varies from minute to minute: a 10 M-step",
+        "Python loop took 0.55-1.12 s in the fifth session (2.0 s in the third), and single",
+        "daily runs' non-Prefect part 2.5-3.3 s; the benchmarks run their variants in rounds,",
+        "taking turns, and report the fastest run (bench/FINDINGS.md).",
         "Every figure shows the wall time, the CPU",
         "time (user + system from `resource.getrusage` or `/usr/bin/time -v`) and the load",
         "average before→after.",
@@ -348,14 +349,9 @@ def _pandas_share(d: dict) -> str:
 
 @_section("## 3a. Features: Polars against pandas (issue 7)")
 def features_section(d: dict) -> list[str]:
-    chunk = next(
-        (
-            e["polars_chunked"]["result"].get("chunk_symbols", 400)
-            for e in d["sizes"]
-            if "polars_chunked" in e
-        ),
-        400,
-    )
+    # Results before the chunk size was recorded used 400 symbols.
+    chunked = [e["polars_chunked"]["result"] for e in d["sizes"] if "polars_chunked" in e]
+    chunk = chunked[0].get("chunk_symbols", 400) if chunked else 400
     out = [
         f"Input: devdata.sample.iter_panel ({d['years']:g} years, seed {d['seed']}), adjusted with "
         "features.adjust.adjust_prices, written to Parquet (not timed). Each engine in its own "
