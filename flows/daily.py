@@ -13,10 +13,9 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
 
-from nepse.errors import NepseError, SourceError
-from nepse.ingest.service import resolve_source
-from nepse.monitoring import side
-from nepse.monitoring.summary import day_alert, gate_alert, source_alert
+from nepse.app import NepseError, SourceError, daily, drift
+from nepse.app.ingest import resolve_source
+from nepse.app.publish import source_alert
 from tasks.alerts import send_alerts
 from tasks.common import settings
 from tasks.daily import (
@@ -52,20 +51,18 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
     else:
         path = write_sample_market() if src == "sample" else src
         day = ingest_file_day(path, as_of, check_fresh=src != "sample")  # the sample has an end
-    if day.status != "ok":
-        alert = day_alert(day)
-        send_alerts([alert] if alert else [])
-        return (
-            Completed(message=day.detail) if day.status == "holiday" else Failed(message=day.detail)
-        )
+    decision = daily.decide_day(day)
+    if not decision.go_on:  # a holiday ends quietly; pending, early or stale days fail
+        send_alerts([decision.alert] if decision.alert else [])
+        return (Completed if decision.ok else Failed)(message=decision.message)
 
     gate = check_quality_gate(day)
-    if not gate.passed:
-        alert = gate_alert(gate)
-        send_alerts([alert])
-        return Failed(message=alert.text)
+    decision = daily.decide_gate(gate)
+    if not decision.go_on:
+        send_alerts([decision.alert])
+        return Failed(message=decision.message)
 
-    side.prestart()  # Evidently's import runs in its own process, on the other core, meanwhile
+    drift.prestart_pages()  # Evidently's import runs in its own process, meanwhile
     if find_champion() is None:
         from flows.train import train_model
 
@@ -73,13 +70,20 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
         train_model(as_of=day.as_of, force_promote=settings().promote_first_model)
 
     scored = score_universe(day.as_of)
-    drift, drift_error = None, None
+    summary, drift_error = None, None
     if scored.model_role != "naive_baseline":  # the naive scorer has no reference to compare
         try:
-            drift = check_drift(scored)
+            summary = check_drift(scored)
         except (NepseError, OSError, ValueError) as exc:  # the predictions are stored already
-            get_run_logger().error("drift step failed (predictions are kept): %s", exc)
+            get_run_logger().warning("drift step failed (predictions are kept): %s", exc)
             drift_error = str(exc)
-    verdict = evaluate_past_predictions(scored, drift)
-    summary = publish_results(scored, gate, drift, drift_error, verdict)
-    return Failed(message=summary.message) if summary.is_fallback else summary
+    verdict = evaluate_past_predictions(scored, summary)
+    published = publish_results(scored, gate, summary, drift_error, verdict)
+    send_alerts(list(published.alerts))
+    if published.retrain:
+        from prefect.deployments import run_deployment
+
+        get_run_logger().warning("dataset drift on consecutive days: starting train-model")
+        run_deployment("train-model/train-model", timeout=0)
+    out = published.summary
+    return Failed(message=out.message) if out.is_fallback else out

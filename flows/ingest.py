@@ -13,7 +13,7 @@ def ingest_prices(
     sample_symbols: int | None = None,
     sample_years: float | None = None,
     sample_seed: int | None = None,
-) -> dict:
+):
     """Ingest NEPSE daily prices into the DuckDB store, every bad row accounted for.
 
     Args:

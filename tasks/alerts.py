@@ -11,7 +11,7 @@ from prefect import task
 from prefect.blocks.core import Block
 from prefect.logging import get_run_logger
 
-from nepse.monitoring.alerts import Alert, redact_in_http_logs
+from nepse.app.publish import Alert, redact_in_http_logs
 from tasks.common import settings
 
 LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}

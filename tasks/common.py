@@ -1,4 +1,4 @@
-"""What every task shares: settings, retry policy for transient I/O failures."""
+"""What every task shares: settings, the retry policy for transient I/O failures, step timing."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from prefect.logging import get_run_logger
 from prefect.tasks import exponential_backoff
+from pydantic import SecretStr
 
-from nepse.errors import DatabaseLockedError, TransientSourceError
-from nepse.settings import Settings, load_settings
+from nepse.app import DatabaseLockedError, Settings, TransientSourceError, load_settings
 
 # Retries with exponential backoff and jitter: 2 s, 4 s, 8 s (± 50 %).
 RETRIES = 3
 RETRY_DELAYS = exponential_backoff(backoff_factor=2)
 RETRY_JITTER = 0.5
-
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,8 +31,6 @@ def timed(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from prefect.logging import get_run_logger
-
         wall, cpu = time.perf_counter(), time.process_time()
         try:
             return fn(*args, **kwargs)
@@ -48,8 +46,16 @@ def timed(fn: F) -> F:
 
 
 def settings() -> Settings:
-    """Settings for this task run: environment plus the config file named by NEPSE_CONFIG."""
-    return load_settings()
+    """Settings for this task run: environment plus the config file named by NEPSE_CONFIG, with
+    the API token from the Prefect Secret block NEPSE_API_TOKEN_BLOCK when the environment has
+    none."""
+    s = load_settings()
+    if s.api_token is None and s.api_token_block:
+        from prefect.blocks.system import Secret
+
+        token = Secret.load(s.api_token_block).get()
+        s = s.model_copy(update={"api_token": SecretStr(str(token))})
+    return s
 
 
 def retry_on(*errors: type[BaseException]) -> Callable[[Any, Any, Any], bool]:

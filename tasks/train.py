@@ -25,6 +25,7 @@ from prefect.artifacts import (
 )
 from prefect.logging import get_run_logger
 
+from nepse.app.texts import report_url
 from nepse.errors import NepseError
 from nepse.features.panel import build_panel
 from nepse.model import fanout
@@ -34,7 +35,6 @@ from nepse.model.training import train_and_register
 from nepse.monitoring.daily_drift import baseline_for, sessions_of
 from nepse.monitoring.realised import save_walkforward_daily
 from nepse.store import open_store
-from tasks.artifacts import report_url
 from tasks.common import IO_RETRY, settings
 
 PanelSource = fanout.PanelSource
@@ -302,14 +302,14 @@ def _artifacts(wf: WalkForwardResult, d, folder: Path) -> None:
     create_markdown_artifact(key="model-card", markdown=card, description=f"Model card {d.version}")
     create_link_artifact(
         key="evaluation-report",
-        link=report_url(folder / "evaluation.html"),
+        link=report_url(settings(), folder / "evaluation.html"),
         link_text=f"Evaluation report {d.version}",
         description="Cumulative top-minus-bottom return, daily Rank IC, feature importance",
     )
     if (folder / "trading.html").is_file():
         create_link_artifact(
             key="trading-report",
-            link=report_url(folder / "trading.html"),
+            link=report_url(settings(), folder / "trading.html"),
             link_text=f"Backtest with NEPSE costs {d.version}",
             description="Long-only top-k with costs vs the universe: returns, drawdown, quintiles",
         )

@@ -10,7 +10,8 @@ import sys
 import threading
 
 from flows.cli import data, evaluate, models, reports, reports_ui, run, server  # noqa: F401  (each registers its commands)
-from flows.cli.common import app
+from flows.cli.common import app, console, debugging
+from nepse.app import NepseError
 
 __all__ = ["app", "main"]
 
@@ -30,6 +31,11 @@ def main() -> None:
         app()
     except SystemExit as exc:
         code = exc.code
+    except NepseError as exc:  # a user error outside a flow run (the registry, the store, ...)
+        if debugging():
+            raise
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        code = 2
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import _date_opt, _print_counts, _run_flow, _settings, app, console
+from flows.cli.common import _date_opt, _print_counts, _run_flow, _settings, app, console, fail
 from flows.cli.prefect_server import DEFAULT_PORT, free_port_from, start_server
 from flows.cli.prefect_server import running as server_running
 
@@ -31,9 +31,8 @@ def _print_daily(state, summary) -> None:
                 "alerts": summary.alerts,
             },
         )
-    if state.is_failed():
-        console.print(f"[red]{state.name}:[/red] {state.message}")
-        raise typer.Exit(1)
+    if not state.is_completed():
+        fail(state)
     if state.message:
         console.print(state.message)
 
@@ -61,9 +60,8 @@ def train_cmd(
             f"{k}={v:.4f}" for k, v in out.get("baseline_rank_ic") or () if v is not None
         )
         _print_counts("Training", out)
-    if state.is_failed():
-        console.print(f"[red]failed:[/red] {state.message}")
-        raise typer.Exit(1)
+    if not state.is_completed():
+        fail(state)
 
 
 @app.command("daily")

@@ -240,13 +240,13 @@ def _stored_days(data_dir):
 
 
 def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
-    import tasks.daily
+    import nepse.app.drift
     from nepse.errors import NepseError
 
     def boom(*args, **kwargs):
         raise NepseError("evidently exploded")
 
-    monkeypatch.setattr(tasks.daily, "calibrated_drift", boom)
+    monkeypatch.setattr(nepse.app.drift, "calibrated_drift", boom)
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10

@@ -1,0 +1,179 @@
+"""What a daily run shows people: its summary in Markdown, its predictions table, its links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from nepse.ingest.gate import GateResult
+from nepse.model.scoring import ScoredDay
+from nepse.monitoring.calibrated import ordinal
+from nepse.monitoring.drift import DriftSummary
+from nepse.monitoring.performance import MonitorVerdict
+from nepse.settings import Settings
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link a run shows: where it goes, its text and what it is."""
+
+    key: str
+    url: str
+    text: str
+    description: str
+
+
+@dataclass(frozen=True)
+class DailyTexts:
+    """Everything a daily run publishes as artifacts."""
+
+    markdown: str
+    description: str
+    table: tuple[dict, ...]
+    table_description: str
+    links: tuple[Link, ...]
+
+
+def report_url(settings: Settings, path: str | Path) -> str:
+    """A URL for a file under the reports folder: NEPSE_REPORTS_BASE_URL if set, else file://."""
+    path = Path(path).resolve()
+    if settings.reports_base_url:
+        reports = (settings.data_dir / "reports").resolve()
+        try:
+            rel = path.relative_to(reports).as_posix()
+        except ValueError:
+            pass
+        else:
+            return settings.reports_base_url.rstrip("/") + "/" + rel
+    return path.as_uri()
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:+.2f}%"
+
+
+def _num(x: float | None, fmt: str = ".4f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def _drift_lines(settings: Settings, drift: DriftSummary | None) -> list[str]:
+    if drift is None:
+        return ["- **Drift:** no report this run (see the logs)"]
+    link = (
+        f"[report]({report_url(settings, drift.html_path)})"
+        if drift.html_path is not None
+        else "the report failed: see the run's logs and alerts"
+    )
+    if not drift.alarms:
+        return [
+            f"- **Drift:** {drift.n_drifted} of {drift.n_columns} feature columns drifted "
+            f"({drift.share_drifted:.0%}); {link}"
+        ]
+    verdict = "**DRIFT ALARM**" if drift.dataset_drift else "no drift alarm"
+    lines = [
+        f"- **Drift:** {verdict} ({link})",
+        "",
+        "| statistic | today | alarm line | percentile of history | verdict |",
+        "|---|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {a.name} | {a.value:.4f} | {a.threshold:.4f} | {ordinal(a.position)} of "
+        f"{a.n_history} | {'**ALARM**' if a.alarm else 'ok'} |"
+        for a in drift.alarms
+    ]
+    far = sorted(drift.columns, key=lambda c: -(c.score or 0.0))[:5]
+    lines += [
+        "",
+        "  - farthest features: " + ", ".join(f"`{c.column}` {_num(c.score, '.3f')}" for c in far),
+    ]
+    return lines
+
+
+def daily_markdown(
+    settings: Settings,
+    scored: ScoredDay,
+    gate: GateResult,
+    drift: DriftSummary | None,
+    verdict: MonitorVerdict,
+    index: Path,
+) -> str:
+    """The run summary shown on the flow run's Artifacts tab."""
+    model = f"`{scored.model_version}`"
+    if scored.is_fallback:
+        model += f" — **FALLBACK** ({scored.model_role}): " + "; ".join(scored.problems)
+    lines = [
+        f"# NEPSE daily predictions for {scored.as_of}",
+        "",
+        f"- **Model:** {model}",
+        f"- **Universe:** {scored.n} active equities scored "
+        f"({gate.rows_on_day} prices stored for the day, "
+        f"{100 * gate.reject_share:.2f}% of input rows rejected)",
+        f"- **Predictions:** `{scored.predictions_path}`",
+        *_drift_lines(settings, drift),
+    ]
+    latest = verdict.latest
+    if latest:
+        lines.append(
+            f"- **Realised (last evaluated day {latest['date']}):** Rank IC "
+            f"{_num(latest['rank_ic'])}, IC {_num(latest['ic'])}, "
+            f"RMSE {_num(latest['rmse'], '.5f')}"
+            f"; 20-day rolling Rank IC {_num(latest['rolling_rank_ic'])}"
+        )
+    else:
+        lines.append("- **Realised:** no earlier prediction has its outcome yet")
+    if verdict.rank_ic_alarm is not None:
+        lines.append(f"- **Rolling Rank IC vs walk-forward:** {verdict.rank_ic_alarm.describe()}")
+    lines += [f"- :warning: {alert}" for alert in verdict.alerts]
+    lines.append(f"- **Report index:** `{index}`")
+    for title, rows in (("Top 10", scored.top), ("Bottom 10", scored.bottom)):
+        lines += ["", f"## {title}", "", "| symbol | predicted return | rank |", "|---|---:|---:|"]
+        lines += [f"| {r.symbol} | {_pct(r.pred_ret)} | {r.pred_rank:.3f} |" for r in rows]
+    lines += [
+        "",
+        "Predicted return = next trading day's adjusted close-to-close return. Realised metrics "
+        "are out of sample: days inside the scoring model's training window are left out.",
+    ]
+    return "\n".join(lines)
+
+
+def daily_texts(
+    settings: Settings,
+    scored: ScoredDay,
+    gate: GateResult,
+    drift: DriftSummary | None,
+    verdict: MonitorVerdict,
+    index: Path,
+) -> DailyTexts:
+    """The daily run's artifacts: summary, predictions table, links to the drift page and index."""
+    day = scored.as_of
+    preds = pl.read_parquet(scored.predictions_path).select(
+        "symbol", "pred_ret", "pred_rank", "model_version"
+    )
+    table = preds.with_columns(pl.col("pred_ret").round(6), pl.col("pred_rank").round(4))
+    links = []
+    if drift and drift.html_path:
+        links.append(
+            Link(
+                "drift-report",
+                report_url(settings, drift.html_path),
+                f"Evidently drift report {day} ({scored.model_version})",
+                f"Drift report for {day}: open it in a browser (self-contained HTML)",
+            )
+        )
+    links.append(
+        Link(
+            "report-index",
+            report_url(settings, index),
+            "All drift reports (index)",
+            "One row per day with drift share and realised Rank IC",
+        )
+    )
+    return DailyTexts(
+        markdown=daily_markdown(settings, scored, gate, drift, verdict, index),
+        description=f"NEPSE daily predictions {day}",
+        table=tuple(table.to_dicts()),
+        table_description=f"Predicted next-day returns for {day} ({preds.height} equities)",
+        links=tuple(links),
+    )
