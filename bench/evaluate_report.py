@@ -101,7 +101,7 @@ def stage_report(args: Any) -> dict[str, Any]:
         prices = store.prices(start=panel.calendar.previous(first), end=None)
         actions = store.corporate_actions()
     labels = panel.frame.select("date", "symbol", *LABEL_COLUMNS.values())
-    adjusted = adjust_prices(prices.lazy(), actions, settings=settings).collect()
+    adjusted = adjust_prices(prices.lazy(), actions).collect()
     market = market_frame(adjusted)
     cfg = BacktestConfig.from_settings(settings)
     models = [m for m in ORDER if m in preds["model"].unique().to_list()]
