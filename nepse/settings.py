@@ -193,7 +193,8 @@ class Settings(BaseSettings):
     api_max_retry_after_s: float = Field(default=300.0, ge=0.0)
     """Longest 429/503 Retry-After honoured before a retry (longer asks are capped to this)."""
     stale_after_minutes: int = Field(default=60, ge=0)
-    """Freshness: a trading day without data this long after the 15:00 close is stale (alert)."""
+    """Freshness: a trading day without data this long after its session close (the [[session]]
+    table of nepse/market/rules.toml) is stale (alert)."""
 
     # --- model ---------------------------------------------------------------------------
     horizon: int = Field(default=1, ge=1, le=20)
@@ -244,7 +245,8 @@ class Settings(BaseSettings):
     closes (Qlib's label); 'close_to_close' = y_ret over `horizon` (not tradeable: it enters at
     close(t), gone when the prediction is made). Close-to-close figures are reported beside it."""
     label_hold: int = Field(default=5, ge=1, le=20)
-    """Holding period of the tradeable labels in sessions (>= the T+2 settlement cycle)."""
+    """Holding period of the tradeable labels in sessions (at least the settlement cycle in force,
+    nepse/market/rules.toml)."""
     backtest_top_k: int = Field(default=20, ge=1)
     """Backtest: hold the top k predictions, long only, equal weight."""
     backtest_keep_k: int = Field(default=40, ge=0)

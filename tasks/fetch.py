@@ -24,7 +24,7 @@ from prefect.logging import get_run_logger
 from prefect.utilities.math import lower_clamp_multiple
 from pydantic import SecretStr
 
-from nepse.calendar import may_trade, today_in
+from nepse.calendar import market_close, may_trade, today_in
 from nepse.errors import NepseError, TransientSourceError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.ingest.day import DayOutcome, FetchedDay
@@ -246,7 +246,8 @@ def ingest_api_day(as_of: date | None) -> DayOutcome:
     )
     detail = {
         "holiday": f"{day}: holiday, nothing to score",
-        "not_yet": f"{day}: NEPSE has not published the day yet; run after 15:00",
+        "not_yet": f"{day}: NEPSE has not published the day yet; run after its "
+        f"{market_close(day, timezone=s.timezone):%H:%M} close",
         "stale": f"no complete prices for {day} past the deadline (fetch status {fetched.status})",
     }.get(fresh, "")
     get_run_logger().info("%s: %s %s", day, fresh, detail)
