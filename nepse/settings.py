@@ -31,12 +31,11 @@ from nepse import secrets
 from nepse.errors import ConfigError
 
 SECRET_FIELDS = ("api_token",)
-_RULES = "a market rule now: edit the dated [[price_limit]] table of nepse/market/rules.toml"
-_ALERTS = "alerts are delivered by the Prefect notification block named by NEPSE_ALERT_BLOCK"
-_DRIFT = (
-    "the calibrated drift alarms cover every feature (drift_alarm_quantile sets their line; "
-    "drift_report_columns how many the HTML page shows)"
+_RULES = (
+    "price limits are dated market rules: edit the price_limit table of nepse/market/rules.toml"
 )
+_ALERTS = "alerts go through the Prefect notification block NEPSE_ALERT_BLOCK"
+_DRIFT = "the calibrated drift alarms replaced it (see NEPSE_DRIFT_ALARM_QUANTILE)"
 REMOVED_SETTINGS: dict[str, str] = {
     "price_limit_before": _RULES,
     "price_limit_after": _RULES,
@@ -53,11 +52,12 @@ def refuse_removed(names: Iterable[str], where: str) -> None:
     """Raise ConfigError, one line, when `names` (set in `where`) include a removed setting."""
     removed = sorted({n.lower() for n in names} & set(REMOVED_SETTINGS))
     if removed:
-        raise ConfigError(
-            f"{where} sets removed setting(s): "
-            + "; ".join(f"{n} ({REMOVED_SETTINGS[n]})" for n in removed)
-            + "; delete it there"
-        )
+        why: dict[str, list[str]] = {}
+        for name in removed:
+            why.setdefault(REMOVED_SETTINGS[name], []).append(name)
+        told = "; ".join(f"{', '.join(n)} ({reason})" for reason, n in why.items())
+        them = "it" if len(removed) == 1 else "them"
+        raise ConfigError(f"{where} sets removed setting(s): {told}; delete {them} there")
 
 
 _config_file: ContextVar[Path | None] = ContextVar("nepse_config_file", default=None)
