@@ -38,7 +38,7 @@ COPY --chown=nepse:nepse nepse /app/nepse
 WORKDIR /app
 RUN mkdir -p /data && chown nepse:nepse /data
 # Prefect defaults: no analytics; the API URL (and key, for Cloud) come from the environment at
-# run time, never from the image. Secrets (NEPSE_WEBHOOK_URL, NEPSE_API_TOKEN) likewise.
+# run time, never from the image. Secrets (NEPSE_API_TOKEN) likewise.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PREFECT_SERVER_ANALYTICS_ENABLED=false \

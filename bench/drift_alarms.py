@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 import polars as pl
 
 from nepse.features import FEATURE_SPEC
+from nepse.market.rules import market_rules
 from nepse.monitoring.baseline import FEATURES, MARKET, WORST, build_baseline, check
 
 # Known changes: (name, first affected day, last affected day) -- sessions in [first, last +
@@ -38,8 +39,8 @@ from nepse.monitoring.baseline import FEATURES, MARKET, WORST, build_baseline, c
 EVENTS = {
     "2020 lockdown reopening": None,  # found in the data: the first session after the longest gap
     "calculated close (2025-03-20..2025-09-21)": (date(2025, 3, 20), date(2025, 9, 21)),
-    "Monday-Friday trading (2026)": None,  # found in the data: the first Friday session
-    "+-15 % price limit (2026-04-20)": (date(2026, 4, 20), None),
+    "Monday-Friday trading (2026)": None,  # the dates of these two: nepse/market/rules.toml
+    "+-15 % price limit (2026-04-20)": None,
 }
 STATS = (FEATURES, WORST, MARKET)
 MAX_DELAY = 20
@@ -166,13 +167,15 @@ def main() -> None:
     # After the reopening NEPSE was another market for the rest of 2020 (online trading, record
     # turnover, the 2020-21 rally): those sessions are counted apart, not as normal ones.
     events["2020 lockdown reopening"] = (reopened, date(2020, 12, 31))
-    fridays = [d for d in days if d.year == 2026 and d.weekday() == 4]
-    if fridays:
-        events["Monday-Friday trading (2026)"] = (fridays[0], None)
-    else:
-        events.pop("Monday-Friday trading (2026)")
-    if days[-1] < date(2026, 4, 20):
-        events.pop("+-15 % price limit (2026-04-20)")
+    rules = market_rules()
+    week = [d for d in rules.changes("trading_week") if d.year == 2026]
+    limit = rules.changes("price_limit")[-1]
+    for name, start in (("Monday-Friday trading (2026)", week[0]), ("+-15 % price limit", limit)):
+        key = next(k for k in events if k.startswith(name))
+        if days[-1] >= start:
+            events[key] = (start, None)
+        else:
+            events.pop(key)
 
     result: dict = {}
     abnormal = set()

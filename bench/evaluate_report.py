@@ -101,7 +101,7 @@ def stage_report(args: Any) -> dict[str, Any]:
         prices = store.prices(start=panel.calendar.previous(first), end=None)
         actions = store.corporate_actions()
     labels = panel.frame.select("date", "symbol", *LABEL_COLUMNS.values())
-    adjusted = adjust_prices(prices.lazy(), actions, settings=settings).collect()
+    adjusted = adjust_prices(prices.lazy(), actions).collect()
     market = market_frame(adjusted)
     cfg = BacktestConfig.from_settings(settings)
     models = [m for m in ORDER if m in preds["model"].unique().to_list()]
@@ -168,7 +168,8 @@ def stage_report(args: Any) -> dict[str, Any]:
         f"Walk-forward {meta['info']['test_start']} .. {meta['info']['test_end']}, trained on "
         f"label {label} (hold {meta['label_hold']} sessions), seeds {meta['seeds']}. Backtest: "
         f"long-only top {cfg.top_k} (keep while in top {cfg.keep_k}), entry at the next "
-        f"session's {cfg.entry}, T+2, limit locks, <= {cfg.max_turnover_share:.0%} of turnover, "
+        f"session's {cfg.entry}, settlement and limit locks of nepse/market/rules.toml, "
+        f"<= {cfg.max_turnover_share:.0%} of turnover, "
         f"capital Rs {cfg.capital:,.0f}, every NEPSE cost and {cfg.investor} capital-gains tax."
     )
     tables = {
@@ -223,6 +224,7 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
     m, cfg = rep["meta"], rep["config"]
     tw = m["timings"]["walk_forward"]
     bp = m["timings"]["build_panel"]
+    rules, on = market_rules(), datetime(2025, 1, 1).date()  # the costs quoted as of this day
     lines = [
         "# Model evaluation: what a NEPSE investor could have earned",
         "",
@@ -243,7 +245,8 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         f"- Panel: {m['panel_rows']:,} rows, {m['panel_symbols']} equities, {m['features']} "
         "features (ShareSansar company-wise prices, NEPSE securities master).",
         f"- Label trained on: **{m['label']}** (nepse/features/labels.py): buy at the VWAP of "
-        f"session t+1 (the first price after the 15:00 prediction), sell at the VWAP of session "
+        f"session t+1 (the first price after the {rules.close_time(on):%H:%M} prediction), sell at "
+        f"the VWAP of session "
         f"t+1+{m['label_hold']}; embargo {m['embargo_sessions']} sessions."
         if m["label"] == "next_vwap"
         else f"- Label trained on: **{m['label']}**, hold {m['label_hold']} sessions.",
@@ -252,13 +255,16 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         f"window, **seed {m['seeds']} only** (one seed instead of three: the machine was shared "
         "by ~7 engineers on 2 cores). Baselines on the same rows.",
         f"- Backtest (nepse/model/backtest.py): long-only top {cfg['top_k']}, equal weight, keep "
-        f"while in the top {cfg['keep_k']}, entry at the next session's {cfg['entry']}, T+2 "
-        "settlement, no fill on an upper-limit lock or a day without trades, no exit on a "
+        f"while in the top {cfg['keep_k']}, entry at the next session's {cfg['entry']}, "
+        f"T+{rules.settlement_days(on)} settlement, no fill on an upper-limit lock or a day "
+        "without trades, no exit on a "
         f"lower-limit lock, trades <= {cfg['max_turnover_share']:.0%} of the session's "
         f"turnover, capital Rs {cfg['capital']:,.0f}; costs from nepse/market/rules.toml: "
-        "commission by trade value and date, SEBON 0.015 %, DP Rs 25 per scrip per selling "
-        f"day, capital-gains tax ({cfg['investor']}: 7.5 % under a year). A Rs 1 lakh round "
-        f"trip costs {round_trip_share(100_000, datetime(2025, 1, 1).date()):.3%} before tax.",
+        f"commission by trade value and date, SEBON {rules.sebon_fee(on):.3%}, DP Rs "
+        f"{rules.dp_charge(on):g} per scrip per selling day, capital-gains tax ({cfg['investor']}"
+        f": {rules.cgt_rate(on, held_days=0, investor=cfg['investor']):.1%} under a year) "
+        f"(as of {on}). A Rs 1 lakh round trip costs {round_trip_share(100_000, on):.3%} before "
+        "tax.",
         "",
         "## Rank IC: tradeable label first, close-to-close beside it",
         "",

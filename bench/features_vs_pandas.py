@@ -56,15 +56,13 @@ def gen(symbols: int, out: Path) -> dict:
     """Generate the panel chunk by chunk, adjust it, write one Parquet file sorted by symbol."""
     from nepse.devdata.sample import iter_panel
     from nepse.features.adjust import adjust_prices
-    from nepse.settings import load_settings
 
-    s = load_settings()
     out.mkdir(parents=True, exist_ok=True)
     parts = []
     for k, chunk in enumerate(
         iter_panel(symbols=symbols, years=YEARS, seed=SEED, chunk_symbols=CHUNK_SYMBOLS)
     ):
-        adj = adjust_prices(chunk.lazy(), None, settings=s).collect()
+        adj = adjust_prices(chunk.lazy(), None).collect()
         path = out / f"part-{k:04d}.parquet"
         adj.write_parquet(path)
         parts.append(adj.height)

@@ -112,9 +112,7 @@ def features(work: Path) -> dict:
         actions = st.corporate_actions()
         securities = st.securities()
         chunks = (
-            adjust_prices(
-                st.prices(symbols=symbols[k : k + CHUNK].to_list()).lazy(), actions, settings=s
-            )
+            adjust_prices(st.prices(symbols=symbols[k : k + CHUNK].to_list()).lazy(), actions)
             for k in range(0, len(symbols), CHUNK)
         )
         row = chunked_features(

@@ -2,14 +2,18 @@
 
 Precedence, highest first: explicit overrides passed to `load_settings`, environment variables,
 the config file named by `--config` or `NEPSE_CONFIG`, then the defaults below. Secrets
-(`api_token`, `webhook_url`) are `SecretStr`: they are read from the environment (or a Prefect
-Secret block, see `tasks/`) and never printed; a config file that sets them is refused.
+(`api_token`) are `SecretStr`: they are read from the environment (or a Prefect Secret block, see
+`tasks/`) and never printed; a config file that sets them is refused. Market facts (price
+limits, the trading week, session hours, costs) are not settings: they are the dated rules of
+nepse/market/rules.toml. A removed setting still set anywhere is refused with one line saying
+what replaced it (`REMOVED_SETTINGS`).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
@@ -26,7 +30,35 @@ from pydantic_settings import (
 from nepse import secrets
 from nepse.errors import ConfigError
 
-SECRET_FIELDS = ("api_token", "webhook_url")
+SECRET_FIELDS = ("api_token",)
+_RULES = (
+    "price limits are dated market rules: edit the price_limit table of nepse/market/rules.toml"
+)
+_ALERTS = "alerts go through the Prefect notification block NEPSE_ALERT_BLOCK"
+_DRIFT = "the calibrated drift alarms replaced it (see NEPSE_DRIFT_ALARM_QUANTILE)"
+REMOVED_SETTINGS: dict[str, str] = {
+    "price_limit_before": _RULES,
+    "price_limit_after": _RULES,
+    "price_limit_change_date": _RULES,
+    "webhook_url": _ALERTS,
+    "webhook_secret_block": _ALERTS,
+    "drift_max_features": _DRIFT,
+    "drift_share_threshold": _DRIFT,
+}
+"""Settings that no longer exist, and what replaced each (said when one is still set)."""
+
+
+def refuse_removed(names: Iterable[str], where: str) -> None:
+    """Raise ConfigError, one line, when `names` (set in `where`) include a removed setting."""
+    removed = sorted({n.lower() for n in names} & set(REMOVED_SETTINGS))
+    if removed:
+        why: dict[str, list[str]] = {}
+        for name in removed:
+            why.setdefault(REMOVED_SETTINGS[name], []).append(name)
+        told = "; ".join(f"{', '.join(n)} ({reason})" for reason, n in why.items())
+        them = "it" if len(removed) == 1 else "them"
+        raise ConfigError(f"{where} sets removed setting(s): {told}; delete {them} there")
+
 
 _config_file: ContextVar[Path | None] = ContextVar("nepse_config_file", default=None)
 
@@ -62,6 +94,7 @@ class _TomlFileSource(PydanticBaseSettingsSource):
                     "under [nepse] or all at the top level"
                 )
             data = table
+        refuse_removed(data, f"config file {self.path}")
         leaked = sorted(set(data) & set(SECRET_FIELDS))
         if leaked:
             raise ConfigError(
@@ -101,12 +134,6 @@ class Settings(BaseSettings):
     ohlc_policy: Literal["repair", "reject"] = "repair"
     """Open/high/low outside a valid range: 'repair' widens high/low to contain open and close
     and flags the row ohlc_repaired; 'reject' quarantines it with reason ohlc_inconsistent."""
-    price_limit_before: float = Field(default=0.10, gt=0.0, le=1.0)
-    """Per-stock daily price limit until price_limit_change_date (fraction)."""
-    price_limit_after: float = Field(default=0.15, gt=0.0, le=1.0)
-    """Per-stock daily price limit from price_limit_change_date on (fraction)."""
-    price_limit_change_date: date = date(2026, 4, 20)
-    """First trading day of the wider price limit."""
     lock_timeout_s: float = Field(default=0.0, ge=0.0)
     """How long one attempt waits for another writer to release the database (0: fail at once;
     Prefect task retries add backoff on top)."""
@@ -166,7 +193,8 @@ class Settings(BaseSettings):
     api_max_retry_after_s: float = Field(default=300.0, ge=0.0)
     """Longest 429/503 Retry-After honoured before a retry (longer asks are capped to this)."""
     stale_after_minutes: int = Field(default=60, ge=0)
-    """Freshness: a trading day without data this long after the 15:00 close is stale (alert)."""
+    """Freshness: a trading day without data this long after its session close (the [[session]]
+    table of nepse/market/rules.toml) is stale (alert)."""
 
     # --- model ---------------------------------------------------------------------------
     horizon: int = Field(default=1, ge=1, le=20)
@@ -217,7 +245,8 @@ class Settings(BaseSettings):
     closes (Qlib's label); 'close_to_close' = y_ret over `horizon` (not tradeable: it enters at
     close(t), gone when the prediction is made). Close-to-close figures are reported beside it."""
     label_hold: int = Field(default=5, ge=1, le=20)
-    """Holding period of the tradeable labels in sessions (>= the T+2 settlement cycle)."""
+    """Holding period of the tradeable labels in sessions (at least the settlement cycle in force,
+    nepse/market/rules.toml)."""
     backtest_top_k: int = Field(default=20, ge=1)
     """Backtest: hold the top k predictions, long only, equal weight."""
     backtest_keep_k: int = Field(default=40, ge=0)
@@ -262,25 +291,15 @@ class Settings(BaseSettings):
     drift_report_columns: int = Field(default=8, ge=1)
     """Evidently's HTML drift report shows the N features farthest from the reference (the
     calibrated statistic always covers all of them)."""
-    drift_max_features: int = 0
-    """Drift report over the model's N most important features (by gain); 0: all of them.
-    Evidently's cost grows with the columns (~0.15 s each)."""
-    drift_share_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    """Share of drifted feature columns above which the dataset counts as drifted."""
     retrain_on_drift_days: int = 0
     """Start the train-model deployment after N consecutive drifted days (0: never)."""
     min_rolling_rank_ic: float = 0.0
     """Alert when the 20-day rolling realised Rank IC falls below this."""
     rmse_alert_ratio: float = 1.5
     """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
-    webhook_url: SecretStr | None = None
-    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK (kept so
-    existing configurations still load)."""
     reports_base_url: str | None = None
     """URL where the reports folder is served (e.g. by `nepse reports serve`); artifacts link
     there. Unset: they link the file:// path."""
-    webhook_secret_block: str | None = None
-    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK."""
     alert_block: str | None = None
     """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
     'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
@@ -319,14 +338,6 @@ class Settings(BaseSettings):
         """The DuckDB file path actually used."""
         return self.db_path if self.db_path is not None else self.data_dir / "nepse.duckdb"
 
-    def price_limit(self, day: date) -> float:
-        """The daily price limit (fraction) in force on `day`."""
-        return (
-            self.price_limit_after
-            if day >= self.price_limit_change_date
-            else self.price_limit_before
-        )
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -355,6 +366,11 @@ class Settings(BaseSettings):
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Build the settings from overrides, environment and config file (`config` or NEPSE_CONFIG)."""
     path = config or os.environ.get("NEPSE_CONFIG") or None
+    refuse_removed(overrides, "load_settings()")
+    refuse_removed(
+        (k[len("NEPSE_") :] for k in os.environ if k.upper().startswith("NEPSE_")),
+        "the environment (NEPSE_*)",
+    )
     token = _config_file.set(Path(path) if path else None)
     try:
         settings = Settings(**overrides)

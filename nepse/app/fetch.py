@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from nepse.calendar import may_trade, today_in
+from nepse.calendar import market_close, may_trade, today_in
 from nepse.errors import NepseError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.ingest.day import DayOutcome, FetchedDay
@@ -186,7 +186,8 @@ def api_day(
             f"an empty answer at least {settings.holiday_confirm_after_minutes:g} minutes after "
             "the first confirms it, or the day's prices arrive: run again later"
         ),
-        "not_yet": f"{day}: NEPSE has not published the day yet; run after 15:00",
+        "not_yet": f"{day}: NEPSE has not published the day yet; run after its "
+        f"{market_close(day, timezone=settings.timezone):%H:%M} close",
         "stale": f"no complete prices for {day} past the deadline (fetch status {fetched.status})",
     }.get(fresh, "")
     return DayOutcome(

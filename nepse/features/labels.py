@@ -1,6 +1,6 @@
 """Labels: the only place in the library where a value from a later date is used.
 
-The prediction for day t is made after t's 15:00 close (the daily deployment runs at 15:30), so
+The prediction for day t is made after t's session close (nepse/market/rules.toml), so
 nobody can trade at close(t): the first prices one can trade at come from session t+1. Sessions
 are the market's trading days (`calendar`), not the symbol's rows. Every label is null when the
 symbol has no row on a session it needs (it did not trade), when t is not a calendar day, or

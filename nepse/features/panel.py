@@ -141,7 +141,7 @@ def build_panel(
     prices = store.prices(start=load_from, end=end)
     securities = store.securities()
     actions = store.corporate_actions()
-    adjusted = adjust_prices(prices.lazy(), actions, settings=settings)
+    adjusted = adjust_prices(prices.lazy(), actions)
     lf = build_features(adjusted, securities, spec=spec)
     if label:
         # Labels need raw turnover/volume (VWAP), which the feature step drops: build them on

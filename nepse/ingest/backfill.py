@@ -82,7 +82,8 @@ def day_status(
 
 
 def candidate_days(start: date, end: date) -> list[date]:
-    """Every day from start to end inclusive except Saturdays (the API itself says holidays)."""
+    """Every day from start to end inclusive whose weekday is in the trading week in force then
+    (nepse/market/rules.toml); the API itself says which of them were holidays."""
     if end < start:
         raise ValueError(f"backfill end {end} is before start {start}")
     span = (end - start).days + 1

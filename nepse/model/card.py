@@ -151,8 +151,8 @@ def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:
     if excess:
         shown = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(excess.items()))
         lines.append(
-            "- NEPSE backtest (nepse/model/backtest.py; long-only top k, T+2, limit locks, all "
-            f"costs of nepse/market/rules.toml), net annual excess over the universe: {shown}."
+            "- NEPSE backtest (nepse/model/backtest.py; long-only top k; settlement, limit locks "
+            f"and costs of nepse/market/rules.toml), net annual excess over the universe: {shown}."
         )
     else:
         lines.append("- No NEPSE backtest was run with this training (no market frame given).")

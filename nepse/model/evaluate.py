@@ -144,7 +144,7 @@ def judge(
 def market_of(store: Any, settings: Settings, *, start: date | None = None) -> pl.DataFrame:
     """The backtest's market frame (nepse.model.backtest.market_frame) of the stored prices."""
     prices = store.prices(start=start, end=None)
-    adjusted = adjust_prices(prices.lazy(), store.corporate_actions(), settings=settings).collect()
+    adjusted = adjust_prices(prices.lazy(), store.corporate_actions()).collect()
     return market_frame(adjusted)
 
 

@@ -209,8 +209,7 @@ def run_drift(
 
     if not 0.0 < drift_share <= 1.0:
         raise ConfigError(
-            f"drift: drift_share must be in (0, 1], got {drift_share}; "
-            f"set NEPSE_DRIFT_SHARE_THRESHOLD to a share such as 0.5"
+            f"drift: drift_share must be in (0, 1], got {drift_share}; pass a share such as 0.5"
         )
     # Categorical columns are features too, listed in `features` or not.
     categorical = list(dict.fromkeys(categorical or []))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from nepse.calendar import MARKET_CLOSE
+from nepse.market.rules import market_rules
 from nepse.monitoring.baseline import DriftBaseline, DriftVerdict
 from nepse.monitoring.calibrated import ordinal
 from nepse.monitoring.comparable import PREDICTION, to_comparable
@@ -94,7 +94,7 @@ def drift_snapshot(baseline: DriftBaseline, current: pl.DataFrame, columns: list
     return report.run(
         current_data=Dataset.from_pandas(comp.select(cols).to_pandas(), data_definition=definition),
         reference_data=Dataset.from_pandas(ref.to_pandas(), data_definition=definition),
-        timestamp=datetime.combine(day, MARKET_CLOSE),
+        timestamp=datetime.combine(day, market_rules().close_time(day)),
         tags=["drift"],
     )
 
@@ -110,7 +110,7 @@ def numbers_snapshot(numbers: dict[str, float], day: date):
     return Report([MeanValue(column=k) for k in present]).run(
         current_data=Dataset.from_pandas(frame.to_pandas(), data_definition=definition),
         reference_data=None,
-        timestamp=datetime.combine(day, MARKET_CLOSE),
+        timestamp=datetime.combine(day, market_rules().close_time(day)),
         tags=["numbers"],
     )
 

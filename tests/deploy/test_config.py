@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from nepse.market.rules import market_rules
 from tests.conftest import REPO
 
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
@@ -179,11 +180,15 @@ def test_daily_runs_after_the_close_on_trading_weekdays(name):
     (schedule,) = deployments["daily-predictions"]["schedules"]
     assert schedule["timezone"] == "Asia/Kathmandu"
     assert schedule.get("active", True) is True
-    # 15 weeks from a Sunday before the 2026-04-10 calendar change and one across Dashain.
+    # 15 weeks from a Sunday before the 2026-04-10 calendar change and one across Dashain: a
+    # run on every weekday of the week in force (nepse/market/rules.toml), after its close.
+    rules = market_rules()
     for start in (datetime(2026, 4, 5, tzinfo=KATHMANDU), datetime(2026, 10, 11, tzinfo=KATHMANDU)):
         runs = [r.astimezone(KATHMANDU) for r in _next_runs(schedule, 75, start)]
-        assert {r.isoweekday() for r in runs} == {1, 2, 3, 4, 5}
-        assert all((r.hour, r.minute) > (15, 0) for r in runs), runs[:3]
+        week = rules.trading_weekdays(runs[-1].date())
+        assert {r.weekday() for r in runs} == week
+        assert all(r.weekday() in rules.trading_weekdays(r.date()) for r in runs), runs[:3]
+        assert all(r.time() > rules.close_time(r.date()) for r in runs), runs[:3]
         assert len({r.date() for r in runs}) == 75  # once a day
         assert all(r.hour < 18 for r in runs)  # still the same evening in Nepal
 

@@ -144,10 +144,9 @@ def evidently_ui(tmp_path):
         numbers_of,
         numbers_snapshot,
     )
-    from nepse.settings import load_settings
 
     prices = generate_panel(symbols=40, years=2, seed=5)
-    feat = build_features(adjust_prices(prices, None, settings=load_settings()), None).collect()
+    feat = build_features(adjust_prices(prices, None), None).collect()
     feat = feat.with_columns(pred_ret=-pl.col("f_ret_1"))
     days = sorted(feat["date"].unique().to_list())
     base = build_baseline(

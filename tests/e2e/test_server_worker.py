@@ -35,6 +35,7 @@ import httpx
 import pytest
 import yaml
 
+from nepse.market.rules import market_rules
 from tests.conftest import REPO
 
 OUTPUT = REPO / "test-output"
@@ -415,9 +416,10 @@ def test_worker_started_like_the_image_reports_healthy(stack):
 def test_scheduled_runs_fall_after_the_close_on_trading_weekdays(stack):
     assert stack.scheduled.get(DAILY), f"the server scheduled no {DAILY} runs"
     for when in stack.scheduled[DAILY]:
-        local = when.astimezone(KATHMANDU)
-        assert local.isoweekday() <= 5, f"{local} is a weekend"
-        assert (local.hour, local.minute) > (15, 0), f"{local} is before the 15:00 close"
+        local, rules = when.astimezone(KATHMANDU), market_rules()
+        assert local.weekday() in rules.trading_weekdays(local.date()), f"{local}: no session"
+        close = rules.close_time(local.date())
+        assert local.time() > close, f"{local} is before the {close:%H:%M} close"
     weekly = stack.scheduled.get("train-model", [])
     assert weekly, "the server scheduled no train-model runs"
     # Training runs when the market is shut (Saturday), so it never waits for a daily run.

@@ -26,9 +26,6 @@ FAST_MODEL = {
     "NEPSE_EARLY_STOPPING_ROUNDS": "20",
     "NEPSE_VALID_DAYS": "40",
     "NEPSE_TEST_START": "2026-07-01",
-    "NEPSE_DRIFT_SHARE_THRESHOLD": "0.5",
-    # Evidently costs ~0.15 s a column: the first test checks the full report, others 8 columns.
-    "NEPSE_DRIFT_MAX_FEATURES": "8",
     "NEPSE_DRIFT_CALIBRATION_DAYS": "200",
     # The sample market ends on 2026-11-20: without as_of a run would (rightly) find it stale
     # once the clock is past that; test_stale_feed_alerts_and_fails checks that case.
@@ -40,7 +37,6 @@ def _env(monkeypatch, data_dir, **extra):
     for k, v in {**FAST_MODEL, **extra}.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("NEPSE_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("NEPSE_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("NEPSE_ALERT_BLOCK", raising=False)
 
 
@@ -110,8 +106,6 @@ def _champion_folder(data_dir):
 def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_dir, monkeypatch):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-    monkeypatch.setenv("NEPSE_DRIFT_MAX_FEATURES", "0")  # every feature of the model
 
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message

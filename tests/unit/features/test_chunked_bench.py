@@ -18,7 +18,7 @@ from common import chunked_features, read_chunked
 
 def test_chunked_equals_one_shot_as_float32(tmp_path, settings):
     chunks = [
-        adjust_prices(c.lazy(), None, settings=settings).collect()
+        adjust_prices(c.lazy(), None).collect()
         for c in iter_panel(symbols=12, years=2.5, seed=3, chunk_symbols=5)
     ]
     assert len(chunks) == 3  # several chunks, and the 2.5 years span three calendar years

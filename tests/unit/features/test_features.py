@@ -303,7 +303,7 @@ def test_feature_timing_on_real_data(settings):
     from tests.unit.features.test_adjust import real_prices_and_actions
 
     prices, acts = real_prices_and_actions()
-    adj = adjust_prices(prices.lazy(), acts.lazy(), settings=settings).collect()
+    adj = adjust_prices(prices.lazy(), acts.lazy()).collect()
     company = pl.read_csv(
         shared_data("nepse-api-2025-08-30", "CompanyList.csv"), infer_schema_length=0
     )

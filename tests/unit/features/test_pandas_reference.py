@@ -22,7 +22,7 @@ from pandas_features import pandas_features
 @pytest.mark.parametrize("style", ["rolling", "transform"])
 def test_pandas_reference_equals_polars_on_every_feature(settings, style):
     adj = pl.concat(
-        adjust_prices(c.lazy(), None, settings=settings).collect()
+        adjust_prices(c.lazy(), None).collect()
         for c in iter_panel(symbols=8, years=1.5, seed=5, chunk_symbols=8)
     )
     ref = build_features(adj.lazy(), spec=FULL_SPEC).collect()

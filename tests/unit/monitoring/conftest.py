@@ -11,7 +11,6 @@ from nepse.devdata.sample import generate_panel
 from nepse.features import FEATURE_SPEC, build_features
 from nepse.features.adjust import adjust_prices
 from nepse.monitoring.baseline import DriftBaseline, build_baseline
-from nepse.settings import load_settings
 
 WINDOW = 5
 
@@ -25,7 +24,7 @@ def window_of(feat: pl.DataFrame, days: list[date], end: int) -> pl.DataFrame:
 def market() -> tuple[pl.DataFrame, list[date]]:
     """Features of a 3-year, 80-stock sample market, with a stand-in prediction column."""
     prices = generate_panel(symbols=80, years=3, seed=3)
-    feat = build_features(adjust_prices(prices, None, settings=load_settings()), None).collect()
+    feat = build_features(adjust_prices(prices, None), None).collect()
     feat = feat.with_columns(pred_ret=-pl.col("f_ret_1") + 0.01 * pl.col("f_ma_ratio_20"))
     return feat, sorted(feat["date"].unique().to_list())
 

@@ -189,7 +189,7 @@ def test_awkward_current_days_still_get_a_verdict(reference, tmp_path, case, dri
 
 @pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
 def test_drift_share_outside_unit_interval_is_a_config_error(reference, tmp_path, share):
-    with pytest.raises(ConfigError, match="NEPSE_DRIFT_SHARE_THRESHOLD"):
+    with pytest.raises(ConfigError, match=r"drift_share must be in \(0, 1\]"):
         drift(reference, panel(10, seed=15), tmp_path, drift_share=share)
 
 

@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 import nepse.store as store_mod
 from nepse.errors import DatabaseLockedError, NepseError
 from nepse.ingest.service import ingest_read
+from nepse.market.rules import LIMIT_TOLERANCE
 from nepse.schema import ReadResult
 from nepse.store import STAGES, migrations, open_store
 from tests.conftest import REPO
@@ -283,7 +284,7 @@ def test_beyond_limit_flag(db, settings, day, close, flag):
 
 def test_float_noise_at_the_limit_is_not_beyond():
     assert 100 * 1.10 / 100 - 1 > 0.10  # the float trap the tolerance exists for
-    assert store_mod.LIMIT_TOLERANCE < 1e-4
+    assert LIMIT_TOLERANCE < 1e-4
 
 
 def test_flags_recomputed_when_a_missing_day_arrives(db, settings):
