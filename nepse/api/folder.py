@@ -171,6 +171,7 @@ def read_index(root: Path) -> list[dict[str, Any]]:
 def add_to_index(root: Path, entries: list[dict[str, Any]]) -> None:
     """Put `entries` (one per day; a day's newer entry replaces its older) into index.json,
     then delete the publications of those days that nobody may still be reading."""
+    entries = json.loads(dumps(entries))  # dates as text, as read back from the file
     with publisher_lock(root):
         by_day = {e["as_of"]: e for e in read_index(root)}
         by_day.update({e["as_of"]: e for e in entries})

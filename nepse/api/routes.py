@@ -117,6 +117,7 @@ def _table(
 ) -> Response:
     """A page of one day's table (the latest day when `day` is None)."""
     ctx = _ctx(request)
+    sym = _symbol(symbol) if symbol is not None else None
     pub = ctx.published.day(_day(ctx, day) if day is not None else None)
     e = pub.entry
     frame = pub.tables.get(kind)
@@ -127,7 +128,6 @@ def _table(
             e,
         )
     chosen = negotiate(fmt, request.headers.get("accept"))
-    sym = _symbol(symbol) if symbol is not None else None
     page = remember(
         pub.memo,
         (kind, sym, chosen, offset, limit),
