@@ -259,7 +259,11 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEPSE_")}
     env |= {"NEPSE_DATA_DIR": str(run_dir), "NEPSE_API_LISTEN_PORT": str(port)}
     server = subprocess.Popen(
-        [PYTHON, "-m", "nepse.api"], env=env, cwd=REPO, stderr=subprocess.DEVNULL
+        [PYTHON, "-m", "nepse.api"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     results = {"setup": info, "route": ROUTE, "python": sys.version.split()[0]}
     try:

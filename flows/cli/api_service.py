@@ -26,6 +26,7 @@ def _answers(url: str) -> bool:
 def ensure(state: dict) -> dict | None:
     """The API service of a started server: started (and recorded) unless it runs already;
     None with a warning when it cannot start (the server runs anyway)."""
+    from nepse.errors import NepseError
     from nepse.settings import load_settings
 
     api = state.get("api")
@@ -51,7 +52,7 @@ def ensure(state: dict) -> dict | None:
                 _stop_pid(proc.pid)
                 raise RuntimeError(f"nepse api did not answer at {url}; see {log}")
             time.sleep(0.3)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, NepseError) as exc:
         print(f"warning: the predictions API did not start: {exc}", file=sys.stderr)
         return None
     state["api"] = {"pid": proc.pid, "url": url, "log": str(log)}

@@ -16,8 +16,9 @@ from nepse.api.render import (
     Meta,
     json_answer,
     negotiate,
+    prepare_table,
     render_page,
-    table_answer,
+    send,
 )
 from nepse.api.routes import _COMMON, VERSION_PATTERN, DayP, _ctx, _day, _meta, _staleness
 
@@ -41,7 +42,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 @router.get("/health", response_model=None, responses=_doc(schemas.Health))
-def health(request: Request) -> Response:
+async def health(request: Request) -> Response:
     """The newest published day, whether the market calendar expected a later one by now
     (stale), the champion, and the last state the daily run reached (a run that failed before
     publishing shows here)."""
@@ -77,7 +78,7 @@ def health(request: Request) -> Response:
 
 
 @router.get("/days", response_model=None, responses={200: {"model": schemas.Days}, **_COMMON})
-def days(
+async def days(
     request: Request,
     format: Format | None = Query(None, description="json (default), csv or parquet."),
     offset: int = Query(0, ge=0),
@@ -94,19 +95,18 @@ def days(
     frame = pl.DataFrame([e.__dict__ for e in entries])
     page = render_page(frame, chosen, offset, limit)
     e = entries[0]
-    return table_answer(
-        request, Meta(e.as_of, e.model_version, e.flow_run_id, e.published_at), page, chosen, {}
-    )
+    meta = Meta(e.as_of, e.model_version, e.flow_run_id, e.published_at)
+    return send(request, prepare_table(request.url, meta, page, chosen, {}))
 
 
 @router.get("/drift/latest", response_model=None, responses=_doc(schemas.Drift))
-def latest_drift(request: Request) -> Response:
+async def latest_drift(request: Request) -> Response:
     """The newest published day's drift verdict and links to its pages."""
     return _drift(request, None)
 
 
 @router.get("/drift/{day}", response_model=None, responses=_doc(schemas.Drift))
-def day_drift(request: Request, day: str = DayP) -> Response:
+async def day_drift(request: Request, day: str = DayP) -> Response:
     """A published day's drift verdict and links to its pages."""
     return _drift(request, day)
 
@@ -140,7 +140,7 @@ def _registry(request: Request) -> tuple[dict[str, Any], Meta]:
 
 
 @router.get("/models", response_model=None, responses=_doc(schemas.Models))
-def models(request: Request) -> Response:
+async def models(request: Request) -> Response:
     """Every registered model, newest first; `model_version` is the champion."""
     registry, meta = _registry(request)
     payload = {
@@ -152,16 +152,16 @@ def models(request: Request) -> Response:
 
 
 @router.get("/models/champion", response_model=None, responses=_doc(schemas.Model))
-def champion(request: Request) -> Response:
+async def champion(request: Request) -> Response:
     """The champion's registry row and model card."""
     registry, _ = _registry(request)
     if not registry.get("champion"):
         raise NotPublished("the registry has no champion yet: train one with `nepse train`")
-    return model(request, registry["champion"])
+    return await model(request, registry["champion"])
 
 
 @router.get("/models/{version}", response_model=None, responses=_doc(schemas.Model))
-def model(
+async def model(
     request: Request,
     version: str = Path(pattern=VERSION_PATTERN, examples=["20261118-093012-4f2a9c"]),
 ) -> Response:

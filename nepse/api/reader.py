@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -106,17 +107,19 @@ class Published:
         self._lock = threading.Lock()
 
     def _cached(self, relative: str, parse: Callable[[bytes], Any]) -> Any | None:
-        """A small file parsed, re-read only when it was replaced; None when it is absent."""
+        """A small file parsed, re-read only when it was replaced; None when it is absent.
+
+        An unchanged (inode, mtime, size) is the file already checked and read; a new one is
+        checked again (inside the folder) before it is read."""
         try:
-            path = inside(self.root, relative)
-            st = path.stat()
+            st = os.stat(self.root / relative)
         except FileNotFoundError:
             return None
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
         hit = self._small.get(relative)
         if hit is not None and hit[0] == key:
             return hit[1]
-        value = parse(path.read_bytes())
+        value = parse(inside(self.root, relative).read_bytes())
         self._small[relative] = (key, value)
         return value
 

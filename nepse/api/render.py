@@ -117,14 +117,31 @@ def remember(memo: dict, key: tuple, make) -> Any:
     return hit
 
 
-def table_answer(
-    request: Request, meta: Meta, page: Page, fmt: Format, extra: dict[str, Any]
-) -> Response:
+@dataclass(frozen=True)
+class Prepared:
+    """An answer ready to send (kept in a publication's memo: it never changes)."""
+
+    body: bytes
+    media_type: str
+    headers: dict[str, str]
+    """Meta headers, paging headers and the ETag."""
+    last_modified: datetime | None
+
+
+def prepare(meta: Meta, body: bytes, media_type: str, headers: dict[str, str]) -> Prepared:
+    """An answer with its validators: ETag is a hash of the body."""
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    return Prepared(
+        body, media_type, {**meta.headers(), **headers, "ETag": etag}, meta.last_modified
+    )
+
+
+def prepare_table(url: Any, meta: Meta, page: Page, fmt: Format, extra: dict[str, Any]) -> Prepared:
     """A page of a table: JSON envelope (meta, `extra`, paging, `data`), or the CSV/Parquet
     file with the same facts in headers; `Link: rel="next"` when more rows follow."""
     following = None
     if page.offset + page.limit < page.total:
-        following = str(request.url.include_query_params(offset=page.offset + page.limit))
+        following = str(url.include_query_params(offset=page.offset + page.limit))
     paging = {"total": page.total, "offset": page.offset, "limit": page.limit, "next": following}
     headers = {"X-Total-Count": str(page.total)}
     if following:
@@ -135,23 +152,19 @@ def table_answer(
     else:
         body = page.body
         headers.update({f"X-{k.replace('_', '-').title()}": _text(v) for k, v in extra.items()})
-    return answer(request, meta, body, MEDIA[fmt], headers)
+    return prepare(meta, body, MEDIA[fmt], headers)
 
 
 def json_answer(request: Request, meta: Meta, payload: dict[str, Any]) -> Response:
     """A JSON document: the meta fields first, then `payload`."""
-    return answer(request, meta, dumps({**meta.fields(), **payload}), MEDIA["json"], {})
+    return send(request, prepare(meta, dumps({**meta.fields(), **payload}), MEDIA["json"], {}))
 
 
-def answer(
-    request: Request, meta: Meta, body: bytes, media_type: str, headers: dict[str, str]
-) -> Response:
-    """The response with its validators; 304 (no body) when the client's copy is current."""
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    all_headers = {**meta.headers(), **headers, "ETag": etag}
-    if not_modified(request, etag, meta.last_modified):
-        return Response(status_code=304, headers=all_headers)
-    return Response(content=body, media_type=media_type, headers=all_headers)
+def send(request: Request, answer: Prepared) -> Response:
+    """The response; 304 (no body) when the client's copy is current."""
+    if not_modified(request, answer.headers["ETag"], answer.last_modified):
+        return Response(status_code=304, headers=answer.headers)
+    return Response(content=answer.body, media_type=answer.media_type, headers=answer.headers)
 
 
 def not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:

@@ -19,9 +19,10 @@ from nepse.api.render import (
     Format,
     Meta,
     negotiate,
+    prepare_table,
     remember,
     render_page,
-    table_answer,
+    send,
 )
 from nepse.calendar import MARKET_CLOSE, today_in
 from nepse.monitoring.staleness import Staleness, check_staleness
@@ -91,8 +92,16 @@ def _staleness(ctx: Context, pub: Publication) -> tuple[Staleness, datetime | No
     """How far the day is behind the calendar now, and since when (the expected session's
     close plus the grace: when a later answer became due)."""
     calendar = remember(pub.memo, ("calendar",), pub.calendar)
-    now = ctx.clock()
-    state = check_staleness(calendar, now=now, tz=ctx.timezone, grace_minutes=ctx.grace_minutes)
+    # Every deadline (15:00 close + whole minutes of grace) falls on a minute: the answer of
+    # the minute's start is the answer for the whole minute.
+    now = ctx.clock().replace(second=0, microsecond=0)
+    state = remember(
+        pub.memo,
+        ("staleness", now),
+        lambda: check_staleness(
+            calendar, now=now, tz=ctx.timezone, grace_minutes=ctx.grace_minutes
+        ),
+    )
     since = None
     if state.stale and state.expected is not None:
         close = datetime.combine(state.expected, MARKET_CLOSE, tzinfo=ZoneInfo(ctx.timezone))
@@ -150,13 +159,20 @@ def _table(
         if day is None:
             state, since = _staleness(ctx, pub)
             extra["stale"], extra["expected_session"] = state.stale, state.expected
-    return table_answer(request, _meta(pub, since=since), page, chosen, extra)
+    url = request.url
+    key = (str(url), chosen, extra.get("stale"), extra.get("expected_session"))
+    return send(
+        request,
+        remember(
+            pub.memo, key, lambda: prepare_table(url, _meta(pub, since=since), page, chosen, extra)
+        ),
+    )
 
 
 @predictions.get(
     "/predictions/latest", response_model=None, responses=_table_doc(schemas.Predictions)
 )
-def latest_predictions(
+async def latest_predictions(
     request: Request, format: Format | None = FormatQ, offset: int = OffsetQ, limit: int = LimitQ
 ) -> Response:
     """The newest published day's predictions, best first; `stale` says whether the market
@@ -169,7 +185,7 @@ def latest_predictions(
     response_model=None,
     responses=_table_doc(schemas.Predictions),
 )
-def latest_prediction(
+async def latest_prediction(
     request: Request, symbol: str = SymbolP, format: Format | None = FormatQ
 ) -> Response:
     """One symbol's prediction of the newest published day."""
@@ -179,7 +195,7 @@ def latest_prediction(
 @predictions.get(
     "/predictions/{day}", response_model=None, responses=_table_doc(schemas.Predictions)
 )
-def day_predictions(
+async def day_predictions(
     request: Request,
     day: str = DayP,
     format: Format | None = FormatQ,
@@ -195,7 +211,7 @@ def day_predictions(
     response_model=None,
     responses=_table_doc(schemas.Predictions),
 )
-def day_prediction(
+async def day_prediction(
     request: Request, day: str = DayP, symbol: str = SymbolP, format: Format | None = FormatQ
 ) -> Response:
     """One symbol's prediction of a published day."""
@@ -203,7 +219,7 @@ def day_prediction(
 
 
 @trading.get("/orders/latest", response_model=None, responses=_table_doc(schemas.Table))
-def latest_orders(
+async def latest_orders(
     request: Request, format: Format | None = FormatQ, offset: int = OffsetQ, limit: int = LimitQ
 ) -> Response:
     """The orders for the session after the newest published day (404 until runs make them)."""
@@ -211,7 +227,7 @@ def latest_orders(
 
 
 @trading.get("/orders/{day}", response_model=None, responses=_table_doc(schemas.Table))
-def day_orders(
+async def day_orders(
     request: Request,
     day: str = DayP,
     format: Format | None = FormatQ,
@@ -223,7 +239,7 @@ def day_orders(
 
 
 @trading.get("/ledger/latest", response_model=None, responses=_table_doc(schemas.Table))
-def latest_ledger(
+async def latest_ledger(
     request: Request, format: Format | None = FormatQ, offset: int = OffsetQ, limit: int = LimitQ
 ) -> Response:
     """The paper-trading ledger up to the newest published day (404 until runs make it)."""
@@ -231,7 +247,7 @@ def latest_ledger(
 
 
 @trading.get("/ledger/{day}", response_model=None, responses=_table_doc(schemas.Table))
-def day_ledger(
+async def day_ledger(
     request: Request,
     day: str = DayP,
     format: Format | None = FormatQ,

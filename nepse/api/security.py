@@ -51,7 +51,7 @@ def key_dependency(key: str):
     """A route dependency that answers 401 unless the request carries `key` as a Bearer token."""
     expected = key.encode()
 
-    def require_key(
+    async def require_key(
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> None:
         given = (credentials.credentials if credentials else "").encode()
