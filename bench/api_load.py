@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from common import COMPANY_LIST, PYTHON, REPO, SHARESANSAR, load1
@@ -248,7 +248,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--days", type=int, default=20)
-    ap.add_argument("--writes", type=int, default=5)
+    ap.add_argument("--writes", type=int, default=10)
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()}")
     info = prepare(args.work, args.days, args.writes)
@@ -265,7 +265,26 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    results = {"setup": info, "route": ROUTE, "python": sys.version.split()[0]}
+    import fastapi
+    import starlette
+    import uvicorn
+
+    results = {
+        "command": " ".join([".venv/bin/python", "bench/api_load.py", *sys.argv[1:]]),
+        "setup": info,
+        "route": ROUTE,
+        "clients": args.clients,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "cores": os.cpu_count(),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": {
+            "python": sys.version.split()[0],
+            "fastapi": fastapi.__version__,
+            "starlette": starlette.__version__,
+            "uvicorn": uvicorn.__version__,
+        },
+    }
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -315,6 +334,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out_file = REPO / "bench" / "results" / "api_load.json"
     out_file.parent.mkdir(exist_ok=True)
     out_file.write_text(json.dumps(results, indent=1, default=str))
