@@ -46,10 +46,10 @@ class Prediction(BaseModel):
     model_version: str
     model_role: str = Field(description="champion, or the fallback that scored the day.")
     pred_ret: float = Field(
-        description="Predicted return of buying at the next session's VWAP and selling at the "
-        "VWAP 5 sessions later (the model's label)."
+        description="Predicted return over the model's label (by default: buy at the next "
+        "session's VWAP, sell at the VWAP 5 sessions later; the model card says which)."
     )
-    pred_rank: float = Field(description="Cross-sectional rank of pred_ret (1 = best).")
+    pred_rank: float = Field(description="Rank of pred_ret among the day's stocks, 0..1 (1: top).")
     flow_run_id: str | None
     created_at: datetime
 

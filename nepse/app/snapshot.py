@@ -117,7 +117,7 @@ def publish_snapshot(
         tables=tables,
     )
     add_to_index(root, [snap.entry()])
-    write_atomic(root / REGISTRY, dumps(models))
+    _write_registry(root, models)
     log.info("published %s (%d predictions) to %s", as_of, snap.n, root / snap.publication)
     return snap
 
@@ -134,7 +134,7 @@ def publish_history(
     snaps = [_write_day(root, settings, facts) for _, facts in sorted(days.items())]
     if snaps:
         add_to_index(root, [s.entry() for s in snaps])
-    write_atomic(root / REGISTRY, dumps(models))
+    _write_registry(root, models)
     return snaps
 
 
@@ -146,7 +146,7 @@ def publish_registry(settings: Settings, store: Store | None = None) -> Path:
     else:
         with _store(settings) as st:
             models = _registry(st, settings)
-    write_atomic(root / REGISTRY, dumps(models))
+    _write_registry(root, models)
     return root / REGISTRY
 
 
@@ -280,6 +280,21 @@ def _links(settings: Settings, page: Path | None) -> list[dict[str, str]]:
     return out
 
 
+def _write_registry(root: Path, models: dict[str, Any]) -> None:
+    """registry.json, rewritten only when the registry changed: its published_at is the time
+    of the last change, so clients polling /models get 304 until a model is registered,
+    promoted or rolled back."""
+    path = root / REGISTRY
+    try:
+        old = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        old = None
+    if old is not None and old.pop("published_at", None) and old == json.loads(dumps(models)):
+        return
+    stamped = {"published_at": datetime.now(UTC).replace(microsecond=0), **models}
+    write_atomic(path, dumps(stamped))
+
+
 def _registry(st: Store, settings: Settings) -> dict[str, Any]:
     """The registry's rows (without server paths) and each version's model card."""
     rows = registry.list_models(st)
@@ -292,7 +307,6 @@ def _registry(st: Store, settings: Settings) -> dict[str, Any]:
         if card.is_file():
             cards[row["version"]] = card.read_text(encoding="utf-8")
     return {
-        "published_at": datetime.now(UTC).replace(microsecond=0),
         "champion": champ["version"] if champ else None,
         "models": [{k: v for k, v in r.items() if k != "path"} for r in rows],
         "cards": cards,

@@ -145,3 +145,29 @@ def test_a_symlink_out_of_the_folder_is_refused(tmp_path):
     with pytest.raises(folder.UnsafePathError, match="outside"):
         folder.inside(tmp_path / "root", "link")
     assert folder.inside(tmp_path / "root", "ok").read_text() == "y"
+
+
+def test_the_registry_copy_changes_only_when_the_registry_does(scored):
+    from datetime import datetime
+
+    from nepse.app.snapshot import publish_registry
+
+    s = scored.settings()
+    path = folder.published_root(scored.data_dir) / folder.REGISTRY
+    before = path.stat().st_ino, path.read_bytes()
+    publish_snapshot(s, scored.days[-1])
+    publish_registry(s)
+    assert (path.stat().st_ino, path.read_bytes()) == before  # unchanged: /models polls get 304
+    with open_store(s.database) as st:
+        st.insert_model(
+            {
+                "version": "20260202-000000-def456",
+                "created_at": datetime(2026, 2, 2),
+                "status": "candidate",
+                "path": str(s.data_dir / "models" / "x"),
+            }
+        )
+        publish_registry(s, st)
+    after = json.loads(path.read_bytes())
+    assert [m["version"] for m in after["models"]] == ["20260202-000000-def456", VERSION]
+    assert after["published_at"] >= json.loads(before[1])["published_at"]
