@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from datetime import date
 from email.message import Message
 
 import polars as pl
@@ -154,6 +155,18 @@ def test_clients_polling_during_daily_runs_see_only_whole_days(data_dir, sample_
                 (str(state.state_details.flow_run_id), out.n_predictions, out.model_version)
             )
             time.sleep(0.5)  # every poller sees this day before the next run starts
+        last_id = runs[days[-1].isoformat()][-1][0]
+        health = json.loads(_get(base + "/health")[2])
+        assert health["last_run"]["flow_run_id"] == last_id  # the state hooks' record
+        assert health["last_run"]["state_type"] == "COMPLETED"
+        # A run that fails before it publishes shows in /health; the day served stays.
+        failed, _ = _run(as_of=date(2099, 1, 5), source=str(sample_dir))
+        assert failed.is_failed()
+        health = json.loads(_get(base + "/health")[2])
+        assert health["last_run"]["state_type"] == "FAILED", health["last_run"]
+        assert health["last_run"]["flow_run_id"] == str(failed.state_details.flow_run_id)
+        assert "future" in health["last_run"]["message"]
+        assert health["as_of"] == days[-1].isoformat() and health["status"] == "ok"
     finally:
         stop.set()
         for p in pollers:

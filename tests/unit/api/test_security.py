@@ -252,3 +252,20 @@ def test_the_cli_reads_the_key_from_a_prefect_secret_block(scored, monkeypatch):
     s = api_settings()
     assert asked == ["nepse-api-key"] and s.api_key.get_secret_value() == KEY
     assert KEY not in repr(s) and s.public_dict()["api_key"] == "**********"
+
+
+def test_the_cli_publishes_a_database_and_refuses_an_open_address(scored, monkeypatch):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    for k in [k for k in os.environ if k.startswith("NEPSE_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("NEPSE_DATA_DIR", str(scored.data_dir))
+    day = scored.days[0].isoformat()
+    result = CliRunner().invoke(app, ["api", "publish", "--from", day, "--to", day])
+    assert result.exit_code == 0, result.output
+    assert f"published 1 day(s), {day}..{day}" in result.output
+    refused = CliRunner().invoke(app, ["api", "serve", "--host", "0.0.0.0"])
+    assert isinstance(refused.exception, ConfigError)
+    assert "refuses to listen on 0.0.0.0" in str(refused.exception)
