@@ -29,8 +29,9 @@ Every answer names the trading day it describes (`as_of`), the model that made i
 (`model_version`) and the flow run that published it (`flow_run_id`), in the JSON body and in
 the `X-As-Of`, `X-Model-Version` and `X-Flow-Run-Id` headers. Tables come as JSON (default),
 CSV or Parquet (`?format=` or the Accept header), in pages (`offset`, `limit`; `next` and a
-`Link` header point to the following page). `ETag` and `Last-Modified` let a client poll with
-`If-None-Match` or `If-Modified-Since` and get an empty 304 until something changes.
+`Link` header point to the following page, relative to the server). `ETag` and
+`Last-Modified` let a client poll with `If-None-Match` or `If-Modified-Since` and get an
+empty 304 until something changes.
 
 While today's run has not finished, `/predictions/latest` serves the last complete day and says
 so (`stale`, `expected_session`). The API reads only what the daily run publishes atomically:

@@ -16,6 +16,7 @@ from nepse.api.render import (
     Meta,
     json_answer,
     negotiate,
+    next_url,
     prepare_table,
     render_page,
     send,
@@ -96,7 +97,8 @@ async def days(
     page = render_page(frame, chosen, offset, limit)
     e = entries[0]
     meta = Meta(e.as_of, e.model_version, e.flow_run_id, e.published_at)
-    return send(request, prepare_table(request.url, meta, page, chosen, {}))
+    following = next_url(request.url.path, format, page)
+    return send(request, prepare_table(following, meta, page, chosen, {}))
 
 
 @router.get("/drift/latest", response_model=None, responses=_doc(schemas.Drift))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import polars as pl
 from fastapi import Request, Response
@@ -36,7 +37,7 @@ _ACCEPTED = {
 }
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
-MEMO_MAX = 512
+MEMO_MAX = 256
 """Rendered answers kept per publication (variants of symbol, format and page)."""
 
 
@@ -136,12 +137,20 @@ def prepare(meta: Meta, body: bytes, media_type: str, headers: dict[str, str]) -
     )
 
 
-def prepare_table(url: Any, meta: Meta, page: Page, fmt: Format, extra: dict[str, Any]) -> Prepared:
+def next_url(path: str, fmt: Format | None, page: Page) -> str | None:
+    """The next page's URL (relative, RFC 8288), or None on the last page; only the paging
+    and format parameters are carried over, so what a client adds changes nothing."""
+    if page.offset + page.limit >= page.total:
+        return None
+    query = {"format": fmt} if fmt else {}
+    return f"{path}?{urlencode({**query, 'offset': page.offset + page.limit, 'limit': page.limit})}"
+
+
+def prepare_table(
+    following: str | None, meta: Meta, page: Page, fmt: Format, extra: dict[str, Any]
+) -> Prepared:
     """A page of a table: JSON envelope (meta, `extra`, paging, `data`), or the CSV/Parquet
     file with the same facts in headers; `Link: rel="next"` when more rows follow."""
-    following = None
-    if page.offset + page.limit < page.total:
-        following = str(url.include_query_params(offset=page.offset + page.limit))
     paging = {"total": page.total, "offset": page.offset, "limit": page.limit, "next": following}
     headers = {"X-Total-Count": str(page.total)}
     if following:

@@ -19,6 +19,7 @@ from nepse.api.render import (
     Format,
     Meta,
     negotiate,
+    next_url,
     prepare_table,
     remember,
     render_page,
@@ -159,14 +160,11 @@ def _table(
         if day is None:
             state, since = _staleness(ctx, pub)
             extra["stale"], extra["expected_session"] = state.stale, state.expected
-    url = request.url
-    key = (str(url), chosen, extra.get("stale"), extra.get("expected_session"))
-    return send(
-        request,
-        remember(
-            pub.memo, key, lambda: prepare_table(url, _meta(pub, since=since), page, chosen, extra)
-        ),
-    )
+    following = next_url(request.url.path, fmt, page)
+    key = (request.url.path, fmt, chosen, offset, limit, *extra.values())
+    meta = _meta(pub, since=since)
+    answer = remember(pub.memo, key, lambda: prepare_table(following, meta, page, chosen, extra))
+    return send(request, answer)
 
 
 @predictions.get(

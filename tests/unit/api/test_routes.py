@@ -92,6 +92,12 @@ def test_pages_add_up_to_the_whole_day(scored):
         rows += body["data"]
         url, pages = body["next"], pages + 1
     assert rows == whole and pages == -(-len(whole) // 7)
+    csv = c.get("/predictions/latest?format=csv&limit=5")
+    assert csv.headers["link"] == '</predictions/latest?format=csv&offset=5&limit=5>; rel="next"'
+    # What a client adds to the query (a cache-buster) changes nothing, and is not carried on.
+    plain, busted = c.get("/predictions/latest?limit=7"), c.get("/predictions/latest?limit=7&_=1")
+    assert plain.headers["etag"] == busted.headers["etag"]
+    assert busted.json()["next"] == "/predictions/latest?offset=7&limit=7"
     assert c.get("/predictions/latest?limit=0").status_code == 422
     assert c.get("/predictions/latest?limit=5001").status_code == 422
 
