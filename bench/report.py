@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common import REPO, RESULTS
+from report_api import api_section
 from report_goals import (
     drift_lines,
     first_run_lines,
@@ -678,6 +679,7 @@ def main() -> None:
         *model_section(docs["model_vs_rf"]),
         *scale_section(docs["scale"]),
         *overhead_section(docs["prefect_overhead"]),
+        *api_section(_load("api_load")),
     ]
     notes = REPO / "bench" / "FINDINGS.md"
     if notes.exists():

@@ -30,4 +30,5 @@ else
     $PY bench/features_vs_pandas.py --symbols 120 1200 6000
     $PY bench/scale.py --symbols 5000 --years 20 --train-symbols 1000
 fi
+$PY bench/api_load.py
 $PY bench/report.py

@@ -13,6 +13,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
 
+from flows.hooks import RUN_STATE_HOOKS
 from nepse.app import NepseError, SourceError, daily, drift
 from nepse.app.ingest import resolve_source
 from nepse.app.publish import source_alert
@@ -30,7 +31,7 @@ from tasks.ingest import ingest_file_day, write_sample_market
 from tasks.publish import publish_results
 
 
-@flow(name="daily-predictions", log_prints=True)
+@flow(name="daily-predictions", log_prints=True, **RUN_STATE_HOOKS)  # state for /health
 def daily_predictions(as_of: date | None = None, source: str | None = None):
     """Score every active NEPSE equity's next-day return and check drift and performance.
 

@@ -30,7 +30,7 @@ from pydantic_settings import (
 from nepse import secrets
 from nepse.errors import ConfigError
 
-SECRET_FIELDS = ("api_token",)
+SECRET_FIELDS = ("api_token", "api_key")
 _RULES = (
     "price limits are dated market rules: edit the price_limit table of nepse/market/rules.toml"
 )
@@ -321,6 +321,17 @@ class Settings(BaseSettings):
     """Fewer price rows than this from the exchange on a trading day: take the fallback's."""
     sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
     """ShareSansar's today's-price page (the fallback source)."""
+
+    # --- the predictions API `nepse api` (docs/api.md; not the price source's api_* above) ----
+    api_listen_host: str = "127.0.0.1"
+    """Address `nepse api` listens on; any but a loopback address needs NEPSE_API_KEY."""
+    api_listen_port: int = Field(default=8770, ge=1, le=65535)
+    """Port `nepse api` listens on."""
+    api_key: SecretStr | None = None
+    """Key every request to `nepse api` must carry as `Authorization: Bearer KEY` (secret:
+    environment or Prefect Secret block only). Unset: no key (allowed on loopback only)."""
+    api_key_block: str | None = None
+    """Name of a Prefect Secret block holding the API key, used when NEPSE_API_KEY is unset."""
 
     @field_validator("timezone")
     @classmethod

@@ -25,6 +25,7 @@ from prefect.artifacts import (
 )
 from prefect.logging import get_run_logger
 
+from nepse.app.snapshot import publish_registry
 from nepse.app.texts import report_url
 from nepse.errors import NepseError
 from nepse.features.panel import build_panel
@@ -254,6 +255,7 @@ def train_register(
             # The backtest's prices: promotion judges the net excess, trading.html is drawn.
             market=market_of(st, s),
         )
+        publish_registry(s, st)  # the read-only API's copy of the registry (nepse/app/snapshot.py)
     d = out.decision
     folder = Path(d.path)
     # The realised Rank IC alarm is calibrated on the walk-forward's own daily values, and the

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 
-from flows.cli import data, evaluate, models, reports, reports_ui, run, server  # noqa: F401  (each registers its commands)
+from flows.cli import api, data, evaluate, models, reports, reports_ui, run, server  # noqa: F401  (each registers its commands)
 from flows.cli.common import app, console, debugging
 from nepse.app import NepseError
 

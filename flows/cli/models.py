@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli.common import app, console, open_db
+from flows.cli.common import _settings, app, console, open_db
 
 models_app = typer.Typer(help="The model registry: list, show, promote, roll back.")
 app.add_typer(models_app, name="models")
@@ -56,18 +56,22 @@ def models_show(version: Annotated[str | None, typer.Argument()] = None) -> None
 @models_app.command("promote")
 def models_promote(version: str) -> None:
     """Make VERSION the champion (the current one is retired; `rollback` undoes it)."""
+    from nepse.app.snapshot import publish_registry
     from nepse.model import registry
 
     with open_db(read_only=False) as st:
         registry.promote(st, version, reason="promoted by hand (nepse models promote)")
+        publish_registry(_settings(), st)  # the read-only API's copy (nepse/app/snapshot.py)
     console.print(f"{version} is now the champion")
 
 
 @models_app.command("rollback")
 def models_rollback() -> None:
     """Retire the champion and restore the previous one."""
+    from nepse.app.snapshot import publish_registry
     from nepse.model import registry
 
     with open_db(read_only=False) as st:
         version = registry.rollback(st)
+        publish_registry(_settings(), st)  # the read-only API's copy (nepse/app/snapshot.py)
     console.print(f"rolled back: {version} is the champion again")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from flows.cli import api_service
 from flows.cli.common import app, console
 from flows.cli.prefect_server import DEFAULT_PORT, alive, running, start_server, stop_recorded
 
@@ -23,7 +24,9 @@ def server_start(
         state = start_server(port)
     console.print(f"Prefect server at {state['api_url'].removesuffix('/api')} (pid {state['pid']})")
     _print_service(state)
-    console.print(f"log: {state['log']}; stop both with: nepse server stop")
+    api_service.ensure(state)  # the predictions API beside it (flows/cli/api_service.py)
+    console.print(api_service.describe(state))
+    console.print(f"log: {state['log']}; stop them with: nepse server stop")
 
 
 def _print_service(state: dict) -> None:
@@ -50,6 +53,9 @@ def server_stop() -> None:
     console.print(f"stopped the Prefect server (pid {state['pid']})")
     if state.get("evidently"):
         console.print(f"stopped the Evidently service (pid {state['evidently']['pid']})")
+    if state.get("api"):
+        api_service.stop(state["api"])
+        console.print(f"stopped the predictions API (pid {state['api']['pid']})")
 
 
 @server_app.command("status")
@@ -61,3 +67,4 @@ def server_status() -> None:
         raise typer.Exit(1)
     console.print(f"Prefect server at {state['api_url'].removesuffix('/api')} (pid {state['pid']})")
     _print_service(state)
+    console.print(api_service.describe(state))

@@ -7,6 +7,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 
+from nepse.app import snapshot
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
 from nepse.monitoring import side
@@ -66,6 +67,10 @@ def publish_day(
         alerts=len(alerts),
     )
     retrain = bool(days) and len(drifted) == days and all(drifted)
+    # The read-only API's copy of the day, after the store's commit (nepse/app/snapshot.py).
+    snapshot.publish_snapshot(
+        settings, scored.as_of, problems=scored.problems, drift_error=drift_error
+    )
     return Published(summary, alerts, retrain, drift)
 
 

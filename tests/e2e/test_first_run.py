@@ -57,6 +57,10 @@ def test_server_starts_on_a_fresh_home_and_commands_reuse_it(tmp_path, sample_di
         service = state["evidently"]
         assert Path(service["socket"]).exists() and alive(service["pid"])
         assert "Evidently service on" in status.stdout
+        # The predictions API beside it (issue 29): recorded, answering, reported.
+        api = state["api"]
+        assert httpx.get(f"{api['url']}/health", timeout=10).json()["status"] == "empty"
+        assert f"predictions API at {api['url']}/" in status.stdout
 
         # A command run now uses that server: its flow run is recorded there.
         ingest = _nepse("ingest", str(sample_dir / "CompanyList.csv"), env=env, cwd=tmp_path)
@@ -70,3 +74,4 @@ def test_server_starts_on_a_fresh_home_and_commands_reuse_it(tmp_path, sample_di
         httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
     assert _nepse("server", "status", env=env, cwd=tmp_path).returncode == 1
     assert not Path(service["socket"]).exists() and not alive(service["pid"])
+    assert not alive(api["pid"])
