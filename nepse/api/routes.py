@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
@@ -25,7 +24,7 @@ from nepse.api.render import (
     render_page,
     send,
 )
-from nepse.calendar import MARKET_CLOSE, today_in
+from nepse.calendar import market_close, today_in
 from nepse.monitoring.staleness import Staleness, check_staleness
 from nepse.schema import SYMBOL_PATTERN
 
@@ -93,7 +92,7 @@ def _staleness(ctx: Context, pub: Publication) -> tuple[Staleness, datetime | No
     """How far the day is behind the calendar now, and since when (the expected session's
     close plus the grace: when a later answer became due)."""
     calendar = remember(pub.memo, ("calendar",), pub.calendar)
-    # Every deadline (15:00 close + whole minutes of grace) falls on a minute: the answer of
+    # Every deadline (a session close + whole minutes of grace) falls on a minute: the answer of
     # the minute's start is the answer for the whole minute.
     now = ctx.clock().replace(second=0, microsecond=0)
     state = remember(
@@ -105,7 +104,7 @@ def _staleness(ctx: Context, pub: Publication) -> tuple[Staleness, datetime | No
     )
     since = None
     if state.stale and state.expected is not None:
-        close = datetime.combine(state.expected, MARKET_CLOSE, tzinfo=ZoneInfo(ctx.timezone))
+        close = market_close(state.expected, timezone=ctx.timezone)
         since = close + timedelta(minutes=ctx.grace_minutes)
     return state, since
 
