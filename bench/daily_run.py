@@ -68,6 +68,50 @@ def imports(label: str) -> dict:
     return row
 
 
+def service_vs_side_process(work: Path, rounds: int) -> None:
+    """`nepse daily` (full history) with the Evidently service and with a side process, in
+    alternation (which goes first alternates too), so both see the same minutes of a loaded
+    machine; saves bench/results/daily_run_ab.json."""
+    info = prepare(work)
+    day = info["as_of"]
+    day_csv = day_file(work, __import__("datetime").date.fromisoformat(day))
+    rows: dict[str, list[dict]] = {"service": [], "side process": []}
+    with prefect_server(evidently_service=True) as server:
+        for k in range(1, rounds + 1):
+            order = ["service", "side process"][:: 1 if k % 2 else -1]
+            for variant in order:
+                env = server.env(evidently_service=variant == "service")
+                rows[variant].append(
+                    daily_cli(
+                        work / "full",
+                        day,
+                        day_csv,
+                        env,
+                        f"nepse daily, full history, {variant} #{k}",
+                        server if variant == "service" else None,
+                    )
+                )
+    summary = {}
+    for variant, runs in rows.items():
+        ok = [r for r in runs if r["returncode"] == 0]
+        walls = sorted(r["wall_s"] for r in ok)
+        publish = sorted(r["steps"].get("publish_results", {}).get("wall_s", 0) for r in ok)
+        summary[variant] = {
+            "runs": len(runs),
+            "failed": len(runs) - len(ok),
+            "wall_s_min": walls[0] if walls else None,
+            "wall_s_median": statistics.median(walls) if walls else None,
+            "cpu_s_median": statistics.median(r["cpu_s"] for r in ok) if ok else None,
+            "publish_wait_s_median": statistics.median(publish) if publish else None,
+            "service_cpu_s_median": (
+                statistics.median(r.get("service_cpu_s", 0.0) for r in ok) if ok else None
+            ),
+            "load_before": [r["load_before"] for r in runs],
+        }
+        print(f"{variant}: {summary[variant]}")
+    save("daily_run_ab", {"as_of": day, "rounds": rounds, "summary": summary, "runs": rows})
+
+
 def main() -> None:
     """Run the daily benchmarks and save bench/results/daily_run.json."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -75,7 +119,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--no-temporary-server", action="store_true")
+    parser.add_argument(
+        "--ab",
+        type=int,
+        default=0,
+        help="only compare the Evidently service with a side process: N rounds, alternating",
+    )
     args = parser.parse_args()
+    if args.ab:
+        service_vs_side_process(args.work, args.ab)
+        return
 
     print("set-up: real data ingested, champion trained (cached)")
     info = prepare(args.work)
