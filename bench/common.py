@@ -289,62 +289,24 @@ class PrefectServer:
     port: int
     proc: subprocess.Popen
     startup_s: float
-    service: subprocess.Popen | None = None  # the Evidently service beside it, if started
-    service_socket: str | None = None
 
     @property
     def api(self) -> str:
         """The PREFECT_API_URL of this server."""
         return f"http://127.0.0.1:{self.port}/api"
 
-    def env(self, *, evidently_service: bool = True) -> dict[str, str]:
-        """Environment for a client of this server (and of its Evidently service, if any and
-        `evidently_service`; else a run starts its own side process)."""
-        env = {
+    def env(self) -> dict[str, str]:
+        """Environment for a client of this server."""
+        return {
             "PREFECT_API_URL": self.api,
             "PREFECT_HOME": str(self.home),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "NEPSE_EVIDENTLY_SERVICE": None,  # type: ignore[dict-item]  # removed by `run`
         }
-        if evidently_service and self.service_socket:
-            env["NEPSE_EVIDENTLY_SERVICE"] = self.service_socket
-        return env
-
-    def service_cpu_s(self) -> float:
-        """CPU seconds the Evidently service has used so far (0 without one)."""
-        if self.service is None:
-            return 0.0
-        fields = Path(f"/proc/{self.service.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _start_service(home: Path, timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
-    """The Evidently service as `nepse server start` runs it, waited for until imported."""
-    sock = home / "ev.sock"
-    log = home / "evidently.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "nepse.monitoring.side_serve", "--listen", str(sock), str(log)],
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout_s
-    while "imported in" not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Evidently service did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
-    return proc, str(sock)
 
 
 @contextlib.contextmanager
-def prefect_server(
-    timeout_s: float = 300, *, evidently_service: bool = False
-) -> Iterator[PrefectServer]:
-    """Start a Prefect server on a free port (temporary PREFECT_HOME), and with
-    `evidently_service` the Evidently service beside it (as `nepse server start` does); stop
-    them on exit."""
+def prefect_server(timeout_s: float = 300) -> Iterator[PrefectServer]:
+    """Start a Prefect server on a free port (temporary PREFECT_HOME); stop it on exit."""
     with tempfile.TemporaryDirectory(prefix="bench-prefect-") as tmp:
         home = Path(tmp)
         port = free_port()
@@ -386,14 +348,8 @@ def prefect_server(
                 time.sleep(0.25)
             server = PrefectServer(home, port, proc, time.perf_counter() - t0)
             print(f"  prefect server on {server.api} after {server.startup_s:.1f} s", flush=True)
-            if evidently_service:
-                server.service, server.service_socket = _start_service(home)
-                print(f"  Evidently service on {server.service_socket}", flush=True)
             yield server
         finally:
-            if server is not None and server.service is not None:
-                server.service.terminate()
-                server.service.wait(timeout=30)
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)

@@ -76,17 +76,14 @@ def episodes(days: list[date], alarmed: list[bool]) -> int:
 
 def daily_step(base, frame: pl.DataFrame, days: list[date], window: int) -> dict:
     """Wall and CPU of the daily drift step's parts on the last session (item 10)."""
-    from nepse.monitoring.workspace import (
-        add_to_workspace,
-        drift_snapshot,
-        verdict_banner,
-        write_page,
-    )
+    from nepse.monitoring.files import write_text_atomic
+    from nepse.monitoring.page import day_snapshot, page_html
+    from nepse.monitoring.workspace import open_workspace, put_day_run
 
     cur = frame.filter(pl.col("date").is_between(days[-window], days[-1]))
     out = {}
     t, c = time.perf_counter(), cpu()
-    verdict = check(base, cur)
+    summary = check(base, cur)
     out["verdict"] = (time.perf_counter() - t, cpu() - c)
     t, c = time.perf_counter(), cpu()
     import evidently  # noqa: F401
@@ -94,11 +91,12 @@ def daily_step(base, frame: pl.DataFrame, days: list[date], window: int) -> dict
     out["import evidently"] = (time.perf_counter() - t, cpu() - c)
     with tempfile.TemporaryDirectory() as tmp:
         t, c = time.perf_counter(), cpu()
-        snap = drift_snapshot(base, cur, verdict.top_columns(8), days[-1])
-        write_page(snap, verdict_banner(verdict, base), Path(tmp) / "drift.html")
+        snap = day_snapshot(base, cur, summary, day=days[-1], model_version="bench", columns=8)
+        write_text_atomic(Path(tmp) / "drift.html", page_html(snap))
         out["Evidently page (8 columns)"] = (time.perf_counter() - t, cpu() - c)
         t, c = time.perf_counter(), cpu()
-        add_to_workspace(Path(tmp), snap)
+        ws = open_workspace(Path(tmp))
+        put_day_run(ws, Path(tmp), snap, day=days[-1], model_version="bench")
         out["workspace add"] = (time.perf_counter() - t, cpu() - c)
     return {k: {"wall_s": round(w, 2), "cpu_s": round(c, 2)} for k, (w, c) in out.items()}
 
@@ -200,6 +198,11 @@ def main() -> None:
                     "normal": d not in abnormal,
                     **{f"{a.name}": a.value for a in v.alarms},
                     **{f"{a.name} line": a.threshold for a in v.alarms},
+                    **(
+                        {"features beyond their line": v.n_drifted}
+                        if hasattr(v, "n_drifted")
+                        else {}
+                    ),
                 }
                 for d, _, v in rows
             ]

@@ -226,29 +226,24 @@ def daily_section(d: dict) -> list[str]:
             *res.get("cli_server_no_service", []),
             *res.get("cli_temporary_server", []),
         ]
-        keys = ("wall_s", "cpu_s", lambda r: r.get("service_cpu_s", "—"))
-        keys += (lambda r: r.get("peak_rss_mb"), "returncode")
+        keys = ("wall_s", "cpu_s", lambda r: r.get("peak_rss_mb"), "returncode")
         rows += [
             [y, r["label"].split(",")[-1].strip(), *_pick([r], *keys, _load_col)[0]] for r in runs
         ]
     out += [
-        "CPU s is the command's (its process and children); the Evidently service's CPU during "
-        "the run (the day's page and workspace runs) is its own column.",
+        "CPU s is the command's (its process and children: the Evidently side process too).",
         "",
     ]
-    out += _table(
-        ["history (years)", "run", "wall s", "CPU s", "service CPU s", "peak MB", "rc", "load"],
-        rows,
-    )
+    out += _table(["history (years)", "run", "wall s", "CPU s", "peak MB", "rc", "load"], rows)
     steps = ("ingest_file_day", "check_quality_gate", "find_champion", "score_universe")
     steps += ("check_drift", "evaluate_past_predictions", "publish_results")
     out += [
         "### Each step's own work, as the run logged it (wall / CPU s)",
         "",
         "`step NAME: W s (CPU C s)` lines (tasks/common.timed): the task body without Prefect's "
-        "bookkeeping around it. Evidently renders in the Evidently service, or without it in "
-        "a side process the run starts (nepse/monitoring/side.py): check_drift is the calibrated "
-        "verdict only, and publish_results includes the wait for the day's page.",
+        "bookkeeping around it. Evidently renders in a side process the run starts "
+        "(nepse/monitoring/side.py): check_drift is the calibrated verdict only, and "
+        "publish_results includes the wait for the day's page and workspace run.",
         "",
     ]
     rows = []
@@ -302,7 +297,7 @@ def daily_section(d: dict) -> list[str]:
         f"{t['non_prefect_s']:g} s: {_verdict(min(npf), t['non_prefect_s']) if npf else '—'}; "
         f"of which the drift step {_f(min(x['wall_s'] for x in drift)) if drift else '—'} s wall "
         f"({_f(min(x['cpu_s'] for x in drift)) if drift else '—'} s CPU: the verdict; Evidently "
-        "renders in the Evidently service, and publish waits for it).",
+        "renders in the run's side process, and publish waits for it).",
         f"- 15 years / 2 years stored (target at most ×{t['ratio']:g}; fastest runs, the sizes "
         "taking turns in rounds): whole command "
         f"{ratio('wall_s')} wall, {ratio('cpu_s')} CPU; the steps' work {ratio('steps_wall_s')} "

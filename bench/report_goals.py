@@ -178,7 +178,7 @@ def first_run_lines(d: dict | None) -> list[str]:
         f"Command: `{d['command']}` (finished {d['finished_at']}). Each try: a new Prefect home "
         "(database not yet created or migrated) and a new data directory (the demo trains its "
         "first champion); the server the demo starts is stopped after each try. CPU = the "
-        "command and what it waited for (the detached server and Evidently service, which the demo "
+        "command and what it waited for (the detached server, which the demo "
         "starts and leaves running, not counted).",
         "",
         "| try | rc | wall s | CPU s | demo's own 'done in' s | load |",

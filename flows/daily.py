@@ -63,7 +63,7 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
         send_alerts([decision.alert])
         return Failed(message=decision.message)
 
-    drift.prestart_pages()  # Evidently's import runs in its own process, meanwhile
+    drift.prestart_pages(settings())  # Evidently's import runs in its own process, meanwhile
     if find_champion() is None:
         from flows.train import train_model
 

@@ -289,8 +289,12 @@ class Settings(BaseSettings):
     1 - q of the calibration windows. The realised Rank IC alarms below the 1 - q quantile of its
     walk-forward distribution."""
     drift_report_columns: int = Field(default=8, ge=1)
-    """Evidently's HTML drift report shows the N features farthest from the reference (the
-    calibrated statistic always covers all of them)."""
+    """Evidently's drift page of the day shows the N features nearest (or beyond) their own
+    alarm lines (the calibrated statistics always cover all of them)."""
+    report_retention_days: int = Field(default=180, ge=0)
+    """Drift pages (reports/<date>/) and Evidently workspace runs of days more than N calendar
+    days before the scored day are deleted by the daily run (0: keep all); the report index keeps
+    every day's row and verdict."""
     retrain_on_drift_days: int = 0
     """Start the train-model deployment after N consecutive drifted days (0: never)."""
     min_rolling_rank_ic: float = 0.0

@@ -20,7 +20,7 @@ def reports_build() -> None:
     s = _settings()
     with open_db(read_only=True) as st:
         rows = st.report_index_rows()
-    path = build_index(s.data_dir, rows)
+    path = build_index(s.data_dir, rows, s.report_retention_days)
     console.print(f"wrote {path.resolve()} ({rows.height} report(s))")
 
 
@@ -53,7 +53,7 @@ def reports_performance(
 ) -> None:
     """Evidently regression-quality report of stored predictions against realised returns."""
     from nepse.features.panel import build_panel
-    from nepse.monitoring.drift import performance_report
+    from nepse.monitoring.regression_report import performance_report
 
     s = _settings()
     first, last = _date_opt(from_), _date_opt(to)

@@ -108,18 +108,14 @@ def demo_cmd(
     # NEPSE_* settings win; `nepse train` with the defaults is the real evaluation).
     demo = {k: v for k, v in DEMO_TRAINING.items() if k not in os.environ}
     os.environ.update(demo)
-    starting = None
-    if server_running() or os.environ.get("PREFECT_API_URL"):
-        from nepse.monitoring import side
+    from nepse.monitoring import side
 
-        # The recorded Evidently service if it runs (the CLI pointed the run at it), else a
-        # side process: Evidently imports in its own process while this one imports the pipeline.
-        side.prestart()
-    else:
+    side.prestart()  # Evidently imports in its own process while this one imports the pipeline
+    starting = None
+    if not (server_running() or os.environ.get("PREFECT_API_URL")):
         # The server starts (and migrates a new home's database) in its own process while this
-        # one imports the pipeline: the thread only waits on that process; the Evidently
-        # service starts first and imports Evidently meanwhile. Prefect reads its API URL when
-        # it is imported, so the URL is fixed first.
+        # one imports the pipeline: the thread only waits on that process. Prefect reads its API
+        # URL when it is imported, so the URL is fixed first.
         port = free_port_from(DEFAULT_PORT)
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
         starting = ThreadPoolExecutor(1, "nepse-server-start").submit(start_server, port)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, replace
 
@@ -14,7 +13,7 @@ from nepse.monitoring import side
 from nepse.monitoring.alerts import Alert, redact_in_http_logs  # noqa: F401  (tasks use it)
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
-from nepse.monitoring.reports import build_index
+from nepse.monitoring.reports import build_index, index_path, prune_pages
 from nepse.monitoring.summary import DailySummary, daily_alerts, source_alert  # noqa: F401
 from nepse.settings import Settings
 from nepse.store import open_store
@@ -43,14 +42,19 @@ def publish_day(
     verdict: MonitorVerdict,
 ) -> Published:
     """Wait for the day's Evidently pages, rewrite the report index, and gather the alerts."""
-    page_error = _finish_pages(settings, scored, drift, verdict)
+    page_error, pages_error = _finish_pages(settings, scored, drift, verdict)
     if page_error:
-        drift_error = drift_error or page_error
         drift = replace(drift, html_path=None) if drift else None  # the verdict stands
+    drift_error = drift_error or page_error or pages_error
     with open_store(
         settings.database, read_only=True, lock_timeout_s=settings.lock_timeout_s
     ) as st:
-        index = build_index(settings.data_dir, st.report_index_rows())
+        try:  # written atomically: a failure (a full disk) keeps yesterday's index
+            index = build_index(
+                settings.data_dir, st.report_index_rows(), settings.report_retention_days
+            )
+        except OSError as exc:
+            index, drift_error = index_path(settings.data_dir), drift_error or str(exc)
         days = settings.retrain_on_drift_days
         drifted = st.recent_dataset_drift(days) if days else []
     alerts = tuple(daily_alerts(scored, drift, drift_error, verdict))
@@ -76,29 +80,40 @@ def publish_day(
 
 def _finish_pages(
     settings: Settings, scored: ScoredDay, drift: DriftSummary | None, verdict: MonitorVerdict
-) -> str | None:
-    """Add the day's monitoring numbers to the Evidently workspace (the dashboard's series) and
-    wait for the side process's runs of the day; the drift page's error, if it failed."""
-    if drift is not None and drift.alarms:
-        from nepse.monitoring.baseline import DriftVerdict
-        from nepse.monitoring.workspace import numbers_of
-
-        floor = verdict.rank_ic_alarm.threshold if verdict.rank_ic_alarm else None
-        view = DriftVerdict(
-            scored.as_of, scored.as_of, drift.alarms, {c.column: c.score for c in drift.columns}, {}
-        )
-        numbers = numbers_of(view, rolling_rank_ic=verdict.rolling_rank_ic, rank_ic_floor=floor)
-        label = f"monitoring numbers of {scored.as_of}"
+) -> tuple[str | None, str | None]:
+    """Have the side process render the day's Evidently run (its page, then its run in the
+    workspace) and wait for it; delete pages past `NEPSE_REPORT_RETENTION_DAYS`. Returns the
+    page's error and the workspace's, if they failed."""
+    page, workspace = side.page_label(scored.as_of), side.workspace_label(scored.as_of)
+    if drift is not None and drift.html_path is not None:
+        folder = settings.data_dir / "models" / scored.model_version
+        day = scored.as_of.isoformat()
         try:
-            side.start().submit(
-                "numbers_run",
-                label,
-                numbers={k: v for k, v in numbers.items() if not math.isnan(v)},
-                day=scored.as_of.isoformat(),
-                workspace_dir=str(settings.data_dir),
+            pages = side.start()
+            pages.submit(
+                "drift_page",
+                page,
+                baseline_dir=str(folder),
+                current=str(scored.features_path),
+                summary=drift.to_dict(),
+                day=day,
+                model_version=scored.model_version,
+                columns=settings.drift_report_columns,
+                rank_ic=verdict.rolling_rank_ic,
+                out_html=str(drift.html_path),
+            )
+            pages.submit(
+                "workspace_run",
+                workspace,
+                out_html=str(drift.html_path),
+                data_dir=str(settings.data_dir),
+                day=day,
+                model_version=scored.model_version,
+                keep_days=settings.report_retention_days,
             )
         except (OSError, side.SideProcessError) as exc:
-            log.warning("Evidently %s not rendered: %s", label, exc)
+            log.warning("Evidently drift page of %s not rendered: %s", scored.as_of, exc)
+            return str(exc), None
     waited = time.perf_counter()
     failed = side.finish_all()
     pages = side.running()
@@ -109,4 +124,11 @@ def _finish_pages(
     )
     for label, error in failed.items():
         log.warning("Evidently %s failed: %s", label, error)
-    return failed.get(side.drift_page_label(scored.as_of))
+    keep = settings.report_retention_days
+    try:
+        removed = prune_pages(settings.data_dir, scored.as_of, keep)
+        if removed:
+            log.info("deleted %d drift page(s) older than %d days", removed, keep)
+    except OSError as exc:  # tomorrow's run tries again
+        log.warning("drift pages older than %d days not deleted: %s", keep, exc)
+    return failed.get(page), failed.get(workspace)

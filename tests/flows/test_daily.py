@@ -132,10 +132,13 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
 
     tested = drift_columns(list(FEATURE_SPEC.names), list(FEATURE_SPEC.categorical))
     assert drift[0][0] == str(html) and drift[0][1] == len(tested)  # every tested feature
-    assert "nepse-verdict" in html.read_text(encoding="utf-8")
+    assert "Less or Equal" in html.read_text(encoding="utf-8")  # the verdict's own tests
     assert (data_dir / "models" / out.model_version / "drift_baseline.json").is_file()
-    assert (data_dir / "evidently").is_dir()
     assert (data_dir / "reports" / "index.html").read_text().count(str(day)) >= 1
+    from nepse.monitoring.workspace import recorded_runs
+
+    [run] = recorded_runs(data_dir)
+    assert (run.day, run.model_version) == (day, out.model_version)
 
     with get_client(sync_client=True) as client:
         arts = client.read_artifacts(
@@ -156,6 +159,8 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == preds.height
     finally:
         con.close()
+    [again] = recorded_runs(data_dir)  # one Evidently run per day and model: replaced
+    assert again.day == day and again.run != run.run
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999"])
@@ -240,7 +245,7 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
     def boom(*args, **kwargs):
         raise NepseError("evidently exploded")
 
-    monkeypatch.setattr(nepse.app.drift, "calibrated_drift", boom)
+    monkeypatch.setattr(nepse.app.drift, "check", boom)
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
@@ -253,22 +258,37 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
 
 
 def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, monkeypatch):
-    """Evidently's page (rendered in the side process) fails: the run completes, the day's
-    verdict and predictions are stored, and the alert says the report failed and why."""
-    shutil.rmtree(data_dir / "evidently", ignore_errors=True)
-    (data_dir / "evidently").write_text("not a folder")  # the workspace cannot be written
+    """Evidently's page (rendered in the side process) cannot be written: the run completes,
+    the day's verdict and predictions are stored, and the alert says the report failed and
+    why; the index, which cannot be written either, keeps its last version."""
+    shutil.rmtree(data_dir / "reports", ignore_errors=True)
+    (data_dir / "reports").write_text("not a folder")  # neither page nor index can be written
     with Receiver() as hook:
         monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
         state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
     failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
-    assert failed and "evidently" in failed[0], hook.bodies
+    assert failed and "reports" in failed[0], hook.bodies
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 1
     finally:
         con.close()
+
+
+def test_a_failed_workspace_run_alerts_and_keeps_the_page(data_dir, sample_dir, monkeypatch):
+    """The Evidently workspace cannot be written: the day's page is still linked, and the alert
+    names the workspace."""
+    shutil.rmtree(data_dir / "evidently", ignore_errors=True)
+    (data_dir / "evidently").write_text("not a folder")
+    with Receiver() as hook:
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    assert out.drift_report is not None and out.drift_report.is_file()
+    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
+    assert failed and "Evidently workspace" in failed[0], hook.bodies
 
 
 def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):

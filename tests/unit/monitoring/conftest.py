@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -41,3 +42,55 @@ def baseline(market) -> DriftBaseline:
         calibration_days=300,
         quantile=0.99,
     )
+
+
+class Disk:
+    """The disk under `nepse.monitoring.files`, which a test can fill and free."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._mp = monkeypatch
+
+    def fill(self) -> None:
+        """From now on a text write stops half-way with ENOSPC, and a Parquet write leaves a
+        stub and fails as Polars does on a real full disk (checked on a 64 KiB tmpfs)."""
+        import errno
+
+        import nepse.monitoring.files as files
+
+        class HalfThenFull:
+            def __init__(self, f):
+                self.f = f
+
+            def write(self, data):
+                self.f.write(data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+
+        def full_open(path, mode="r", *args, **kwargs):
+            f = open(path, mode, *args, **kwargs)  # noqa: SIM115 - closed by the wrapper
+            return HalfThenFull(f) if "w" in mode else f
+
+        def parquet_then_full(frame, path, *args, **kwargs):
+            Path(path).write_bytes(b"PAR1")
+            raise pl.exceptions.ComputeError(
+                "parquet: File out of specification: underlying IO error: No space left on "
+                "device (os error 28)"
+            )
+
+        self._mp.setattr(files, "open", full_open, raising=False)
+        self._mp.setattr(pl.DataFrame, "write_parquet", parquet_then_full)
+
+    def free(self) -> None:
+        """Space again."""
+        self._mp.undo()
+
+
+@pytest.fixture
+def disk(monkeypatch) -> Disk:
+    """The disk, to fill (simulated ENOSPC) and free in a test."""
+    return Disk(monkeypatch)
