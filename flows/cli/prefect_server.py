@@ -53,6 +53,20 @@ def running() -> dict | None:
     return state if _healthy(state["api_url"]) else None
 
 
+def alive(pid: int) -> bool:
+    """Does process `pid` run? (A zombie does not: where nothing reaps orphans, as in some
+    containers, a stopped service stays one.)"""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): the signal is all we know
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def use_running_server() -> str | None:
     """Point this process's Prefect client at the recorded server (unless PREFECT_API_URL is
     set); returns the server's API URL."""

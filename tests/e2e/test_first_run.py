@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flows.cli.prefect_server import alive
+
 BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.e2e]
 
