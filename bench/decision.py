@@ -1,49 +1,69 @@
 """Benchmark of the decision layer (issue 27): honest fills, tradeable universe, portfolio layer.
 
-Stages (each reads the previous stage's cache under --work, default /tmp/data-decision):
+Inputs: the walk-forward's out-of-sample predictions of bench/evaluate_model.py
+(`--stage walkforward`, seed 0, 2019-01-01 on) on two stores of the real data: FULL (the
+ShareSansar folder and the legacy nepalstock.com export, merged by the source-aware store: the
+equities delisted or merged since are in) and SS (the ShareSansar folder alone: survivors only).
 
-- `prepare`: the market frame (nepse.portfolio.market), the universe's inputs (sessions since
-  listing, 20-session mean turnover), labels and sectors of the store DB, saved as Parquet.
-  The walk-forward's out-of-sample predictions come from bench/evaluate_model.py
-  (`--stage walkforward --out WORK/wf-full`), run once on the store that holds both the
-  ShareSansar folder and the legacy nepalstock.com export (docs/model.md).
-- `claims`: the issue's measured claims, recomputed.
-- `choose`: the grid of universe and portfolio settings, judged on 2019-2023 only.
-- `goals`: the chosen defaults on 2019-2023 (where they were chosen) and 2024-2026
-  (confirmation), the survivorship effect, the baselines; writes the section of docs/model.md.
+Stages (each caches under --work; `all` runs them in order):
 
-Run: .venv/bin/python bench/decision.py DB --stage all [--work DIR]
+- `prepare`: per store, the market frame (nepse.portfolio.market), the universe's inputs
+  (sessions since listing, 20-session mean turnover), labels and sectors, as Parquet.
+- `claims`: the issue's measured claims, recomputed on SS with the backtest as it was before
+  issue 27 (nepse/model/backtest.py at commit 4ffb1d5, read from git).
+- `choose`: the grid of universe and portfolio settings, judged on 2019-2023 only by the net
+  excess over the equal-weighted universe, averaged over the decision weeks' phases (a cadence
+  of n weeks has n possible anchor weeks; the anchor is arbitrary, so is each phase's luck).
+- `goals`: the defaults of nepse/settings.py on FULL, 2019-2023 (where they were chosen) and
+  2024-2026 (confirmation) apart, beside the baselines and random scores through the same
+  portfolio, the old default portfolio with honest fills, the survivorship effect (SS vs FULL)
+  and, when WORK/wf-tradeable exists, the model trained on the tradeable universe only;
+  writes the decision section of docs/model.md.
+- `walkforward-tradeable`: the walk-forward trained and scored on tradeable rows only.
+
+Run: .venv/bin/python bench/decision.py --stage all [--work /tmp/data-decision]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from nepse.features.labels import LABEL_COLUMNS  # noqa: E402
-from nepse.model.backtest import backtest  # noqa: E402
+from nepse.model.backtest import backtest, summarize  # noqa: E402
+from nepse.portfolio import policy  # noqa: E402
 from nepse.portfolio.policy import PortfolioConfig  # noqa: E402
 
 CHOOSE = (date(2019, 1, 1), date(2023, 12, 31))
 CONFIRM = (date(2024, 1, 1), date(2026, 12, 31))
+ALL = (date(2019, 1, 1), date(2026, 12, 31))
+PERIODS = {"2019-2023": CHOOSE, "2024-2026": CONFIRM, "2019-2026": ALL}
+UNIVERSES = ((0, 0.0), (60, 1e6), (60, 2e6), (120, 2e6))
+CADENCES = (0, 1, 2, 4, 8)
+KEEPS = (40, 80)
+TOPS = (10, 20)
+BASELINES = ("reversal", "momentum", "ridge", "random_forest")
 
 
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def prepare(db: Path, work: Path) -> None:
-    """Market frame, universe inputs, labels and sectors of `db`, as Parquet under `work`."""
+def prepare(db: Path, out: Path) -> None:
+    """Market frame, universe inputs, labels and sectors of `db`, as Parquet under `out`."""
     from nepse.features.adjust import adjust_prices
     from nepse.features.panel import build_panel, calendar_of
     from nepse.portfolio.market import market_frame
@@ -59,7 +79,8 @@ def prepare(db: Path, work: Path) -> None:
         securities = st.securities()
         days = calendar_of(st).days
         panel = build_panel(st, s, start=date(2018, 6, 1))
-    market = market_frame(adjust_prices(prices.lazy(), actions, settings=s)).collect()
+    adjusted = adjust_prices(prices.lazy(), actions, settings=s)
+    market = market_frame(adjusted).collect()
     inputs = add_tradeable(
         market.lazy().select("symbol", "date", "turnover"),
         sessions=list(days),
@@ -67,64 +88,421 @@ def prepare(db: Path, work: Path) -> None:
         min_sessions=0,
         min_turnover=0.0,
     ).select("symbol", "date", "sessions_listed", "turnover_mean")
-    work.mkdir(parents=True, exist_ok=True)
-    market.write_parquet(work / "market.parquet")
-    inputs.collect().write_parquet(work / "universe.parquet")
-    panel.frame.select("date", "symbol", *LABEL_COLUMNS.values()).write_parquet(
-        work / "labels.parquet"
-    )
-    securities.select("symbol", "sector").write_parquet(work / "sectors.parquet")
-    print(f"prepare: {time.perf_counter() - t:.1f} s, load {_load()}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    market.write_parquet(out / "market.parquet")
+    inputs.collect().write_parquet(out / "universe.parquet")
+    cols = ("date", "symbol", *LABEL_COLUMNS.values(), "f_ret_1")
+    panel.frame.select(cols).write_parquet(out / "labels.parquet")
+    securities.select("symbol", "sector").write_parquet(out / "sectors.parquet")
+    # The backtest before issue 27 reads adjusted highs and lows (its limit-lock rule).
+    adjusted.select(
+        "symbol", "date", "adj_close", "adj_high", "adj_low", "adj_factor", "volume", "turnover"
+    ).collect().write_parquet(out / "adjusted.parquet")
+    print(f"prepare {db}: {time.perf_counter() - t:.1f} s, load {_load()}", flush=True)
 
 
 class Data:
-    """The cached inputs of one store."""
+    """The cached inputs of one store and its walk-forward predictions."""
 
-    def __init__(self, work: Path, preds: Path) -> None:
-        self.market = pl.read_parquet(work / "market.parquet")
-        self.universe = pl.read_parquet(work / "universe.parquet")
-        self.labels = pl.read_parquet(work / "labels.parquet")
-        sec = pl.read_parquet(work / "sectors.parquet").drop_nulls()
+    def __init__(self, cache: Path, preds: Path) -> None:
+        self.market = pl.read_parquet(cache / "market.parquet")
+        self.universe = pl.read_parquet(cache / "universe.parquet")
+        self.labels = pl.read_parquet(cache / "labels.parquet")
+        sec = pl.read_parquet(cache / "sectors.parquet").drop_nulls()
         self.sectors = dict(zip(sec["symbol"], sec["sector"], strict=True))
-        self.preds = pl.read_parquet(preds)
+        self.preds = pl.read_parquet(preds).select("model", "date", "symbol", "pred_ret")
+        lgb = self.preds.filter(pl.col("model") == "lightgbm")
+        for seed in range(3):  # no-skill scores through the same portfolio
+            noise = np.random.default_rng(seed).normal(size=lgb.height)
+            rnd = lgb.with_columns(model=pl.lit(f"random{seed}"), pred_ret=pl.Series(noise))
+            self.preds = pl.concat([self.preds, rnd])
 
-    def scores(self, model: str = "lightgbm", *, min_sessions: int, min_turnover: float):
-        """(date, symbol, pred_ret, tradeable) of `model`."""
-        sc = self.preds.filter(pl.col("model") == model).select("date", "symbol", "pred_ret")
+    def scores(self, model: str, *, nmin: int, floor: float) -> pl.DataFrame:
+        """(date, symbol, pred_ret, tradeable) of `model` for universe (nmin, floor)."""
+        sc = self.preds.filter(pl.col("model") == model).drop("model")
         return sc.join(self.universe, on=["date", "symbol"], how="left").with_columns(
             tradeable=(
-                (pl.col("sessions_listed") >= min_sessions)
-                & (pl.col("turnover_mean") >= min_turnover)
+                (pl.col("sessions_listed") >= nmin) & (pl.col("turnover_mean") >= floor)
             ).fill_null(False)
         )
 
 
-def run(data: Data, config: PortfolioConfig, *, model="lightgbm", nmin=60, floor=2e6, sector=True):
-    """One backtest over the whole test period."""
-    sc = data.scores(model, min_sessions=nmin, min_turnover=floor)
-    return backtest(sc, data.market, config=config, sectors=data.sectors if sector else None)
+def run(data: Data, config: PortfolioConfig, *, model="lightgbm", nmin=60, floor=1e6, phase=0):
+    """One backtest over the test period, its decision weeks anchored `phase` weeks later."""
+    zero = policy.WEEK_ZERO
+    policy.WEEK_ZERO = zero + timedelta(weeks=phase)
+    try:
+        sc = data.scores(model, nmin=nmin, floor=floor)
+        return backtest(sc, data.market, config=config, sectors=data.sectors)
+    finally:
+        policy.WEEK_ZERO = zero
 
 
-def period(res, start: date, end: date) -> dict[str, Any]:
-    """The summary of `res` on start..end only."""
-    from nepse.model.backtest import summarize
+def period(res, span: tuple[date, date]) -> dict[str, Any]:
+    """Summary of `res` on the sessions of `span`, with the excess over the tradeable EW too."""
+    d = res.daily.filter(pl.col("date").is_between(*span))
+    s = summarize(d, res.trades)
+    x = (d["ret"] - d["bench_ew_tradeable"].fill_null(0.0)).to_numpy()
+    s["excess_ewt_annual"] = float(x.mean() * s["sessions_per_year"])
+    s["t_ewt"] = float(x.mean() / x.std(ddof=1) * len(x) ** 0.5)
+    return s
 
-    d = res.daily.filter(pl.col("date").is_between(start, end))
-    return summarize(d, res.trades)
+
+KEYS = (
+    ("excess_ew_annual", "net excess vs EW universe /yr"),
+    ("t_ew", "t"),
+    ("excess_ewt_annual", "vs EW tradeable /yr"),
+    ("excess_tw_annual", "vs market proxy /yr"),
+    ("gross_excess_ew_annual", "gross excess vs EW /yr"),
+    ("cost_drag_annual", "cost drag /yr"),
+    ("turnover_daily", "turnover /day"),
+    ("mean_invested", "invested"),
+    ("fill_rate", "fill rate"),
+    ("annual_return", "return /yr"),
+    ("bench_ew_annual", "EW universe /yr"),
+)
+
+
+def _row(s: dict[str, Any]) -> dict[str, Any]:
+    return {k: s.get(k) for k, _ in KEYS}
+
+
+# --- claims ---------------------------------------------------------------------------------
+def _old_backtest(work: Path):
+    """nepse/model/backtest.py and costs.py as they were before issue 27 (from git)."""
+    import importlib
+    import subprocess
+
+    old = work / "old"
+    old.mkdir(parents=True, exist_ok=True)
+    for src, dst in (("nepse/model/backtest.py", "old_backtest.py"),
+                     ("nepse/model/costs.py", "old_costs.py")):  # fmt: skip
+        text = subprocess.run(
+            ["git", "show", f"4ffb1d5:{src}"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+        text = text.replace("from nepse.model.costs import", "from old_costs import")
+        text = text.replace("r.dp_charge(day)", "r.dp_charge(day, 'sell')")
+        (old / dst).write_text(text)
+    sys.path.insert(0, str(old))
+    return importlib.import_module("old_backtest")
+
+
+def claims(work: Path) -> dict[str, Any]:
+    """The issue's claims, recomputed on the ShareSansar-only store and its walk-forward."""
+    old = _old_backtest(work)
+    cache = work / "cache-ss"
+    preds = pl.read_parquet(work / "wf-ss" / "predictions.parquet")
+    sc = preds.filter(pl.col("model") == "lightgbm").select("date", "symbol", "pred_ret")
+    labels = pl.read_parquet(cache / "labels.parquet")
+    market = old.market_frame(pl.read_parquet(cache / "adjusted.parquet"))
+    res = old.backtest(sc, market, config=old.BacktestConfig())
+    out: dict[str, Any] = {"old_default": {k: res.summary.get(k) for k, _ in KEYS}}
+    # 1. VWAP buys in sessions that closed at the upper limit, and what they returned.
+    prev = dict(zip(market["date"].unique().sort()[1:], market["date"].unique().sort()[:-1],
+                    strict=False))  # fmt: skip
+    buys = res.trades.filter((pl.col("side") == "buy") & pl.col("filled")).with_columns(
+        t=pl.col("date").replace_strict(prev, default=None)
+    )
+    buys = buys.join(
+        market.select("symbol", "date", "up_close", "up_all"), on=["symbol", "date"]
+    ).join(labels.select("symbol", pl.col("date").alias("t"), "y_next_vwap"), on=["symbol", "t"])
+    up = buys.filter("up_close")
+    out["limit_up_buys"] = up.height
+    out["limit_up_buys_mean_5s"] = up["y_next_vwap"].mean()
+    out["other_buys"] = buys.height - up.height
+    out["other_buys_mean_5s"] = buys.filter(~pl.col("up_close"))["y_next_vwap"].mean()
+    span = market.filter(pl.col("date").is_between(*ALL))
+    out["upper_limit_closes_2019_2026"] = int(span["up_close"].sum())
+    out["whole_session_at_upper_limit_2019_2026"] = int(span["up_all"].sum())
+    # 2. Round trips: sessions from the opening buy to the closing sale.
+    out.update(_round_trips(res.trades, market))
+    # 3. How fast the ranking moves: 5-session rank autocorrelation, weekly top-20 change.
+    out.update(_score_motion(sc))
+    # 4. New listings and thin names: the weekly top-10 gross excess (label terms).
+    uni = pl.read_parquet(cache / "universe.parquet")
+    out.update(_listing_effect(sc, labels, uni, pl.read_parquet(cache / "market.parquet")))
+    return out
+
+
+def _round_trips(trades: pl.DataFrame, market: pl.DataFrame) -> dict[str, Any]:
+    """Sessions from a position's opening buy (and from its last buy) to the sale closing it."""
+    days = market["date"].unique().sort().to_list()
+    no = {d: i for i, d in enumerate(days)}
+    opened: dict[str, int] = {}
+    last: dict[str, int] = {}
+    lengths, from_last = [], []
+    for r in trades.filter("filled").sort("date").iter_rows(named=True):
+        s, i = r["symbol"], no[r["date"]]
+        if r["side"] == "buy":
+            opened.setdefault(s, i)
+            last[s] = i
+        elif r["reason"] != "turnover cap" and s in opened:  # the sale that closed it
+            lengths.append(i - opened.pop(s))
+            from_last.append(i - last.pop(s))
+    x, y = np.array(lengths), np.array(from_last)
+    return {
+        "round_trips": len(x),
+        "round_trips_share_2_sessions": float((x == 2).mean()),
+        "round_trips_share_2_sessions_from_last_buy": float((y == 2).mean()),
+        "round_trips_median_sessions": float(np.median(x)),
+    }
+
+
+def _score_motion(sc: pl.DataFrame) -> dict[str, Any]:
+    days = sc["date"].unique().sort().to_list()
+    ahead = dict(zip(days[:-5], days[5:], strict=True))
+    r = sc.with_columns(rk=pl.col("pred_ret").rank(descending=True).over("date"))
+    later = r.select("symbol", pl.col("date").alias("d5"), pl.col("rk").alias("rk5"),
+                     pl.col("pred_ret").alias("p5"))  # fmt: skip
+    j = r.with_columns(d5=pl.col("date").replace_strict(ahead, default=None)).join(
+        later, on=["symbol", "d5"]
+    )
+    ac = j.group_by("date").agg(a=pl.corr("pred_ret", "p5", method="spearman"))["a"].mean()
+    top = (
+        j.filter(pl.col("rk") <= 20).group_by("date").agg(changed=(pl.col("rk5") > 20).mean())
+    )  # share of today's top 20 not in the top 20 five sessions later
+    return {"rank_autocorr_5": ac, "top20_weekly_change": top["changed"].mean()}
+
+
+def _listing_effect(sc: pl.DataFrame, labels: pl.DataFrame, uni: pl.DataFrame, market):
+    """Weekly top-10 gross excess (label terms) with and without new listings; thin names."""
+    from nepse.model.evaluate import daily_rank_ic, ic_summary
+
+    j = (
+        sc.join(labels, on=["date", "symbol"])
+        .join(uni, on=["date", "symbol"], how="left")
+        .join(market.select("symbol", "date", "turnover"), on=["date", "symbol"], how="left")
+        .filter(pl.col("y_next_vwap").is_not_null())
+    )
+    days = j["date"].unique().sort().to_list()[::5]  # weekly, non-overlapping 5-session holds
+
+    def top10(frame: pl.DataFrame) -> pl.DataFrame:
+        f = frame.filter(pl.col("date").is_in(days)).with_columns(
+            rk=pl.col("pred_ret").rank(descending=True).over("date"),
+            ex=pl.col("y_next_vwap") - pl.col("y_next_vwap").mean().over("date"),
+        )
+        top = f.filter(pl.col("rk") <= 10)
+        return top.group_by("date").agg(
+            ex=pl.col("ex").mean(),
+            thin_day=pl.col("ex").filter(pl.col("turnover") < 2e6).sum() / 10,
+            thin_20=pl.col("ex").filter(pl.col("turnover_mean") < 2e6).sum() / 10,
+        )
+
+    full = top10(j)
+    seasoned = j.filter(pl.col("sessions_listed") >= 60)
+    ex = full["ex"].mean()
+    return {
+        "rows_in_first_60_sessions": 1 - seasoned.height / j.height,
+        "top10_weekly_gross_excess": ex,
+        "top10_weekly_gross_excess_without_first_60": top10(seasoned)["ex"].mean(),
+        "rank_ic": ic_summary(daily_rank_ic(j, labels, "y_next_vwap"))["rank_ic"],
+        "rank_ic_without_first_60": ic_summary(daily_rank_ic(seasoned, labels, "y_next_vwap"))[
+            "rank_ic"
+        ],
+        "top10_excess_share_under_2m_that_day": full["thin_day"].mean() / ex,
+        "top10_excess_share_under_2m_20d_mean": full["thin_20"].mean() / ex,
+    }
+
+
+# --- choose -----------------------------------------------------------------------------------
+def choose(data: Data, out: Path) -> list[dict[str, Any]]:
+    """The declared grid on 2019-2023, phase-averaged; rows sorted best first."""
+    rows = []
+    for (nmin, floor), cad, keep, k in itertools.product(UNIVERSES, CADENCES, KEEPS, TOPS):
+        cfg = PortfolioConfig(top_k=k, keep_k=keep, cadence_weeks=cad, min_hold=5,
+                              max_names=policy.SPREAD * k)  # fmt: skip
+        runs = [period(run(data, cfg, nmin=nmin, floor=floor, phase=ph), CHOOSE)
+                for ph in range(max(cad, 1))]  # fmt: skip
+        row = {"nmin": nmin, "floor": floor, "cadence": cad, "keep": keep, "top_k": k}
+        for key, _ in KEYS:
+            vals = [r[key] for r in runs if r.get(key) is not None]
+            row[key] = float(np.mean(vals)) if vals else None
+        row["phase_min"] = min(r["excess_ew_annual"] for r in runs)
+        row["phase_max"] = max(r["excess_ew_annual"] for r in runs)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    rows.sort(key=lambda r: -r["excess_ew_annual"])
+    (out / "choose.json").write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def extras(data: Data, best: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chosen configuration with a sector cap, a longer minimum hold (2019-2023)."""
+    out = []
+    for name, change in (("sector cap 3", {"sector_cap": 3}), ("min hold 10", {"min_hold": 10})):
+        k = best["top_k"]
+        base = {"top_k": k, "keep_k": best["keep"], "min_hold": 5,
+                "cadence_weeks": best["cadence"], "max_names": policy.SPREAD * k}  # fmt: skip
+        cfg = PortfolioConfig(**{**base, **change})
+        runs = [period(run(data, cfg, nmin=best["nmin"], floor=best["floor"], phase=ph), CHOOSE)
+                for ph in range(max(best["cadence"], 1))]  # fmt: skip
+        out.append({"variant": name, **{k: float(np.mean([r[k] for r in runs])) for k, _ in KEYS}})
+    return out
+
+
+# --- goals ------------------------------------------------------------------------------------
+def _ric(scores: pl.DataFrame, labels: pl.DataFrame, span) -> float | None:
+    from nepse.model.evaluate import daily_rank_ic, ic_summary
+
+    sc = scores.filter(pl.col("date").is_between(*span))
+    return ic_summary(daily_rank_ic(sc, labels, "y_next_vwap"))["rank_ic"]
+
+
+def _periods(res, spans=PERIODS) -> dict[str, Any]:
+    return {name: _row(period(res, span)) for name, span in spans.items()}
+
+
+def _phases(data: Data, cfg: PortfolioConfig, nmin: int, floor: float) -> dict[str, Any]:
+    runs = [
+        run(data, cfg, nmin=nmin, floor=floor, phase=ph) for ph in range(max(cfg.cadence_weeks, 1))
+    ]
+    out = {}
+    for name, span in PERIODS.items():
+        rows = [period(r, span) for r in runs]
+        out[name] = {k: float(np.mean([r[k] for r in rows])) for k in ("excess_ew_annual", "t_ew")}
+        out[name]["min"] = min(r["excess_ew_annual"] for r in rows)
+        out[name]["max"] = max(r["excess_ew_annual"] for r in rows)
+    return out
+
+
+def goals(work: Path, settings: Any) -> dict[str, Any]:
+    """Every figure of the decision section (see the module docstring)."""
+    t0 = time.perf_counter()
+    full = Data(work / "cache-full", work / "wf-full" / "predictions.parquet")
+    cfg = PortfolioConfig.from_settings(settings)
+    nmin, floor = settings.universe_min_sessions, settings.universe_min_turnover
+    rep: dict[str, Any] = {"config": cfg.__dict__, "universe": [nmin, floor], "load": _load()}
+    default = run(full, cfg, nmin=nmin, floor=floor)
+    rep["default"] = _periods(default)
+    rep["default_phases"] = _phases(full, cfg, nmin, floor)
+    rep["default_round_trips"] = _round_trips(default.trades, full.market)
+    models = {}
+    for m in ("lightgbm", *BASELINES, "random0", "random1", "random2"):
+        if full.preds.filter(pl.col("model") == m).is_empty():
+            continue
+        sc = full.scores(m, nmin=nmin, floor=floor)
+        models[m] = {
+            "rank_ic": {p: _ric(sc, full.labels, s) for p, s in PERIODS.items()},
+            "rank_ic_tradeable": {
+                p: _ric(sc.filter("tradeable"), full.labels, s) for p, s in PERIODS.items()
+            },
+            "backtest": _periods(run(full, cfg, model=m, nmin=nmin, floor=floor)),
+        }
+        print(m, json.dumps(models[m]["backtest"]["2019-2023"]), flush=True)
+    rep["models"] = models
+    old = PortfolioConfig(top_k=20, keep_k=40, cadence_weeks=0, min_hold=0, capital=cfg.capital)
+    rep["old_default_honest"] = _periods(run(full, old, nmin=0, floor=0.0))
+    rep["old_default_honest_tradeable"] = _periods(run(full, old, nmin=nmin, floor=floor))
+    rep["default_all_universe"] = _periods(run(full, cfg, nmin=0, floor=0.0))
+    rep["survivorship"] = survivorship(work, cfg, nmin, floor, full)
+    tp = work / "wf-tradeable" / "predictions.parquet"
+    if tp.is_file():
+        tr = Data(work / "cache-full", tp)
+        sc = tr.scores("lightgbm", nmin=nmin, floor=floor).filter("tradeable")
+        rep["trained_tradeable"] = {
+            "rank_ic_tradeable": {p: _ric(sc, full.labels, s) for p, s in PERIODS.items()},
+            "backtest": _periods(run(tr, cfg, nmin=nmin, floor=floor)),
+        }
+    rep["seconds"] = round(time.perf_counter() - t0, 1)
+    (work / "goals.json").write_text(json.dumps(rep, indent=1, default=str))
+    return rep
+
+
+def survivorship(work: Path, cfg: PortfolioConfig, nmin: int, floor: float, full: Data):
+    """The same pipeline on the survivors-only store (SS) beside the full one."""
+    ss = Data(work / "cache-ss", work / "wf-ss" / "predictions.parquet")
+    out = {}
+    for name, d in (
+        ("survivors only (ShareSansar)", ss),
+        ("with delisted (+ legacy export)", full),
+    ):
+        sc = d.scores("lightgbm", nmin=nmin, floor=floor)
+        res = run(d, cfg, nmin=nmin, floor=floor)
+        out[name] = {
+            "symbols_2019_2021": sc.filter(
+                pl.col("date").is_between(date(2019, 1, 1), date(2021, 12, 31))
+            )["symbol"].n_unique(),
+            "rank_ic": {p: _ric(sc, d.labels, s) for p, s in PERIODS.items()},
+            "backtest": _periods(res),
+        }
+    return out
+
+
+# --- the walk-forward on tradeable rows only ----------------------------------------------------
+def walkforward_tradeable(db: Path, work: Path, settings: Any) -> None:
+    """LightGBM (seed 0) trained and scored on the rows tradeable under the settings."""
+    from nepse.features.labels import training_view
+    from nepse.features.panel import build_panel
+    from nepse.model.walkforward import MODEL, walk_forward
+    from nepse.store import open_store
+
+    t = time.perf_counter()
+    with open_store(db, read_only=True) as st:
+        panel = build_panel(st, settings.model_copy(update={"db_path": db}))
+    uni = pl.read_parquet(work / "cache-full" / "universe.parquet")
+    frame = panel.frame.join(uni, on=["date", "symbol"], how="left").filter(
+        (pl.col("sessions_listed") >= settings.universe_min_sessions)
+        & (pl.col("turnover_mean") >= settings.universe_min_turnover)
+    )
+    view, wf_settings = training_view(frame, settings)
+    res = walk_forward(
+        view,
+        feature_names=list(panel.spec.names),
+        categorical=[c for c in panel.spec.categorical if c in panel.spec.names],
+        settings=wf_settings,
+        test_start=CHOOSE[0],
+        seeds=[0],
+        baselines=False,
+        progress=lambda k, n: print(f"block {k}/{n}", flush=True),
+    )
+    out = work / "wf-tradeable"
+    out.mkdir(parents=True, exist_ok=True)
+    res.predictions.select(
+        pl.lit(MODEL).alias("model"), "date", "symbol", "pred_ret"
+    ).write_parquet(out / "predictions.parquet")
+    info = {"rows": frame.height, "seconds": round(time.perf_counter() - t, 1), "load": _load()}
+    (out / "walkforward.json").write_text(json.dumps(info))
+    print(info, flush=True)
 
 
 def main() -> None:
     """Command line: see the module docstring."""
+    from nepse.settings import load_settings
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("db", type=Path)
-    p.add_argument("--work", type=Path, default=Path("/tmp/data-decision/cache-full"))
-    p.add_argument(
-        "--preds", type=Path, default=Path("/tmp/data-decision/wf-full/predictions.parquet")
-    )
-    p.add_argument("--stage", default="prepare")
+    p.add_argument("--work", type=Path, default=Path("/tmp/data-decision"))
+    p.add_argument("--stage", default="all")
+    p.add_argument("--no-doc", action="store_true")
     args = p.parse_args()
-    if args.stage in ("prepare", "all"):
-        prepare(args.db, args.work)
+    w = args.work
+    stages = ("prepare", "claims", "choose", "goals") if args.stage == "all" else (args.stage,)
+    s = load_settings()
+    for stage in stages:
+        t = time.perf_counter()
+        if stage == "prepare":
+            prepare(w / "full" / "nepse.duckdb", w / "cache-full")
+            prepare(w / "ss" / "nepse.duckdb", w / "cache-ss")
+        elif stage == "claims":
+            c = claims(w)
+            (w / "claims.json").write_text(json.dumps(c, indent=1, default=str))
+            print(json.dumps(c, indent=1, default=str))
+        elif stage == "choose":
+            full = Data(w / "cache-full", w / "wf-full" / "predictions.parquet")
+            rows = choose(full, w)
+            ext = extras(full, rows[0])
+            (w / "extras.json").write_text(json.dumps(ext, indent=1))
+            print("best", json.dumps(rows[0]), "\nextras", json.dumps(ext), flush=True)
+        elif stage == "goals":
+            goals(w, s)
+        elif stage == "walkforward-tradeable":
+            walkforward_tradeable(w / "full" / "nepse.duckdb", w, s)
+        else:
+            p.error(f"unknown stage {stage!r}")
+        print(f"stage {stage}: {time.perf_counter() - t:.1f} s, load {_load()}", flush=True)
+    if not args.no_doc and (w / "goals.json").is_file():
+        from decision_doc import write_section
+
+        write_section(w, ROOT / "docs" / "model.md")
 
 
 if __name__ == "__main__":

@@ -192,7 +192,8 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         'NEPSE_DATA_DIR=/tmp/quant .venv/bin/python -c "from nepse.settings import load_settings; '
         "from nepse.ingest.service import ingest_path; s=load_settings(); "
         "ingest_path(s, '/work/shared/data/nepse/nepse-api-2025-08-30/CompanyList.csv'); "
-        "ingest_path(s, '/work/shared/data/nepse/sharesansar-company-wise')\"",
+        "ingest_path(s, '/work/shared/data/nepse/sharesansar-company-wise'); "
+        "ingest_path(s, '/work/shared/data/nepse/legacy-nepalstock')\"",
         f".venv/bin/python bench/evaluate_model.py /tmp/quant/nepse.duckdb --seeds "
         f"{','.join(map(str, m['seeds']))} --test-start {m['info']['test_start']}",
         "```",
@@ -200,7 +201,9 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         "## What ran",
         "",
         f"- Panel: {m['panel_rows']:,} rows, {m['panel_symbols']} equities, {m['features']} "
-        "features (ShareSansar company-wise prices, NEPSE securities master).",
+        "features (ShareSansar company-wise prices and the legacy nepalstock.com export, "
+        "merged by the source-aware store, so the equities delisted or merged since 2019 are "
+        "in; NEPSE securities master).",
         f"- Label trained on: **{m['label']}** (nepse/features/labels.py): buy at the VWAP of "
         f"session t+1 (the first price after the 15:00 prediction), sell at the VWAP of session "
         f"t+1+{m['label_hold']}; embargo {m['embargo_sessions']} sessions."

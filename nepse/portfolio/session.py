@@ -3,7 +3,9 @@
 The same step runs in the backtest (nepse.model.backtest) and in the paper ledger
 (nepse.portfolio.paper): bonus shares first (the session's `split` factors), then the sales
 (proceeds fund the session's buys), then the buys in order, each through the fill model
-(nepse.portfolio.fills) and the cost schedule (nepse.portfolio.costs).
+(nepse.portfolio.fills) and the cost schedule (nepse.portfolio.costs). A sale's tax rate is
+that of its youngest lot (a sale mixing lots held over and under a year pays the higher rate:
+conservative, and rare: only holdings outside the target are sold, whole).
 """
 
 from __future__ import annotations
