@@ -326,6 +326,31 @@ def choose(data: Data, out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+DIMENSIONS = (("nmin", "floor"), ("cadence",), ("keep",), ("top_k",))
+
+
+def pick(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The defaults: per setting, the value whose cells lose least on average over the rest of
+    the grid (2019-2023). One cell's lead over its neighbours is mostly luck (a daily cell has
+    no phases to average; a cadence of n weeks spreads over n phases), a setting's mean over
+    the whole grid much less so. The universe is chosen among the tradeable ones (N or floor
+    above 0): the issue asks for one."""
+    out: dict[str, Any] = {}
+    for dim in DIMENSIONS:
+        means: dict[tuple, list[float]] = {}
+        for r in rows:
+            if dim == ("nmin", "floor") and not (r["nmin"] or r["floor"]):
+                continue
+            means.setdefault(tuple(r[k] for k in dim), []).append(r["excess_ew_annual"])
+        best = max(means, key=lambda v: float(np.mean(means[v])))
+        out.update(dict(zip(dim, best, strict=True)))
+        out.setdefault("means", {})["/".join(dim)] = {
+            "/".join(map(str, v)): float(np.mean(x)) for v, x in means.items()
+        }
+    cell = next(r for r in rows if all(r[k] == out[k] for d in DIMENSIONS for k in d))
+    return {**out, "cell": cell, "best_cell": rows[0]}
+
+
 def extras(data: Data, best: dict[str, Any]) -> list[dict[str, Any]]:
     """The chosen configuration with a sector cap, a longer minimum hold (2019-2023)."""
     out = []
@@ -486,12 +511,17 @@ def main() -> None:
             c = claims(w)
             (w / "claims.json").write_text(json.dumps(c, indent=1, default=str))
             print(json.dumps(c, indent=1, default=str))
-        elif stage == "choose":
+        elif stage in ("choose", "pick"):
             full = Data(w / "cache-full", w / "wf-full" / "predictions.parquet")
-            rows = choose(full, w)
-            ext = extras(full, rows[0])
+            if stage == "choose":
+                rows = choose(full, w)
+            else:  # the choice again from a finished grid
+                rows = json.loads((w / "choose.json").read_text())
+            chosen = pick(rows)
+            (w / "pick.json").write_text(json.dumps(chosen, indent=1))
+            ext = extras(full, chosen)
             (w / "extras.json").write_text(json.dumps(ext, indent=1))
-            print("best", json.dumps(rows[0]), "\nextras", json.dumps(ext), flush=True)
+            print("chosen", json.dumps(chosen), "\nextras", json.dumps(ext), flush=True)
         elif stage == "goals":
             goals(w, s)
         elif stage == "walkforward-tradeable":

@@ -19,6 +19,9 @@ or its close), with these rules:
   same price).
 - A buy never spends more cash than there is (proceeds of the session's sales included: brokers
   settle both legs T+2, so they net).
+- A stock that has stopped trading (no trade for `STALE_SESSIONS` sessions: merged, delisted,
+  suspended) is settled at its last close when sold: the data holds no swap ratios, and a
+  holding frozen at its last price for years would hold capital no investor would leave there.
 """
 
 from __future__ import annotations
@@ -26,12 +29,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nepse.portfolio.market import Quote
+from nepse.portfolio.market import STALE_SESSIONS, Quote
 
 LIMIT_BUY_SHARE = 0.0
 """Share of a buy filled in a session that closed at the upper limit (see the module doc)."""
 LIMIT_SELL_SHARE = 0.0
 """Share of a sale filled in a session that closed at the lower limit."""
+COST_BOUND = 0.01
+"""Costs per rupee bought, at most (commission <= 0.6 %, SEBON, DP on a >= Rs 10,000 trade):
+what an order keeps aside of its cash."""
+__all__ = ["COST_BOUND", "STALE_SESSIONS", "Fill", "FillModel", "fill_buy", "fill_sell"]
+
+
+STOPPED = "stopped trading: settled at the last close"
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,8 @@ class Fill:
     price: float
     reason: str = ""
     """Why less than the order filled: '' (all of it), 'no trade', 'upper-limit close',
-    'lower-limit close', 'turnover cap', 'cash', 'lot'."""
+    'lower-limit close', 'turnover cap', 'cash', 'lot'; a stopped stock's settlement says
+    'stopped trading: settled at the last close'."""
 
     @property
     def value(self) -> float:
@@ -89,6 +100,8 @@ def fill_buy(shares: float, quote: Quote, model: FillModel, *, cash: float, cost
 def fill_sell(shares: float, held: float, quote: Quote, model: FillModel) -> Fill:
     """The part of a sale of `shares` (out of `held` sellable) that fills in `quote`'s session."""
     if not quote.traded or not math.isfinite(quote.price) or quote.price <= 0:
+        if quote.stale and math.isfinite(quote.last) and quote.last > 0:
+            return Fill(min(shares, held), quote.last, STOPPED)
         return Fill(0.0, math.nan, "no trade")
     want, why = min(shares, held), ""
     if quote.down_close:

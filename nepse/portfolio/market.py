@@ -25,6 +25,9 @@ from nepse.market.rules import MarketRules, market_rules
 
 LIMIT_SLACK = 0.002
 """A close within this of the price limit counts as at the limit (tick rounding)."""
+STALE_SESSIONS = 20
+"""A stock without a trade for this many sessions has stopped trading (merged, delisted or
+suspended): a sale of it is settled at its last close (nepse.portfolio.fills)."""
 COLUMNS = (
     "symbol",
     "date",
@@ -82,6 +85,10 @@ class Quote:
     traded: bool
     up_close: bool
     down_close: bool
+    stale: bool = False
+    """No trade for STALE_SESSIONS sessions (or none in the frame at all)."""
+    last: float = float("nan")
+    """The last known close (bonus shares accounted for)."""
 
 
 class MarketDays:
@@ -101,10 +108,14 @@ class MarketDays:
         self.down = np.nan_to_num(self._matrix(f, "down_close")) > 0
         self.split = np.nan_to_num(self._matrix(f, "split"), nan=1.0)
         last = self.close.copy()  # the last known raw close, carried over sessions without trade
+        since = np.where(np.isnan(last), len(self.days), 0)  # sessions since the last trade
         for i in range(1, len(self.days)):
             gap = np.isnan(last[i])
             last[i, gap] = last[i - 1, gap] / self.split[i, gap]
-        self.last = last
+            since[i, gap] = np.minimum(since[i - 1, gap] + 1, len(self.days))
+        self.last, self.since = last, since
+        self.fallback: dict[str, float] = {}
+        """Last closes of symbols without a row in the frame (the paper ledger's holdings)."""
 
     def _matrix(self, frame: pl.DataFrame, col: str) -> np.ndarray:
         out = np.full((len(self.days), len(self.symbols)), np.nan)
@@ -117,7 +128,7 @@ class MarketDays:
         """`symbol` in session `i` (a symbol never seen: no trade)."""
         j = self.col.get(symbol)
         if j is None:
-            return Quote(np.nan, np.nan, 0.0, False, False, False)
+            return Quote(np.nan, np.nan, 0.0, False, False, False, True, self.mark(i, symbol))
         return Quote(
             close=float(self.close[i, j]),
             price=float(self.price[i, j]),
@@ -125,12 +136,16 @@ class MarketDays:
             traded=bool(self.traded[i, j]),
             up_close=bool(self.up[i, j]),
             down_close=bool(self.down[i, j]),
+            stale=bool(self.since[i, j] >= STALE_SESSIONS),
+            last=self.mark(i, symbol),
         )
 
     def mark(self, i: int, symbol: str) -> float:
-        """Last known raw close of `symbol` at session `i` (NaN before its first trade)."""
+        """Last known raw close of `symbol` at session `i` (`fallback` when the frame has none;
+        NaN before its first trade)."""
         j = self.col.get(symbol)
-        return float(self.last[i, j]) if j is not None else np.nan
+        p = float(self.last[i, j]) if j is not None else np.nan
+        return self.fallback.get(symbol, np.nan) if np.isnan(p) else p
 
     def split_of(self, i: int, symbol: str) -> float:
         """Share-count factor of `symbol` on session `i` (1.0 without an action)."""

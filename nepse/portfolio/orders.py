@@ -3,7 +3,8 @@
 Made after a session's close, for the next session. A holding outside the target is sold as far
 as it has settled (T+2: a lot bought in session s is sellable from session s + 2; the rest
 waits, and the note says until when); a target name held short of its target shares is bought,
-in whole board lots (a holding short by less than `TOPUP_SHARE` is left alone). Notes warn of
+in whole board lots (a holding short by less than `TOPUP_SHARE` is left alone), as far as the
+buying power goes (cash and the sales' proceeds at today's close, costs kept aside). Notes warn of
 what may not fill: a stock that closed at its upper limit today (a buy tomorrow fills nothing if
 it closes there again) or at its lower limit (a sale likewise). Orders are in real shares;
 `ref_price` is the day's close (the fill is at the next session's VWAP).
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from nepse.portfolio.book import Book
+from nepse.portfolio.fills import COST_BOUND
 from nepse.portfolio.market import Quote
 
 BUY, SELL, HOLD = "buy", "sell", "hold"
@@ -66,23 +68,38 @@ def make_orders(
         ]
         if q.down_close:
             notes.append("closed at the lower limit today: a sale fills nothing at another")
+        if q.stale:
+            notes.append("stopped trading: a sale settles at the last close")
         if ready > 0:
-            out.append(Order(s, SELL, ready, q.close, "; ".join(notes)))
+            out.append(Order(s, SELL, ready, _ref(q), "; ".join(notes)))
         else:
-            out.append(Order(s, HOLD, 0.0, q.close, "not sellable yet (T+2): " + "; ".join(notes)))
+            out.append(Order(s, HOLD, 0.0, _ref(q), "not sellable yet (T+2): " + "; ".join(notes)))
+    proceeds = sum(o.shares * o.ref_price for o in out if o.side == SELL and o.ref_price > 0)
+    power = book.cash + proceeds * (1 - COST_BOUND)
     holds: list[Order] = []
     for s, want in sorted(target.items()):
         q = quote(s)
-        have = book.shares(s)
+        ref, have = _ref(q), book.shares(s)
         need = math.floor((want - have) / lot + 1e-9) * lot
         if need <= 0 or (have > 0 and need < TOPUP_SHARE * want):
-            holds.append(Order(s, HOLD, 0.0, q.close))
+            holds.append(Order(s, HOLD, 0.0, ref))
+            continue
+        if ref > 0:
+            need = min(need, math.floor(max(power, 0.0) / (ref * (1 + COST_BOUND)) / lot) * lot)
+            power -= need * ref * (1 + COST_BOUND)
+        if need <= 0:
+            holds.append(Order(s, HOLD, 0.0, ref, "no buying power left: waits for sales"))
             continue
         note = (
             "closed at the upper limit today: a buy fills nothing at another" if q.up_close else ""
         )
-        out.append(Order(s, BUY, float(need), q.close, note))
+        out.append(Order(s, BUY, float(need), ref, note))
     return out + holds
+
+
+def _ref(q: Quote) -> float:
+    """Today's close, or the last known one when the stock did not trade today."""
+    return q.close if q.close == q.close else q.last
 
 
 def trades_planned(orders: list[Order]) -> bool:

@@ -91,10 +91,10 @@ def run_paper_day(store: Any, settings: Any, day: date, *, run_id: str | None = 
     )
     for d in todo:
         i = md.session[d]
+        md.fallback = prev_close  # holdings without a row in the window: their stored close
         out = step(
             book, orders, md, i, no=cal.day_no, previous=last, ranked=ranked.get(d),
             config=config, model=model, rules=rules, sectors=sectors,
-            fallback=lambda s, pc=prev_close: pc.get(s, float("nan")),
         )  # fmt: skip
         note = order_note(d, out, ranked.get(d) is not None, config)
         b = bench.filter(pl.col("date") == d)

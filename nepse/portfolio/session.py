@@ -18,12 +18,9 @@ from datetime import date
 from nepse.market.rules import MarketRules, market_rules
 from nepse.portfolio.book import Book, Lot, take
 from nepse.portfolio.costs import buy_cost, sell_cost
-from nepse.portfolio.fills import FillModel, fill_buy, fill_sell
+from nepse.portfolio.fills import COST_BOUND, FillModel, fill_buy, fill_sell
 from nepse.portfolio.market import Quote
 from nepse.portfolio.orders import BUY, SELL, Order
-
-COST_BOUND = 0.01
-"""Costs per rupee bought, at most (commission <= 0.6 %, SEBON, DP on a >= Rs 10,000 trade)."""
 
 
 @dataclass(frozen=True)

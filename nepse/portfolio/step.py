@@ -52,7 +52,6 @@ def step(
     model: FillModel,
     rules: MarketRules,
     sectors: dict[str, str] | None = None,
-    fallback: Callable[[str], float] | None = None,
 ) -> Step:
     """Session `i` of `md`: trade `orders` (made after `previous`), mark, decide, order."""
     d = md.days[i]
@@ -65,12 +64,7 @@ def step(
             settled=lambda b: today - no(b) >= settle,
             model=model, costs=config.costs, investor=config.investor, rules=rules,
         )  # fmt: skip
-
-    def mark(s: str) -> float:
-        p = md.mark(i, s)
-        return fallback(s) if p != p and fallback is not None else p
-
-    equity = book.value(mark)
+    equity = book.value(lambda s: md.mark(i, s))
     decided = ranked is not None and (
         book.target.decided_on is None or is_decision_day(d, previous, config.cadence_weeks)
     )

@@ -50,12 +50,13 @@ def test_buys_at_the_next_session_vwap_in_lots_and_marks_at_the_close():
         {"A": [10, 10, 10.5, 11, 11, 11, 11, 11, 11, 11], "B": [10] * 10}, vwap={("A", 1): 9.9}
     )
     res = backtest(_scores(["A"] * 10), m, config=CFG)
-    # D0's score trades in D1: Rs 100,000 at D0's close of 10 = 10,000 shares (whole lots).
-    assert _fills(res) == [(D[1], 10_000.0)]
+    # D0's score trades in D1: Rs 100,000 at D0's close of 10, 1 % kept aside for costs:
+    # 9,900 shares (whole lots).
+    assert _fills(res) == [(D[1], 9_900.0)]
     buy = res.trades.filter("filled").row(0, named=True)
     assert buy["price"] == 9.9  # at D1's VWAP
-    assert res.daily["equity"][0] == pytest.approx(100_000 - 10_000 * 9.9 + 10_000 * 10)
-    assert res.daily["equity"][-1] == pytest.approx(100_000 - 10_000 * 9.9 + 10_000 * 11)
+    assert res.daily["equity"][0] == pytest.approx(100_000 - 9_900 * 9.9 + 9_900 * 10)
+    assert res.daily["equity"][-1] == pytest.approx(100_000 - 9_900 * 9.9 + 9_900 * 11)
 
 
 def test_no_buy_in_a_session_that_closes_at_the_upper_limit():
@@ -135,7 +136,7 @@ def test_decisions_only_on_the_cadence():
     assert res.trades.filter("filled")["symbol"].to_list() == ["A", "A", "B"]
     # A bought D1 (Monday); the switch to B waits for the next week's first session (D7),
     # whose orders trade in D8.
-    assert _fills(res, "sell") == [(D[8], 10_000.0)]
+    assert _fills(res, "sell") == [(D[8], 9_900.0)]
 
 
 def test_only_tradeable_symbols_are_bought():
@@ -157,3 +158,27 @@ def test_benchmarks_and_summary_fields():
     keys = {"annual_return", "excess_ew_annual", "t_ew", "max_drawdown", "turnover_daily"}
     keys |= {"fill_rate", "cost_drag_annual", "excess_tw_annual", "gross_excess_ew_annual"}
     assert keys <= set(res.summary)
+
+
+def test_a_holding_that_stops_trading_is_settled_at_its_last_close():
+    # A trades for 3 sessions then never again (merged away); from D2's score on, B is best.
+    days = [date(2025, 6, 1) + timedelta(days=i) for i in range(30)]
+    rows = [("A", d, 10.0) for d in days[:3]] + [("B", d, 10.0) for d in days]
+    names = ["symbol", "date", "close"]
+    m = market_frame(
+        pl.LazyFrame(rows, schema=names, orient="row").with_columns(
+            adj_close=pl.col("close"), adj_factor=pl.lit(1.0), volume=pl.lit(VOLUME),
+            turnover=pl.col("close") * VOLUME, is_break=pl.lit(False),
+        )
+    ).collect()  # fmt: skip
+    sc = pl.DataFrame(
+        [(d, s, float((s == "A") == (i < 2))) for i, d in enumerate(days) for s in "AB"],
+        schema=["date", "symbol", "pred_ret"],
+        orient="row",
+    )
+    res = backtest(sc, m, config=CFG)
+    sold = res.trades.filter((pl.col("side") == "sell") & pl.col("filled")).row(0, named=True)
+    # Last trade D2; stale once 20 sessions passed without one (D22), settled at Rs 10.
+    assert sold["date"] == days[22] and sold["price"] == 10.0
+    assert sold["reason"].startswith("stopped trading")
+    assert res.trades.filter((pl.col("side") == "sell") & ~pl.col("filled")).height == 19
