@@ -218,16 +218,17 @@ class Settings(BaseSettings):
     close(t), gone when the prediction is made). Close-to-close figures are reported beside it."""
     label_hold: int = Field(default=5, ge=1, le=20)
     """Holding period of the tradeable labels in sessions (>= the T+2 settlement cycle)."""
-    portfolio_top_k: int = Field(default=20, ge=1)
+    portfolio_top_k: int = Field(default=10, ge=1)
     """Portfolio (orders, paper ledger, backtest): hold up to k stocks, long only, equal rupees
     at entry, spreading to up to 2k names when capacity caps leave capital idle
     (nepse/portfolio/policy.py)."""
-    portfolio_keep_k: int = Field(default=80, ge=0)
+    portfolio_keep_k: int = Field(default=40, ge=0)
     """Portfolio no-trade band: a holding is kept while it ranks within the top k' of the
     tradeable universe (0 or <= top k: no band)."""
     portfolio_cadence_weeks: int = Field(default=8, ge=0)
     """Portfolio decisions on the first session of every n-th week (weeks Sunday to Saturday);
-    0: every session. Between decisions the orders only finish the standing target."""
+    0: every session. Between decisions the orders only finish the standing target. The default
+    lost least net of costs on 2019-2023 (docs/model.md): trading less loses less."""
     portfolio_min_hold: int | None = Field(default=None, ge=0)
     """Sessions a position is kept at least after it was opened; unset: NEPSE_LABEL_HOLD (the
     horizon the model was trained for)."""
@@ -241,10 +242,10 @@ class Settings(BaseSettings):
     fill at most this share of the session's turnover (nepse/portfolio/fills.py)."""
     portfolio_investor: Literal["individual", "institution"] = "individual"
     """Capital-gains tax class of the portfolio (individual: 7.5 % under a year, 5 % over; 10 %)."""
-    universe_min_sessions: int = Field(default=60, ge=0)
+    universe_min_sessions: int = Field(default=120, ge=0)
     """Tradeable universe: no stock in its first N sessions after its first trade
     (nepse/portfolio/universe.py)."""
-    universe_min_turnover: float = Field(default=1_000_000.0, ge=0)
+    universe_min_turnover: float = Field(default=2_000_000.0, ge=0)
     """Tradeable universe: no stock whose mean turnover over the last 20 sessions (no-trade
     sessions count 0) is under this many rupees."""
     dask_address: str | None = None

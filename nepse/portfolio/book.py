@@ -48,6 +48,13 @@ class Book:
         """Shares of `symbol` held."""
         return sum(lot.shares for lot in self.lots if lot.symbol == symbol)
 
+    def holdings(self) -> dict[str, float]:
+        """Shares held per symbol."""
+        out: dict[str, float] = {}
+        for lot in self.lots:
+            out[lot.symbol] = out.get(lot.symbol, 0.0) + lot.shares
+        return out
+
     def opened(self, symbol: str) -> date | None:
         """When the holding of `symbol` was opened: its oldest lot's buy session.
 
@@ -64,10 +71,10 @@ class Book:
     def value(self, price: Callable[[str], float]) -> float:
         """Cash plus every lot at `price(symbol)` (a holding without a price counts 0)."""
         held = 0.0
-        for lot in self.lots:
-            p = price(lot.symbol)
+        for symbol, shares in self.holdings().items():
+            p = price(symbol)
             if p == p:  # not NaN
-                held += lot.shares * p
+                held += shares * p
         return self.cash + held
 
     def split(self, factors: dict[str, float]) -> Book:

@@ -15,6 +15,7 @@ of the paper ledger.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -114,6 +115,7 @@ class MarketDays:
             last[i, gap] = last[i - 1, gap] / self.split[i, gap]
             since[i, gap] = np.minimum(since[i - 1, gap] + 1, len(self.days))
         self.last, self.since = last, since
+        self._row: tuple = (-1, [], [])
         self.fallback: dict[str, float] = {}
         """Last closes of symbols without a row in the frame (the paper ledger's holdings)."""
 
@@ -128,24 +130,27 @@ class MarketDays:
         """`symbol` in session `i` (a symbol never seen: no trade)."""
         j = self.col.get(symbol)
         if j is None:
-            return Quote(np.nan, np.nan, 0.0, False, False, False, True, self.mark(i, symbol))
+            return Quote(math.nan, math.nan, 0.0, False, False, False, True, self.mark(i, symbol))
+        if self._row[0] != i:  # session i's values as Python lists: a quote is a lookup
+            arrays = (self.close, self.price, self.turnover, self.traded, self.up, self.down)
+            self._row = (
+                i,
+                [a[i].tolist() for a in arrays],
+                (self.since[i] >= STALE_SESSIONS).tolist(),
+            )
+        close, price, turnover, traded, up, down = (v[j] for v in self._row[1])
+        last = self.last[i, j].item()
         return Quote(
-            close=float(self.close[i, j]),
-            price=float(self.price[i, j]),
-            turnover=float(self.turnover[i, j]),
-            traded=bool(self.traded[i, j]),
-            up_close=bool(self.up[i, j]),
-            down_close=bool(self.down[i, j]),
-            stale=bool(self.since[i, j] >= STALE_SESSIONS),
-            last=self.mark(i, symbol),
-        )
+            close, price, turnover, traded, up, down, self._row[2][j],
+            self.fallback.get(symbol, last) if last != last else last,
+        )  # fmt: skip
 
     def mark(self, i: int, symbol: str) -> float:
         """Last known raw close of `symbol` at session `i` (`fallback` when the frame has none;
         NaN before its first trade)."""
         j = self.col.get(symbol)
-        p = float(self.last[i, j]) if j is not None else np.nan
-        return self.fallback.get(symbol, np.nan) if np.isnan(p) else p
+        p = self.last[i, j].item() if j is not None else math.nan
+        return self.fallback.get(symbol, math.nan) if p != p else p
 
     def split_of(self, i: int, symbol: str) -> float:
         """Share-count factor of `symbol` on session `i` (1.0 without an action)."""

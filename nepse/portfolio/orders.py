@@ -55,7 +55,8 @@ def make_orders(
     """
     out: list[Order] = []
     target = book.target.shares
-    for s in book.symbols():
+    held = book.holdings()
+    for s in sorted(held):
         if s in target:
             continue
         q = quote(s)
@@ -79,7 +80,7 @@ def make_orders(
     holds: list[Order] = []
     for s, want in sorted(target.items()):
         q = quote(s)
-        ref, have = _ref(q), book.shares(s)
+        ref, have = _ref(q), held.get(s, 0.0)
         need = math.floor((want - have) / lot + 1e-9) * lot
         if need <= 0 or (have > 0 and need < TOPUP_SHARE * want):
             holds.append(Order(s, HOLD, 0.0, ref))

@@ -103,7 +103,8 @@ def decide(
     rank = {s: r for r, s in enumerate(ranked)}
     keep_k = max(config.keep_k, config.top_k)
     old = book.target
-    held = set(book.symbols())
+    holdings = book.holdings()
+    held = set(holdings)
     young = {s for s in held if held_sessions(book.opened(s)) < config.min_hold}
     current = sorted(set(old.shares) | held, key=lambda s: rank.get(s, math.inf))
     keep = [s for s in current if s in young or rank.get(s, math.inf) < keep_k]
@@ -112,7 +113,7 @@ def decide(
         spare = [s for s in keep if s not in young][::-1]
         drop = set(spare[: len(keep) - most])
         keep = [s for s in keep if s not in drop]
-    shares = {s: old.shares.get(s, book.shares(s)) for s in keep}
+    shares = {s: old.shares.get(s, holdings.get(s, 0.0)) for s in keep}
     per_sector: dict[str, int] = {}
     for s in keep:
         sec = (sectors or {}).get(s, "")
