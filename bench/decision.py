@@ -1,9 +1,12 @@
 """Benchmark of the decision layer (issue 27): honest fills, tradeable universe, portfolio layer.
 
-Inputs: the walk-forward's out-of-sample predictions of bench/evaluate_model.py
-(`--stage walkforward`, seed 0, 2019-01-01 on) on two stores of the real data: FULL (the
-ShareSansar folder and the legacy nepalstock.com export, merged by the source-aware store: the
-equities delisted or merged since are in) and SS (the ShareSansar folder alone: survivors only).
+Inputs: two stores of the real data, FULL (the ShareSansar folder and the legacy nepalstock.com
+export, merged by the source-aware store: the equities delisted or merged since are in) and SS
+(the ShareSansar folder alone: survivors only), and out-of-sample walk-forward predictions (seed
+0, 2019-01-01 on): WORK/wf-tradeable (stage `walkforward`: trained as `nepse train` trains, on
+the tradeable universe), WORK/wf-full and WORK/wf-ss (bench/evaluate_model.py `--stage
+walkforward` with NEPSE_UNIVERSE_MIN_SESSIONS=0 NEPSE_UNIVERSE_MIN_TURNOVER=0: every equity,
+with the baselines; on FULL and on SS).
 
 Stages (each caches under --work; `all` runs them in order):
 
@@ -14,15 +17,16 @@ Stages (each caches under --work; `all` runs them in order):
 - `choose`: the grid of universe and portfolio settings, judged on 2019-2023 only by the net
   excess over the equal-weighted universe, averaged over the decision weeks' phases (a cadence
   of n weeks has n possible anchor weeks; the anchor is arbitrary, so is each phase's luck).
-- `goals`: the defaults of nepse/settings.py on FULL, 2019-2023 (where they were chosen) and
-  2024-2026 (confirmation) apart, beside the baselines and random scores through the same
-  portfolio, the old default portfolio with honest fills, the survivorship effect (SS vs FULL)
-  and, when WORK/wf-tradeable exists, the model trained on the tradeable universe only;
-  writes the decision section of docs/model.md.
+- `goals`: the defaults of nepse/settings.py on FULL (wf-tradeable's scores), 2019-2023
+  (where they were chosen) and 2024-2026 (confirmation) apart, beside the model trained on
+  every equity, the baselines and random scores through the same portfolio, the old default
+  portfolio with honest fills, and the survivorship effect (SS vs FULL).
+- `doc`: (also after any stage) the decision section of docs/model.md from the results.
 - `paper`: `run_paper_day` day by day over 2025-10-01 .. 2026-03-25 on a copy of FULL with the
   walk-forward's scores stored as predictions: wall time per day, and the ledger's NAV against
   the backtest of the same scores (they must agree).
-- `walkforward-tradeable`: the walk-forward trained and scored on tradeable rows only.
+- `walkforward`: the walk-forward as `nepse train` runs it (the tradeable universe's rows,
+  seed 0, 2019-01-01 on) into WORK/wf-tradeable: the default pipeline's scores.
 
 Run: .venv/bin/python bench/decision.py --stage all [--work /tmp/data-decision]
 """
@@ -69,8 +73,8 @@ def prepare(db: Path, out: Path) -> None:
     """Market frame, universe inputs, labels and sectors of `db`, as Parquet under `out`."""
     from nepse.features.adjust import adjust_prices
     from nepse.features.panel import build_panel, calendar_of
+    from nepse.features.universe import add_tradeable, listing_dates
     from nepse.portfolio.market import market_frame
-    from nepse.portfolio.universe import add_tradeable, listing_dates
     from nepse.settings import load_settings
     from nepse.store import open_store
 
@@ -108,6 +112,7 @@ class Data:
     """The cached inputs of one store and its walk-forward predictions."""
 
     def __init__(self, cache: Path, preds: Path) -> None:
+        self.cache = cache
         self.market = pl.read_parquet(cache / "market.parquet")
         self.universe = pl.read_parquet(cache / "universe.parquet")
         self.labels = pl.read_parquet(cache / "labels.parquet")
@@ -133,13 +138,35 @@ class Data:
         )
 
 
+EVERY_EQUITY: dict[Path, pl.DataFrame] = {}
+"""Per cache: every equity the walk-forward on every equity scored (the benchmark's universe)."""
+
+
+def _every_equity(data: Data, nmin: int, floor: float) -> pl.DataFrame:
+    rows = EVERY_EQUITY.get(data.cache)
+    if rows is None:
+        rows = pl.read_parquet(data.cache.parent / "wf-full" / "predictions.parquet")
+        if data.cache.name == "cache-ss":
+            rows = pl.read_parquet(data.cache.parent / "wf-ss" / "predictions.parquet")
+        rows = rows.filter(pl.col("model") == "lightgbm").select("date", "symbol")
+        rows = rows.join(data.universe, on=["date", "symbol"], how="left")
+        EVERY_EQUITY[data.cache] = rows
+    return rows.with_columns(
+        tradeable=(
+            (pl.col("sessions_listed") >= nmin) & (pl.col("turnover_mean") >= floor)
+        ).fill_null(False)
+    )
+
+
 def run(data: Data, config: PortfolioConfig, *, model="lightgbm", nmin=60, floor=1e6, phase=0):
-    """One backtest over the test period, its decision weeks anchored `phase` weeks later."""
+    """One backtest over the test period, its decision weeks anchored `phase` weeks later;
+    the benchmarks average every equity scored, whatever rows `model` scored."""
     zero = policy.WEEK_ZERO
     policy.WEEK_ZERO = zero + timedelta(weeks=phase)
     try:
         sc = data.scores(model, nmin=nmin, floor=floor)
-        return backtest(sc, data.market, config=config, sectors=data.sectors)
+        return backtest(sc, data.market, config=config, sectors=data.sectors,
+                        universe=_every_equity(data, nmin, floor))  # fmt: skip
     finally:
         policy.WEEK_ZERO = zero
 
@@ -400,40 +427,40 @@ def goals(work: Path, settings: Any) -> dict[str, Any]:
     """Every figure of the decision section (see the module docstring)."""
     t0 = time.perf_counter()
     full = Data(work / "cache-full", work / "wf-full" / "predictions.parquet")
+    mine = Data(work / "cache-full", work / "wf-tradeable" / "predictions.parquet")
     cfg = PortfolioConfig.from_settings(settings)
     nmin, floor = settings.universe_min_sessions, settings.universe_min_turnover
     rep: dict[str, Any] = {"config": cfg.__dict__, "universe": [nmin, floor], "load": _load()}
-    default = run(full, cfg, nmin=nmin, floor=floor)
+    default = run(mine, cfg, nmin=nmin, floor=floor)
     rep["default"] = _periods(default)
-    rep["default_phases"] = _phases(full, cfg, nmin, floor)
-    rep["default_round_trips"] = _round_trips(default.trades, full.market)
+    rep["default_phases"] = _phases(mine, cfg, nmin, floor)
+    rep["default_round_trips"] = _round_trips(default.trades, mine.market)
     models = {}
-    for m in ("lightgbm", *BASELINES, "random0", "random1", "random2"):
-        if full.preds.filter(pl.col("model") == m).is_empty():
+    sources = [
+        ("lightgbm", mine, "lightgbm"),
+        ("lightgbm trained on every equity", full, "lightgbm"),
+    ]
+    sources += [(m, full, m) for m in (*BASELINES, "random0", "random1", "random2")]
+    for name, data, m in sources:
+        if data.preds.filter(pl.col("model") == m).is_empty():
             continue
-        sc = full.scores(m, nmin=nmin, floor=floor)
-        models[m] = {
+        sc = data.scores(m, nmin=nmin, floor=floor)
+        models[name] = {
             "rank_ic": {p: _ric(sc, full.labels, s) for p, s in PERIODS.items()},
             "rank_ic_tradeable": {
                 p: _ric(sc.filter("tradeable"), full.labels, s) for p, s in PERIODS.items()
             },
-            "backtest": _periods(run(full, cfg, model=m, nmin=nmin, floor=floor)),
+            "backtest": _periods(run(data, cfg, model=m, nmin=nmin, floor=floor)),
+            "phases": _phases(data, cfg, nmin, floor) if data is full and m == "lightgbm" else None,
         }
-        print(m, json.dumps(models[m]["backtest"]["2019-2023"]), flush=True)
+        print(name, json.dumps(models[name]["backtest"]["2019-2023"]), flush=True)
     rep["models"] = models
     old = PortfolioConfig(top_k=20, keep_k=40, cadence_weeks=0, min_hold=0, capital=cfg.capital)
     rep["old_default_honest"] = _periods(run(full, old, nmin=0, floor=0.0))
     rep["old_default_honest_tradeable"] = _periods(run(full, old, nmin=nmin, floor=floor))
+    rep["default_every_equity"] = _periods(run(full, cfg, nmin=nmin, floor=floor))
     rep["default_all_universe"] = _periods(run(full, cfg, nmin=0, floor=0.0))
     rep["survivorship"] = survivorship(work, cfg, nmin, floor, full)
-    tp = work / "wf-tradeable" / "predictions.parquet"
-    if tp.is_file():
-        tr = Data(work / "cache-full", tp)
-        sc = tr.scores("lightgbm", nmin=nmin, floor=floor).filter("tradeable")
-        rep["trained_tradeable"] = {
-            "rank_ic_tradeable": {p: _ric(sc, full.labels, s) for p, s in PERIODS.items()},
-            "backtest": _periods(run(tr, cfg, nmin=nmin, floor=floor)),
-        }
     rep["seconds"] = round(time.perf_counter() - t0, 1)
     (work / "goals.json").write_text(json.dumps(rep, indent=1, default=str))
     return rep
@@ -477,9 +504,14 @@ def paper(work: Path, settings: Any) -> dict[str, Any]:
     db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(work / "full" / "nepse.duckdb", db)
     s = settings.model_copy(update={"data_dir": db.parent, "db_path": db})
-    preds = pl.read_parquet(work / "wf-full" / "predictions.parquet").filter(
+    # As a daily run stores them: every equity scored (the tradeable ones rank the orders).
+    every = pl.read_parquet(work / "wf-full" / "predictions.parquet").filter(
         (pl.col("model") == "lightgbm") & pl.col("date").is_between(*PAPER_DAYS)
     )
+    mine = pl.read_parquet(work / "wf-tradeable" / "predictions.parquet").select(
+        "date", "symbol", "pred_ret"
+    )
+    preds = every.select("date", "symbol").join(mine, on=["date", "symbol"], how="left")
     walls = []
     with open_store(db) as st:
         st.replace_paper_from(date(1990, 1, 1), {})
@@ -496,7 +528,7 @@ def paper(work: Path, settings: Any) -> dict[str, Any]:
             run_paper_day(st, s, d)
             walls.append(time.perf_counter() - t)
         ledger = st.paper_rows("paper_ledger")
-    data = Data(work / "cache-full", work / "wf-full" / "predictions.parquet")
+    data = Data(work / "cache-full", work / "wf-tradeable" / "predictions.parquet")
     sc = data.scores("lightgbm", nmin=s.universe_min_sessions, floor=s.universe_min_turnover)
     sc = sc.filter(pl.col("date").is_between(*PAPER_DAYS))
     res = backtest(sc, data.market.filter(pl.col("date") <= PAPER_DAYS[1]),
@@ -518,9 +550,10 @@ def paper(work: Path, settings: Any) -> dict[str, Any]:
     return out
 
 
-# --- the walk-forward on tradeable rows only ----------------------------------------------------
-def walkforward_tradeable(db: Path, work: Path, settings: Any) -> None:
-    """LightGBM (seed 0) trained and scored on the rows tradeable under the settings."""
+# --- the walk-forward as training runs it: the tradeable universe's rows ------------------------
+def walkforward(db: Path, work: Path, settings: Any) -> None:
+    """LightGBM (seed 0) trained and scored as `nepse train` does (features/labels.py
+    training_view: the tradeable universe's rows) into WORK/wf-tradeable."""
     from nepse.features.labels import training_view
     from nepse.features.panel import build_panel
     from nepse.model.walkforward import MODEL, walk_forward
@@ -529,12 +562,7 @@ def walkforward_tradeable(db: Path, work: Path, settings: Any) -> None:
     t = time.perf_counter()
     with open_store(db, read_only=True) as st:
         panel = build_panel(st, settings.model_copy(update={"db_path": db}))
-    uni = pl.read_parquet(work / "cache-full" / "universe.parquet")
-    frame = panel.frame.join(uni, on=["date", "symbol"], how="left").filter(
-        (pl.col("sessions_listed") >= settings.universe_min_sessions)
-        & (pl.col("turnover_mean") >= settings.universe_min_turnover)
-    )
-    view, wf_settings = training_view(frame, settings)
+    view, wf_settings = training_view(panel.frame, settings)
     res = walk_forward(
         view,
         feature_names=list(panel.spec.names),
@@ -550,7 +578,7 @@ def walkforward_tradeable(db: Path, work: Path, settings: Any) -> None:
     res.predictions.select(
         pl.lit(MODEL).alias("model"), "date", "symbol", "pred_ret"
     ).write_parquet(out / "predictions.parquet")
-    info = {"rows": frame.height, "seconds": round(time.perf_counter() - t, 1), "load": _load()}
+    info = {"rows": view.height, "seconds": round(time.perf_counter() - t, 1), "load": _load()}
     (out / "walkforward.json").write_text(json.dumps(info))
     print(info, flush=True)
 
@@ -565,7 +593,7 @@ def main() -> None:
     p.add_argument("--no-doc", action="store_true")
     args = p.parse_args()
     w = args.work
-    every = ("prepare", "claims", "choose", "goals", "paper")
+    every = ("prepare", "walkforward", "claims", "choose", "goals", "paper")
     stages = every if args.stage == "all" else (args.stage,)
     s = load_settings()
     for stage in stages:
@@ -590,10 +618,12 @@ def main() -> None:
             print("chosen", json.dumps(chosen), "\nextras", json.dumps(ext), flush=True)
         elif stage == "goals":
             goals(w, s)
+        elif stage == "doc":
+            pass
         elif stage == "paper":
             paper(w, s)
-        elif stage == "walkforward-tradeable":
-            walkforward_tradeable(w / "full" / "nepse.duckdb", w, s)
+        elif stage == "walkforward":
+            walkforward(w / "full" / "nepse.duckdb", w, s)
         else:
             p.error(f"unknown stage {stage!r}")
         print(f"stage {stage}: {time.perf_counter() - t:.1f} s, load {_load()}", flush=True)

@@ -18,6 +18,7 @@ import polars as pl
 from nepse.features.adjust import adjust_prices
 from nepse.features.labels import LABEL_COLUMNS
 from nepse.features.panel import build_panel
+from nepse.features.universe import flag_tradeable
 from nepse.market.rules import market_rules
 from nepse.model.backtest import backtest
 from nepse.model.evaluate import (
@@ -30,7 +31,6 @@ from nepse.model.report import trading_figures, trading_report
 from nepse.portfolio.costs import round_trip_share
 from nepse.portfolio.market import market_frame
 from nepse.portfolio.policy import PortfolioConfig
-from nepse.portfolio.universe import flag_tradeable
 from nepse.settings import load_settings
 from nepse.store import open_store
 
@@ -425,8 +425,15 @@ def _speed_lines(out: Path) -> list[str]:
         f"{_f(lab['next_close']['rank_ic'])}, vs close-to-close "
         f"{_f(lab['close_to_close']['rank_ic'])}; backtest net {_f(net['annual_return'], 3)} "
         f"vs universe {_f(net['bench_ew_annual'], 3)} (excess {_f(net['excess_ew_annual'], 3)}"
-        f"/yr, t {_f(net['t_ew'], 2)}, cost drag {_f(net['cost_drag_annual'], 3)}/yr). One "
-        "year is too short to call an edge either way.",
+        f"/yr, t {_f(net['t_ew'], 2)}, cost drag {_f(net['cost_drag_annual'], 3)}/yr). Rank "
+        f"IC vs next_vwap on the tradeable universe {_f(lab['next_vwap tradeable']['rank_ic'])}. "
+        "Baselines on the same rows (Rank IC whole / tradeable, net excess vs universe): "
+        + "; ".join(
+            f"{n} {_f(b['rank_ic'])} / {_f(b['rank_ic_tradeable'])}, "
+            f"{_f((b['backtest_net'] or {}).get('excess_ew_annual'), 3)}/yr"
+            for n, b in d.get("baselines", {}).items()
+        )
+        + ". One year is too short to call an edge either way.",
         "",
     ]
 

@@ -244,7 +244,7 @@ class Settings(BaseSettings):
     """Capital-gains tax class of the portfolio (individual: 7.5 % under a year, 5 % over; 10 %)."""
     universe_min_sessions: int = Field(default=120, ge=0)
     """Tradeable universe: no stock in its first N sessions after its first trade
-    (nepse/portfolio/universe.py)."""
+    (nepse/features/universe.py)."""
     universe_min_turnover: float = Field(default=2_000_000.0, ge=0)
     """Tradeable universe: no stock whose mean turnover over the last 20 sessions (no-trade
     sessions count 0) is under this many rupees."""

@@ -5,7 +5,7 @@ the previous close (nepse.portfolio.session: bonus shares, sales, buys; the fill
 nepse.portfolio.fills; every cost of nepse.portfolio.costs), marks the holdings at the close, and,
 when the day has scores, lets the portfolio layer (nepse.portfolio.policy) decide and writes the
 next session's orders (nepse.portfolio.orders). Only symbols flagged `tradeable` on the scoring
-day (nepse.portfolio.universe) are ranked; holdings are marked and sold whatever their flag.
+day (nepse.features.universe) are ranked; holdings are marked and sold whatever their flag.
 
 `ret_gross` adds the costs back (NAV had no cost been paid; the costs are not reinvested), so
 gross = net + cost drag exactly. Benchmarks on the same sessions: the equal-weighted universe
@@ -78,8 +78,14 @@ def backtest(
     score: str = "pred_ret",
     sectors: dict[str, str] | None = None,
     rules: MarketRules | None = None,
+    universe: pl.DataFrame | None = None,
 ) -> BacktestResult:
-    """Trade the scores (date, symbol, `score`[, tradeable]) over the `market` frame's sessions."""
+    """Trade the scores (date, symbol, `score`[, tradeable]) over the `market` frame's sessions.
+
+    `universe` (date, symbol[, tradeable]): the equities the benchmarks average each day when
+    the scores cover fewer (a walk-forward trained and scored on the tradeable universe only);
+    default: the scores' own rows.
+    """
     r = rules or market_rules()
     if config.top_k < 1:
         raise ValueError("top_k must be >= 1")
@@ -88,9 +94,9 @@ def backtest(
     days = sorted(market.filter(pl.col("date") >= first).get_column("date").unique().to_list())
     if len(days) < 2:
         raise ValueError("backtest needs at least two market sessions from the first score on")
-    universe = scores.get_column("symbol").unique()
+    symbols = scores.get_column("symbol").unique()
     md = MarketDays(
-        market.filter(pl.col("symbol").is_in(universe.implode())), entry=config.entry, days=days
+        market.filter(pl.col("symbol").is_in(symbols.implode())), entry=config.entry, days=days
     )
     ranked = _ranked(scores, score)
     model = FillModel(turnover_share=config.turnover_share, lot=r.board_lot(days[0]))
@@ -119,7 +125,8 @@ def backtest(
                 "invested": 1 - book.cash / out.equity if out.equity > 0 else 0.0,
             }
         )
-    daily = _daily(pl.DataFrame(rows), market, scores, days, config.capital)
+    bench_rows = scores if universe is None else universe
+    daily = _daily(pl.DataFrame(rows), market, bench_rows, days, config.capital)
     trade_frame = pl.DataFrame(trades, schema=TRADE_SCHEMA).with_columns(
         filled=pl.col("shares") > 0
     )

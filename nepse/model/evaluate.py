@@ -2,7 +2,7 @@
 
 `evaluate_days` builds the panel (features + every label) for the days asked, predicts them with
 a given model, and reports per label (the tradeable ones first, close-to-close beside them) the
-daily Rank IC on the whole universe and on the tradeable one (nepse/portfolio/universe.py), and
+daily Rank IC on the whole universe and on the tradeable one (nepse/features/universe.py), and
 the NEPSE backtest of the portfolio layer (nepse/model/backtest.py), beside the rule baselines
 (reversal, momentum) and random scores on exactly the same rows. Days inside the model's own
 training window (its rows up to `train_end` in meta.json, validation slice included) are in
@@ -26,10 +26,10 @@ from nepse.errors import NotEnoughHistoryError
 from nepse.features.adjust import adjust_prices
 from nepse.features.labels import LABEL_COLUMNS, TRADEABLE, label_column
 from nepse.features.panel import build_panel, calendar_of
+from nepse.features.universe import flag_tradeable
 from nepse.model.backtest import BacktestResult, backtest
 from nepse.portfolio.market import market_frame
 from nepse.portfolio.policy import PortfolioConfig
-from nepse.portfolio.universe import flag_tradeable
 from nepse.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@
   scored symbol that traded (rebalanced daily at closes at no cost: a benchmark, not a
   portfolio anyone held). It includes new listings' post-IPO runs, mostly at the upper limit,
   that no buy order could have joined.
-- `bench_ew_tradeable`: the same over the symbols tradeable (nepse.portfolio.universe) at the
+- `bench_ew_tradeable`: the same over the symbols tradeable (nepse.features.universe) at the
   session before: the universe the portfolio may buy.
 - `bench_tw`: a turnover-weighted market proxy (weights: each symbol's turnover on its previous
   row).

@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 
+from nepse.features.universe import add_tradeable
 from nepse.portfolio.policy import WEEK_ZERO, PortfolioConfig, week_of
 from nepse.portfolio.step import Step
-from nepse.portfolio.universe import add_tradeable
 
 
 def rankings(

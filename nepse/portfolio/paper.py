@@ -22,6 +22,7 @@ import polars as pl
 from nepse.errors import NotEnoughHistoryError
 from nepse.features.adjust import adjust_prices
 from nepse.features.panel import calendar_of
+from nepse.features.universe import TURNOVER_WINDOW
 from nepse.market.rules import market_rules
 from nepse.portfolio.benchmark import benchmarks
 from nepse.portfolio.book import Book
@@ -31,7 +32,6 @@ from nepse.portfolio.market import MarketDays, market_frame
 from nepse.portfolio.policy import PortfolioConfig
 from nepse.portfolio.record import book_from_rows, holding_rows, order_rows, trade_rows
 from nepse.portfolio.step import step
-from nepse.portfolio.universe import TURNOVER_WINDOW
 
 log = logging.getLogger(__name__)
 

@@ -182,3 +182,13 @@ def test_a_holding_that_stops_trading_is_settled_at_its_last_close():
     assert sold["date"] == days[22] and sold["price"] == 10.0
     assert sold["reason"].startswith("stopped trading")
     assert res.trades.filter((pl.col("side") == "sell") & ~pl.col("filled")).height == 19
+
+
+def test_the_benchmark_universe_can_be_wider_than_the_scores():
+    m = _market({"A": [10, 10, 10.5, 11, 11, 11, 11, 11], "B": [10, 10, 10, 10, 10, 9.5, 9.5, 9]})
+    only_a = _scores(["A"] * 8, others=("A",))
+    res = backtest(only_a, m, config=CFG, universe=_scores(["A"] * 8).select("date", "symbol"))
+    row = res.daily.filter(pl.col("date") == D[2]).row(0, named=True)
+    assert row["bench_ew"] == pytest.approx(0.025)  # A and B, though only A was scored
+    narrow = backtest(only_a, m, config=CFG).daily.filter(pl.col("date") == D[2])
+    assert narrow["bench_ew"][0] == pytest.approx(0.05)

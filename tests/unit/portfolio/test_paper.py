@@ -8,12 +8,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from nepse.features.universe import flag_tradeable
 from nepse.ingest.service import ingest_read
 from nepse.model.backtest import backtest
 from nepse.model.evaluate import market_of
 from nepse.portfolio.paper import run_paper_day
 from nepse.portfolio.policy import PortfolioConfig
-from nepse.portfolio.universe import flag_tradeable
 from nepse.schema import ReadResult
 from nepse.store import open_store
 
@@ -144,3 +144,20 @@ def test_a_day_without_prices_is_refused(store_and_settings):
     st, s = store_and_settings
     with pytest.raises(Exception, match="no stored prices"):
         run_paper_day(st, s, date(2030, 1, 1))
+
+
+def test_the_panel_carries_the_universe_inputs_for_training(store_and_settings):
+    from nepse.features.panel import build_panel
+
+    st, s = store_and_settings
+    frame = build_panel(st, s).frame
+    last = frame.filter(pl.col("date") == DAYS[-1]).sort("symbol")
+    assert last["sessions_listed"].to_list() == [len(DAYS) - 1] * len(SYMS)
+    turnover = (
+        _prices()
+        .filter(pl.col("date") >= DAYS[-20])
+        .group_by("symbol")
+        .agg(pl.col("turnover").sum() / 20)
+    )
+    expect = dict(turnover.iter_rows())
+    assert last["turnover_mean"].to_list() == pytest.approx([expect[x] for x in last["symbol"]])

@@ -1,5 +1,7 @@
 """The tradeable universe: stocks a portfolio may buy on a day, from what was known that day.
 
+Used alike by training (the panel carries `sessions_listed` and `turnover_mean`, and
+`training_view` keeps the tradeable rows), evaluation, the backtest and the daily orders.
 A symbol is tradeable on day t when both hold (settings `universe_min_sessions`,
 `universe_min_turnover`; defaults chosen on 2019-2023 only, docs/model.md):
 
@@ -29,15 +31,10 @@ def listing_dates(prices: pl.LazyFrame) -> pl.LazyFrame:
     return traded.group_by("symbol").agg(listed=pl.col("date").min())
 
 
-def add_tradeable(
-    lf: pl.LazyFrame,
-    *,
-    sessions: Sequence[date],
-    listed: pl.LazyFrame,
-    min_sessions: int,
-    min_turnover: float,
+def universe_inputs(
+    lf: pl.LazyFrame, *, sessions: Sequence[date], listed: pl.LazyFrame
 ) -> pl.LazyFrame:
-    """Add `sessions_listed`, `turnover_mean` and `tradeable` to rows (symbol, date, turnover).
+    """Add `sessions_listed` and `turnover_mean` to rows (symbol, date, turnover).
 
     `sessions` is the market calendar, sorted (at least the sessions of the rows and back to
     the listing dates); `listed` comes from `listing_dates` over the full history, not only
@@ -61,14 +58,28 @@ def add_tradeable(
             )
             / TURNOVER_WINDOW,
         )
-        .with_columns(
-            tradeable=(
-                (pl.col("sessions_listed") >= min_sessions)
-                & (pl.col("turnover_mean") >= min_turnover)
-            ).fill_null(False)
-        )
         .drop("_no", "_listed", "listed")
     )
+
+
+def tradeable(min_sessions: int, min_turnover: float) -> pl.Expr:
+    """Whether a row with `sessions_listed` and `turnover_mean` is in the tradeable universe."""
+    return (
+        (pl.col("sessions_listed") >= min_sessions) & (pl.col("turnover_mean") >= min_turnover)
+    ).fill_null(False)
+
+
+def add_tradeable(
+    lf: pl.LazyFrame,
+    *,
+    sessions: Sequence[date],
+    listed: pl.LazyFrame,
+    min_sessions: int,
+    min_turnover: float,
+) -> pl.LazyFrame:
+    """Add `sessions_listed`, `turnover_mean` and `tradeable` to rows (symbol, date, turnover)."""
+    lf = universe_inputs(lf, sessions=sessions, listed=listed)
+    return lf.with_columns(tradeable=tradeable(min_sessions, min_turnover))
 
 
 def flag_tradeable(

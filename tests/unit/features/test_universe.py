@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from nepse.portfolio.universe import TURNOVER_WINDOW, add_tradeable, listing_dates
+from nepse.features.universe import TURNOVER_WINDOW, add_tradeable, listing_dates
 
 S = [date(2025, 1, 1) + timedelta(days=i) for i in range(60)]
 
@@ -46,3 +46,23 @@ def test_flags_of_a_day_do_not_change_with_later_rows():
 def test_listing_is_the_first_day_with_a_trade():
     lf = frame([("A", S[0], 0.0), ("A", S[1], 5.0)])
     assert listing_dates(lf).collect()["listed"].to_list() == [S[1]]
+
+
+def test_training_reads_only_the_tradeable_rows(settings):
+    from nepse.features.labels import training_view
+
+    frame = pl.DataFrame(
+        {
+            "symbol": ["NEW", "THIN", "OK"],
+            "date": [S[0]] * 3,
+            "y_ret": [0.1, 0.2, 0.3],
+            "y_next_vwap": [0.1, 0.2, 0.3],
+            "sessions_listed": [5, 500, 500],
+            "turnover_mean": [9e6, 1e5, 9e6],
+        }
+    )
+    s = settings.model_copy(update={"universe_min_sessions": 120, "universe_min_turnover": 2e6})
+    view, _ = training_view(frame, s)
+    assert view["symbol"].to_list() == ["OK"]
+    bare, _ = training_view(frame.drop("sessions_listed", "turnover_mean"), s)
+    assert bare.height == 3  # a panel without the inputs (an old saved panel): every row
