@@ -3,10 +3,9 @@
 Inputs: two stores of the real data, FULL (the ShareSansar folder and the legacy nepalstock.com
 export, merged by the source-aware store: the equities delisted or merged since are in) and SS
 (the ShareSansar folder alone: survivors only), and out-of-sample walk-forward predictions (seed
-0, 2019-01-01 on): WORK/wf-tradeable (stage `walkforward`: trained as `nepse train` trains, on
-the tradeable universe), WORK/wf-full and WORK/wf-ss (bench/evaluate_model.py `--stage
-walkforward` with NEPSE_UNIVERSE_MIN_SESSIONS=0 NEPSE_UNIVERSE_MIN_TURNOVER=0: every equity,
-with the baselines; on FULL and on SS).
+0, 2019-01-01 on): WORK/wf-full and WORK/wf-ss (bench/evaluate_model.py `--stage walkforward`:
+trained as `nepse train` trains by default, on every equity, with the baselines; on FULL and
+on SS), and WORK/wf-tradeable (stage `walkforward`: trained on the tradeable universe only).
 
 Stages (each caches under --work; `all` runs them in order):
 
@@ -17,16 +16,16 @@ Stages (each caches under --work; `all` runs them in order):
 - `choose`: the grid of universe and portfolio settings, judged on 2019-2023 only by the net
   excess over the equal-weighted universe, averaged over the decision weeks' phases (a cadence
   of n weeks has n possible anchor weeks; the anchor is arbitrary, so is each phase's luck).
-- `goals`: the defaults of nepse/settings.py on FULL (wf-tradeable's scores), 2019-2023
-  (where they were chosen) and 2024-2026 (confirmation) apart, beside the model trained on
-  every equity, the baselines and random scores through the same portfolio, the old default
+- `goals`: the defaults of nepse/settings.py on FULL (wf-full's scores), 2019-2023 (where they
+  were chosen) and 2024-2026 (confirmation) apart, beside the model trained on the tradeable
+  universe only, the baselines and random scores through the same portfolio, the old default
   portfolio with honest fills, and the survivorship effect (SS vs FULL).
 - `doc`: (also after any stage) the decision section of docs/model.md from the results.
 - `paper`: `run_paper_day` day by day over 2025-10-01 .. 2026-03-25 on a copy of FULL with the
   walk-forward's scores stored as predictions: wall time per day, and the ledger's NAV against
   the backtest of the same scores (they must agree).
-- `walkforward`: the walk-forward as `nepse train` runs it (the tradeable universe's rows,
-  seed 0, 2019-01-01 on) into WORK/wf-tradeable: the default pipeline's scores.
+- `walkforward`: the walk-forward as `nepse train` runs it with NEPSE_UNIVERSE_TRAIN (the
+  tradeable universe's rows, seed 0, 2019-01-01 on) into WORK/wf-tradeable.
 
 Run: .venv/bin/python bench/decision.py --stage all [--work /tmp/data-decision]
 """
@@ -431,14 +430,14 @@ def goals(work: Path, settings: Any) -> dict[str, Any]:
     cfg = PortfolioConfig.from_settings(settings)
     nmin, floor = settings.universe_min_sessions, settings.universe_min_turnover
     rep: dict[str, Any] = {"config": cfg.__dict__, "universe": [nmin, floor], "load": _load()}
-    default = run(mine, cfg, nmin=nmin, floor=floor)
+    default = run(full, cfg, nmin=nmin, floor=floor)
     rep["default"] = _periods(default)
-    rep["default_phases"] = _phases(mine, cfg, nmin, floor)
-    rep["default_round_trips"] = _round_trips(default.trades, mine.market)
+    rep["default_phases"] = _phases(full, cfg, nmin, floor)
+    rep["default_round_trips"] = _round_trips(default.trades, full.market)
     models = {}
     sources = [
-        ("lightgbm", mine, "lightgbm"),
-        ("lightgbm trained on every equity", full, "lightgbm"),
+        ("lightgbm", full, "lightgbm"),
+        ("lightgbm trained on the tradeable universe", mine, "lightgbm"),
     ]
     sources += [(m, full, m) for m in (*BASELINES, "random0", "random1", "random2")]
     for name, data, m in sources:
@@ -451,14 +450,13 @@ def goals(work: Path, settings: Any) -> dict[str, Any]:
                 p: _ric(sc.filter("tradeable"), full.labels, s) for p, s in PERIODS.items()
             },
             "backtest": _periods(run(data, cfg, model=m, nmin=nmin, floor=floor)),
-            "phases": _phases(data, cfg, nmin, floor) if data is full and m == "lightgbm" else None,
+            "phases": _phases(data, cfg, nmin, floor) if data is mine else None,
         }
         print(name, json.dumps(models[name]["backtest"]["2019-2023"]), flush=True)
     rep["models"] = models
     old = PortfolioConfig(top_k=20, keep_k=40, cadence_weeks=0, min_hold=0, capital=cfg.capital)
     rep["old_default_honest"] = _periods(run(full, old, nmin=0, floor=0.0))
     rep["old_default_honest_tradeable"] = _periods(run(full, old, nmin=nmin, floor=floor))
-    rep["default_every_equity"] = _periods(run(full, cfg, nmin=nmin, floor=floor))
     rep["default_all_universe"] = _periods(run(full, cfg, nmin=0, floor=0.0))
     rep["survivorship"] = survivorship(work, cfg, nmin, floor, full)
     rep["seconds"] = round(time.perf_counter() - t0, 1)
@@ -505,13 +503,9 @@ def paper(work: Path, settings: Any) -> dict[str, Any]:
     shutil.copy(work / "full" / "nepse.duckdb", db)
     s = settings.model_copy(update={"data_dir": db.parent, "db_path": db})
     # As a daily run stores them: every equity scored (the tradeable ones rank the orders).
-    every = pl.read_parquet(work / "wf-full" / "predictions.parquet").filter(
+    preds = pl.read_parquet(work / "wf-full" / "predictions.parquet").filter(
         (pl.col("model") == "lightgbm") & pl.col("date").is_between(*PAPER_DAYS)
     )
-    mine = pl.read_parquet(work / "wf-tradeable" / "predictions.parquet").select(
-        "date", "symbol", "pred_ret"
-    )
-    preds = every.select("date", "symbol").join(mine, on=["date", "symbol"], how="left")
     walls = []
     with open_store(db) as st:
         st.replace_paper_from(date(1990, 1, 1), {})
@@ -528,7 +522,7 @@ def paper(work: Path, settings: Any) -> dict[str, Any]:
             run_paper_day(st, s, d)
             walls.append(time.perf_counter() - t)
         ledger = st.paper_rows("paper_ledger")
-    data = Data(work / "cache-full", work / "wf-tradeable" / "predictions.parquet")
+    data = Data(work / "cache-full", work / "wf-full" / "predictions.parquet")
     sc = data.scores("lightgbm", nmin=s.universe_min_sessions, floor=s.universe_min_turnover)
     sc = sc.filter(pl.col("date").is_between(*PAPER_DAYS))
     res = backtest(sc, data.market.filter(pl.col("date") <= PAPER_DAYS[1]),
@@ -552,8 +546,8 @@ def paper(work: Path, settings: Any) -> dict[str, Any]:
 
 # --- the walk-forward as training runs it: the tradeable universe's rows ------------------------
 def walkforward(db: Path, work: Path, settings: Any) -> None:
-    """LightGBM (seed 0) trained and scored as `nepse train` does (features/labels.py
-    training_view: the tradeable universe's rows) into WORK/wf-tradeable."""
+    """LightGBM (seed 0) trained and scored as `nepse train` does with NEPSE_UNIVERSE_TRAIN
+    (features/labels.py training_view: the tradeable universe's rows) into WORK/wf-tradeable."""
     from nepse.features.labels import training_view
     from nepse.features.panel import build_panel
     from nepse.model.walkforward import MODEL, walk_forward
@@ -562,7 +556,9 @@ def walkforward(db: Path, work: Path, settings: Any) -> None:
     t = time.perf_counter()
     with open_store(db, read_only=True) as st:
         panel = build_panel(st, settings.model_copy(update={"db_path": db}))
-    view, wf_settings = training_view(panel.frame, settings)
+    view, wf_settings = training_view(
+        panel.frame, settings.model_copy(update={"universe_train": True})
+    )
     res = walk_forward(
         view,
         feature_names=list(panel.spec.names),

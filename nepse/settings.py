@@ -248,6 +248,9 @@ class Settings(BaseSettings):
     universe_min_turnover: float = Field(default=2_000_000.0, ge=0)
     """Tradeable universe: no stock whose mean turnover over the last 20 sessions (no-trade
     sessions count 0) is under this many rupees."""
+    universe_train: bool = False
+    """Train (walk-forward, final model, promotion) on the tradeable universe's rows only; off:
+    on every equity, which lost less through the portfolio on 2019-2023 (docs/model.md)."""
     dask_address: str | None = None
     """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
     tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""

@@ -1,7 +1,8 @@
 """The tradeable universe: stocks a portfolio may buy on a day, from what was known that day.
 
-Used alike by training (the panel carries `sessions_listed` and `turnover_mean`, and
-`training_view` keeps the tradeable rows), evaluation, the backtest and the daily orders.
+Used alike by evaluation, the backtest and the daily orders, and by training when
+`universe_train` is set (the panel carries `sessions_listed` and `turnover_mean`;
+`training_view` keeps the tradeable rows).
 A symbol is tradeable on day t when both hold (settings `universe_min_sessions`,
 `universe_min_turnover`; defaults chosen on 2019-2023 only, docs/model.md):
 

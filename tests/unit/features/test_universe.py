@@ -61,8 +61,11 @@ def test_training_reads_only_the_tradeable_rows(settings):
             "turnover_mean": [9e6, 1e5, 9e6],
         }
     )
-    s = settings.model_copy(update={"universe_min_sessions": 120, "universe_min_turnover": 2e6})
+    u = {"universe_min_sessions": 120, "universe_min_turnover": 2e6}
+    s = settings.model_copy(update={**u, "universe_train": True})
     view, _ = training_view(frame, s)
     assert view["symbol"].to_list() == ["OK"]
     bare, _ = training_view(frame.drop("sessions_listed", "turnover_mean"), s)
     assert bare.height == 3  # a panel without the inputs (an old saved panel): every row
+    every, _ = training_view(frame, settings.model_copy(update=u))  # the default: every equity
+    assert every.height == 3
