@@ -100,7 +100,7 @@ def stage_report(args: Any) -> dict[str, Any]:
     ic_rows, bt_rows, results = [], [], {}
     for m in models:
         sc = preds.filter(pl.col("model") == m).select("date", "symbol", "pred_ret")
-        sc = flag_tradeable(sc, market, settings, listed=listed)
+        sc = flag_tradeable(sc, market, settings, listed=listed, sessions=panel.calendar.days)
         row: dict[str, Any] = {"model": m}
         for n in names:
             s = ic_summary(daily_rank_ic(sc, labels, LABEL_COLUMNS[n]))

@@ -89,14 +89,16 @@ def flag_tradeable(
     settings: Any,
     *,
     listed: pl.DataFrame | None = None,
+    sessions: Sequence[date] | None = None,
 ) -> pl.DataFrame:
     """`scores` (date, symbol, ...) with `tradeable` judged on `market`'s turnover rows
-    (nepse.portfolio.market.market_frame; listing dates from `listed`, else from `market`)."""
-    sessions = market.get_column("date").unique().sort()
+    (nepse.portfolio.market.market_frame; listing dates from `listed`, else from `market`;
+    sessions from `sessions` (the store's calendar), else `market`'s dates)."""
+    days = market.get_column("date").unique().sort().to_list() if sessions is None else sessions
     lf = market.lazy().select("symbol", "date", "turnover")
     flags = add_tradeable(
         lf,
-        sessions=sessions.to_list(),
+        sessions=list(days),
         listed=listing_dates(lf) if listed is None else listed.lazy(),
         min_sessions=settings.universe_min_sessions,
         min_turnover=settings.universe_min_turnover,

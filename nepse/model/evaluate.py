@@ -219,6 +219,7 @@ def evaluate_days(
         market,
         settings,
         listed=listed,
+        sessions=calendar.days,
     )
     labels = frame.select("date", "symbol", *LABEL_COLUMNS.values())
     oos = scores.filter(~pl.col("in_sample")).select("date", "symbol", PRED, "tradeable")
