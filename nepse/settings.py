@@ -247,16 +247,39 @@ class Settings(BaseSettings):
     label_hold: int = Field(default=5, ge=1, le=20)
     """Holding period of the tradeable labels in sessions (at least the settlement cycle in force,
     nepse/market/rules.toml)."""
-    backtest_top_k: int = Field(default=20, ge=1)
-    """Backtest: hold the top k predictions, long only, equal weight."""
-    backtest_keep_k: int = Field(default=40, ge=0)
-    """Backtest hysteresis: keep a holding while it ranks within the top k' (0: no hysteresis)."""
-    backtest_capital: float = Field(default=10_000_000.0, gt=0)
-    """Backtest starting capital in rupees (sets trade values, hence commission brackets)."""
-    backtest_max_turnover_share: float = Field(default=0.10, gt=0, le=1)
-    """Backtest: a position trades at most this share of the stock's turnover that session."""
-    backtest_investor: Literal["individual", "institution"] = "individual"
-    """Backtest capital-gains tax class (individual: 7.5 % under a year, 5 % over; 10 %)."""
+    portfolio_top_k: int = Field(default=10, ge=1)
+    """Portfolio (orders, paper ledger, backtest): hold up to k stocks, long only, equal rupees
+    at entry, spreading to up to 2k names when capacity caps leave capital idle
+    (nepse/portfolio/policy.py)."""
+    portfolio_keep_k: int = Field(default=40, ge=0)
+    """Portfolio no-trade band: a holding is kept while it ranks within the top k' of the
+    tradeable universe (0 or <= top k: no band)."""
+    portfolio_cadence_weeks: int = Field(default=8, ge=0)
+    """Portfolio decisions on the first session of every n-th week (weeks Sunday to Saturday);
+    0: every session. Between decisions the orders only finish the standing target. The default
+    lost least net of costs on 2019-2023 (docs/model.md): trading less loses less."""
+    portfolio_min_hold: int | None = Field(default=None, ge=0)
+    """Sessions a position is kept at least after it was opened; unset: NEPSE_LABEL_HOLD (the
+    horizon the model was trained for)."""
+    portfolio_sector_cap: int = Field(default=0, ge=0)
+    """At most this many holdings per sector (0: no cap)."""
+    portfolio_capital: float = Field(default=10_000_000.0, gt=0)
+    """Capital in rupees the orders and the paper ledger start with (and the backtest's; it sets
+    trade values, hence commission brackets and how much of a stock's turnover an order is)."""
+    portfolio_turnover_share: float = Field(default=0.10, gt=0, le=1)
+    """A new position is at most this share of the stock's turnover on the decision day, and a
+    fill at most this share of the session's turnover (nepse/portfolio/fills.py)."""
+    portfolio_investor: Literal["individual", "institution"] = "individual"
+    """Capital-gains tax class of the portfolio (individual: 7.5 % under a year, 5 % over; 10 %)."""
+    universe_min_sessions: int = Field(default=120, ge=0)
+    """Tradeable universe: no stock in its first N sessions after its first trade
+    (nepse/features/universe.py)."""
+    universe_min_turnover: float = Field(default=2_000_000.0, ge=0)
+    """Tradeable universe: no stock whose mean turnover over the last 20 sessions (no-trade
+    sessions count 0) is under this many rupees."""
+    universe_train: bool = False
+    """Train (walk-forward, final model, promotion) on the tradeable universe's rows only; off:
+    on every equity, which lost less through the portfolio on 2019-2023 (docs/model.md)."""
     dask_address: str | None = None
     """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
     tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""

@@ -27,6 +27,7 @@ from datetime import date
 import polars as pl
 
 from nepse.calendar import TradingCalendar
+from nepse.features.universe import tradeable
 from nepse.market.rules import market_rules
 from nepse.settings import Settings
 
@@ -170,13 +171,19 @@ def add_labels(
 
 
 def training_view(frame: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, Settings]:
-    """The panel as the model code reads it: `y_ret` := the label of `settings.label`.
+    """The panel as the model code reads it: `y_ret` := the label of `settings.label`, and with
+    `settings.universe_train` only the rows of the tradeable universe.
 
     The close-to-close label stays as `y_cc`; the settings returned have `horizon` = the
     label's reach, so every embargo (walk-forward, final model) covers the sessions it uses.
+    Training, the walk-forward and promotion all read the panel through here, so the setting
+    holds for all three (docs/model.md measures it against training on every equity).
     """
     col = label_column(settings.label)
     check_hold(settings.label, settings.label_hold)
+    if settings.universe_train and "turnover_mean" in frame.columns:
+        keep = tradeable(settings.universe_min_sessions, settings.universe_min_turnover)
+        frame = frame.filter(keep)  # the tradeable universe (nepse/features/universe.py)
     if col == "y_ret":
         return frame, settings
     view = frame.with_columns(y_cc=pl.col("y_ret"), y_ret=pl.col(col))

@@ -32,6 +32,8 @@ TABLES = (
     "commission",
     "sebon_fee",
     "dp_charge",
+    "min_commission",
+    "board_lot",
     "capital_gains_tax",
 )
 Investor = Literal["individual", "institution"]
@@ -117,9 +119,18 @@ class MarketRules:
         """SEBON transaction fee (fraction of trade value) on `day`."""
         return float(self.entry("sebon_fee", day)["rate"])
 
-    def dp_charge(self, day: date) -> float:
-        """Depository transfer charge in rupees per scrip per selling day."""
-        return float(self.entry("dp_charge", day)["per_scrip_per_day"])
+    def dp_charge(self, day: date, side: Literal["buy", "sell"] = "sell") -> float:
+        """Depository charge in rupees per scrip per day on `side` (0 where that side pays none)."""
+        e = self.entry("dp_charge", day)
+        return float(e["per_scrip_per_day"]) if e["side"] in ("both", side) else 0.0
+
+    def min_commission(self, day: date) -> float:
+        """The least broker commission of one equity trade on `day`, in rupees."""
+        return float(self.entry("min_commission", day)["rupees"])
+
+    def board_lot(self, day: date) -> int:
+        """Shares in one board lot of an equity on `day` (orders trade whole lots)."""
+        return int(self.entry("board_lot", day)["shares"])
 
     def cgt_rate(self, day: date, *, held_days: int, investor: Investor = "individual") -> float:
         """Capital-gains tax rate on a sale on `day` of shares held `held_days` calendar days."""

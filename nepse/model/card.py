@@ -63,11 +63,11 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
         "## Intended use",
         "",
-        f"Ranks NEPSE equities by their predicted {meta.get('horizon', 1)}-trading-day "
-        "adjusted return (`pred_ret`), made after the close of day t for t+1. Use it as one "
-        "input to research, not as trading advice: it is not a price target, it has no view "
-        "on risk or liquidity, and NEPSE does not allow short selling, so the top-minus-bottom "
-        "spread below measures ranking quality, not a tradable profit.",
+        f"Ranks NEPSE equities by their predicted {target_text(meta)} (`pred_ret`), made "
+        "after the 15:00 close of day t. Use it as one input to research, not as trading "
+        "advice: it is not a price target, it has no view on risk or liquidity, and NEPSE does "
+        "not allow short selling, so the top-minus-bottom spread below measures ranking "
+        "quality, not a tradable profit.",
         "",
         "## Label and backtest",
         "",
@@ -99,7 +99,8 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
         f"Test days {info.get('test_start')} .. {info.get('test_end')} in {info.get('n_blocks')} "
         f"blocks, retrained every {info.get('retrain_every')} trading days "
-        f"({info.get('walk_forward_window')} window, embargo {info.get('horizon')} day(s), "
+        f"({info.get('walk_forward_window')} window, embargo {info.get('horizon')} trading "
+        "session(s): the sessions the label reaches after its day, "
         f"early stopping on the last {info.get('valid_days')} days of each window), "
         f"LightGBM seeds {info.get('seeds')} (mean ± std). Baselines are scored on exactly the "
         f"same rows. Net spread assumes {info.get('cost_bps')} bps per round trip on both legs, "
@@ -125,6 +126,23 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def target_text(meta: dict[str, Any]) -> str:
+    """What the model predicts, from the label it was trained on (meta['label'])."""
+    label = meta.get("label") or {"name": "close_to_close", "hold": meta.get("horizon", 1)}
+    h = label["hold"]
+    if label["name"] == "next_vwap":
+        return (
+            f"return of buying at the VWAP of session t+1 and selling at the VWAP of session "
+            f"t+1+{h} (a {h}-session hold)"
+        )
+    if label["name"] == "next_close":
+        return (
+            f"return of buying at the close of session t+1 and selling at the close of session "
+            f"t+1+{h} (a {h}-session hold)"
+        )
+    return f"{h}-session close-to-close adjusted return from day t's close (not tradeable)"
 
 
 def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:

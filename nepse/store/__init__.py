@@ -17,6 +17,7 @@ from nepse.store.base import StoreBase, connect
 from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
 from nepse.store.models import ModelsMixin
+from nepse.store.paper import PaperMixin
 from nepse.store.predictions import PredictionsMixin
 from nepse.store.prices import STAGES, PricesMixin, WriteCounts
 from nepse.store.security_history import SecurityHistoryMixin
@@ -35,7 +36,15 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, PredictionsMixin, ModelsMixin, SecurityHistoryMixin, StoreBase):
+class Store(
+    PricesMixin,
+    DaysMixin,
+    PredictionsMixin,
+    ModelsMixin,
+    SecurityHistoryMixin,
+    PaperMixin,
+    StoreBase,
+):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:

@@ -47,6 +47,13 @@ def test_limits_settlement_week_and_tax():
     assert r.cgt_rate(date(2025, 1, 1), held_days=5, investor="institution") == 0.10
     assert r.sebon_fee(date(2025, 1, 1)) == 0.00015
     assert r.dp_charge(date(2025, 1, 1)) == 25.0
+    assert r.dp_charge(date(2025, 1, 1), "buy") == 25.0  # both sides pay it
+
+
+def test_minimum_commission_and_board_lot():
+    r = market_rules()
+    assert r.min_commission(date(2025, 1, 1)) == 25.0
+    assert r.board_lot(date(2025, 1, 1)) == 10
 
 
 def test_unsorted_or_unsourced_file_is_refused(tmp_path):

@@ -139,6 +139,17 @@ def test_appended_migration_is_applied_on_writable_open_only(db, monkeypatch):
         assert st.schema_version() == extra[-1][0]
 
 
+def test_legacy_version_number_is_read_only_where_it_stood_in_for_the_current_one(db):
+    with open_store(db) as st:  # a database of the days when version 5 was recorded as 10
+        st._exec("UPDATE schema_migrations SET version = 10 WHERE version = 5")
+        assert st.schema_version() == store_mod.latest_version()
+    with open_store(db) as st:  # migrate renumbers it and applies nothing twice
+        versions = st.applied_migrations()["version"].to_list()
+        assert versions == list(range(1, store_mod.latest_version() + 1))
+        st._exec("INSERT INTO schema_migrations VALUES (10, now())")  # a real version 10
+        assert st.schema_version() == 10
+
+
 def test_read_only_open_of_unmigrated_or_missing_database(tmp_path):
     raw = tmp_path / "raw.duckdb"
     duckdb.connect(str(raw)).close()

@@ -1,10 +1,10 @@
 """NEPSE trading costs of one trade, from the dated market-rules registry (nepse/market/).
 
-A buy pays broker commission (rate of the trade value's bracket, on the whole value) and the
-SEBON fee. A sale pays the same plus the depository transfer charge (per scrip per selling day)
-and capital-gains tax on its net gain: proceeds less sale costs less the cost basis (purchase
-value plus purchase costs), withheld per sale by the broker, so a loss on one sale does not
-offset a gain on another.
+A buy pays broker commission (the rate of the trade value's bracket on the whole value, and at
+least the registry's minimum commission), the SEBON fee and the depository (DP) charge per scrip
+per day. A sale pays the same plus capital-gains tax on its net gain: proceeds less sale costs
+less the cost basis (purchase value plus purchase costs), withheld per sale by the broker, so a
+loss on one sale does not offset a gain on another.
 """
 
 from __future__ import annotations
@@ -30,11 +30,21 @@ class TradeCost:
         return self.commission + self.sebon + self.dp + self.cgt
 
 
+def commission(value: float, day: date, *, rules: MarketRules | None = None) -> float:
+    """Broker commission of one equity trade of `value` rupees on `day` (the minimum applies)."""
+    r = rules or market_rules()
+    if value <= 0:
+        return 0.0
+    return max(r.commission_rate(day, value) * value, r.min_commission(day))
+
+
 def buy_cost(value: float, day: date, *, rules: MarketRules | None = None) -> TradeCost:
     """Costs of buying shares worth `value` rupees of one scrip on `day`."""
     r = rules or market_rules()
     return TradeCost(
-        commission=r.commission_rate(day, value) * value, sebon=r.sebon_fee(day) * value
+        commission=commission(value, day, rules=r),
+        sebon=r.sebon_fee(day) * value,
+        dp=r.dp_charge(day, "buy"),
     )
 
 
@@ -53,12 +63,12 @@ def sell_cost(
     since purchase (sets the individual's tax rate).
     """
     r = rules or market_rules()
-    commission = r.commission_rate(day, value) * value
+    fee = commission(value, day, rules=r)
     sebon = r.sebon_fee(day) * value
-    dp = r.dp_charge(day)
-    gain = value - commission - sebon - dp - basis
+    dp = r.dp_charge(day, "sell")
+    gain = value - fee - sebon - dp - basis
     cgt = max(gain, 0.0) * r.cgt_rate(day, held_days=held_days, investor=investor)
-    return TradeCost(commission=commission, sebon=sebon, dp=dp, cgt=cgt)
+    return TradeCost(commission=fee, sebon=sebon, dp=dp, cgt=cgt)
 
 
 def round_trip_share(value: float, day: date, *, rules: MarketRules | None = None) -> float:
