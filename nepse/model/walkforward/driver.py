@@ -95,7 +95,7 @@ def walk_forward(
         if got is not None:
             results[job] = got
     todo = [j for j in jobs if j not in results]
-    logger.info(
+    logger.debug(
         "walk-forward %s..%s: %d blocks x %d seeds = %d jobs (%d checkpointed), %s",
         plan.blocks[0].test_start,
         plan.blocks[-1].test_end,
