@@ -129,6 +129,12 @@ def child(args) -> None:
         t1 = time.perf_counter()
         again = app.walk_forward(s, panel, executor=executor)
         rerun = time.perf_counter() - t1
+    if args.child.startswith("dask"):
+        # Local workers are forked by multiprocessing's fork server, which reaps them but is not
+        # waited for at exit: stop it so their CPU time counts as this process's descendants'.
+        from multiprocessing import forkserver
+
+        forkserver._forkserver._stop()
     assert again.n_fitted == 0, again
     res = WalkForwardResult.load(Path(run.path))
     info = res.info
@@ -144,6 +150,8 @@ def child(args) -> None:
         "test_start": info["test_start"],
         "test_end": info["test_end"],
         "n_rows": info["n_rows"],
+        # What each worker receives once: the feature matrix, the label and the target.
+        "shipped_mb": round(info["n_rows"] * (len(res.importance) + 2) * 8 / 1e6, 1),
         "summary": res.summary.select("model", "rank_ic", "ic", "rmse", "top_bottom").to_dicts(),
     }
     Path(args.out).write_text(json.dumps(out, default=str))

@@ -200,7 +200,7 @@ def train_and_register(
     oos = out.walk_forward.predictions
     drift = _save_drift_baseline(frame, out.model.meta, oos, folder, settings)
     if progress:
-        progress(1.0, f"model {d.version} registered: {d.status} ({d.reason})")
+        progress(1.0, f"model {d.version} registered as {d.status}")
     return TrainOutcome(
         version=d.version,
         status=d.status,
