@@ -11,6 +11,7 @@ no database, no Prefect API. Results come back through the scheduler.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -86,62 +87,45 @@ class DaskExecutor:
             for future in as_completed(futures):
                 yield futures.pop(future), future.result()
 
+    @contextlib.contextmanager
     def _client(self):
+        """A client of the scheduler (or of a local cluster, closed with it); Dask's INFO lines
+        are held back in this process meanwhile: a run's log shows its own progress."""
         from distributed import Client
 
-        if self.address:
-            return _Quiet(lambda: Client(self.address, timeout=60))
-        return _Quiet(_local_cluster(self.workers), Client)
+        logger = logging.getLogger("distributed")
+        level = logger.level
+        logger.setLevel(logging.WARNING)
+        try:
+            if self.address:
+                with Client(self.address, timeout=60) as client:
+                    yield client
+            else:
+                with _local_cluster(self.workers) as cluster, Client(cluster) as client:
+                    yield client
+        finally:
+            logger.setLevel(level)
 
 
 def _local_cluster(workers: int):
-    """A start function for a local cluster of `workers` processes, one thread each."""
+    """A local cluster of `workers` processes, one thread each."""
+    import dask
+    from distributed import LocalCluster
 
-    def start():
-        import dask
-        from distributed import LocalCluster
-
-        # Worker processes forked from a clean fork server end without Python's teardown of
-        # LightGBM, scikit-learn and Polars, which took over the nanny's 4 s under load (it
-        # then killed them, with a warning): closing 2 workers 4.2-4.4 s -> 0.12-0.14 s.
-        # The scheduler's HTTP server on a free port and no dashboard (8787 may be taken,
-        # and nothing reads it).
-        with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-            return LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                scheduler_kwargs={"dashboard": False},
-                silence_logs=logging.WARNING,
-            )
-
-    return start
-
-
-class _Quiet:
-    """A Dask client (of a local cluster it closes too) with Dask's INFO lines held back in this
-    process while it lives: a run's log shows its own progress, warnings and errors."""
-
-    def __init__(self, make: Callable, client: Callable | None = None) -> None:
-        self.make, self.wrap = make, client
-        self.closing: list = []
-
-    def __enter__(self):
-        self.logger = logging.getLogger("distributed")
-        self.level = self.logger.level
-        self.logger.setLevel(logging.WARNING)
-        made = self.make()
-        client = self.wrap(made) if self.wrap else made
-        self.closing = [client, made] if self.wrap else [client]
-        return client
-
-    def __exit__(self, *exc) -> None:
-        try:
-            for thing in self.closing:
-                thing.close()
-        finally:
-            self.logger.setLevel(self.level)
+    # Worker processes forked from a clean fork server end without Python's teardown of
+    # LightGBM, scikit-learn and Polars, which took over the nanny's 4 s under load (it then
+    # killed them, with a warning): closing 2 workers 4.2-4.4 s -> 0.12-0.14 s. The
+    # scheduler's HTTP server on a free port and no dashboard (8787 may be taken, and nothing
+    # reads it).
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
+            silence_logs=logging.WARNING,
+        )
 
 
 @dataclass(frozen=True)
