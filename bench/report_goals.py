@@ -192,11 +192,14 @@ def first_run_lines(d: dict | None) -> list[str]:
     return [*out, ""]
 
 
-def walkforward_lines(full: dict | None, serial: dict | None, small: dict | None) -> list[str]:
-    """The 2019-2026 walk-forward (Dask 2 workers and serial) and the small run's levers."""
+def walkforward_lines(
+    full: dict | None, serial: dict | None, small: dict | None, remote: dict | None = None
+) -> list[str]:
+    """The 2019-2026 walk-forward (Dask 2 workers and serial; with `remote`, also on workers
+    that cannot read the data) and the small run's levers."""
     out = ["## Walk-forward on the real data, in one process and on Dask (issues 15, 24)", ""]
     rows = []
-    for d in (full, serial, small):
+    for d in (full, serial, remote, small):
         if d is None:
             continue
         for r in d["runs"]:
