@@ -112,12 +112,10 @@ def train_register(
         force_promote=force_promote,
         progress=_progress(progress, WALK_FORWARD_SHARE, 100),
     )
-    logger = get_run_logger()
-    logger.info("model %s: Rank IC %s, %s (%s)", out.version, out.rank_ic, out.status, out.reason)
-    if not out.drift_baseline:
-        logger.warning(
-            "no drift baseline saved with %s: the first daily run derives it", out.version
-        )
+    # (A drift baseline that could not be derived is the library's warning, in the run's logs.)
+    get_run_logger().info(
+        "model %s: Rank IC %s, %s (%s)", out.version, out.rank_ic, out.status, out.reason
+    )
     _artifacts(walk_forward_run, out)
     return out
 
