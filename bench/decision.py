@@ -567,7 +567,7 @@ def walkforward(db: Path, work: Path, settings: Any) -> None:
         test_start=CHOOSE[0],
         seeds=[0],
         baselines=False,
-        progress=lambda k, n: print(f"block {k}/{n}", flush=True),
+        progress=lambda p: print(f"job {p.done}/{p.total} ({p.label})", flush=True),
     )
     out = work / "wf-tradeable"
     out.mkdir(parents=True, exist_ok=True)

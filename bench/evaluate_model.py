@@ -58,7 +58,7 @@ def _since(t0: dict[str, Any]) -> dict[str, Any]:
 
 def stage_walkforward(args: argparse.Namespace) -> None:
     """Train/predict out of sample on the tradeable label; save predictions and timings."""
-    from nepse.model.walkforward import MODEL, walk_forward
+    from nepse.model.walkforward import MODEL, executor_for, walk_forward
 
     settings = load_settings(db_path=args.db)
     label, hold = settings.label, settings.label_hold
@@ -88,7 +88,8 @@ def stage_walkforward(args: argparse.Namespace) -> None:
         test_end=date.fromisoformat(args.test_end) if args.test_end else None,
         seeds=seeds,
         baselines=not args.no_baselines,
-        progress=lambda k, n: print(f"block {k}/{n}", flush=True),
+        executor=executor_for(settings),
+        progress=lambda p: print(f"walk-forward job {p.done}/{p.total} ({p.label})", flush=True),
     )
     t_wf = _since(t)
     preds = pl.concat(

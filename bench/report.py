@@ -633,7 +633,13 @@ def main() -> None:
         "kernels",
     )
     docs = {n: _load(n) for n in names}
-    round_names = ("first_run", "walkforward-full", "walkforward-full-serial", "walkforward")
+    round_names = (
+        "first_run",
+        "walkforward-full",
+        "walkforward-full-serial",
+        "walkforward",
+        "walkforward-remote",
+    )
     round_docs = {n: load(n) for n in (*round_names, "drift_alarms")}
     round_docs["daily_run"] = docs["daily_run"]
     round_docs["features_vs_pandas"] = docs["features_vs_pandas"]
@@ -665,6 +671,7 @@ def main() -> None:
             round_docs["walkforward-full"],
             round_docs["walkforward-full-serial"],
             round_docs["walkforward"],
+            round_docs["walkforward-remote"],
         ),
         *drift_lines(round_docs["drift_alarms"]),
         *ingest_section(docs["ingest_real"]),

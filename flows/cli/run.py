@@ -46,13 +46,8 @@ def train_cmd(
 ) -> None:
     """Walk-forward evaluate, train and register a model (runs the `train-model` flow)."""
     from flows.train import train_model
-    from tasks.train import add_progress_hook
 
-    def show(done: int, total: int, eta: float | None, label: str) -> None:
-        left = f", about {eta:.0f}s left" if eta is not None else ""
-        console.print(f"walk-forward {done}/{total} done ({label}{left})")
-
-    add_progress_hook(show)
+    # Progress lines are the run's log lines (walk-forward jobs, then the final model).
     state, out = _run_flow(train_model, as_of=_date_opt(as_of), force_promote=force_promote)
     if out:
         out = dataclasses.asdict(out)

@@ -1,9 +1,12 @@
-"""Walk-forward checkpoints: each finished fit on disk, so a crashed run resumes where it was.
+"""Walk-forward checkpoints: each finished job's result on disk, so a killed run resumes.
+
+Written by the driver, in the process that runs the walk-forward (the head node), as each
+job's result comes back: the jobs themselves never see this folder.
 
 Layout: `<dir>/<run key>/block-<k>-seed-<s>/` (the fitted model via `LGBModel.save`, plus
-`fit.npz` with its test predictions and gains) and `<dir>/<run key>/baselines-<k>/`. The run key
-is a hash of everything a fit's result depends on (the prepared arrays, the block plan, the
-LightGBM settings and threads), so a checkpoint is only ever reused for an identical fit.
+`fit.npz` with its test predictions and gains) and `<dir>/<run key>/baselines-<k>-<l>/`. The
+run key is a hash of everything a fit's result depends on (the prepared arrays, the block plan,
+the LightGBM settings and threads), so a checkpoint is only ever reused for an identical fit.
 Each folder is written under a temporary name, sealed with checksums (`nepse.model.files`) and
 renamed into place: a folder that exists is complete, and a corrupt one is refitted.
 """
@@ -14,22 +17,18 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nepse.errors import ModelNotFoundError
 from nepse.model import files
-from nepse.model.blocks import BaselineFit, SeedFit
 from nepse.model.lgbm import lgb_params
-from nepse.model.plan import BlockPlan
+from nepse.model.walkforward.jobs import LIGHTGBM, BaselineFit, Job, SeedFit
+from nepse.model.walkforward.plan import Plan
+from nepse.model.walkforward.summary import WalkForwardResult
 from nepse.settings import Settings
-
-if TYPE_CHECKING:
-    from nepse.model.walkforward import Plan
 
 log = logging.getLogger(__name__)
 
@@ -92,37 +91,25 @@ class Checkpoint:
             return None
         return folder
 
-    # --- LightGBM fits ---------------------------------------------------------------------
-    @staticmethod
-    def seed_name(block: BlockPlan, seed: int) -> str:
-        """Folder name of one block x seed fit."""
-        return f"block-{block.block:03d}-seed-{seed}"
+    def save_result(self, result: WalkForwardResult) -> Path:
+        """Write the summarised result into `result/` next to the jobs' results."""
+        return result.save(self.folder / "result")
 
-    def save_seed_fit(self, block: BlockPlan, fit: SeedFit) -> None:
-        """Persist one fit (model, predictions, statistics)."""
+    def load(self, job: Job) -> SeedFit | BaselineFit | None:
+        """The saved result of `job`, or None (none saved, or unusable: refit)."""
+        if job.kind == LIGHTGBM:
+            return self._seed_fit(job.name)
+        return self._baseline_fit(job.name)
 
-        def fill(tmp: Path) -> list[str]:
-            names = [FIT_ARRAYS, FIT_INFO]
-            if fit.model is not None:
-                fit.model.save(tmp)
-                names += ["model.txt", "fit.json"]
-            np.savez(tmp / FIT_ARRAYS, pred=fit.pred, gains=fit.gains)
-            info = {
-                "block": fit.block,
-                "seed": fit.seed,
-                "best_iteration": fit.best_iteration,
-                "intercept": fit.intercept,
-                "slope": fit.slope,
-                "seconds": fit.seconds,
-            }
-            (tmp / FIT_INFO).write_text(json.dumps(info, indent=2) + "\n")
-            return names
+    def save(self, job: Job, result: SeedFit | BaselineFit) -> None:
+        """Persist the result of `job`."""
+        if isinstance(result, SeedFit):
+            self._write(job.name, lambda tmp: _fill_seed_fit(tmp, result))
+        else:
+            self._write(job.name, lambda tmp: _fill_baseline_fit(tmp, result))
 
-        self._write(self.seed_name(block, fit.seed), fill)
-
-    def seed_fit(self, block: BlockPlan, seed: int) -> SeedFit | None:
-        """The saved fit of this block and seed, or None."""
-        folder = self._read(self.seed_name(block, seed), [FIT_ARRAYS, FIT_INFO])
+    def _seed_fit(self, name: str) -> SeedFit | None:
+        folder = self._read(name, [FIT_ARRAYS, FIT_INFO])
         if folder is None:
             return None
         info = json.loads((folder / FIT_INFO).read_text())
@@ -139,32 +126,8 @@ class Checkpoint:
             seconds=info["seconds"],
         )
 
-    # --- baselines ---------------------------------------------------------------------------
-    @staticmethod
-    def baseline_name(group: Sequence[BlockPlan]) -> str:
-        """Folder name of one baseline group."""
-        return f"baselines-{group[0].block:03d}-{group[-1].block:03d}"
-
-    def save_baseline_fit(self, group: Sequence[BlockPlan], fit: BaselineFit) -> None:
-        """Persist one baseline group's predictions."""
-
-        def fill(tmp: Path) -> list[str]:
-            np.savez(tmp / BASE_ARRAYS, **fit.pred)
-            info = {
-                "blocks": list(fit.blocks),
-                "names": list(fit.pred),
-                "fit_at": fit.fit_at,
-                "seconds": {str(k): v for k, v in fit.seconds.items()},
-                "every": fit.every,
-            }
-            (tmp / BASE_INFO).write_text(json.dumps(info, indent=2) + "\n")
-            return [BASE_ARRAYS, BASE_INFO]
-
-        self._write(self.baseline_name(group), fill)
-
-    def baseline_fit(self, group: Sequence[BlockPlan]) -> BaselineFit | None:
-        """The saved baseline group, or None."""
-        folder = self._read(self.baseline_name(group), [BASE_ARRAYS, BASE_INFO])
+    def _baseline_fit(self, name: str) -> BaselineFit | None:
+        folder = self._read(name, [BASE_ARRAYS, BASE_INFO])
         if folder is None:
             return None
         info = json.loads((folder / BASE_INFO).read_text())
@@ -177,3 +140,34 @@ class Checkpoint:
             seconds={int(k): v for k, v in info["seconds"].items()},
             every=info["every"],
         )
+
+
+def _fill_seed_fit(tmp: Path, fit: SeedFit) -> list[str]:
+    names = [FIT_ARRAYS, FIT_INFO]
+    if fit.model is not None:
+        fit.model.save(tmp)
+        names += ["model.txt", "fit.json"]
+    np.savez(tmp / FIT_ARRAYS, pred=fit.pred, gains=fit.gains)
+    info = {
+        "block": fit.block,
+        "seed": fit.seed,
+        "best_iteration": fit.best_iteration,
+        "intercept": fit.intercept,
+        "slope": fit.slope,
+        "seconds": fit.seconds,
+    }
+    (tmp / FIT_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    return names
+
+
+def _fill_baseline_fit(tmp: Path, fit: BaselineFit) -> list[str]:
+    np.savez(tmp / BASE_ARRAYS, **fit.pred)
+    info = {
+        "blocks": list(fit.blocks),
+        "names": list(fit.pred),
+        "fit_at": fit.fit_at,
+        "seconds": {str(k): v for k, v in fit.seconds.items()},
+        "every": fit.every,
+    }
+    (tmp / BASE_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    return [BASE_ARRAYS, BASE_INFO]

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from nepse.model.blocks import BaselineFit, SeedFit
 from nepse.model.data import LABEL, PRED
 from nepse.model.metrics import DAILY_SCHEMA, SUMMARY_FIELDS, daily_metrics, summarize
-from nepse.model.plan import BlockPlan, PreparedPanel
+from nepse.model.walkforward.jobs import BaselineFit, SeedFit
+from nepse.model.walkforward.plan import BlockPlan, PreparedPanel
 from nepse.settings import Settings
 
 MODEL = "lightgbm"

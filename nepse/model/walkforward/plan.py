@@ -1,46 +1,41 @@
-"""The walk-forward's block plan: which days each block tests, trains, fits and validates on.
+"""The walk-forward's plan: the panel as arrays, cut into blocks, each with its segments.
 
-Segments, in trading days of the panel's own calendar (every date present in it):
+Test days (from `test_start` to `test_end`, days with at least one label) are cut into blocks
+of `settings.retrain_every` consecutive trading days; each block gets a fresh model trained on
+what is known the day before its first test day, with the segments (window, fit slice,
+embargo, validation slice) of `nepse.model.segments`, the arithmetic the final model uses too.
+The window is expanding or rolling per `settings.walk_forward_window`.
 
-- Test days (from `test_start` to `test_end`, days with at least one label) are cut into blocks
-  of `settings.retrain_every` consecutive trading days. Each block gets a fresh model.
-- Training window of a block starting on day s: rows dated up to s - horizon - 1, so the label
-  of the last training row (known at its date + horizon) is dated before s: no training label
-  reaches into the test block. It starts at the first day (expanding) or `train_years` calendar
-  years before its end (rolling), per `settings.walk_forward_window`.
-- Validation slice: the last `valid_days` trading days of the training window. The fit slice
-  ends `horizon` trading days before it (the same embargo).
-
-The panel is converted once (`prepare`) to one float64 matrix sorted by date, so every segment is
-a contiguous row range [lo, hi), which is all a `BlockPlan` needs to carry. LightGBM bins (the
-only feature-distribution statistic it learns) are computed once (`bin_panel`), from the first
-block's fit slice, i.e. from data strictly before the first test day; every block then trains on
-a `Dataset.subset` of the one binned panel. Trees split on raw thresholds, so predictions do not
-depend on how later data is binned.
+The panel is converted once (`prepare`) to one float64 matrix sorted by date, so every segment
+is a contiguous row range [lo, hi), which is all a `BlockPlan` needs to carry. LightGBM's bins
+(the only feature-distribution statistic it learns) come from the first block's fit slice,
+i.e. from data strictly before the first test day (`nepse.model.walkforward.jobs.binned`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 import numpy as np
 import polars as pl
 
 from nepse.errors import NotEnoughHistoryError
-from nepse.model._lightgbm import lgb
 from nepse.model.data import (
     KEYS,
     LABEL,
+    check_panel,
     feature_matrix,
     trading_days,
     training_target,
     years_before,
 )
-from nepse.model.lgbm import lgb_params
+from nepse.model.lgbm import lgb_params, seed_free
+from nepse.model.segments import segments
 from nepse.settings import Settings
 
 
@@ -67,7 +62,7 @@ class BlockPlan:
         return self.test_rows[1] - self.test_rows[0]
 
     def key(self) -> str:
-        """A short stable id of the block's segments (names its checkpoint files)."""
+        """A short stable id of the block's segments (part of the checkpoint's run key)."""
         text = json.dumps(asdict(self), default=str, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -86,8 +81,6 @@ class PreparedPanel:
     """Rows of calendar day i are [day_start[i], day_start[i + 1])."""
     feature_names: list[str]
     categorical: list[str]
-    dataset: lgb.Dataset | None = None
-    """The binned panel (`bin_panel`), shared by every block's fits."""
 
     def rows(self, a: int, b: int) -> tuple[int, int]:
         """Row range of calendar days a..b inclusive (empty when b < a)."""
@@ -96,7 +89,7 @@ class PreparedPanel:
         return (int(self.day_start[max(a, 0)]), int(self.day_start[b + 1]))
 
     def fingerprint(self) -> str:
-        """sha256 of the arrays a fit reads (names the walk-forward's checkpoint folder)."""
+        """sha256 of the arrays a fit reads (part of the checkpoint's run key)."""
         h = hashlib.sha256(json.dumps([self.feature_names, self.categorical]).encode())
         for a in (self.x, self.y, self.target, self.day_start):
             h.update(np.ascontiguousarray(a).tobytes())
@@ -161,19 +154,15 @@ def plan_blocks(
             f"walk_forward: no labelled trading day in the test period {start}..{test_end or '-'}"
         )
     size = settings.retrain_every
+    rolling = settings.walk_forward_window == "rolling"
     plans = []
     for k, i in enumerate(range(0, len(test_idx), size)):
         blk = test_idx[i : i + size]
         s, e = int(blk[0]), int(blk[-1])
-        train_end = s - h - 1
-        if settings.walk_forward_window == "rolling" and train_end >= 0:
-            first = np.datetime64(years_before(days[train_end], settings.train_years))
-            train_start = int(np.searchsorted(days_np, first))
-        else:
-            train_start = 0
-        valid_start = max(train_start, train_end - settings.valid_days + 1)
-        fit_end = valid_start - h - 1
-        fit_rows, valid_rows = prep.rows(train_start, fit_end), prep.rows(valid_start, train_end)
+        # Trained on what is known the day before the block's first test day.
+        seg = segments(days, s - 1, settings, rolling=rolling)
+        fit_rows = prep.rows(seg.train_start, seg.fit_end)
+        valid_rows = prep.rows(seg.valid_start, seg.train_end)
         n_fit, n_valid = fit_rows[1] - fit_rows[0], valid_rows[1] - valid_rows[0]
         if n_fit <= 0 or n_valid <= 0:
             raise NotEnoughHistoryError(
@@ -187,39 +176,52 @@ def plan_blocks(
                 block=k,
                 test_start=days[s],
                 test_end=days[e],
-                train_start=days[train_start],
-                fit_end=days[fit_end],
-                valid_start=days[valid_start],
-                train_end=days[train_end],
+                train_start=days[seg.train_start],
+                fit_end=days[seg.fit_end],
+                valid_start=days[seg.valid_start],
+                train_end=days[seg.train_end],
                 n_test_days=e - s + 1,
                 fit_rows=fit_rows,
                 valid_rows=valid_rows,
-                train_rows=prep.rows(train_start, train_end),
+                train_rows=prep.rows(seg.train_start, seg.train_end),
                 test_rows=prep.rows(s, e),
             )
         )
     return plans
 
 
-def bin_panel(prep: PreparedPanel, first: BlockPlan, settings: Settings, seed: int) -> lgb.Dataset:
-    """Bin the whole panel once with bins from `first`'s fit slice; store it on `prep`."""
-    params = lgb_params(settings, seed)
-    lo, hi = first.fit_rows
-    ref = lgb.Dataset(
-        prep.x[lo:hi],
-        label=prep.target[lo:hi],
-        feature_name=prep.feature_names,
-        categorical_feature=prep.categorical or "auto",
-        params=params,
-        free_raw_data=False,
-    ).construct()
-    prep.dataset = lgb.Dataset(
-        prep.x,
-        label=prep.target,
-        reference=ref,
-        feature_name=prep.feature_names,
-        categorical_feature=prep.categorical or "auto",
-        params=params,
-        free_raw_data=False,
-    ).construct()
-    return prep.dataset
+@dataclass
+class Plan:
+    """A prepared walk-forward: its panel arrays, blocks, seeds and baseline groups."""
+
+    prep: PreparedPanel
+    blocks: list[BlockPlan]
+    seeds: list[int]
+    baselines: bool
+    seconds_prepare: float
+    fit_seeds: list[int] = field(default_factory=list)
+    """Seeds actually fitted: all of them, or only the first when the seed cannot change a fit
+    (`seed_free`); the others then reuse its result."""
+
+
+def make_plan(
+    panel: pl.DataFrame,
+    *,
+    feature_names: list[str],
+    categorical: list[str],
+    settings: Settings,
+    test_start: date | None = None,
+    test_end: date | None = None,
+    seeds: Sequence[int] | None = None,
+    baselines: bool = True,
+) -> Plan:
+    """Check and prepare the panel and cut it into blocks."""
+    t = time.perf_counter()
+    check_panel(panel, feature_names, categorical, where="walk_forward")
+    seeds = list(settings.seeds if seeds is None else seeds)
+    if not seeds:
+        raise ValueError("walk_forward: seeds is empty; pass at least one seed")
+    prep = prepare(panel, feature_names=feature_names, categorical=categorical, settings=settings)
+    blocks = plan_blocks(prep, settings, test_start=test_start, test_end=test_end)
+    fit_seeds = seeds[:1] if seed_free(lgb_params(settings, seeds[0])) else list(seeds)
+    return Plan(prep, blocks, seeds, baselines, time.perf_counter() - t, fit_seeds)
