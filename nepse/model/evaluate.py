@@ -197,7 +197,7 @@ def evaluate_days(
     train_end_d = date.fromisoformat(train_end) if train_end else None
     calendar = calendar_of(store)
     if train_end_d and start <= train_end_d and not allow_in_sample:
-        first_oos = calendar.next(train_end_d)
+        first_oos = next((d for d in calendar.days if d > train_end_d), "the next stored session")
         raise InSampleError(
             f"model {version} was trained on rows up to {train_end} (validation slice included): "
             f"days {start}..{min(end, train_end_d)} are in sample. The first out-of-sample day "
