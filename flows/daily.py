@@ -25,6 +25,7 @@ from tasks.daily import (
     evaluate_past_predictions,
     find_champion,
     score_universe,
+    trade_paper_portfolio,
 )
 from tasks.fetch import ingest_api_day
 from tasks.ingest import ingest_file_day, write_sample_market
@@ -79,12 +80,20 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
             get_run_logger().warning("drift step failed (predictions are kept): %s", exc)
             drift_error = str(exc)
     verdict = evaluate_past_predictions(scored, summary)
-    published = publish_results(scored, gate, summary, drift_error, verdict)
-    send_alerts(list(published.alerts))
+    traded, paper_error = None, None
+    try:
+        traded = trade_paper_portfolio(scored)
+    except (NepseError, OSError, ValueError) as exc:  # predictions and drift are stored
+        get_run_logger().warning("orders and paper ledger not made: %s", exc)
+        paper_error = f"orders for the session after {scored.as_of} not made: {exc}"
+    published = publish_results(scored, gate, summary, drift_error, verdict, traded)
+    send_alerts(list(published.alerts) + ([daily.orders_alert(paper_error)] if paper_error else []))
     if published.retrain:
         from prefect.deployments import run_deployment
 
         get_run_logger().warning("dataset drift on consecutive days: starting train-model")
         run_deployment("train-model/train-model", timeout=0)
     out = published.summary
-    return Failed(message=out.message) if out.is_fallback else out
+    if out.is_fallback or paper_error:
+        return Failed(message="; ".join(m for m in (out.message, paper_error) if m))
+    return out

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
-from nepse.app import daily, drift
+from nepse.app import daily, drift, paper
 from tasks.common import IO_RETRY, settings, timed
 
 
@@ -75,3 +75,22 @@ def evaluate_past_predictions(
         verdict.rolling_rank_ic,
     )
     return verdict
+
+
+@task(name="trade-paper-portfolio", **IO_RETRY)
+@timed
+def trade_paper_portfolio(scored: daily.ScoredDay) -> paper.PaperTraded:
+    """Fill yesterday's orders at today's prices, record the paper ledger's day, and write the
+    orders for the next session."""
+    out = paper.trade_paper_day(settings(), scored.as_of, run_id=flow_run.get_id())
+    d = out.day
+    get_run_logger().info(
+        "paper portfolio %s: NAV Rs %.0f (%s), costs Rs %.0f, %d order(s) filled; %s",
+        d.day,
+        d.nav,
+        "first day" if d.ret is None else f"{d.ret:+.2%}",
+        d.costs,
+        d.n_filled,
+        d.note,
+    )
+    return out

@@ -18,17 +18,23 @@ def publish_results(
     drift: publish.DriftSummary | None,
     drift_error: str | None,
     verdict: daily.MonitorVerdict,
+    paper: publish.PaperTraded | None = None,
 ) -> publish.Published:
-    """Rewrite the report index, publish the run's artifacts, list its alerts."""
+    """Rewrite the report index, publish the day (the API's copy) and the run's artifacts, list
+    its alerts."""
     s = settings()
-    out = publish.publish_day(s, scored, gate, drift, drift_error, verdict)
-    shown = texts.daily_texts(s, scored, gate, out.drift, verdict, out.summary.report_index)
+    out = publish.publish_day(s, scored, gate, drift, drift_error, verdict, paper)
+    shown = texts.daily_texts(s, scored, gate, out.drift, verdict, out.summary.report_index, paper)
     create_markdown_artifact(
         key="daily-summary", markdown=shown.markdown, description=shown.description
     )
     create_table_artifact(
         key="daily-predictions", table=list(shown.table), description=shown.table_description
     )
+    if shown.orders is not None:
+        create_table_artifact(
+            key="next-session-orders", table=list(shown.orders), description=shown.orders_note
+        )
     for link in shown.links:
         create_link_artifact(
             key=link.key, link=link.url, link_text=link.text, description=link.description

@@ -79,6 +79,11 @@ def decide_gate(gate: GateResult) -> DayDecision:
     return DayDecision(go_on=False, ok=False, message=alert.text, alert=alert)
 
 
+def orders_alert(error: str) -> Alert:
+    """The alert for a day whose orders and paper-ledger row could not be made."""
+    return Alert("orders not made", error, "error")
+
+
 def gate_day(settings: Settings, day: DayOutcome) -> GateResult:
     """May the day be scored? Its prices must be stored and its rejects within the limit."""
     with _store(settings, read_only=True) as st:

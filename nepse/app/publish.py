@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, replace
 
 from nepse.app import snapshot
+from nepse.app.paper import PaperTraded, index_section
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
 from nepse.monitoring import side
@@ -40,8 +41,10 @@ def publish_day(
     drift: DriftSummary | None,
     drift_error: str | None,
     verdict: MonitorVerdict,
+    paper: PaperTraded | None = None,
 ) -> Published:
-    """Wait for the day's Evidently pages, rewrite the report index, and gather the alerts."""
+    """Wait for the day's Evidently pages, rewrite the report index (with the paper portfolio
+    and tomorrow's orders), publish the day for the API, and gather the alerts."""
     page_error, pages_error = _finish_pages(settings, scored, drift, verdict)
     if page_error:
         drift = replace(drift, html_path=None) if drift else None  # the verdict stands
@@ -51,7 +54,10 @@ def publish_day(
     ) as st:
         try:  # written atomically: a failure (a full disk) keeps yesterday's index
             index = build_index(
-                settings.data_dir, st.report_index_rows(), settings.report_retention_days
+                settings.data_dir,
+                st.report_index_rows(),
+                settings.report_retention_days,
+                extra_html=index_section(paper) if paper else "",
             )
         except OSError as exc:
             index, drift_error = index_path(settings.data_dir), drift_error or str(exc)
@@ -72,8 +78,13 @@ def publish_day(
     )
     retrain = bool(days) and len(drifted) == days and all(drifted)
     # The read-only API's copy of the day, after the store's commit (nepse/app/snapshot.py).
+    tables = {"orders": paper.orders_path, "ledger": paper.ledger_path} if paper else None
     snapshot.publish_snapshot(
-        settings, scored.as_of, problems=scored.problems, drift_error=drift_error
+        settings,
+        scored.as_of,
+        problems=scored.problems,
+        drift_error=drift_error,
+        tables={k: v for k, v in (tables or {}).items() if v is not None} or None,
     )
     return Published(summary, alerts, retrain, drift)
 

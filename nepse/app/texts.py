@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from nepse.app.paper import CHART, PaperTraded
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
 from nepse.monitoring.calibrated import ordinal
@@ -34,6 +35,9 @@ class DailyTexts:
     table: tuple[dict, ...]
     table_description: str
     links: tuple[Link, ...]
+    orders: tuple[dict, ...] | None = None
+    """Tomorrow's orders (None: the paper step did not run)."""
+    orders_note: str = ""
 
 
 def report_url(settings: Settings, path: str | Path) -> str:
@@ -91,6 +95,28 @@ def _drift_lines(settings: Settings, drift: DriftSummary | None) -> list[str]:
     return lines
 
 
+def _paper_lines(paper: PaperTraded | None) -> list[str]:
+    if paper is None:
+        return ["- **Orders:** none made this run (see the logs and alerts)"]
+    d = paper.day
+    since = d.nav / paper.nav_start - 1 if paper.nav_start else float("nan")
+    lines = [
+        f"- **Paper portfolio ({d.day}):** NAV Rs {d.nav:,.0f}, {since:+.2%} since the start net "
+        f"of every cost (the equal-weighted universe {paper.ew_growth - 1:+.2%}); today "
+        f"{_pct(d.ret)}, costs Rs {d.costs:,.0f}, {d.n_filled} order(s) filled",
+        f"- **Orders for the next session:** {d.note}",
+    ]
+    trades = [o for o in paper.orders if o["side"] != "hold"]
+    if trades:
+        lines += ["", "| symbol | side | shares | note |", "|---|---|---:|---|"]
+        lines += [
+            f"| {o['symbol']} | {o['side']} | {o['shares']:,.0f} | {o['note'] or ''} |"
+            for o in trades
+        ]
+        lines.append("")
+    return lines
+
+
 def daily_markdown(
     settings: Settings,
     scored: ScoredDay,
@@ -98,6 +124,7 @@ def daily_markdown(
     drift: DriftSummary | None,
     verdict: MonitorVerdict,
     index: Path,
+    paper: PaperTraded | None = None,
 ) -> str:
     """The run summary shown on the flow run's Artifacts tab."""
     model = f"`{scored.model_version}`"
@@ -111,6 +138,7 @@ def daily_markdown(
         f"({gate.rows_on_day} prices stored for the day, "
         f"{100 * gate.reject_share:.2f}% of input rows rejected)",
         f"- **Predictions:** `{scored.predictions_path}`",
+        *_paper_lines(paper),
         *_drift_lines(settings, drift),
     ]
     latest = verdict.latest
@@ -145,8 +173,10 @@ def daily_texts(
     drift: DriftSummary | None,
     verdict: MonitorVerdict,
     index: Path,
+    paper: PaperTraded | None = None,
 ) -> DailyTexts:
-    """The daily run's artifacts: summary, predictions table, links to the drift page and index."""
+    """The daily run's artifacts: summary, predictions table, tomorrow's orders, links to the
+    drift page, the NAV chart and the index."""
     day = scored.as_of
     preds = pl.read_parquet(scored.predictions_path).select(
         "symbol", "pred_ret", "pred_rank", "model_version"
@@ -170,10 +200,23 @@ def daily_texts(
             "One row per day with drift share and realised Rank IC",
         )
     )
+    if paper is not None and paper.chart_path is not None:
+        links.append(
+            Link(
+                "paper-nav",
+                report_url(settings, settings.data_dir / "reports" / CHART),
+                f"Paper portfolio NAV to {day}",
+                "NAV net and gross of costs against the equal-weighted universe and the market",
+            )
+        )
     return DailyTexts(
-        markdown=daily_markdown(settings, scored, gate, drift, verdict, index),
+        markdown=daily_markdown(settings, scored, gate, drift, verdict, index, paper),
         description=f"NEPSE daily predictions {day}",
         table=tuple(table.to_dicts()),
         table_description=f"Predicted next-day returns for {day} ({preds.height} equities)",
         links=tuple(links),
+        orders=None if paper is None else paper.orders,
+        orders_note=""
+        if paper is None
+        else f"Orders for the session after {day}: " + paper.day.note,
     )

@@ -217,10 +217,15 @@ def _verdict_html(alarms: Any) -> str:
 
 
 def build_index(
-    data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame, keep_days: int = 0
+    data_dir: Path,
+    rows: list[dict[str, Any]] | pl.DataFrame,
+    keep_days: int = 0,
+    *,
+    extra_html: str = "",
 ) -> Path:
     """Write `<data_dir>/reports/index.html` atomically: one row per (day, model version),
-    newest first; pages past `keep_days` (NEPSE_REPORT_RETENTION_DAYS) are said deleted."""
+    newest first; pages past `keep_days` (NEPSE_REPORT_RETENTION_DAYS) are said deleted.
+    `extra_html` (the paper portfolio's section) goes above the drift table."""
     reports_dir = Path(data_dir) / REPORTS_DIR
     reports_dir.mkdir(parents=True, exist_ok=True)
     records = _rows(rows)
@@ -242,6 +247,7 @@ def build_index(
 <body>
 <h1>Drift reports</h1>
 <p class="sub">NEPSE next-day return model — {len(records)} report(s), newest first.</p>
+{extra_html}
 <table id="reports">
 <thead><tr><th>Date</th><th>Model version</th>
 <th>Calibrated drift (today / alarm line, percentile of history)</th>

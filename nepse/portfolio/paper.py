@@ -24,6 +24,7 @@ from nepse.features.adjust import adjust_prices
 from nepse.features.panel import calendar_of
 from nepse.features.universe import TURNOVER_WINDOW
 from nepse.market.rules import market_rules
+from nepse.model.scoring import write_parquet
 from nepse.portfolio.benchmark import benchmarks
 from nepse.portfolio.book import Book
 from nepse.portfolio.days import ledger_row, order_note, rankings
@@ -107,9 +108,11 @@ def run_paper_day(store: Any, settings: Any, day: date, *, run_id: str | None = 
         book, orders, last, prev_nav = out.book, out.to_send, d, row
     tables = {f"paper_{k}": pl.concat(v, how="diagonal_relaxed") for k, v in frames.items()}
     store.replace_paper_from(todo[0], tables)
-    path = settings.data_dir / "orders" / f"{day}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tables["paper_orders"].filter(pl.col("date") == day).write_parquet(path)
+    # Written under a temporary name and renamed: a reader never sees half a file.
+    path = write_parquet(
+        tables["paper_orders"].filter(pl.col("date") == day),
+        settings.data_dir / "orders" / f"{day}.parquet",
+    )
     return PaperDay(
         day=day, nav=row["nav"], ret=row["ret"], costs=row["costs"], n_filled=row["n_filled"],
         n_orders=len(out.to_send), decided=out.decided, note=note, sessions=len(todo),

@@ -119,9 +119,16 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         ).fetchall()[0][0]
         preds = con.sql("SELECT * FROM predictions WHERE date = ?", params=[day]).pl()
         drift = con.execute("SELECT html_path, n_columns FROM drift_reports").fetchall()
+        ledger = con.sql("SELECT * FROM paper_ledger").pl()
+        orders = con.sql("SELECT * FROM paper_orders WHERE date = ?", params=[day]).pl()
     finally:
         con.close()
     assert preds.height == traded == out.n_predictions > 10
+    # The decision: the paper ledger's first day and tomorrow's orders, in DuckDB and Parquet.
+    assert ledger.get_column("date").to_list() == [day] and ledger["decided"][0]
+    assert orders.filter(pl.col("side") == "buy").height > 0
+    assert pl.read_parquet(data_dir / "orders" / f"{day}.parquet").height == orders.height
+    assert "Paper portfolio" in (data_dir / "reports" / "index.html").read_text()
     assert preds["model_role"].unique().to_list() == ["champion"]
     assert preds["flow_run_id"].unique().to_list() == [str(state.state_details.flow_run_id)]
     assert pl.read_parquet(data_dir / "predictions" / f"{day}.parquet").height == preds.height
@@ -148,8 +155,10 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         )
     keys = {a.key for a in arts}
     assert {"daily-summary", "daily-predictions", "drift-report", "report-index"} <= keys
+    assert {"next-session-orders", "paper-nav"} <= keys
     summary = next(a for a in arts if a.key == "daily-summary").data
     assert out.model_version in summary and "Top 10" in summary
+    assert "Orders for the next session" in summary
 
     # Idempotent: the same day again replaces, never duplicates.
     state2, _ = _run(source=str(sample_dir))
