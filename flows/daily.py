@@ -17,7 +17,7 @@ from nepse.app import NepseError, SourceError, daily, drift
 from nepse.app.ingest import resolve_source
 from nepse.app.publish import source_alert
 from tasks.alerts import send_alerts
-from tasks.common import settings
+from tasks.common import settings, writer_slot
 from tasks.daily import (
     check_drift,
     check_quality_gate,
@@ -42,6 +42,11 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
             folder of NEPSE price files. Empty: NEPSE_SOURCE; neither set fails the run.
     """
     src = resolve_source(settings(), source)  # ConfigError naming NEPSE_SOURCE if neither
+    with writer_slot("run the daily predictions"):  # one run at a time uses the database
+        return _daily(src, as_of)
+
+
+def _daily(src: str, as_of: date | None):
     if src == "api":
         try:
             day = ingest_api_day(as_of)

@@ -107,9 +107,13 @@ class Settings(BaseSettings):
     """Per-stock daily price limit from price_limit_change_date on (fraction)."""
     price_limit_change_date: date = date(2026, 4, 20)
     """First trading day of the wider price limit."""
-    lock_timeout_s: float = Field(default=0.0, ge=0.0)
-    """How long one attempt waits for another writer to release the database (0: fail at once;
-    Prefect task retries add backoff on top)."""
+    lock_timeout_s: float = Field(default=120.0, ge=0.0)
+    """How long a step waits for a process outside the service's runs (a notebook, a script)
+    that holds the DuckDB file before failing with an error naming that process's PID. Runs
+    never wait here for each other: they queue on the writer slot (`writer_wait_s`)."""
+    writer_wait_s: float = Field(default=3600.0, gt=0.0)
+    """How long a run waits for the writer slot (the Prefect global concurrency limit
+    `nepse-writer`, which one run at a time holds while it uses the database) before failing."""
     max_reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
     """Daily quality gate: fail the day when more than this share of the scored day's rows was
     rejected."""

@@ -1,13 +1,30 @@
-"""What every task shares: settings, the retry policy for transient I/O failures, step timing."""
+"""What every task shares: settings, the writer slot, the retry policy for sources, step timing.
+
+**The writer slot.** DuckDB lets one process hold the database file while it writes, and no
+other process may open it meanwhile. Every run therefore takes the one slot of the Prefect
+global concurrency limit `nepse-writer` while it touches the database (`writer_slot`): the
+daily run for its whole length, a training run while it builds its panel and while it
+registers, a backfill once per day. The slot is leased (`LEASE_S`): a run that dies holding it
+(a killed worker, a killed CLI) stops renewing the lease and the server frees the slot when it
+expires. A run waiting for the slot says so in its logs and stays Running (never Late); after
+`NEPSE_WRITER_WAIT_S` it fails naming the slot. A process outside Prefect holding the file (a
+notebook) is waited for `NEPSE_LOCK_TIMEOUT_S` by the store itself, whose error names its PID.
+
+Without a Prefect server (a CLI command on Prefect's temporary server, which serves that
+process alone) there is nobody to share a slot with: the store's lock wait is the only guard.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from prefect.logging import get_run_logger
+from prefect.logging import get_logger, get_run_logger
 from prefect.tasks import exponential_backoff
 from pydantic import SecretStr
 
@@ -18,7 +35,14 @@ RETRIES = 3
 RETRY_DELAYS = exponential_backoff(backoff_factor=2)
 RETRY_JITTER = 0.5
 
+WRITER_SLOT = "nepse-writer"
+"""The Prefect global concurrency limit (limit 1) every run takes to touch the database."""
+LEASE_S = 60.0
+"""Lease of a held slot (Prefect's shortest); renewed every 45 s while the holder lives, so a
+dead holder's slot is free again within about a minute plus the server's 15 s sweep."""
+
 F = TypeVar("F", bound=Callable[..., Any])
+_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("nepse_writer_slot", default=False)
 
 
 def timed(fn: F) -> F:
@@ -58,6 +82,99 @@ def settings() -> Settings:
     return s
 
 
+def logger() -> logging.Logger | logging.LoggerAdapter:
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:  # outside a run: a CLI command such as `models promote`
+        return get_logger("nepse.writer")
+
+
+def has_server() -> bool:
+    """Is there a Prefect server to share the slot with (not the temporary per-process one)?"""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+def _slot_busy() -> bool:
+    """Read the limit (creating it, limit 1, where missing); True when every slot is taken."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            limit = client.read_global_concurrency_limit_by_name(WRITER_SLOT)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # another run created it meanwhile
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=WRITER_SLOT, limit=1)
+                )
+            return False
+    return limit.active and limit.active_slots >= limit.limit
+
+
+@contextlib.contextmanager
+def writer_slot(what: str) -> Iterator[None]:
+    """Hold the writer slot for `what` (re-entrant: a subflow or task of a holder passes)."""
+    if _holding.get() or not has_server():
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    log = logger()
+    wait_s = settings().writer_wait_s
+    busy = _slot_busy()
+    if busy:
+        log.info(
+            "waiting for the writer slot %r to %s: another run is using the database (Prefect "
+            "UI: Concurrency; `prefect gcl inspect %s`); giving up after %.0f s "
+            "(NEPSE_WRITER_WAIT_S)",
+            WRITER_SLOT,
+            what,
+            WRITER_SLOT,
+            wait_s,
+        )
+    t0, acquired = time.perf_counter(), False
+    try:
+        with concurrency(
+            WRITER_SLOT,
+            occupy=1,
+            timeout_seconds=wait_s,
+            lease_duration=LEASE_S,
+            strict=True,
+            raise_on_lease_renewal_failure=False,
+        ):
+            acquired, token = True, _holding.set(True)
+            if busy:
+                log.info("writer slot %r taken after %.1f s", WRITER_SLOT, time.perf_counter() - t0)
+            try:
+                yield
+            finally:
+                _holding.reset(token)
+    except TimeoutError as exc:
+        if acquired:  # the holder's own work timed out: not ours to explain
+            raise
+        raise DatabaseLockedError(
+            f"the writer slot {WRITER_SLOT!r} was still held by another run after {wait_s:.0f} s "
+            f"(NEPSE_WRITER_WAIT_S): see which run holds it on the Prefect UI's Concurrency "
+            f"page or with `prefect gcl inspect {WRITER_SLOT}`; let it finish or cancel it"
+        ) from exc
+
+
+def holds_writer_slot(fn: F) -> F:
+    """Run `fn` inside `writer_slot` (put it under `@task`, so the wait is in the task's logs)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with writer_slot(fn.__name__.replace("_", " ")):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def retry_on(*errors: type[BaseException]) -> Callable[[Any, Any, Any], bool]:
     """A `retry_condition_fn` that lets Prefect retry only when the failure is one of `errors`."""
 
@@ -69,10 +186,10 @@ def retry_on(*errors: type[BaseException]) -> Callable[[Any, Any, Any], bool]:
     return should_retry
 
 
-# The only failures worth retrying: another process holds the database, or the network hiccuped.
-retry_transient = retry_on(DatabaseLockedError, TransientSourceError)
+# The only failure worth retrying: the network hiccuped. (A busy database is waited for, above.)
+retry_transient = retry_on(TransientSourceError)
 
-IO_RETRY = {
+SOURCE_RETRY = {
     "retries": RETRIES,
     "retry_delay_seconds": RETRY_DELAYS,
     "retry_jitter_factor": RETRY_JITTER,

@@ -35,7 +35,7 @@ from nepse.model.training import train_and_register
 from nepse.monitoring.daily_drift import baseline_for, sessions_of
 from nepse.monitoring.realised import save_walkforward_daily
 from nepse.store import open_store
-from tasks.common import IO_RETRY, settings
+from tasks.common import holds_writer_slot, settings
 
 PanelSource = fanout.PanelSource
 ProgressHook = Callable[[int, int, float | None, str], None]
@@ -121,7 +121,8 @@ def dask_runner():
     )
 
 
-@task(name="build-training-panel", **IO_RETRY)
+@task(name="build-training-panel")
+@holds_writer_slot
 def build_training_panel(as_of: date | None) -> TrainingPanel:
     """Features and labels of the whole stored history up to `as_of`, saved as Parquet."""
     import polars as pl
@@ -232,7 +233,8 @@ class Progress:
         return round(time.perf_counter() - self.start, 2)
 
 
-@task(name="train-and-register", **IO_RETRY)
+@task(name="train-and-register")
+@holds_writer_slot
 def train_register(
     panel_path: str, as_of: date, walk_forward_path: str, force_promote: bool
 ) -> TrainOutcome:

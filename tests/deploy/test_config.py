@@ -140,13 +140,26 @@ def test_pull_step_finds_the_code_through_the_workers_environment(name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_every_deployment_is_a_single_writer(name):
+def test_runs_queue_on_the_writer_slot_not_on_queue_or_deployment_limits(name):
+    """One writer at a time is the global concurrency limit `nepse-writer` (tasks/common.py):
+    a queue or deployment limit would hold runs as Scheduled, shown Late."""
     deployments = _deployments(name)
     for deployment in deployments.values():
-        assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
-        assert deployment["work_pool"]["work_queue_name"] == "duckdb-writers"
+        assert "concurrency_limit" not in deployment, deployment["name"]
+        assert "work_queue_name" not in deployment["work_pool"], deployment["name"]
+        # Heartbeats at Prefect's shortest interval: the zombie automation needs them.
+        env = deployment["work_pool"]["job_variables"]["env"]
+        assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
     pools = {d["work_pool"]["name"] for d in deployments.values()}
     assert len(pools) == 1, pools
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_scheduled_daily_run_needs_no_source_on_the_worker(name):
+    daily = _deployments(name)["daily-predictions"]
+    assert daily["parameters"] == {"source": "api"}
+    func, _ = _flow_function(ENTRYPOINTS["daily-predictions"])
+    assert "source" in {a.arg for a in (*func.args.args, *func.args.kwonlyargs)}
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -158,7 +171,6 @@ def test_shared_settings_come_from_definitions_anchors(name):
     first = deployments[0]
     for deployment in deployments[1:]:
         assert deployment["work_pool"] is first["work_pool"], deployment["name"]
-        assert deployment["concurrency_limit"] is first["concurrency_limit"], deployment["name"]
 
 
 def _next_runs(schedule: dict[str, Any], n: int, start: datetime) -> list[datetime]:
@@ -212,7 +224,7 @@ def test_backfill_and_ingest_run_only_by_hand(name):
 def test_docker_variant_mirrors_the_process_deployments():
     process, docker = _deployments("prefect.yaml"), _deployments("prefect.docker.yaml")
     for name in ENTRYPOINTS:
-        for key in ("entrypoint", "schedules", "concurrency_limit", "parameters", "tags"):
+        for key in ("entrypoint", "schedules", "parameters", "tags"):
             assert process[name].get(key) == docker[name].get(key), (name, key)
     pool = docker["daily-predictions"]["work_pool"]
     assert pool["name"] != process["daily-predictions"]["work_pool"]["name"]
