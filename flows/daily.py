@@ -2,7 +2,8 @@
 
 ingest the day -> quality gate -> ensure a champion -> score -> drift -> evaluate -> publish.
 A run that had to fall back to another model ends Failed (with the predictions stored) so that
-nobody mistakes it for a normal green run.
+nobody mistakes it for a normal green run. Alerts are Prefect events (tasks/alerts.py), routed
+to people by the automations of automations.yaml.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from prefect.states import Completed, Failed
 from nepse.app import NepseError, SourceError, daily, drift
 from nepse.app.ingest import resolve_source
 from nepse.app.publish import source_alert
-from tasks.alerts import send_alerts
+from tasks.alerts import raise_alerts
 from tasks.common import settings, writer_slot
 from tasks.daily import (
     check_drift,
@@ -51,20 +52,20 @@ def _daily(src: str, as_of: date | None):
         try:
             day = ingest_api_day(as_of)
         except SourceError as exc:  # retries are spent: a permanent failure reaches people
-            send_alerts([source_alert(exc)])
+            raise_alerts([source_alert(exc, as_of)])
             raise
     else:
         path = write_sample_market() if src == "sample" else src
         day = ingest_file_day(path, as_of, check_fresh=src != "sample")  # the sample has an end
     decision = daily.decide_day(day)
     if not decision.go_on:  # a holiday ends quietly; pending, early or stale days fail
-        send_alerts([decision.alert] if decision.alert else [])
+        raise_alerts([decision.alert] if decision.alert else [])
         return (Completed if decision.ok else Failed)(message=decision.message)
 
     gate = check_quality_gate(day)
     decision = daily.decide_gate(gate)
     if not decision.go_on:
-        send_alerts([decision.alert])
+        raise_alerts([decision.alert])
         return Failed(message=decision.message)
 
     drift.prestart_pages()  # Evidently's import runs in its own process, meanwhile
@@ -84,7 +85,7 @@ def _daily(src: str, as_of: date | None):
             drift_error = str(exc)
     verdict = evaluate_past_predictions(scored, summary)
     published = publish_results(scored, gate, summary, drift_error, verdict)
-    send_alerts(list(published.alerts))
+    raise_alerts(list(published.alerts))
     if published.retrain:
         from prefect.deployments import run_deployment
 

@@ -276,19 +276,21 @@ class Settings(BaseSettings):
     min_rolling_rank_ic: float = 0.0
     """Alert when the 20-day rolling realised Rank IC falls below this."""
     rmse_alert_ratio: float = 1.5
-    """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
+    """Alert when the realised RMSE over the last 20 out-of-sample days exceeds this multiple of
+    the scoring model's walk-forward out-of-sample RMSE on the same label."""
+    rmse_alert_min_days: int = Field(default=20, ge=1)
+    """Out-of-sample prediction days evaluated before the RMSE alert may fire. Chosen on the
+    real data's walk-forward days before 2024 (bench/rmse_alert_days.py): the smallest window
+    with at most one new alarm episode a year (1 day: 8.0 a year, 10: 2.0, 20: 1.0); from 2024
+    on, 20 days gave 0.5 a year."""
     webhook_url: SecretStr | None = None
-    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK (kept so
-    existing configurations still load)."""
+    """Unused: alerts are Prefect events, delivered by the automations of automations.yaml
+    (kept so existing configurations still load)."""
     reports_base_url: str | None = None
     """URL where the reports folder is served (e.g. by `nepse reports serve`); artifacts link
     there. Unset: they link the file:// path."""
     webhook_secret_block: str | None = None
-    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK."""
-    alert_block: str | None = None
-    """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
-    'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
-    flow run's logs."""
+    """Unused: alerts are Prefect events, delivered by the automations of automations.yaml."""
 
     # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
     api_protocol: Literal["auto", "exchange", "bearer"] = "auto"

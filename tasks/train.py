@@ -25,6 +25,7 @@ from prefect.artifacts import (
 )
 from prefect.logging import get_run_logger
 
+from nepse.app.events import PROMOTED, ModelChange
 from nepse.app.texts import report_url
 from nepse.errors import NepseError
 from nepse.features.panel import build_panel
@@ -35,6 +36,7 @@ from nepse.model.training import train_and_register
 from nepse.monitoring.daily_drift import baseline_for, sessions_of
 from nepse.monitoring.realised import save_walkforward_daily
 from nepse.store import open_store
+from tasks.alerts import record_model_change
 from tasks.common import holds_writer_slot, settings
 
 PanelSource = fanout.PanelSource
@@ -264,6 +266,10 @@ def train_register(
     save_walkforward_daily(wf_daily.filter(wf_daily["model"] == MODEL), folder)
     _save_drift_baseline(panel, out.model, out.walk_forward.predictions, folder, s)
     _artifacts(out.walk_forward, d, folder)
+    if d.promoted:  # an event (automation 'nepse model promoted or rolled back'), an artifact
+        record_model_change(
+            ModelChange(PROMOTED, d.version, d.champion_version, d.reason, "train-model", d.rank_ic)
+        )
     get_run_logger().info("model %s: Rank IC %s, %s (%s)", d.version, d.rank_ic, d.status, d.reason)
     return TrainOutcome(
         version=d.version,

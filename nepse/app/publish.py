@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
 from nepse.monitoring import side
-from nepse.monitoring.alerts import Alert, redact_in_http_logs  # noqa: F401  (tasks use it)
+from nepse.monitoring.alerts import Alert
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
 from nepse.monitoring.reports import build_index

@@ -81,8 +81,11 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         f"{meta.get('valid_start')} ({meta.get('n_fit')} + {meta.get('n_valid')} rows, "
         f"{meta.get('n_symbols')} symbols); {meta.get('best_iteration')} boosting rounds kept.",
         f"- Training RMSE {_fmt(meta.get('train_rmse'))}, validation RMSE "
-        f"{_fmt(meta.get('valid_rmse'))} (the daily monitor alerts above "
-        f"{meta.get('rmse_alert_ratio', 1.5)}× the training RMSE).",
+        f"{_fmt(meta.get('valid_rmse'))} (in sample: the fit and early-stopping slices). The "
+        "daily monitor compares the realised RMSE with the walk-forward out-of-sample RMSE "
+        f"{_fmt(lgbm.get('rmse'))} (the LightGBM row's RMSE below, on the same label) and "
+        f"alerts above {meta.get('rmse_alert_ratio', 1.5)}× it once NEPSE_RMSE_ALERT_MIN_DAYS "
+        "out-of-sample days are evaluated.",
         f"- Data fingerprint `{meta.get('data_fingerprint', '')[:16]}`; seed {meta.get('seed')}; "
         f"libraries {meta.get('library_versions')}.",
         "",

@@ -15,7 +15,6 @@ import polars as pl
 import pytest
 
 from nepse.schema import DATASET_MARKER
-from tests.unit.monitoring.test_alerts import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -41,20 +40,34 @@ def _env(monkeypatch, data_dir, **extra):
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("NEPSE_DATA_DIR", str(data_dir))
     monkeypatch.delenv("NEPSE_WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("NEPSE_ALERT_BLOCK", raising=False)
 
 
-def _alert_block(url: str) -> str:
-    """Save a Prefect custom-webhook notification block posting to `url`; returns its name."""
-    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+@pytest.fixture
+def emitted(monkeypatch):
+    """The Prefect events the run emits, recorded by Prefect's own asserting events client.
 
-    CustomWebhookNotificationBlock(
-        name="nepse-test",
-        url=url,
-        json_data={"text": "{{subject}}\n{{body}}"},
-        allow_private_urls=True,
-    ).save("nepse-test-alerts", overwrite=True)
-    return "custom-webhook/nepse-test-alerts"
+    Returns a function: `emitted("nepse.alert.")` drains the events worker (once, after the
+    run) and lists the events whose name starts with the prefix.
+    """
+    from prefect.events.clients import AssertingEventsClient
+    from prefect.events.worker import EventsWorker
+
+    AssertingEventsClient.reset()
+    worker = EventsWorker.instance(AssertingEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
+
+    def events(prefix: str):
+        worker.drain()
+        return [
+            e for c in AssertingEventsClient.all for e in c.events if e.event.startswith(prefix)
+        ]
+
+    yield events
+    worker.drain()
+
+
+def _texts(events) -> list[str]:
+    return [e.payload["text"] for e in events]
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +178,7 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999"])
-def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch, damage):
+def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, damage, emitted):
     """A damaged champion: the run ends degraded on the fallback, alerts, and never crashes.
 
     LightGBM's parser aborts or segfaults on a truncated model.txt: the checksum written at
@@ -182,9 +195,7 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
         truncate_model_file(folder, float(damage.removeprefix("cut-")))
     else:
         shutil.rmtree(folder)
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(sample_dir))
+    state, out = _run(source=str(sample_dir))
     assert state.is_failed() and "fallback" in state.message
     con = _db(data_dir)
     try:
@@ -193,9 +204,15 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
         con.close()
     # No previous champion exists here, so the naive baseline made every prediction.
     assert roles == [("naive_baseline", "naive-reversal-1d")]
-    texts = [b["text"] for b in hook.bodies]
-    assert any("model fallback" in t for t in texts), texts
-    assert all("s3cr3t" not in t for t in texts)
+    (event,) = emitted("nepse.alert.fallback")
+    day = event.payload["day"]
+    assert event.resource.id == f"nepse.daily.{day}" and out is None
+    assert event.payload["model_version"] == "naive-reversal-1d"
+    assert event.payload["numbers"]["model_role"] == "naive_baseline"
+    text = event.payload["text"]
+    assert "model fallback" in text and day in text and "naive-reversal-1d" in text
+    # The link to the run that made the predictions (PREFECT_UI_URL-based).
+    assert event.payload["flow_run_id"] and event.payload["flow_run_id"] in text
 
 
 def test_a_daily_run_builds_its_features_once(data_dir, sample_dir, monkeypatch):
@@ -258,18 +275,16 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
         con.close()
 
 
-def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, monkeypatch):
+def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, emitted):
     """Evidently's page (rendered in the side process) fails: the run completes, the day's
     verdict and predictions are stored, and the alert says the report failed and why."""
     shutil.rmtree(data_dir / "evidently", ignore_errors=True)
     (data_dir / "evidently").write_text("not a folder")  # the workspace cannot be written
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, out = _run(source=str(sample_dir))
+    state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
-    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
-    assert failed and "evidently" in failed[0], hook.bodies
+    failed = _texts(emitted("nepse.alert.drift-report"))
+    assert len(failed) == 1 and "evidently" in failed[0] and str(out.as_of) in failed[0]
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 1
@@ -277,7 +292,7 @@ def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, 
         con.close()
 
 
-def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
+def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, emitted):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     from nepse.schema import DATASET_SAMPLE
 
@@ -290,9 +305,7 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     bad.write_text("\n".join(rows) + "\n")
     # A day added to the sample market: marked as sample data, or the store refuses to mix it in.
     (tmp_path / DATASET_MARKER).write_text("sample\n")
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
+    state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
     assert state.is_failed()
     assert "quality gate" in str(state.message) or "quality gate" in str(
         state.result(raise_on_failure=False)
@@ -302,7 +315,10 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == 0
     finally:
         con.close()
-    assert any("quality gate" in b["text"] for b in hook.bodies)
+    (event,) = emitted("nepse.alert.quality-gate")
+    assert event.resource.id == "nepse.daily.2026-11-23"
+    assert event.payload["numbers"]["reject_share"] > 0.5
+    assert "quality gate" in event.payload["text"] and "2026-11-23" in event.payload["text"]
 
 
 def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_dir):
@@ -369,7 +385,7 @@ def test_models_cli_lists_and_shows_the_champion(data_dir):
     assert '"status": "champion"' in shown.output and "Limitations" in shown.output
 
 
-def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
+def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch, emitted):
     # The sample market's last session is 2026-11-20; by the clock now it is behind.
     monkeypatch.setenv("NEPSE_STALE_AFTER_MINUTES", "60")
     con = _db(data_dir)
@@ -377,12 +393,12 @@ def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
         before = con.execute("SELECT count(*) FROM predictions").fetchall()[0][0]
     finally:
         con.close()
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(sample_dir))
+    state, _ = _run(source=str(sample_dir))
     assert state.is_failed() and "stale data" in state.message, state.message
     assert "2026-11-20" in state.message
-    assert any("stale data" in b["text"] for b in hook.bodies), hook.bodies
+    (event,) = emitted("nepse.alert.stale-data")
+    assert event.resource.id == "nepse.daily.2026-11-20" and event.payload["level"] == "error"
+    assert "stale data" in event.payload["text"]
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == before
@@ -403,7 +419,7 @@ def test_an_as_of_that_is_not_a_trading_day_writes_nothing(data_dir, sample_dir,
         con.close()
 
 
-def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
+def test_a_permanent_source_failure_alerts(data_dir, monkeypatch, emitted):
     import tasks.fetch
     from nepse.errors import SourceError
 
@@ -411,9 +427,9 @@ def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
         raise SourceError(f"NEPSE API answered HTTP 404 for {day} on every retry")
 
     monkeypatch.setattr(tasks.fetch, "fetch_and_ingest_day", gone)
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source="api", as_of=date(2026, 11, 20))
+    state, _ = _run(source="api", as_of=date(2026, 11, 20))
     assert state.is_failed()
-    texts = [b["text"] for b in hook.bodies]
-    assert any("price source failed" in t and "HTTP 404" in t for t in texts), texts
+    (event,) = emitted("nepse.alert.source")
+    assert event.resource.id == "nepse.daily.2026-11-20"
+    text = event.payload["text"]
+    assert "price source failed" in text and "HTTP 404" in text and "2026-11-20" in text
