@@ -28,19 +28,25 @@ from tasks.daily import (
 )
 from tasks.fetch import ingest_api_day
 from tasks.ingest import ingest_file_day, write_sample_market
+from tasks.names import daily_run_name, rename_run
 from tasks.publish import publish_results
 
 
-@flow(name="daily-predictions", log_prints=True)
+@flow(name="daily-predictions", flow_run_name=daily_run_name, log_prints=True)
 def daily_predictions(as_of: date | None = None, source: str | None = None):
-    """Score every active NEPSE equity's next-day return and check drift and performance.
+    """Predict every active NEPSE equity's return and check drift and performance.
+
+    The predicted return is the return of buying at the next session's VWAP and selling at the
+    VWAP 5 sessions later (the defaults of NEPSE_LABEL and NEPSE_LABEL_HOLD; the run's summary
+    names the label of the model that scored).
 
     Args:
         as_of: Trading day to score (its close is the last data used). Empty: the latest
             trading day up to today in Asia/Kathmandu time.
-        source: Where the day's prices come from: 'sample' (the generated sample market),
-            'api' (the NEPSE today-price API in NEPSE_API_BASE_URL), or a path to a file or
-            folder of NEPSE price files. Empty: NEPSE_SOURCE; neither set fails the run.
+        source: Where the day's prices come from: 'api' (the exchange, nepalstock.com, through
+            nepsepy, with ShareSansar's today's-price page as the fallback; NEPSE_API_*
+            settings), 'sample' (the generated sample market), or a path to a file or folder
+            of NEPSE price files. Empty: NEPSE_SOURCE; neither set fails the run.
     """
     src = resolve_source(settings(), source)  # ConfigError naming NEPSE_SOURCE if neither
     with writer_slot("run the daily predictions"):  # one run at a time uses the database
@@ -61,6 +67,7 @@ def _daily(src: str, as_of: date | None):
     if not decision.go_on:  # a holiday ends quietly; pending, early or stale days fail
         raise_alerts([decision.alert] if decision.alert else [])
         return (Completed if decision.ok else Failed)(message=decision.message)
+    rename_run(f"daily-{day.as_of}")  # an empty as_of: named by the day it scores
 
     gate = check_quality_gate(day)
     decision = daily.decide_gate(gate)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from prefect import flow
 
 from tasks.ingest import ingest_files, write_sample_market
+from tasks.names import ingest_run_name
 
 
-@flow(name="ingest-prices", log_prints=True)
+@flow(name="ingest-prices", flow_run_name=ingest_run_name, log_prints=True)
 def ingest_prices(
     path: str | None = None,
     sample_symbols: int | None = None,

@@ -26,7 +26,8 @@ from prefect.artifacts import (
 from prefect.logging import get_run_logger
 
 from nepse.app.events import PROMOTED, ModelChange
-from nepse.app.texts import report_url
+from nepse.app.publish import publish_model_reports
+from nepse.app.texts import card_markdown, report_url
 from nepse.errors import NepseError
 from nepse.features.panel import build_panel
 from nepse.model import fanout
@@ -306,18 +307,23 @@ def _artifacts(wf: WalkForwardResult, d, folder: Path) -> None:
         table=table,
         description=f"Walk-forward (out-of-sample) metrics of {d.version} vs baselines",
     )
-    card = (folder / "card.md").read_text(encoding="utf-8")
+    s = settings()
+    pages = publish_model_reports(s, folder)  # served beside the daily reports
+    card = card_markdown(s, (folder / "card.md").read_text(encoding="utf-8"), folder, pages)
     create_markdown_artifact(key="model-card", markdown=card, description=f"Model card {d.version}")
-    create_link_artifact(
-        key="evaluation-report",
-        link=report_url(settings(), folder / "evaluation.html"),
-        link_text=f"Evaluation report {d.version}",
-        description="Cumulative top-minus-bottom return, daily Rank IC, feature importance",
-    )
-    if (folder / "trading.html").is_file():
-        create_link_artifact(
-            key="trading-report",
-            link=report_url(settings(), folder / "trading.html"),
-            link_text=f"Backtest with NEPSE costs {d.version}",
-            description="Long-only top-k with costs vs the universe: returns, drawdown, quintiles",
-        )
+    shown = {
+        "evaluation.html": (
+            "evaluation-report",
+            f"Evaluation report {d.version}",
+            "Cumulative top-minus-bottom return, daily Rank IC, feature importance",
+        ),
+        "trading.html": (
+            "trading-report",
+            f"Backtest with NEPSE costs {d.version}",
+            "Long-only top-k with costs vs the universe: returns, drawdown, quintiles",
+        ),
+    }
+    for name, (key, text, description) in shown.items():
+        url = report_url(s, pages[name]) if name in pages else None
+        if url:  # without NEPSE_REPORTS_BASE_URL the card shows the pages' paths instead
+            create_link_artifact(key=key, link=url, link_text=text, description=description)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from nepse.features.labels import label_of_model, predicted_return_text
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
 from nepse.monitoring import side
@@ -49,7 +52,11 @@ def publish_day(
     with open_store(
         settings.database, read_only=True, lock_timeout_s=settings.lock_timeout_s
     ) as st:
-        index = build_index(settings.data_dir, st.report_index_rows())
+        index = build_index(
+            settings.data_dir,
+            st.report_index_rows(),
+            predicted=predicted_return_text(*label_of_model({}, settings)),
+        )
         days = settings.retrain_on_drift_days
         drifted = st.recent_dataset_drift(days) if days else []
     alerts = tuple(daily_alerts(scored, drift, drift_error, verdict))
@@ -105,3 +112,19 @@ def _finish_pages(
     for label, error in failed.items():
         log.warning("Evidently %s failed: %s", label, error)
     return failed.get(side.drift_page_label(scored.as_of))
+
+
+MODEL_PAGES = ("evaluation.html", "trading.html")
+
+
+def publish_model_reports(settings: Settings, folder: Path) -> dict[str, Path]:
+    """Copy a model's pages (evaluation, backtest) to reports/models/<version>/, where the
+    reports server (`nepse reports serve`, NEPSE_REPORTS_BASE_URL) serves them; name -> copy."""
+    out = settings.data_dir / "reports" / "models" / folder.name
+    copies = {}
+    for name in MODEL_PAGES:
+        page = folder / name
+        if page.is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            copies[name] = Path(shutil.copy2(page, out / name))
+    return copies

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nepse.features.labels import predicted_return_text
 from nepse.model.walkforward import MODEL, WalkForwardResult
 
 _COLUMNS = (
@@ -63,8 +64,8 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
         "## Intended use",
         "",
-        f"Ranks NEPSE equities by their predicted {meta.get('horizon', 1)}-trading-day "
-        "adjusted return (`pred_ret`), made after the close of day t for t+1. Use it as one "
+        f"Ranks NEPSE equities by their predicted return (`pred_ret`), made after the close "
+        f"of day t. {predicted_return_text(*_label(meta))}. Use it as one "
         "input to research, not as trading advice: it is not a price target, it has no view "
         "on risk or liquidity, and NEPSE does not allow short selling, so the top-minus-bottom "
         "spread below measures ranking quality, not a tradable profit.",
@@ -128,6 +129,11 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _label(meta: dict[str, Any]) -> tuple[str, int]:
+    label = meta.get("label") or {"name": "close_to_close", "hold": meta.get("horizon", 1)}
+    return label["name"], int(label["hold"])
 
 
 def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:

@@ -96,7 +96,8 @@ _LEGEND = """
     <li>The model's predictions get their own test (prediction drift), against its
         training-time predictions.</li>
     <li><strong>Rank IC</strong> is the realised Spearman correlation between that day's
-        predictions and the next-day returns; it appears once the returns are known. Drift
+        predictions and the returns they predict (the label above); it appears once those
+        returns are known. Drift
         matters most when it comes with a falling Rank IC. Days inside the scoring model's
         training window are marked <em>in-sample</em> and have no Rank IC here.</li>
   </ul>
@@ -170,8 +171,11 @@ def _verdict_html(alarms: Any) -> str:
     return "<br>".join(parts)
 
 
-def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Path:
-    """Write `<data_dir>/reports/index.html`: one row per (day, model version), newest first."""
+def build_index(
+    data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame, *, predicted: str = ""
+) -> Path:
+    """Write `<data_dir>/reports/index.html`: one row per (day, model version), newest first;
+    `predicted` says what the predictions are (`nepse.features.labels.predicted_return_text`)."""
     reports_dir = Path(data_dir) / REPORTS_DIR
     reports_dir.mkdir(parents=True, exist_ok=True)
     records = _rows(rows)
@@ -189,7 +193,8 @@ def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Pa
 </head>
 <body>
 <h1>Drift reports</h1>
-<p class="sub">NEPSE next-day return model — {len(records)} report(s), newest first.</p>
+<p class="sub">NEPSE prediction service — {len(records)} report(s), newest first.
+{html.escape(predicted.replace("`", ""), quote=False)}</p>
 <table id="reports">
 <thead><tr><th>Date</th><th>Model version</th>
 <th>Calibrated drift (today / alarm line, percentile of history)</th><th>Drifted share</th>

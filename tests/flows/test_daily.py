@@ -125,6 +125,7 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     monkeypatch.setenv("NEPSE_DRIFT_MAX_FEATURES", "0")  # every feature of the model
+    monkeypatch.setenv("NEPSE_REPORTS_BASE_URL", "http://reports.test:8765/")
 
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
@@ -164,8 +165,25 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         )
     keys = {a.key for a in arts}
     assert {"daily-summary", "daily-predictions", "drift-report", "report-index"} <= keys
-    summary = next(a for a in arts if a.key == "daily-summary").data
+    by_key = {a.key: a.data for a in arts}
+    summary = by_key["daily-summary"]
     assert out.model_version in summary and "Top 10" in summary
+    # What is predicted, in the label's words (the sample champion's label: the default).
+    assert (
+        "Predicted return = the return of buying at the next session's VWAP and selling at "
+        "the VWAP 5 sessions later" in summary
+    )
+    assert "close-to-close" not in summary and "file://" not in summary
+    # Links open from the Prefect UI: the reports server's URLs, never file://.
+    assert (
+        f"http://reports.test:8765/{day}/drift-{out.model_version}.html" in by_key["drift-report"]
+    )
+    assert "http://reports.test:8765/index.html" in by_key["report-index"]
+    table = by_key["daily-predictions"]
+    assert '"predicted return"' in table and '"pred_ret"' not in table
+    # Started without as_of: named by the day it scored.
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(state.state_details.flow_run_id).name == f"daily-{day}"
 
     # Idempotent: the same day again replaces, never duplicates.
     state2, _ = _run(source=str(sample_dir))
