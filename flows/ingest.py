@@ -14,6 +14,7 @@ def ingest_prices(
     sample_symbols: int | None = None,
     sample_years: float | None = None,
     sample_seed: int | None = None,
+    changed_only: bool = True,
 ):
     """Ingest NEPSE daily prices into the DuckDB store, every bad row accounted for.
 
@@ -26,7 +27,10 @@ def ingest_prices(
         sample_years: Sample market history in years (only when `path` is empty; default
             NEPSE_SAMPLE_YEARS, 6).
         sample_seed: Sample market seed (only when `path` is empty; default NEPSE_SAMPLE_SEED).
+        changed_only: Read only the files of a folder that changed since its last ingestion
+            (by size, modification time and SHA-256). Off: read every file again, e.g. after
+            changing an ingestion rule such as NEPSE_OHLC_POLICY.
     """
     if not path:
         path = write_sample_market(sample_symbols, sample_years, sample_seed)
-    return ingest_files(path)
+    return ingest_files(path, changed_only)

@@ -28,9 +28,10 @@ def write_sample_market(
 
 @task(name="ingest-files")
 @holds_writer_slot
-def ingest_files(path: str) -> ingest.IngestReport:
-    """Read NEPSE price files at `path` into DuckDB in one transaction; returns the run counts."""
-    report = ingest.ingest_files(settings(), path)
+def ingest_files(path: str, changed_only: bool = True) -> ingest.IngestReport:
+    """Read NEPSE price files at `path` into DuckDB in one transaction (a folder: only its
+    files that changed since its last ingestion, unless `changed_only` is False)."""
+    report = ingest.ingest_files(settings(), path, changed_only=changed_only)
     get_run_logger().info("%s", report.summary())
     create_markdown_artifact(
         key="ingest-summary", markdown=report.to_markdown(), description=f"Ingestion of {path}"

@@ -18,6 +18,7 @@ from nepse.store.models import ModelsMixin
 from nepse.store.predictions import PredictionsMixin
 from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
 from nepse.store.security_history import SecurityHistoryMixin
+from nepse.store.source_files import SourceFilesMixin
 
 __all__ = [
     "DAY_STATUSES",
@@ -32,7 +33,15 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, PredictionsMixin, ModelsMixin, SecurityHistoryMixin, StoreBase):
+class Store(
+    PricesMixin,
+    DaysMixin,
+    PredictionsMixin,
+    ModelsMixin,
+    SecurityHistoryMixin,
+    SourceFilesMixin,
+    StoreBase,
+):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:
