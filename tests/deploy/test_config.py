@@ -20,9 +20,9 @@ import yaml
 from tests.conftest import REPO
 
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
-PULL = [
-    {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEPSE_PROJECT_DIR }}"}}
-]
+PULL_DIR = {
+    "prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEPSE_PROJECT_DIR }}"}
+}
 ENTRYPOINTS = {
     "daily-predictions": "flows/daily.py:daily_predictions",
     "train-model": "flows/train.py:train_model",
@@ -130,9 +130,10 @@ def test_no_absolute_paths_anywhere(name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_pull_step_finds_the_code_through_the_workers_environment(name):
+def test_pull_steps_find_the_code_through_the_workers_environment(name):
     config = _load(name)
-    assert config["pull"] == PULL
+    # First a check that fails the run naming the variable when the worker lacks it.
+    assert config["pull"] == [{"flows.steps.require_project_dir": {}}, PULL_DIR]
     for deployment in config["deployments"]:
         # A per-deployment pull section would replace the shared one.
         assert "pull" not in deployment, deployment["name"]
@@ -232,3 +233,17 @@ def test_docker_variant_mirrors_the_process_deployments():
     assert variables["image"].startswith("nepse-predict:")
     # The database outlives the containers: a named volume at the image's NEPSE_DATA_DIR.
     assert any(v.endswith(":/data") for v in variables["volumes"])
+
+
+@pytest.mark.parametrize("project_dir", [None, "", "/no/such/folder"])
+def test_the_pull_check_fails_naming_the_variable_when_it_is_missing(monkeypatch, project_dir):
+    from flows.steps import require_project_dir
+
+    monkeypatch.delenv("PREFECT__FLOW_RUN_ID", raising=False)  # no run to fail: it only raises
+    monkeypatch.delenv("NEPSE_PROJECT_DIR", raising=False)
+    if project_dir is not None:
+        monkeypatch.setenv("NEPSE_PROJECT_DIR", project_dir)
+    with pytest.raises(RuntimeError, match="NEPSE_PROJECT_DIR is not set to a folder"):
+        require_project_dir()
+    monkeypatch.setenv("NEPSE_PROJECT_DIR", str(REPO))
+    assert require_project_dir() == {"directory": str(REPO)}
