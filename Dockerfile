@@ -22,7 +22,7 @@ RUN /opt/venv/bin/uv pip install --no-deps --compile-bytecode --python /opt/venv
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="nepse-predict" \
-      org.opencontainers.image.description="Daily NEPSE next-day return predictions (Prefect worker)"
+      org.opencontainers.image.description="Daily NEPSE return predictions (Prefect worker)"
 # libgomp1: LightGBM's OpenMP runtime.
 # hadolint ignore=DL3008
 RUN apt-get update \

@@ -23,6 +23,7 @@ from prefect.logging import get_run_logger
 
 from nepse.app import fetch
 from tasks.fetch import API, fetch_and_ingest_day, plan_backfill_days
+from tasks.names import backfill_run_name
 
 # (days done, days planned, day, status) after each day; process-local, so the CLI can draw a
 # progress bar without a flow parameter that the Prefect UI form could not show.
@@ -45,15 +46,16 @@ def _notify(done: int, total: int, day: date | None, status: str) -> None:
         callback(done, total, day, status)
 
 
-@flow(name="backfill-prices", log_prints=True)
+@flow(name="backfill-prices", flow_run_name=backfill_run_name, log_prints=True)
 def backfill_prices(start: date, end: date, source: str = "api", chunk_days: int = 20) -> dict:
     """Backfill NEPSE daily prices for start..end, skipping days already complete.
 
     Args:
         start: First business day to fetch (inclusive).
         end: Last business day to fetch (inclusive).
-        source: 'api' for the live today-price API (NEPSE_API_* settings), or a folder of raw
-            API pages recorded by an earlier fetch (<folder>/<YYYY-MM-DD>/page-N.json).
+        source: 'api' for the exchange (nepalstock.com through nepsepy, with ShareSansar's
+            today's-price page as the fallback; NEPSE_API_* settings), or a folder of raw API
+            pages recorded by an earlier fetch (<folder>/<YYYY-MM-DD>/page-N.json).
         chunk_days: Days per chunk; progress is reported after each chunk.
     """
     label = source if source == API else str(Path(source).expanduser().resolve())

@@ -2,7 +2,8 @@
 
 ingest the day -> quality gate -> ensure a champion -> score -> drift -> evaluate -> publish.
 A run that had to fall back to another model ends Failed (with the predictions stored) so that
-nobody mistakes it for a normal green run.
+nobody mistakes it for a normal green run. Alerts are Prefect events (tasks/alerts.py), routed
+to people by the automations of automations.yaml.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from flows.hooks import RUN_STATE_HOOKS
 from nepse.app import NepseError, SourceError, daily, drift
 from nepse.app.ingest import resolve_source
 from nepse.app.publish import source_alert
-from tasks.alerts import send_alerts
-from tasks.common import settings
+from tasks.alerts import raise_alerts
+from tasks.common import settings, writer_slot
 from tasks.daily import (
     check_drift,
     check_quality_gate,
@@ -29,39 +30,56 @@ from tasks.daily import (
 )
 from tasks.fetch import ingest_api_day
 from tasks.ingest import ingest_file_day, write_sample_market
+from tasks.names import daily_run_name, rename_run
 from tasks.publish import publish_results
 
 
-@flow(name="daily-predictions", log_prints=True, **RUN_STATE_HOOKS)  # state for /health
+@flow(
+    name="daily-predictions",
+    flow_run_name=daily_run_name,
+    log_prints=True,
+    **RUN_STATE_HOOKS,  # the last run's state for the API's /health
+)
 def daily_predictions(as_of: date | None = None, source: str | None = None):
-    """Score every active NEPSE equity's next-day return and check drift and performance.
+    """Predict every active NEPSE equity's return and check drift and performance.
+
+    The predicted return is the return of buying at the next session's VWAP and selling at the
+    VWAP 5 sessions later (the defaults of NEPSE_LABEL and NEPSE_LABEL_HOLD; the run's summary
+    names the label of the model that scored).
 
     Args:
         as_of: Trading day to score (its close is the last data used). Empty: the latest
             trading day up to today in Asia/Kathmandu time.
-        source: Where the day's prices come from: 'sample' (the generated sample market),
-            'api' (the NEPSE today-price API in NEPSE_API_BASE_URL), or a path to a file or
-            folder of NEPSE price files. Empty: NEPSE_SOURCE; neither set fails the run.
+        source: Where the day's prices come from: 'api' (the exchange, nepalstock.com, through
+            nepsepy, with ShareSansar's today's-price page as the fallback; NEPSE_API_*
+            settings), 'sample' (the generated sample market), or a path to a file or folder
+            of NEPSE price files. Empty: NEPSE_SOURCE; neither set fails the run.
     """
     src = resolve_source(settings(), source)  # ConfigError naming NEPSE_SOURCE if neither
+    with writer_slot("run the daily predictions"):  # one run at a time uses the database
+        return _daily(src, as_of)
+
+
+def _daily(src: str, as_of: date | None):
     if src == "api":
         try:
             day = ingest_api_day(as_of)
         except SourceError as exc:  # retries are spent: a permanent failure reaches people
-            send_alerts([source_alert(exc)])
+            raise_alerts([source_alert(exc, as_of)])
             raise
     else:
         path = write_sample_market() if src == "sample" else src
         day = ingest_file_day(path, as_of, check_fresh=src != "sample")  # the sample has an end
     decision = daily.decide_day(day)
     if not decision.go_on:  # a holiday ends quietly; pending, early or stale days fail
-        send_alerts([decision.alert] if decision.alert else [])
+        raise_alerts([decision.alert] if decision.alert else [])
         return (Completed if decision.ok else Failed)(message=decision.message)
+    rename_run(f"daily-{day.as_of}")  # an empty as_of: named by the day it scores
 
     gate = check_quality_gate(day)
     decision = daily.decide_gate(gate)
     if not decision.go_on:
-        send_alerts([decision.alert])
+        raise_alerts([decision.alert])
         return Failed(message=decision.message)
 
     drift.prestart_pages(settings())  # Evidently's import runs in its own process, meanwhile
@@ -87,7 +105,9 @@ def daily_predictions(as_of: date | None = None, source: str | None = None):
         get_run_logger().warning("orders and paper ledger not made: %s", exc)
         paper_error = f"orders for the session after {scored.as_of} not made: {exc}"
     published = publish_results(scored, gate, summary, drift_error, verdict, traded)
-    send_alerts(list(published.alerts) + ([daily.orders_alert(paper_error)] if paper_error else []))
+    raise_alerts(
+        list(published.alerts) + ([daily.orders_alert(scored, paper_error)] if paper_error else [])
+    )
     if published.retrain:
         from prefect.deployments import run_deployment
 

@@ -34,7 +34,7 @@ SECRET_FIELDS = ("api_token", "api_key")
 _RULES = (
     "price limits are dated market rules: edit the price_limit table of nepse/market/rules.toml"
 )
-_ALERTS = "alerts go through the Prefect notification block NEPSE_ALERT_BLOCK"
+_ALERTS = "alerts are Prefect events routed by the automations of automations.yaml"
 _DRIFT = "the calibrated drift alarms replaced it (see NEPSE_DRIFT_ALARM_QUANTILE)"
 REMOVED_SETTINGS: dict[str, str] = {
     "price_limit_before": _RULES,
@@ -42,6 +42,7 @@ REMOVED_SETTINGS: dict[str, str] = {
     "price_limit_change_date": _RULES,
     "webhook_url": _ALERTS,
     "webhook_secret_block": _ALERTS,
+    "alert_block": _ALERTS,
     "drift_max_features": _DRIFT,
     "drift_share_threshold": _DRIFT,
 }
@@ -134,9 +135,13 @@ class Settings(BaseSettings):
     ohlc_policy: Literal["repair", "reject"] = "repair"
     """Open/high/low outside a valid range: 'repair' widens high/low to contain open and close
     and flags the row ohlc_repaired; 'reject' quarantines it with reason ohlc_inconsistent."""
-    lock_timeout_s: float = Field(default=0.0, ge=0.0)
-    """How long one attempt waits for another writer to release the database (0: fail at once;
-    Prefect task retries add backoff on top)."""
+    lock_timeout_s: float = Field(default=120.0, ge=0.0)
+    """How long a step waits for a process outside the service's runs (a notebook, a script)
+    that holds the DuckDB file before failing with an error naming that process's PID. Runs
+    never wait here for each other: they queue on the writer slot (`writer_wait_s`)."""
+    writer_wait_s: float = Field(default=3600.0, gt=0.0)
+    """How long a run waits for the writer slot (the Prefect global concurrency limit
+    `nepse-writer`, which one run at a time holds while it uses the database) before failing."""
     max_reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
     """Daily quality gate: fail the day when more than this share of the scored day's rows was
     rejected."""
@@ -323,14 +328,16 @@ class Settings(BaseSettings):
     min_rolling_rank_ic: float = 0.0
     """Alert when the 20-day rolling realised Rank IC falls below this."""
     rmse_alert_ratio: float = 1.5
-    """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
+    """Alert when the realised RMSE over the last 20 out-of-sample days exceeds this multiple of
+    the scoring model's walk-forward out-of-sample RMSE on the same label."""
+    rmse_alert_min_days: int = Field(default=20, ge=1)
+    """Out-of-sample prediction days evaluated before the RMSE alert may fire. Chosen on the
+    real data's walk-forward days before 2024 (bench/rmse_alert_days.py): the smallest window
+    with at most one new alarm episode a year (1 day: 8.0 a year, 10: 2.0, 20: 1.0); from 2024
+    on, 20 days gave 0.5 a year."""
     reports_base_url: str | None = None
     """URL where the reports folder is served (e.g. by `nepse reports serve`); artifacts link
     there. Unset: they link the file:// path."""
-    alert_block: str | None = None
-    """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
-    'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
-    flow run's logs."""
 
     # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
     api_protocol: Literal["auto", "exchange", "bearer"] = "auto"

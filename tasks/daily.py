@@ -9,10 +9,11 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from nepse.app import daily, drift, paper
-from tasks.common import IO_RETRY, settings, timed
+from tasks.common import holds_writer_slot, settings, timed
 
 
-@task(name="check-quality-gate", **IO_RETRY)
+@task(name="check-quality-gate")
+@holds_writer_slot
 @timed
 def check_quality_gate(day: daily.DayOutcome) -> daily.GateResult:
     """May the day be scored? Its prices must be stored and its rejects within the limit."""
@@ -21,7 +22,8 @@ def check_quality_gate(day: daily.DayOutcome) -> daily.GateResult:
     return gate
 
 
-@task(name="find-champion", **IO_RETRY)
+@task(name="find-champion")
+@holds_writer_slot
 @timed
 def find_champion() -> str | None:
     """The champion model's version, or None when the registry has none."""
@@ -30,7 +32,8 @@ def find_champion() -> str | None:
     return version
 
 
-@task(name="score-universe", **IO_RETRY)
+@task(name="score-universe")
+@holds_writer_slot
 @timed
 def score_universe(as_of: date) -> daily.ScoredDay:
     """Build the day's features once, score every active equity (champion, else fallbacks),
@@ -48,6 +51,7 @@ def score_universe(as_of: date) -> daily.ScoredDay:
 
 
 @task(name="check-drift")
+@holds_writer_slot
 @timed
 def check_drift(scored: daily.ScoredDay) -> drift.DriftSummary:
     """Calibrated drift of the last N sessions against the model's training-period reference."""
@@ -61,7 +65,8 @@ def check_drift(scored: daily.ScoredDay) -> drift.DriftSummary:
     return summary
 
 
-@task(name="evaluate-past-predictions", **IO_RETRY)
+@task(name="evaluate-past-predictions")
+@holds_writer_slot
 @timed
 def evaluate_past_predictions(
     scored: daily.ScoredDay, summary: drift.DriftSummary | None
@@ -77,7 +82,8 @@ def evaluate_past_predictions(
     return verdict
 
 
-@task(name="trade-paper-portfolio", **IO_RETRY)
+@task(name="trade-paper-portfolio")
+@holds_writer_slot
 @timed
 def trade_paper_portfolio(scored: daily.ScoredDay) -> paper.PaperTraded:
     """Fill yesterday's orders at today's prices, record the paper ledger's day, and write the

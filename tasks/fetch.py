@@ -1,8 +1,9 @@
 """Live-data tasks: fetch one business day from the NEPSE API (or a recording) and store it.
 
-Prefect retries `fetch_and_ingest_day` only on `TransientSourceError` and `DatabaseLockedError`
-(`IO_RETRY`: exponential backoff 2/4/8 s with jitter). Prefect's retry delay is fixed per task,
-not per exception, so a 429/503 `Retry-After` is honoured inside the failing attempt: before
+Prefect retries `fetch_and_ingest_day` only on `TransientSourceError` (`SOURCE_RETRY`:
+exponential backoff 2/4/8 s with jitter); each attempt takes the writer slot (tasks/common.py).
+Prefect's retry delay is fixed per task, not per exception, so a 429/503 `Retry-After` is
+honoured inside the failing attempt: before
 re-raising, the task sleeps the part of `Retry-After` (capped by `api_max_retry_after_s`) that
 the coming backoff may not cover (jitter can shorten the backoff, so its shortest possible value
 counts). The retry therefore starts no earlier than max(backoff, Retry-After), the retry count
@@ -21,7 +22,7 @@ from prefect.logging import get_run_logger
 from prefect.utilities.math import lower_clamp_multiple
 
 from nepse.app import Settings, TransientSourceError, fetch
-from tasks.common import IO_RETRY, settings, timed
+from tasks.common import SOURCE_RETRY, holds_writer_slot, settings, timed
 
 API = fetch.API
 
@@ -47,7 +48,8 @@ def retry_after_wait(exc: TransientSourceError, s: Settings) -> float:
     return max(0.0, wanted - backoff)
 
 
-@task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **IO_RETRY)
+@task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **SOURCE_RETRY)
+@holds_writer_slot
 def fetch_and_ingest_day(day: date, source_label: str = API) -> fetch.FetchedDay:
     """Fetch `day` ('api', or a folder of recorded pages) and store it if complete."""
     s = settings()
@@ -86,7 +88,8 @@ def ingest_api_day(as_of: date | None) -> fetch.DayOutcome:
     return day
 
 
-@task(name="plan-backfill", **IO_RETRY)
+@task(name="plan-backfill")
+@holds_writer_slot
 def plan_backfill_days(
     start: date, end: date, source_label: str, chunk_days: int
 ) -> fetch.BackfillPlan:

@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
 from nepse.app import ingest
-from tasks.common import IO_RETRY, settings, timed
+from tasks.common import holds_writer_slot, settings, timed
 
 
 @task(name="write-sample-market")
@@ -26,10 +26,12 @@ def write_sample_market(
     return str(sample.path)
 
 
-@task(name="ingest-files", **IO_RETRY)
-def ingest_files(path: str) -> ingest.IngestReport:
-    """Read NEPSE price files at `path` into DuckDB in one transaction; returns the run counts."""
-    report = ingest.ingest_files(settings(), path)
+@task(name="ingest-files")
+@holds_writer_slot
+def ingest_files(path: str, changed_only: bool = True) -> ingest.IngestReport:
+    """Read NEPSE price files at `path` into DuckDB in one transaction (a folder: only its
+    files that changed since its last ingestion, unless `changed_only` is False)."""
+    report = ingest.ingest_files(settings(), path, changed_only=changed_only)
     get_run_logger().info("%s", report.summary())
     create_markdown_artifact(
         key="ingest-summary", markdown=report.to_markdown(), description=f"Ingestion of {path}"
@@ -37,7 +39,8 @@ def ingest_files(path: str) -> ingest.IngestReport:
     return report
 
 
-@task(name="ingest-day", **IO_RETRY)
+@task(name="ingest-day")
+@holds_writer_slot
 @timed
 def ingest_file_day(path: str, as_of: date | None, check_fresh: bool = True) -> ingest.DayOutcome:
     """Ingest price files, then pick the day to score: `as_of` if it is a stored trading day, or

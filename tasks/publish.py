@@ -7,10 +7,11 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.logging import get_run_logger
 
 from nepse.app import daily, publish, texts
-from tasks.common import IO_RETRY, settings, timed
+from tasks.common import holds_writer_slot, settings, timed
 
 
-@task(name="publish-results", **IO_RETRY)
+@task(name="publish-results")
+@holds_writer_slot
 @timed
 def publish_results(
     scored: daily.ScoredDay,

@@ -24,9 +24,12 @@ from prefect.logging import get_run_logger
 
 from nepse.app import NepseError
 from nepse.app import training as app
-from nepse.app.texts import report_url
+from nepse.app.events import PROMOTED, ModelChange
+from nepse.app.publish import publish_model_reports
+from nepse.app.texts import card_markdown, report_url
 from nepse.app.training import TrainingPanel, TrainOutcome, WalkForwardRun
-from tasks.common import IO_RETRY, settings
+from tasks.alerts import record_model_change
+from tasks.common import holds_writer_slot, settings
 
 WALK_FORWARD_SHARE = 90.0
 """Percent of the training progress bar given to the walk-forward (the rest: the final model)."""
@@ -65,7 +68,8 @@ def _progress(artifact: UUID | None, lo: float, hi: float):
     return report
 
 
-@task(name="build-training-panel", **IO_RETRY)
+@task(name="build-training-panel")
+@holds_writer_slot
 def build_training_panel(as_of: date | None) -> TrainingPanel:
     """Features and labels of the whole stored history up to `as_of`, saved as Parquet."""
     p = app.build_training_panel(settings(), as_of)
@@ -97,7 +101,8 @@ def walk_forward(panel: TrainingPanel, progress: UUID | None = None) -> WalkForw
     return run
 
 
-@task(name="train-and-register", **IO_RETRY)
+@task(name="train-and-register")
+@holds_writer_slot
 def train_register(
     panel: TrainingPanel,
     walk_forward_run: WalkForwardRun,
@@ -117,6 +122,12 @@ def train_register(
         "model %s: Rank IC %s, %s (%s)", out.version, out.rank_ic, out.status, out.reason
     )
     _artifacts(walk_forward_run, out)
+    if out.promoted:  # an event (automation 'nepse model promoted or rolled back'), an artifact
+        record_model_change(
+            ModelChange(
+                PROMOTED, out.version, out.champion_version, out.reason, "train-model", out.rank_ic
+            )
+        )
     return out
 
 
@@ -127,20 +138,25 @@ def _artifacts(run: WalkForwardRun, out: TrainOutcome) -> None:
         table=app.metrics_table(run),
         description=f"Walk-forward (out-of-sample) metrics of {out.version} vs baselines",
     )
-    card = (folder / "card.md").read_text(encoding="utf-8")
+    s = settings()
+    pages = publish_model_reports(s, folder)  # served beside the daily reports
+    card = card_markdown(s, (folder / "card.md").read_text(encoding="utf-8"), folder, pages)
     create_markdown_artifact(
         key="model-card", markdown=card, description=f"Model card {out.version}"
     )
-    create_link_artifact(
-        key="evaluation-report",
-        link=report_url(settings(), folder / "evaluation.html"),
-        link_text=f"Evaluation report {out.version}",
-        description="Cumulative top-minus-bottom return, daily Rank IC, feature importance",
-    )
-    if (folder / "trading.html").is_file():
-        create_link_artifact(
-            key="trading-report",
-            link=report_url(settings(), folder / "trading.html"),
-            link_text=f"Backtest with NEPSE costs {out.version}",
-            description="Long-only top-k with costs vs the universe: returns, drawdown, quintiles",
-        )
+    shown = {
+        "evaluation.html": (
+            "evaluation-report",
+            f"Evaluation report {out.version}",
+            "Cumulative top-minus-bottom return, daily Rank IC, feature importance",
+        ),
+        "trading.html": (
+            "trading-report",
+            f"Backtest with NEPSE costs {out.version}",
+            "The portfolio layer with NEPSE's costs vs the universe: NAV, drawdown, quintiles",
+        ),
+    }
+    for name, (key, text, description) in shown.items():
+        url = report_url(s, pages[name]) if name in pages else None
+        if url:  # without NEPSE_REPORTS_BASE_URL the card shows the pages' paths instead
+            create_link_artifact(key=key, link=url, link_text=text, description=description)

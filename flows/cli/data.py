@@ -58,6 +58,14 @@ def ingest_cmd(
     path: Annotated[
         Path | None, typer.Argument(help="File or folder of NEPSE prices; omit for the sample.")
     ] = None,
+    all_files: Annotated[
+        bool,
+        typer.Option(
+            "--all-files",
+            help="Read every file of the folder again, not only those changed since the last "
+            "ingestion (e.g. after changing an ingestion rule).",
+        ),
+    ] = False,
 ) -> None:
     """Load NEPSE price files into the DuckDB store (runs the `ingest-prices` flow)."""
     if path is not None and not path.exists():
@@ -68,7 +76,11 @@ def ingest_cmd(
         from flows.ingest import ingest_prices
 
         t_import = time.perf_counter() - t0
-        state, report = _run_flow(ingest_prices, path=str(path.resolve()) if path else None)
+        state, report = _run_flow(
+            ingest_prices,
+            path=str(path.resolve()) if path else None,
+            changed_only=not all_files,
+        )
     if not state.is_completed():
         fail(state)
     wall = time.perf_counter() - t0

@@ -15,12 +15,18 @@ app.add_typer(reports_app, name="reports")
 @reports_app.command("build")
 def reports_build() -> None:
     """Rewrite reports/index.html from the stored drift and performance tables."""
+    from nepse.features.labels import label_of_model, predicted_return_text
     from nepse.monitoring.reports import build_index
 
     s = _settings()
     with open_db(read_only=True) as st:
         rows = st.report_index_rows()
-    path = build_index(s.data_dir, rows, s.report_retention_days)
+    path = build_index(
+        s.data_dir,
+        rows,
+        s.report_retention_days,
+        predicted=predicted_return_text(*label_of_model({}, s)),
+    )
     console.print(f"wrote {path.resolve()} ({rows.height} report(s))")
 
 

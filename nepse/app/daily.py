@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from nepse.errors import ModelNotFoundError
-from nepse.features.labels import label_column
+from nepse.features.labels import label_column, label_of_model, label_words
 from nepse.features.panel import build_day
 from nepse.ingest.day import DayOutcome
 from nepse.ingest.gate import GateResult, check_day
@@ -32,7 +32,12 @@ from nepse.model.scoring import (
 )
 from nepse.monitoring.alerts import Alert
 from nepse.monitoring.drift import DriftSummary
-from nepse.monitoring.performance import MonitorVerdict, check_performance, evaluate_realised
+from nepse.monitoring.performance import (
+    MonitorVerdict,
+    check_performance,
+    evaluate_realised,
+    reference_rmse,
+)
 from nepse.monitoring.realised import in_sample_window, load_rank_ic_calibration
 from nepse.monitoring.summary import day_alert, gate_alert
 from nepse.settings import Settings
@@ -79,9 +84,16 @@ def decide_gate(gate: GateResult) -> DayDecision:
     return DayDecision(go_on=False, ok=False, message=alert.text, alert=alert)
 
 
-def orders_alert(error: str) -> Alert:
+def orders_alert(scored: ScoredDay, error: str) -> Alert:
     """The alert for a day whose orders and paper-ledger row could not be made."""
-    return Alert("orders not made", error, "error")
+    return Alert(
+        "orders",
+        "orders not made",
+        error,
+        "error",
+        day=scored.as_of,
+        model_version=scored.model_version,
+    )
 
 
 def gate_day(settings: Settings, day: DayOutcome) -> GateResult:
@@ -154,7 +166,7 @@ def score_day(settings: Settings, as_of: date, *, flow_run_id: str | None = None
         labels_path=labels_path,
         top=top,
         bottom=bottom,
-        walk_forward_rmse=((used or {}).get("metrics") or {}).get("rmse"),
+        walk_forward_rmse=reference_rmse((used or {}).get("metrics")),
     )
 
 
@@ -180,15 +192,27 @@ def evaluate_past(
         latest, n_days = st.latest_performance(), st.count_performance()
     folder = settings.data_dir / "models" / scored.model_version
     calibration = load_rank_ic_calibration(folder, quantile=settings.drift_alarm_quantile)
+    label = _label_words(settings, folder)
     return check_performance(
         latest,
         min_rolling_rank_ic=settings.min_rolling_rank_ic,
         rmse_ratio=settings.rmse_alert_ratio,
-        training_rmse=scored.walk_forward_rmse,
+        walk_forward_rmse=scored.walk_forward_rmse,
+        rmse_min_days=settings.rmse_alert_min_days,
+        label=label,
         evaluated_days=n_days,
         evaluated=new.height,
         rank_ic_calibration=calibration,
     )
+
+
+def _label_words(settings: Settings, folder: Path) -> str:
+    """The scoring model's label in words (the RMSE alert names the label it compares on)."""
+    try:
+        meta, _ = model_reference(folder)
+    except ModelNotFoundError:
+        meta = {}
+    return label_words(*label_of_model(meta, settings))
 
 
 def _model_facts(folder: Path):

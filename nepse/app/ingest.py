@@ -10,6 +10,7 @@ from pathlib import Path
 from nepse.calendar import TradingCalendar, today_in
 from nepse.errors import NotEnoughHistoryError
 from nepse.features.panel import calendar_of
+from nepse.ingest.changes import ingest_changes
 from nepse.ingest.day import DayOutcome
 from nepse.ingest.report import IngestReport
 from nepse.ingest.service import ingest_path, resolve_source  # noqa: F401  (flows use it)
@@ -51,9 +52,13 @@ def write_sample_market(
     return SampleMarket(out, written=True, rows=summary.rows, symbols=summary.symbols)
 
 
-def ingest_files(settings: Settings, path: str | Path) -> IngestReport:
-    """Read NEPSE price files at `path` into DuckDB in one transaction; the run's counts."""
-    report = ingest_path(settings, Path(path))
+def ingest_files(
+    settings: Settings, path: str | Path, *, changed_only: bool = True
+) -> IngestReport:
+    """Read NEPSE price files at `path` into DuckDB in one transaction; the run's counts. A
+    folder's files that did not change since its last ingestion are not read again
+    (`nepse.ingest.changes`; `changed_only=False`: every file)."""
+    report, _ = ingest_changes(settings, Path(path), changed_only=changed_only)
     report.check_identity()
     return report
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from nepse.app import snapshot
 from nepse.app.paper import PaperTraded, index_section
+from nepse.features.labels import label_of_model, predicted_return_text
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
 from nepse.monitoring import side
-from nepse.monitoring.alerts import Alert, redact_in_http_logs  # noqa: F401  (tasks use it)
+from nepse.monitoring.alerts import Alert
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
 from nepse.monitoring.reports import build_index, index_path, prune_pages
@@ -58,6 +61,7 @@ def publish_day(
                 st.report_index_rows(),
                 settings.report_retention_days,
                 extra_html=index_section(paper) if paper else "",
+                predicted=predicted_return_text(*label_of_model({}, settings)),
             )
         except OSError as exc:
             index, drift_error = index_path(settings.data_dir), drift_error or str(exc)
@@ -143,3 +147,19 @@ def _finish_pages(
     except OSError as exc:  # tomorrow's run tries again
         log.warning("drift pages older than %d days not deleted: %s", keep, exc)
     return failed.get(page), failed.get(workspace)
+
+
+MODEL_PAGES = ("evaluation.html", "trading.html")
+
+
+def publish_model_reports(settings: Settings, folder: Path) -> dict[str, Path]:
+    """Copy a model's pages (evaluation, backtest) to reports/models/<version>/, where the
+    reports server (`nepse reports serve`, NEPSE_REPORTS_BASE_URL) serves them; name -> copy."""
+    out = settings.data_dir / "reports" / "models" / folder.name
+    copies = {}
+    for name in MODEL_PAGES:
+        page = folder / name
+        if page.is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            copies[name] = Path(shutil.copy2(page, out / name))
+    return copies

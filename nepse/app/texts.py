@@ -7,13 +7,18 @@ from pathlib import Path
 
 import polars as pl
 
-from nepse.app.paper import CHART, PaperTraded
+from nepse.app.paper import PaperTraded
+from nepse.errors import ModelNotFoundError
+from nepse.features.labels import label_of_model, predicted_return_text
 from nepse.ingest.gate import GateResult
-from nepse.model.scoring import ScoredDay
+from nepse.model.scoring import ScoredDay, model_reference
 from nepse.monitoring.calibrated import ordinal
 from nepse.monitoring.drift import DriftSummary
 from nepse.monitoring.performance import MonitorVerdict
 from nepse.settings import Settings
+
+PREDICTED = "predicted return"
+RANK = "percentile rank (1 = highest)"
 
 
 @dataclass(frozen=True)
@@ -40,18 +45,33 @@ class DailyTexts:
     orders_note: str = ""
 
 
-def report_url(settings: Settings, path: str | Path) -> str:
-    """A URL for a file under the reports folder: NEPSE_REPORTS_BASE_URL if set, else file://."""
-    path = Path(path).resolve()
-    if settings.reports_base_url:
-        reports = (settings.data_dir / "reports").resolve()
-        try:
-            rel = path.relative_to(reports).as_posix()
-        except ValueError:
-            pass
-        else:
-            return settings.reports_base_url.rstrip("/") + "/" + rel
-    return path.as_uri()
+def report_url(settings: Settings, path: str | Path | None) -> str | None:
+    """The URL of a file under the reports folder at NEPSE_REPORTS_BASE_URL; None when that is
+    not set or the file is elsewhere (a browser opens no file:// link from the Prefect UI, so
+    such a file is shown as its path, not as a link)."""
+    if path is None or not settings.reports_base_url:
+        return None
+    reports = (settings.data_dir / "reports").resolve()
+    try:
+        rel = Path(path).resolve().relative_to(reports).as_posix()
+    except ValueError:
+        return None
+    return settings.reports_base_url.rstrip("/") + "/" + rel
+
+
+def shown(settings: Settings, path: str | Path, text: str) -> str:
+    """Markdown for a report: a link where `report_url` has one, else its path as code."""
+    url = report_url(settings, path)
+    return f"[{text}]({url})" if url else f"{text}: `{Path(path).resolve()}`"
+
+
+def predicted(settings: Settings, model_version: str) -> str:
+    """The sentence saying what the scoring model's `pred_ret` predicts (its label)."""
+    try:
+        meta, _ = model_reference(settings.data_dir / "models" / model_version)
+    except ModelNotFoundError:
+        meta = {}  # the naive baseline stands in for the configured label
+    return predicted_return_text(*label_of_model(meta, settings))
 
 
 def _pct(x: float | None) -> str:
@@ -66,7 +86,7 @@ def _drift_lines(settings: Settings, drift: DriftSummary | None) -> list[str]:
     if drift is None:
         return ["- **Drift:** no report this run (see the logs)"]
     link = (
-        f"[report]({report_url(settings, drift.html_path)})"
+        shown(settings, drift.html_path, "report")
         if drift.html_path is not None
         else "the report failed: see the run's logs and alerts"
     )
@@ -154,14 +174,15 @@ def daily_markdown(
     if verdict.rank_ic_alarm is not None:
         lines.append(f"- **Rolling Rank IC vs walk-forward:** {verdict.rank_ic_alarm.describe()}")
     lines += [f"- :warning: {alert}" for alert in verdict.alerts]
-    lines.append(f"- **Report index:** `{index}`")
+    lines.append(f"- **Report index:** {shown(settings, index, 'all days')}")
+    lines += ["", f"{predicted(settings, scored.model_version)}."]
     for title, rows in (("Top 10", scored.top), ("Bottom 10", scored.bottom)):
-        lines += ["", f"## {title}", "", "| symbol | predicted return | rank |", "|---|---:|---:|"]
+        lines += ["", f"## {title}", "", f"| symbol | {PREDICTED} | {RANK} |", "|---|---:|---:|"]
         lines += [f"| {r.symbol} | {_pct(r.pred_ret)} | {r.pred_rank:.3f} |" for r in rows]
     lines += [
         "",
-        "Predicted return = next trading day's adjusted close-to-close return. Realised metrics "
-        "are out of sample: days inside the scoring model's training window are left out.",
+        "Realised metrics are out of sample: days inside the scoring model's training window "
+        "are left out.",
     ]
     return "\n".join(lines)
 
@@ -176,35 +197,45 @@ def daily_texts(
     paper: PaperTraded | None = None,
 ) -> DailyTexts:
     """The daily run's artifacts: summary, predictions table, tomorrow's orders, links to the
-    drift page, the NAV chart and the index."""
+    drift page, the NAV chart and the index (links only where the reports are served:
+    NEPSE_REPORTS_BASE_URL)."""
     day = scored.as_of
     preds = pl.read_parquet(scored.predictions_path).select(
         "symbol", "pred_ret", "pred_rank", "model_version"
     )
-    table = preds.with_columns(pl.col("pred_ret").round(6), pl.col("pred_rank").round(4))
+    table = preds.select(
+        "symbol",
+        pl.col("pred_ret").round(6).alias(PREDICTED),
+        pl.col("pred_rank").round(4).alias(RANK),
+        pl.col("model_version").alias("model"),
+    )
     links = []
-    if drift and drift.html_path:
+    drift_url = report_url(settings, drift.html_path) if drift else None
+    if drift_url:
         links.append(
             Link(
                 "drift-report",
-                report_url(settings, drift.html_path),
+                drift_url,
                 f"Evidently drift report {day} ({scored.model_version})",
-                f"Drift report for {day}: open it in a browser (self-contained HTML)",
+                f"Drift report for {day}: the calibrated verdict and Evidently's page",
             )
         )
-    links.append(
-        Link(
-            "report-index",
-            report_url(settings, index),
-            "All drift reports (index)",
-            "One row per day with drift share and realised Rank IC",
+    index_url = report_url(settings, index)
+    if index_url:
+        links.append(
+            Link(
+                "report-index",
+                index_url,
+                "All drift reports (index)",
+                "One row per day with the drift verdict and the realised Rank IC",
+            )
         )
-    )
-    if paper is not None and paper.chart_path is not None:
+    nav_url = report_url(settings, paper.chart_path) if paper and paper.chart_path else None
+    if nav_url:
         links.append(
             Link(
                 "paper-nav",
-                report_url(settings, settings.data_dir / "reports" / CHART),
+                nav_url,
                 f"Paper portfolio NAV to {day}",
                 "NAV net and gross of costs against the equal-weighted universe and the market",
             )
@@ -213,10 +244,22 @@ def daily_texts(
         markdown=daily_markdown(settings, scored, gate, drift, verdict, index, paper),
         description=f"NEPSE daily predictions {day}",
         table=tuple(table.to_dicts()),
-        table_description=f"Predicted next-day returns for {day} ({preds.height} equities)",
+        table_description=f"{predicted(settings, scored.model_version)}: {day}, "
+        f"{preds.height} equities, by {scored.model_version}",
         links=tuple(links),
         orders=None if paper is None else paper.orders,
         orders_note=""
         if paper is None
         else f"Orders for the session after {day}: " + paper.day.note,
     )
+
+
+def card_markdown(settings: Settings, card: str, folder: Path, reports: dict[str, Path]) -> str:
+    """A model card for the Prefect UI: its links to the model's pages made absolute (the
+    published copies under the reports folder), or plain names where they are not served."""
+    for name in ("evaluation.html", "trading.html"):
+        url = report_url(settings, reports[name]) if name in reports else None
+        card = card.replace(
+            f"[{name}]({name})", f"[{name}]({url})" if url else f"`{folder / name}`"
+        )
+    return card

@@ -83,6 +83,8 @@ class TrainOutcome:
     path: str
     drift_baseline: bool
     """False when the drift alarm lines could not be derived (the first daily run does it)."""
+    champion_version: str | None = None
+    """The champion before this decision (the one a promotion replaced)."""
 
 
 def _store(settings: Settings, read_only: bool = True):
@@ -210,6 +212,7 @@ def train_and_register(
         baseline_rank_ic=tuple(sorted(d.baseline_rank_ic.items())),
         path=str(folder),
         drift_baseline=drift,
+        champion_version=d.champion_version,
     )
 
 

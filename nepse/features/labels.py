@@ -50,6 +50,39 @@ def label_column(name: str) -> str:
         raise ValueError(f"unknown label {name!r}; choose one of {sorted(LABEL_COLUMNS)}") from None
 
 
+def label_words(name: str, hold: int) -> str:
+    """What label `name` with holding period `hold` earns, in the words every user-facing text
+    uses (README, artifacts, report index, model card): "the return of <these words>"."""
+    sessions = f"{hold} session{'s' if hold != 1 else ''}"
+    words = {
+        NEXT_VWAP: f"buying at the next session's VWAP and selling at the VWAP {sessions} later",
+        NEXT_CLOSE: f"buying at the next session's close and selling at the close {sessions} later",
+        CLOSE_TO_CLOSE: f"holding from today's adjusted close to the close {sessions} later (not "
+        "tradeable: today's close is gone when the prediction is made)",
+    }
+    if name not in words:
+        raise ValueError(f"unknown label {name!r}; choose one of {sorted(LABEL_COLUMNS)}")
+    return words[name]
+
+
+def predicted_return_text(name: str, hold: int) -> str:
+    """The sentence saying what `pred_ret` predicts (one phrase for every text)."""
+    return f"Predicted return = the return of {label_words(name, hold)} (label `{name}`)"
+
+
+def label_of_model(meta: dict, settings: Settings) -> tuple[str, int]:
+    """(label name, holding period) a model was trained on, from its meta.json; the settings'
+    label for a model without one (the naive baseline)."""
+    label = meta.get("label")
+    if label:
+        return label["name"], int(label["hold"])
+    if meta:
+        return CLOSE_TO_CLOSE, int(meta.get("horizon", 1))
+    if settings.label == CLOSE_TO_CLOSE:
+        return CLOSE_TO_CLOSE, settings.horizon
+    return settings.label, settings.label_hold
+
+
 def label_reach(name: str, hold: int) -> int:
     """Sessions after t whose prices the label uses (the walk-forward's embargo)."""
     return hold if name == CLOSE_TO_CLOSE else hold + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nepse.features.labels import predicted_return_text
 from nepse.model.walkforward import MODEL, WalkForwardResult
 
 _COLUMNS = (
@@ -63,11 +64,11 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
         "## Intended use",
         "",
-        f"Ranks NEPSE equities by their predicted {target_text(meta)} (`pred_ret`), made "
-        "after the 15:00 close of day t. Use it as one input to research, not as trading "
-        "advice: it is not a price target, it has no view on risk or liquidity, and NEPSE does "
-        "not allow short selling, so the top-minus-bottom spread below measures ranking "
-        "quality, not a tradable profit.",
+        f"Ranks NEPSE equities by their predicted return (`pred_ret`), made after the close "
+        f"of day t. {predicted_return_text(*_label(meta))}. Use it as one "
+        "input to research, not as trading advice: it is not a price target, it has no view "
+        "on risk or liquidity, and NEPSE does not allow short selling, so the top-minus-bottom "
+        "spread below measures ranking quality, not a tradable profit.",
         "",
         "## Label and backtest",
         "",
@@ -81,8 +82,11 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         f"{meta.get('valid_start')} ({meta.get('n_fit')} + {meta.get('n_valid')} rows, "
         f"{meta.get('n_symbols')} symbols); {meta.get('best_iteration')} boosting rounds kept.",
         f"- Training RMSE {_fmt(meta.get('train_rmse'))}, validation RMSE "
-        f"{_fmt(meta.get('valid_rmse'))} (the daily monitor alerts above "
-        f"{meta.get('rmse_alert_ratio', 1.5)}× the training RMSE).",
+        f"{_fmt(meta.get('valid_rmse'))} (in sample: the fit and early-stopping slices). The "
+        "daily monitor compares the realised RMSE with the walk-forward out-of-sample RMSE "
+        f"{_fmt(lgbm.get('rmse'))} (the LightGBM row's RMSE below, on the same label) and "
+        f"alerts above {meta.get('rmse_alert_ratio', 1.5)}× it once NEPSE_RMSE_ALERT_MIN_DAYS "
+        "out-of-sample days are evaluated.",
         f"- Data fingerprint `{meta.get('data_fingerprint', '')[:16]}`; seed {meta.get('seed')}; "
         f"libraries {meta.get('library_versions')}.",
         "",
@@ -128,21 +132,9 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
     return "\n".join(lines)
 
 
-def target_text(meta: dict[str, Any]) -> str:
-    """What the model predicts, from the label it was trained on (meta['label'])."""
+def _label(meta: dict[str, Any]) -> tuple[str, int]:
     label = meta.get("label") or {"name": "close_to_close", "hold": meta.get("horizon", 1)}
-    h = label["hold"]
-    if label["name"] == "next_vwap":
-        return (
-            f"return of buying at the VWAP of session t+1 and selling at the VWAP of session "
-            f"t+1+{h} (a {h}-session hold)"
-        )
-    if label["name"] == "next_close":
-        return (
-            f"return of buying at the close of session t+1 and selling at the close of session "
-            f"t+1+{h} (a {h}-session hold)"
-        )
-    return f"{h}-session close-to-close adjusted return from day t's close (not tradeable)"
+    return label["name"], int(label["hold"])
 
 
 def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:

@@ -140,7 +140,8 @@ _LEGEND = """
     <li>The model's predictions get their own test (prediction drift), against the
         walk-forward's out-of-sample predictions over the reference sessions.</li>
     <li><strong>Rank IC</strong> is the realised Spearman correlation between that day's
-        predictions and the next-day returns; it appears once the returns are known. Drift
+        predictions and the returns they predict (the label above); it appears once those
+        returns are known. Drift
         matters most when it comes with a falling Rank IC. Days inside the scoring model's
         training window are marked <em>in-sample</em> and have no Rank IC here.</li>
   </ul>
@@ -222,10 +223,12 @@ def build_index(
     keep_days: int = 0,
     *,
     extra_html: str = "",
+    predicted: str = "",
 ) -> Path:
     """Write `<data_dir>/reports/index.html` atomically: one row per (day, model version),
     newest first; pages past `keep_days` (NEPSE_REPORT_RETENTION_DAYS) are said deleted.
-    `extra_html` (the paper portfolio's section) goes above the drift table."""
+    `extra_html` (the paper portfolio's section) goes above the drift table; `predicted` says
+    what the predictions are (`nepse.features.labels.predicted_return_text`)."""
     reports_dir = Path(data_dir) / REPORTS_DIR
     reports_dir.mkdir(parents=True, exist_ok=True)
     records = _rows(rows)
@@ -246,7 +249,8 @@ def build_index(
 </head>
 <body>
 <h1>Drift reports</h1>
-<p class="sub">NEPSE next-day return model — {len(records)} report(s), newest first.</p>
+<p class="sub">NEPSE prediction service — {len(records)} report(s), newest first.
+{html.escape(predicted.replace("`", ""), quote=False)}</p>
 {extra_html}
 <table id="reports">
 <thead><tr><th>Date</th><th>Model version</th>

@@ -13,6 +13,7 @@ import csv
 import logging
 import re
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import polars as pl
@@ -268,13 +269,14 @@ def _files(path: Path) -> list[Path]:
     raise SourceError(f"{path}: no such file or folder; check the path (relative to {Path.cwd()})")
 
 
-def read_path(path: str | Path) -> ReadResult:
-    """Read one price file or every file under a folder, each in the format its header names."""
+def read_path(path: str | Path, *, only: Collection[Path] | None = None) -> ReadResult:
+    """Read one price file or every file under a folder, each in the format its header names
+    (`only`: just these files of the folder, those that changed: nepse/ingest/changes.py)."""
     started = time.perf_counter()
     root = Path(path)
     loaded: list[_Loaded] = []
     skipped: list[str] = []
-    for file in _files(root):
+    for file in _files(root) if only is None else [f for f in _files(root) if f in only]:
         suffix = file.suffix.lower()
         if suffix in CSV_SUFFIXES:
             item = _load_csv(file)

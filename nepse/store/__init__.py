@@ -21,6 +21,7 @@ from nepse.store.paper import PaperMixin
 from nepse.store.predictions import PredictionsMixin
 from nepse.store.prices import STAGES, PricesMixin, WriteCounts
 from nepse.store.security_history import SecurityHistoryMixin
+from nepse.store.source_files import SourceFilesMixin
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Store(
     ModelsMixin,
     SecurityHistoryMixin,
     PaperMixin,
+    SourceFilesMixin,
     StoreBase,
 ):
     """An open DuckDB database with the service's schema. Use as a context manager."""

@@ -71,13 +71,6 @@ def connect(path: Path, *, read_only: bool, lock_timeout_s: float) -> duckdb.Duc
             time.sleep(min(0.2, remaining))
 
 
-def _current(version: int, recorded: set[int]) -> int:
-    """A recorded version under its current number (legacy numbers only where they stood in
-    for the current one)."""
-    new = migrations.LEGACY_VERSIONS.get(version)
-    return new if new is not None and new not in recorded else version
-
-
 class StoreBase:
     """An open DuckDB connection with the service's schema; table families add methods."""
 
@@ -177,8 +170,11 @@ class StoreBase:
         )[0][0]
         if not exists:
             return 0
-        recorded = {r[0] for r in self._exec("SELECT version FROM schema_migrations")}
-        return max((_current(v, recorded) for v in recorded), default=0)
+        versions = {r[0] for r in self._exec("SELECT version FROM schema_migrations")}
+        # A legacy number is legacy only where its new number is not recorded too (a database
+        # migrated past it holds both as themselves).
+        legacy = {o: n for o, n in migrations.LEGACY_VERSIONS.items() if n not in versions}
+        return max((legacy.get(v, v) for v in versions), default=0)
 
     def applied_migrations(self) -> pl.DataFrame:
         """The schema_migrations table, oldest first."""
@@ -193,8 +189,6 @@ class StoreBase:
         )
         with self.transaction():
             for old, new in migrations.LEGACY_VERSIONS.items():
-                # Only a database that recorded `old` in place of `new`: once the versions
-                # reach `old` for real, a database holding both keeps both.
                 self._exec(
                     "UPDATE schema_migrations SET version = ? WHERE version = ? AND NOT EXISTS "
                     "(SELECT 1 FROM schema_migrations WHERE version = ?)",

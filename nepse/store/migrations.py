@@ -332,6 +332,22 @@ CREATE TABLE security_history (
         """,
     ),
     (9, PAPER_DDL),
+    (
+        10,
+        # Issue 26 item 8: a folder source re-reads only the files that changed since the last
+        # ingestion (nepse/ingest/changes.py, nepse/store/source_files.py).
+        """
+CREATE TABLE source_files (
+    path        VARCHAR   NOT NULL PRIMARY KEY,  -- absolute path of the file
+    root        VARCHAR   NOT NULL,              -- the ingested folder it was found under
+    size        BIGINT    NOT NULL,
+    mtime_ns    BIGINT    NOT NULL,
+    sha256      VARCHAR   NOT NULL,
+    run_id      VARCHAR,                         -- the ingestion run that last read it
+    ingested_at TIMESTAMP NOT NULL
+);
+""",
+    ),
 ]
 
 # Databases created before the versions were made contiguous recorded the ingested_days

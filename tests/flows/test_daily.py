@@ -15,7 +15,6 @@ import polars as pl
 import pytest
 
 from nepse.schema import DATASET_MARKER
-from tests.unit.monitoring.test_alerts import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -37,20 +36,11 @@ def _env(monkeypatch, data_dir, **extra):
     for k, v in {**FAST_MODEL, **extra}.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("NEPSE_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("NEPSE_ALERT_BLOCK", raising=False)
+    monkeypatch.delenv("NEPSE_WEBHOOK_URL", raising=False)
 
 
-def _alert_block(url: str) -> str:
-    """Save a Prefect custom-webhook notification block posting to `url`; returns its name."""
-    from prefect.blocks.notifications import CustomWebhookNotificationBlock
-
-    CustomWebhookNotificationBlock(
-        name="nepse-test",
-        url=url,
-        json_data={"text": "{{subject}}\n{{body}}"},
-        allow_private_urls=True,
-    ).save("nepse-test-alerts", overwrite=True)
-    return "custom-webhook/nepse-test-alerts"
+def _texts(events) -> list[str]:
+    return [e.payload["text"] for e in events]
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +97,8 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
+    monkeypatch.setenv("NEPSE_REPORTS_BASE_URL", "http://reports.test:8765/")
+
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     day = out.as_of
@@ -156,9 +148,26 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
     keys = {a.key for a in arts}
     assert {"daily-summary", "daily-predictions", "drift-report", "report-index"} <= keys
     assert {"next-session-orders", "paper-nav"} <= keys
-    summary = next(a for a in arts if a.key == "daily-summary").data
+    by_key = {a.key: a.data for a in arts}
+    summary = by_key["daily-summary"]
     assert out.model_version in summary and "Top 10" in summary
     assert "Orders for the next session" in summary
+    # What is predicted, in the label's words (the sample champion's label: the default).
+    assert (
+        "Predicted return = the return of buying at the next session's VWAP and selling at "
+        "the VWAP 5 sessions later" in summary
+    )
+    assert "close-to-close" not in summary and "file://" not in summary
+    # Links open from the Prefect UI: the reports server's URLs, never file://.
+    assert (
+        f"http://reports.test:8765/{day}/drift-{out.model_version}.html" in by_key["drift-report"]
+    )
+    assert "http://reports.test:8765/index.html" in by_key["report-index"]
+    table = by_key["daily-predictions"]
+    assert '"predicted return"' in table and '"pred_ret"' not in table
+    # Started without as_of: named by the day it scored.
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(state.state_details.flow_run_id).name == f"daily-{day}"
 
     # Idempotent: the same day again replaces, never duplicates.
     state2, _ = _run(source=str(sample_dir))
@@ -173,7 +182,7 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999"])
-def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch, damage):
+def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, damage, emitted):
     """A damaged champion: the run ends degraded on the fallback, alerts, and never crashes.
 
     LightGBM's parser aborts or segfaults on a truncated model.txt: the checksum written at
@@ -190,9 +199,7 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
         truncate_model_file(folder, float(damage.removeprefix("cut-")))
     else:
         shutil.rmtree(folder)
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(sample_dir))
+    state, out = _run(source=str(sample_dir))
     assert state.is_failed() and "fallback" in state.message
     con = _db(data_dir)
     try:
@@ -201,9 +208,15 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
         con.close()
     # No previous champion exists here, so the naive baseline made every prediction.
     assert roles == [("naive_baseline", "naive-reversal-1d")]
-    texts = [b["text"] for b in hook.bodies]
-    assert any("model fallback" in t for t in texts), texts
-    assert all("s3cr3t" not in t for t in texts)
+    (event,) = emitted("nepse.alert.fallback")
+    day = event.payload["day"]
+    assert event.resource.id == f"nepse.daily.{day}" and out is None
+    assert event.payload["model_version"] == "naive-reversal-1d"
+    assert event.payload["numbers"]["model_role"] == "naive_baseline"
+    text = event.payload["text"]
+    assert "model fallback" in text and day in text and "naive-reversal-1d" in text
+    # The link to the run that made the predictions (PREFECT_UI_URL-based).
+    assert event.payload["flow_run_id"] and event.payload["flow_run_id"] in text
 
 
 def test_a_daily_run_builds_its_features_once(data_dir, sample_dir, monkeypatch):
@@ -266,19 +279,17 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
         con.close()
 
 
-def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, monkeypatch):
+def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, emitted):
     """Evidently's page (rendered in the side process) cannot be written: the run completes,
     the day's verdict and predictions are stored, and the alert says the report failed and
     why; the index, which cannot be written either, keeps its last version."""
     shutil.rmtree(data_dir / "reports", ignore_errors=True)
     (data_dir / "reports").write_text("not a folder")  # neither page nor index can be written
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, out = _run(source=str(sample_dir))
+    state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
-    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
-    assert failed and "reports" in failed[0], hook.bodies
+    failed = _texts(emitted("nepse.alert.drift-report"))
+    assert len(failed) == 1 and "reports" in failed[0] and str(out.as_of) in failed[0]
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 1
@@ -286,21 +297,19 @@ def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, 
         con.close()
 
 
-def test_a_failed_workspace_run_alerts_and_keeps_the_page(data_dir, sample_dir, monkeypatch):
+def test_a_failed_workspace_run_alerts_and_keeps_the_page(data_dir, sample_dir, emitted):
     """The Evidently workspace cannot be written: the day's page is still linked, and the alert
     names the workspace."""
     shutil.rmtree(data_dir / "evidently", ignore_errors=True)
     (data_dir / "evidently").write_text("not a folder")
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, out = _run(source=str(sample_dir))
+    state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is not None and out.drift_report.is_file()
-    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
-    assert failed and "Evidently workspace" in failed[0], hook.bodies
+    failed = _texts(emitted("nepse.alert.drift-report"))
+    assert len(failed) == 1 and "Evidently workspace" in failed[0], failed
 
 
-def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
+def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, emitted):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     from nepse.schema import DATASET_SAMPLE
 
@@ -313,9 +322,7 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     bad.write_text("\n".join(rows) + "\n")
     # A day added to the sample market: marked as sample data, or the store refuses to mix it in.
     (tmp_path / DATASET_MARKER).write_text("sample\n")
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
+    state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
     assert state.is_failed()
     assert "quality gate" in str(state.message) or "quality gate" in str(
         state.result(raise_on_failure=False)
@@ -325,7 +332,10 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == 0
     finally:
         con.close()
-    assert any("quality gate" in b["text"] for b in hook.bodies)
+    (event,) = emitted("nepse.alert.quality-gate")
+    assert event.resource.id == "nepse.daily.2026-11-23"
+    assert event.payload["numbers"]["reject_share"] > 0.5
+    assert "quality gate" in event.payload["text"] and "2026-11-23" in event.payload["text"]
 
 
 def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_dir):
@@ -392,7 +402,7 @@ def test_models_cli_lists_and_shows_the_champion(data_dir):
     assert '"status": "champion"' in shown.output and "Limitations" in shown.output
 
 
-def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
+def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch, emitted):
     # The sample market's last session is 2026-11-20; by the clock now it is behind.
     monkeypatch.setenv("NEPSE_STALE_AFTER_MINUTES", "60")
     con = _db(data_dir)
@@ -400,12 +410,12 @@ def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
         before = con.execute("SELECT count(*) FROM predictions").fetchall()[0][0]
     finally:
         con.close()
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(sample_dir))
+    state, _ = _run(source=str(sample_dir))
     assert state.is_failed() and "stale data" in state.message, state.message
     assert "2026-11-20" in state.message
-    assert any("stale data" in b["text"] for b in hook.bodies), hook.bodies
+    (event,) = emitted("nepse.alert.stale-data")
+    assert event.resource.id == "nepse.daily.2026-11-20" and event.payload["level"] == "error"
+    assert "stale data" in event.payload["text"]
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == before
@@ -426,7 +436,7 @@ def test_an_as_of_that_is_not_a_trading_day_writes_nothing(data_dir, sample_dir,
         con.close()
 
 
-def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
+def test_a_permanent_source_failure_alerts(data_dir, monkeypatch, emitted):
     import tasks.fetch
     from nepse.errors import SourceError
 
@@ -434,9 +444,9 @@ def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
         raise SourceError(f"NEPSE API answered HTTP 404 for {day} on every retry")
 
     monkeypatch.setattr(tasks.fetch, "fetch_and_ingest_day", gone)
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source="api", as_of=date(2026, 11, 20))
+    state, _ = _run(source="api", as_of=date(2026, 11, 20))
     assert state.is_failed()
-    texts = [b["text"] for b in hook.bodies]
-    assert any("price source failed" in t and "HTTP 404" in t for t in texts), texts
+    (event,) = emitted("nepse.alert.source")
+    assert event.resource.id == "nepse.daily.2026-11-20"
+    text = event.payload["text"]
+    assert "price source failed" in text and "HTTP 404" in text and "2026-11-20" in text

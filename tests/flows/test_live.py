@@ -191,7 +191,7 @@ def test_transient_fault_that_never_ends_fails_after_all_retries(live_env, fake,
     fake.set_faults(fail_times=-1, fail_status=503)
     state, fetches, _ = run_backfill(D2, D2)
     assert state.is_failed()
-    assert fetches[D2.isoformat()].run_count == 4  # 1 + IO_RETRY's 3 retries
+    assert fetches[D2.isoformat()].run_count == 4  # 1 + SOURCE_RETRY's 3 retries
     assert "503" in str(state.message) or "503" in repr(state.result(raise_on_failure=False))
 
 

@@ -139,15 +139,27 @@ def test_appended_migration_is_applied_on_writable_open_only(db, monkeypatch):
         assert st.schema_version() == extra[-1][0]
 
 
-def test_legacy_version_number_is_read_only_where_it_stood_in_for_the_current_one(db):
-    with open_store(db) as st:  # a database of the days when version 5 was recorded as 10
-        st._exec("UPDATE schema_migrations SET version = 10 WHERE version = 5")
-        assert st.schema_version() == store_mod.latest_version()
-    with open_store(db) as st:  # migrate renumbers it and applies nothing twice
-        versions = st.applied_migrations()["version"].to_list()
-        assert versions == list(range(1, store_mod.latest_version() + 1))
-        st._exec("INSERT INTO schema_migrations VALUES (10, now())")  # a real version 10
-        assert st.schema_version() == 10
+def test_a_legacy_version_number_is_mapped_only_where_it_is_legacy(db, monkeypatch):
+    """Old databases recorded migration 5 as 10; a database past 10 records both as they are."""
+    full = list(store_mod.MIGRATIONS)
+    monkeypatch.setattr(migrations, "MIGRATIONS", full[:4])
+    with open_store(db):
+        pass
+    con = duckdb.connect(str(db))
+    con.execute(full[4][1])  # migration 5's SQL, recorded under its legacy number
+    con.execute("INSERT INTO schema_migrations VALUES (10, now())")
+    con.close()
+    monkeypatch.setattr(migrations, "MIGRATIONS", full)
+    with pytest.raises(NepseError, match="has schema version 5"):
+        open_store(db, read_only=True)
+    with open_store(db) as st:
+        assert st.applied_migrations()["version"].to_list() == [v for v, _ in full]
+    extra = [*full, *[(v, "SELECT 1") for v in range(len(full) + 1, 12)]]
+    monkeypatch.setattr(migrations, "MIGRATIONS", extra)
+    with open_store(db) as st:
+        assert st.schema_version() == 11 and 10 in st.applied_migrations()["version"].to_list()
+    with open_store(db, read_only=True) as st:
+        assert st.schema_version() == 11
 
 
 def test_read_only_open_of_unmigrated_or_missing_database(tmp_path):
