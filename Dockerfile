@@ -17,6 +17,7 @@ RUN /opt/venv/bin/uv pip sync --compile-bytecode --python /opt/venv/bin/python r
 COPY nepse ./nepse
 COPY flows ./flows
 COPY tasks ./tasks
+COPY runs ./runs
 RUN /opt/venv/bin/uv pip install --no-deps --compile-bytecode --python /opt/venv/bin/python . \
     && /opt/venv/bin/pip uninstall --yes uv
 
@@ -34,6 +35,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --chown=nepse:nepse prefect.yaml /app/prefect.yaml
 COPY --chown=nepse:nepse flows /app/flows
 COPY --chown=nepse:nepse tasks /app/tasks
+COPY --chown=nepse:nepse runs /app/runs
 COPY --chown=nepse:nepse nepse /app/nepse
 WORKDIR /app
 RUN mkdir -p /data && chown nepse:nepse /data

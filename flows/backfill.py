@@ -22,8 +22,8 @@ from prefect.artifacts import (
 from prefect.logging import get_run_logger
 
 from nepse.app import fetch
+from runs.names import backfill_run_name
 from tasks.fetch import API, fetch_and_ingest_day, plan_backfill_days
-from tasks.names import backfill_run_name
 
 # (days done, days planned, day, status) after each day; process-local, so the CLI can draw a
 # progress bar without a flow parameter that the Prefect UI form could not show.

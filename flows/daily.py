@@ -18,8 +18,10 @@ from flows.hooks import RUN_STATE_HOOKS
 from nepse.app import NepseError, SourceError, daily, drift
 from nepse.app.ingest import resolve_source
 from nepse.app.publish import source_alert
+from runs.names import daily_run_name, rename_run
+from runs.settings import settings
+from runs.slot import writer_slot
 from tasks.alerts import raise_alerts
-from tasks.common import settings, writer_slot
 from tasks.daily import (
     check_drift,
     check_quality_gate,
@@ -30,7 +32,6 @@ from tasks.daily import (
 )
 from tasks.fetch import ingest_api_day
 from tasks.ingest import ingest_file_day, write_sample_market
-from tasks.names import daily_run_name, rename_run
 from tasks.publish import publish_results
 
 

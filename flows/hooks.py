@@ -13,7 +13,7 @@ from typing import Any
 def record_state(flow: Any, flow_run: Any, state: Any) -> None:
     """Write the run's new state to <data_dir>/published/runs/<flow name>.json."""
     from nepse.app.snapshot import RunRecord, record_run
-    from tasks.common import settings
+    from runs.settings import settings
 
     as_of = (flow_run.parameters or {}).get("as_of")
     at = state.timestamp if isinstance(state.timestamp, datetime) else datetime.now(UTC)

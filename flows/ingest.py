@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
+from runs.names import ingest_run_name
 from tasks.ingest import ingest_files, write_sample_market
-from tasks.names import ingest_run_name
 
 
 @flow(name="ingest-prices", flow_run_name=ingest_run_name, log_prints=True)

@@ -6,17 +6,12 @@ from datetime import date
 
 from prefect import flow
 
-from tasks.train import (
-    TrainOutcome,
-    build_training_panel,
-    run_name,
-    start_progress,
-    train_register,
-    walk_forward,
-)
+from runs.names import train_run_name
+from runs.progress import start_progress
+from tasks.train import TrainOutcome, build_training_panel, train_register, walk_forward
 
 
-@flow(name="train-model", flow_run_name=run_name, log_prints=True)
+@flow(name="train-model", flow_run_name=train_run_name, log_prints=True)
 def train_model(as_of: date | None = None, force_promote: bool = False) -> TrainOutcome:
     """Train a candidate model and promote it only if it beats the champion and the baselines.
 
@@ -26,7 +21,10 @@ def train_model(as_of: date | None = None, force_promote: bool = False) -> Train
         force_promote: Make the new model the champion even if its walk-forward Rank IC does
             not beat the current champion's and every baseline's (the reason is recorded).
     """
-    progress = start_progress()
+    progress = start_progress(
+        "training-progress",
+        "Training: walk-forward jobs, then the final model and its registration",
+    )
     panel = build_training_panel(as_of)
     wf = walk_forward(panel, progress)
     return train_register(panel, wf, force_promote, progress)

@@ -446,7 +446,7 @@ def render(
         "- each scenario: an empty database, one injected fault, the real `backfill-prices` flow "
         "(chunks of 2 days) on a temporary Prefect server; permanent faults are then cleared and "
         "the backfill rerun",
-        "- retry policy: `tasks.common.SOURCE_RETRY` (3 retries, only on TransientSourceError, "
+        "- retry policy: `runs.retry.SOURCE_RETRY` (3 retries, only on TransientSourceError, "
         "exponential backoff with 50 % jitter) with delays scaled 20x down (0.1/0.2/0.4 s); "
         "Retry-After is honoured unscaled; a locked database is waited for "
         "(NEPSE_LOCK_TIMEOUT_S), not retried",

@@ -9,31 +9,13 @@ from __future__ import annotations
 import logging
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
-from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
 from nepse.app import events
-from nepse.app.events import EventSpec, ModelChange, RunInfo
 from nepse.app.publish import Alert
-from tasks.common import has_server, logger
+from runs.events import emit, run_info
 
 LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-
-
-def run_info() -> RunInfo:
-    """The current flow run (empty outside a run)."""
-    from prefect.runtime import flow_run
-
-    run_id = flow_run.get_id()
-    if run_id is None:
-        return RunInfo()
-    return RunInfo(run_id, flow_run.get_name(), flow_run.get_flow_run_ui_url())
-
-
-def emit(spec: EventSpec) -> None:
-    """Hand one event to Prefect (the current run is added as a related resource)."""
-    emit_event(event=spec.event, resource=spec.resource, payload=spec.payload)
 
 
 @task(name="raise-alerts")
@@ -47,19 +29,3 @@ def raise_alerts(alerts: list[Alert]) -> int:
     if alerts:
         log.info("%d alert(s) emitted as Prefect events nepse.alert.*", len(alerts))
     return len(alerts)
-
-
-def record_model_change(change: ModelChange) -> bool:
-    """Emit a champion change as `nepse.model.*` and add it to the `model-champion` artifact;
-    False when there is no Prefect server to record it on (a CLI on the temporary server)."""
-    run = run_info()
-    logger().info("%s", events.model_text(change, run))
-    if not has_server():
-        return False
-    emit(events.model_event(change, run))
-    create_markdown_artifact(
-        key="model-champion",
-        markdown=events.model_markdown(change, run),
-        description=f"Champion model: {change.version}",
-    )
-    return True

@@ -9,7 +9,9 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 
 from nepse.app import daily, drift, paper
-from tasks.common import holds_writer_slot, settings, timed
+from runs.settings import settings
+from runs.slot import holds_writer_slot
+from tasks.common import timed
 
 
 @task(name="check-quality-gate")

@@ -1,51 +1,24 @@
 """Live-data tasks: fetch one business day from the NEPSE API (or a recording) and store it.
 
-Prefect retries `fetch_and_ingest_day` only on `TransientSourceError` (`SOURCE_RETRY`:
-exponential backoff 2/4/8 s with jitter); each attempt takes the writer slot (tasks/common.py).
-Prefect's retry delay is fixed per task, not per exception, so a 429/503 `Retry-After` is
-honoured inside the failing attempt: before
-re-raising, the task sleeps the part of `Retry-After` (capped by `api_max_retry_after_s`) that
-the coming backoff may not cover (jitter can shorten the backoff, so its shortest possible value
-counts). The retry therefore starts no earlier than max(backoff, Retry-After), the retry count
-stays Prefect's, and the UI shows both waits in the task run's logs.
+Prefect retries `fetch_and_ingest_day` only on `TransientSourceError`, honouring a server's
+`Retry-After` (runs/retry.py); each attempt takes the writer slot (runs/slot.py).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import date
 
 from prefect import task
-from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
-from prefect.utilities.math import lower_clamp_multiple
 
-from nepse.app import Settings, TransientSourceError, fetch
-from tasks.common import SOURCE_RETRY, holds_writer_slot, settings, timed
+from nepse.app import TransientSourceError, fetch
+from runs.retry import SOURCE_RETRY, retry_after_wait
+from runs.settings import settings
+from runs.slot import holds_writer_slot
+from tasks.common import timed
 
 API = fetch.API
-
-
-def retry_after_wait(exc: TransientSourceError, s: Settings) -> float:
-    """Seconds this attempt must still sleep so the next one starts >= Retry-After from now."""
-    ctx = TaskRunContext.get()
-    if exc.retry_after is None or ctx is None:
-        return 0.0
-    task_ = ctx.task
-    attempt = ctx.task_run.run_count  # 1 on the first attempt
-    if attempt > task_.retries:
-        return 0.0  # no retry follows: waiting helps nobody
-    delays = task_.retry_delay_seconds or 0
-    if isinstance(delays, Sequence):
-        backoff = float(delays[min(attempt - 1, len(delays) - 1)]) if delays else 0.0
-    else:
-        backoff = float(delays)
-    if task_.retry_jitter_factor:
-        # Prefect's jitter may cut the delay down to this multiple of it.
-        backoff *= lower_clamp_multiple(1 + task_.retry_jitter_factor)
-    wanted = min(exc.retry_after, s.api_max_retry_after_s)
-    return max(0.0, wanted - backoff)
 
 
 @task(name="fetch-and-ingest-day", task_run_name="fetch-and-ingest-{day}", **SOURCE_RETRY)

@@ -9,7 +9,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
 from nepse.app import ingest
-from tasks.common import holds_writer_slot, settings, timed
+from runs.settings import settings
+from runs.slot import holds_writer_slot
+from tasks.common import timed
 
 
 @task(name="write-sample-market")

@@ -7,7 +7,9 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.logging import get_run_logger
 
 from nepse.app import daily, publish, texts
-from tasks.common import holds_writer_slot, settings, timed
+from runs.settings import settings
+from runs.slot import holds_writer_slot
+from tasks.common import timed
 
 
 @task(name="publish-results")

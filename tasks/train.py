@@ -16,56 +16,22 @@ from prefect import task
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.logging import get_run_logger
 
-from nepse.app import NepseError
+from nepse.app import texts
 from nepse.app import training as app
 from nepse.app.events import PROMOTED, ModelChange
 from nepse.app.publish import publish_model_reports
-from nepse.app.texts import card_markdown, report_url
 from nepse.app.training import TrainingPanel, TrainOutcome, WalkForwardRun
-from tasks.alerts import record_model_change
-from tasks.common import holds_writer_slot, settings
+from runs.events import record_model_change
+from runs.progress import reporter
+from runs.settings import settings
+from runs.slot import holds_writer_slot
 
 WALK_FORWARD_SHARE = 90.0
 """Percent of the training progress bar given to the walk-forward (the rest: the final model)."""
-
-
-def run_name() -> str:
-    """The `train-model` run's name: `train-as-of-<day>` (the last stored day by default)."""
-    from prefect.runtime import flow_run
-
-    as_of = flow_run.parameters.get("as_of")
-    try:
-        day = app.training_day(settings(), date.fromisoformat(str(as_of)) if as_of else None)
-    except (NepseError, OSError):  # the run itself will say what is wrong
-        day = None
-    return f"train-as-of-{day or 'latest'}"
-
-
-def start_progress() -> UUID:
-    """The run's progress artifact (call it in the flow, so it sits on the flow run)."""
-    return create_progress_artifact(
-        0.0,
-        key="training-progress",
-        description="Training: walk-forward jobs, then the final model and its registration",
-    )
-
-
-def _progress(artifact: UUID | None, lo: float, hi: float):
-    """(fraction, text) -> a log line and the artifact moved to lo..hi percent."""
-    logger = get_run_logger()
-
-    def report(fraction: float, text: str) -> None:
-        logger.info(text)
-        if artifact is not None:
-            update_progress_artifact(artifact, lo + (hi - lo) * fraction, description=text)
-
-    return report
 
 
 @task(name="build-training-panel")
@@ -87,7 +53,7 @@ def build_training_panel(as_of: date | None) -> TrainingPanel:
 @task(name="walk-forward")
 def walk_forward(panel: TrainingPanel, progress: UUID | None = None) -> WalkForwardRun:
     """Every block x seed fit and baseline group, checkpointed, then the summary."""
-    run = app.walk_forward(settings(), panel, progress=_progress(progress, 0, WALK_FORWARD_SHARE))
+    run = app.walk_forward(settings(), panel, progress=reporter(progress, 0, WALK_FORWARD_SHARE))
     get_run_logger().info(
         "walk-forward: %d blocks, %d of %d jobs fitted %s in %.0f s; LightGBM Rank IC %s -> %s",
         run.n_blocks,
@@ -115,7 +81,7 @@ def train_register(
         panel,
         walk_forward_run,
         force_promote=force_promote,
-        progress=_progress(progress, WALK_FORWARD_SHARE, 100),
+        progress=reporter(progress, WALK_FORWARD_SHARE, 100),
     )
     # (A drift baseline that could not be derived is the library's warning, in the run's logs.)
     get_run_logger().info(
@@ -132,31 +98,19 @@ def train_register(
 
 
 def _artifacts(run: WalkForwardRun, out: TrainOutcome) -> None:
+    s = settings()
     folder = Path(out.path)
+    pages = publish_model_reports(s, folder)  # served beside the daily reports
+    shown = texts.model_texts(s, out.version, folder, pages, app.metrics_table(run))
     create_table_artifact(
         key="walk-forward-metrics",
-        table=app.metrics_table(run),
+        table=list(shown.metrics),
         description=f"Walk-forward (out-of-sample) metrics of {out.version} vs baselines",
     )
-    s = settings()
-    pages = publish_model_reports(s, folder)  # served beside the daily reports
-    card = card_markdown(s, (folder / "card.md").read_text(encoding="utf-8"), folder, pages)
     create_markdown_artifact(
-        key="model-card", markdown=card, description=f"Model card {out.version}"
+        key="model-card", markdown=shown.card, description=f"Model card {out.version}"
     )
-    shown = {
-        "evaluation.html": (
-            "evaluation-report",
-            f"Evaluation report {out.version}",
-            "Cumulative top-minus-bottom return, daily Rank IC, feature importance",
-        ),
-        "trading.html": (
-            "trading-report",
-            f"Backtest with NEPSE costs {out.version}",
-            "The portfolio layer with NEPSE's costs vs the universe: NAV, drawdown, quintiles",
-        ),
-    }
-    for name, (key, text, description) in shown.items():
-        url = report_url(s, pages[name]) if name in pages else None
-        if url:  # without NEPSE_REPORTS_BASE_URL the card shows the pages' paths instead
-            create_link_artifact(key=key, link=url, link_text=text, description=description)
+    for link in shown.links:  # without NEPSE_REPORTS_BASE_URL the card shows their paths
+        create_link_artifact(
+            key=link.key, link=link.url, link_text=link.text, description=link.description
+        )

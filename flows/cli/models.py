@@ -59,7 +59,7 @@ def models_promote(version: str) -> None:
     from nepse.app.events import PROMOTED
     from nepse.app.snapshot import publish_registry
     from nepse.model import registry
-    from tasks.common import writer_slot
+    from runs.slot import writer_slot
 
     reason = "promoted by hand (nepse models promote)"
     with writer_slot("promote a model"), open_db(read_only=False) as st:
@@ -78,7 +78,7 @@ def models_rollback() -> None:
     from nepse.app.events import ROLLED_BACK
     from nepse.app.snapshot import publish_registry
     from nepse.model import registry
-    from tasks.common import writer_slot
+    from runs.slot import writer_slot
 
     with writer_slot("roll back the champion"), open_db(read_only=False) as st:
         current = registry.champion(st)
@@ -92,7 +92,7 @@ def models_rollback() -> None:
 def _record(event: str, version: str, previous: str | None, reason: str, by: str) -> None:
     """The champion change as a Prefect event and artifact (on a Prefect server only)."""
     from nepse.app.events import ModelChange
-    from tasks.alerts import record_model_change
+    from runs.events import record_model_change
 
     if not record_model_change(ModelChange(event, version, previous, reason, by)):
         console.print(

@@ -117,7 +117,7 @@ def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -
     # (PREFECT_API_DATABASE_MIGRATE_ON_START); only Prefect's *temporary* server has a 20 s
     # start-up timeout that a first migration can outlast. Here the wait is ours: `timeout_s`.
     env.setdefault("PREFECT_API_DATABASE_MIGRATE_ON_START", "true")
-    # The writer slot's leases (tasks/common.py) on disk, in the server's home: a restarted
+    # The writer slot's leases (runs/slot.py) on disk, in the server's home: a restarted
     # server still knows who holds the slot and frees it when the lease expires (in memory, a
     # restart would leave the slot counted as taken with no lease to expire).
     env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASES_ON_DISK)

@@ -263,3 +263,41 @@ def card_markdown(settings: Settings, card: str, folder: Path, reports: dict[str
             f"[{name}]({name})", f"[{name}]({url})" if url else f"`{folder / name}`"
         )
     return card
+
+
+@dataclass(frozen=True)
+class ModelTexts:
+    """What a training run shows: the model card, its metrics table, links to its pages."""
+
+    card: str
+    metrics: tuple[dict, ...]
+    links: tuple[Link, ...]
+
+
+MODEL_LINKS = {
+    "evaluation.html": (
+        "evaluation-report",
+        "Evaluation report",
+        "Cumulative top-minus-bottom return, daily Rank IC, feature importance",
+    ),
+    "trading.html": (
+        "trading-report",
+        "Backtest with NEPSE costs",
+        "The portfolio layer with NEPSE's costs vs the universe: NAV, drawdown, quintiles",
+    ),
+}
+
+
+def model_texts(
+    settings: Settings, version: str, folder: Path, pages: dict[str, Path], metrics: list[dict]
+) -> ModelTexts:
+    """A training run's artifacts: the card with absolute links to the model's published pages
+    (`pages`: nepse.app.publish.publish_model_reports), its metrics, its link artifacts (only
+    where the pages are served: NEPSE_REPORTS_BASE_URL)."""
+    card = card_markdown(settings, (folder / "card.md").read_text(encoding="utf-8"), folder, pages)
+    links = []
+    for name, (key, text, description) in MODEL_LINKS.items():
+        url = report_url(settings, pages[name]) if name in pages else None
+        if url:
+            links.append(Link(key, url, f"{text} {version}", description))
+    return ModelTexts(card, tuple(metrics), tuple(links))

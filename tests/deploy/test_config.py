@@ -143,7 +143,7 @@ def test_pull_steps_find_the_code_through_the_workers_environment(name):
 
 @pytest.mark.parametrize("name", FILES)
 def test_runs_queue_on_the_writer_slot_not_on_queue_or_deployment_limits(name):
-    """One writer at a time is the global concurrency limit `nepse-writer` (tasks/common.py):
+    """One writer at a time is the global concurrency limit `nepse-writer` (runs/slot.py):
     a queue or deployment limit would hold runs as Scheduled, shown Late."""
     deployments = _deployments(name)
     for deployment in deployments.values():

@@ -607,7 +607,7 @@ def test_a_run_orphaned_by_a_killed_worker_stops_itself_and_the_next_runs(
 ):
     """SIGKILL to the worker alone (the OOM killer, `kill -9`) during a training run's
     walk-forward. The run's process outlives its worker (Prefect starts it in its own session);
-    measured without `stop_with_worker` (tasks/common.py) it hung there, heartbeating and
+    measured without `stop_with_worker` (runs/slot.py) it hung there, heartbeating and
     renewing its lease: Running and holding the writer slot for ever, out of the zombie
     automation's reach. With it the run stops itself and its children, ends Failed or Crashed,
     is alerted with its link, and the next run completes.

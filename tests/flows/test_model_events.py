@@ -13,7 +13,7 @@ def test_promotion_and_rollback_emit_events_and_leave_an_artifact(emitted):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from tasks.alerts import record_model_change
+    from runs.events import record_model_change
 
     assert record_model_change(ModelChange(PROMOTED, "v2", "v1", "by hand", "nepse models promote"))
     assert record_model_change(ModelChange(ROLLED_BACK, "v1", "v2", "v2 retired", "rollback"))
@@ -33,7 +33,7 @@ def test_promotion_and_rollback_emit_events_and_leave_an_artifact(emitted):
 def test_without_a_server_a_change_is_only_logged(monkeypatch):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tasks.alerts import record_model_change
+    from runs.events import record_model_change
 
     with temporary_settings(updates={PREFECT_API_URL: None}):
         assert not record_model_change(ModelChange(PROMOTED, "v3", None, "x", "cli"))

@@ -167,7 +167,7 @@ def test_two_runs_at_once_serialise_on_the_slot_and_write_once(
 
 def test_a_cli_command_takes_the_slot(flow_env, sample_dir, tmp_path):
     """`nepse ingest` waits while another holder (here: this test) has the slot."""
-    from tasks.common import writer_slot
+    from runs.slot import writer_slot
 
     cli = [str(Path(sys.executable).parent / "nepse"), "ingest", str(sample_dir)]
     env = _env(tmp_path / "cli-data")

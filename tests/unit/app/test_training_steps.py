@@ -76,7 +76,7 @@ def test_the_tasks_steps_write_a_model_folder_monitoring_can_read(env):
 
 
 def test_runs_are_named_by_the_day_they_train_on(env, monkeypatch):
-    from tasks.train import run_name
+    from runs.names import train_run_name as run_name
 
     assert run_name() == "train-as-of-2026-11-20"  # no as_of: the last stored day
     monkeypatch.setenv("NEPSE_DATA_DIR", str(env.data_dir.parent / "nothing-here"))

@@ -65,6 +65,6 @@ def test_tradeable_label_drives_training_and_the_backtest(tmp_path):
     card = (out.decision.path / "card.md").read_text()
     assert "`next_vwap`" in card and "trading.html" in card
     # What ran, in the card's words: the 5-session VWAP hold and the 6-session embargo.
-    assert "selling at the VWAP of session t+1+5 (a 5-session hold)" in card
+    assert "selling at the VWAP 5 sessions later" in card
     assert "embargo 6 trading session(s)" in card
     assert "6-trading-day" not in card and "day(s)" not in card

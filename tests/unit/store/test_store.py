@@ -142,12 +142,17 @@ def test_appended_migration_is_applied_on_writable_open_only(db, monkeypatch):
 def test_a_legacy_version_number_is_mapped_only_where_it_is_legacy(db, monkeypatch):
     """Old databases recorded migration 5 as 10; a database past 10 records both as they are."""
     full = list(store_mod.MIGRATIONS)
-    monkeypatch.setattr(migrations, "MIGRATIONS", full[:4])
-    with open_store(db):
-        pass
-    con = duckdb.connect(str(db))
-    con.execute(full[4][1])  # migration 5's SQL, recorded under its legacy number
-    con.execute("INSERT INTO schema_migrations VALUES (10, now())")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db))  # a database of those days, migrations 1-5 applied
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+    )
+    for version, sql in full[:5]:
+        con.execute(sql)
+        # migration 5 recorded under its legacy number
+        con.execute(
+            "INSERT INTO schema_migrations VALUES (?, now())", [10 if version == 5 else version]
+        )
     con.close()
     monkeypatch.setattr(migrations, "MIGRATIONS", full)
     with pytest.raises(NepseError, match="has schema version 5"):

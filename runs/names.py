@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prefect.runtime import flow_run
 
-from tasks.common import logger
+from runs.settings import logger
 
 
 def _param(name: str) -> object | None:
@@ -35,6 +35,22 @@ def ingest_run_name() -> str:
     """`ingest-<file or folder name>`, or `ingest-sample` for the generated sample market."""
     path = _param("path")
     return f"ingest-{Path(str(path)).name}" if path else "ingest-sample"
+
+
+def train_run_name() -> str:
+    """`train-as-of-<day>` (the last stored day by default)."""
+    from datetime import date
+
+    from nepse.app import NepseError
+    from nepse.app.training import training_day
+    from runs.settings import settings
+
+    as_of = _param("as_of")
+    try:
+        day = training_day(settings(), date.fromisoformat(str(as_of)) if as_of else None)
+    except (NepseError, OSError):  # the run itself will say what is wrong
+        day = None
+    return f"train-as-of-{day or 'latest'}"
 
 
 def rename_run(name: str) -> None:
