@@ -19,6 +19,7 @@ from nepse.app import NepseError, SourceError, daily, drift
 from nepse.app.ingest import resolve_source
 from nepse.app.publish import source_alert
 from runs.names import daily_run_name, rename_run
+from runs.retrain import start_retraining
 from runs.settings import settings
 from runs.slot import writer_slot
 from tasks.alerts import raise_alerts
@@ -110,10 +111,7 @@ def _daily(src: str, as_of: date | None):
         list(published.alerts) + ([daily.orders_alert(scored, paper_error)] if paper_error else [])
     )
     if published.retrain:
-        from prefect.deployments import run_deployment
-
-        get_run_logger().warning("dataset drift on consecutive days: starting train-model")
-        run_deployment("train-model/train-model", timeout=0)
+        start_retraining(day.as_of)  # the train-model deployment (a replay: its own next step)
     out = published.summary
     if out.is_fallback or paper_error:
         return Failed(message="; ".join(m for m in (out.message, paper_error) if m))

@@ -9,7 +9,17 @@ import os
 import sys
 import threading
 
-from flows.cli import api, data, evaluate, models, reports, reports_ui, run, server  # noqa: F401  (each registers its commands)
+from flows.cli import (  # noqa: F401  (each registers its commands)
+    api,
+    data,
+    evaluate,
+    models,
+    replay,
+    reports,
+    reports_ui,
+    run,
+    server,
+)
 from flows.cli.common import app, console, debugging
 from nepse.app import NepseError
 

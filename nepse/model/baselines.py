@@ -196,7 +196,12 @@ class RandomForestBaseline:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Forest predictions on median-filled features."""
+        """Forest predictions on median-filled features.
+
+        In one thread: scikit-learn adds the trees' predictions up in whichever order its
+        threads finish, so with several the last digit differed from run to run.
+        """
+        self.model_.set_params(n_jobs=1)
         return self.model_.predict(_fill(x[:, self.columns], self.median_))
 
 

@@ -1,13 +1,19 @@
-"""Walk-forward checkpoints: each finished job's result on disk, so a killed run resumes.
+"""Walk-forward checkpoints: each finished job's result on disk, reused wherever the same job
+meets the same data again: a killed run resumes, and a weekly retraining refits only the blocks
+whose data changed.
 
 Written by the driver, in the process that runs the walk-forward (the head node), as each
 job's result comes back: the jobs themselves never see this folder.
 
-Layout: `<dir>/<run key>/block-<k>-seed-<s>/` (the fitted model via `LGBModel.save`, plus
-`fit.npz` with its test predictions and gains) and `<dir>/<run key>/baselines-<k>-<l>/`. The
-run key is a hash of everything a fit's result depends on (the prepared arrays, the block plan,
-the LightGBM settings and threads), so a checkpoint is only ever reused for an identical fit.
-Each folder is written under a temporary name, sealed with checksums (`nepse.model.files`) and
+Layout: `<dir>/jobs/<kind>-s<seed>-<job key>/` (a fit: the model via `LGBModel.save`, plus
+`fit.npz` with its test predictions and gains; a baseline group: `baselines.npz`) and the
+summarised result of each distinct walk-forward in `<dir>/runs/<run key>/result/`. A job key is
+a hash of everything the job's result depends on (`job_key`): the rows of the day ranges it
+reads (fit, validation and test days; for a fit also the bins' days and seed), as versions of
+each day (`nepse.model.walkforward.days`: the same rows up to the feature pipeline's rounding
+noise), the LightGBM and fit settings, the threads, the features; never the block's position
+in the plan, which is restored on load. So a checkpoint is only reused for the same fit. Each
+folder is written under a temporary name, sealed with checksums (`nepse.model.files`) and
 renamed into place: a folder that exists is complete, and a corrupt one is refitted.
 """
 
@@ -17,14 +23,16 @@ import hashlib
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from nepse.errors import ModelNotFoundError
 from nepse.model import files
+from nepse.model.baselines import make_baselines
 from nepse.model.lgbm import lgb_params
+from nepse.model.walkforward.days import DayVersions
 from nepse.model.walkforward.jobs import LIGHTGBM, BaselineFit, Job, SeedFit
 from nepse.model.walkforward.plan import Plan
 from nepse.model.walkforward.summary import WalkForwardResult
@@ -38,50 +46,89 @@ BASE_ARRAYS = "baselines.npz"
 BASE_INFO = "baselines.json"
 
 
-def run_key(plan: Plan, settings: Settings, num_threads: int | None = None) -> str:
-    """Hash of what every fit of this walk-forward depends on."""
-    params = lgb_params(settings, 0, num_threads=num_threads)
-    params.pop("seed")
-    spec = {
-        "data": plan.prep.fingerprint(),
-        "blocks": [b.key() for b in plan.blocks],
-        "bins_seed": plan.seeds[0],
-        "params": params,
-        "num_boost_round": settings.num_boost_round,
-        "early_stopping_rounds": settings.early_stopping_rounds,
-        "label_transform": settings.label_transform,
-    }
+def _hash(spec: object) -> str:
     text = json.dumps(spec, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def job_key(
+    job: Job, plan: Plan, days: DayVersions, settings: Settings, num_threads: int | None = None
+) -> str:
+    """Hash of what `job`'s result depends on (module doc): the versions of the days it reads
+    (`days`), the settings, not its place in the plan."""
+    prep = plan.prep
+    spec: dict = {
+        "kind": job.kind,
+        "seed": job.seed,
+        "features": [prep.feature_names, prep.categorical],
+        "threads": lgb_params(settings, 0, num_threads=num_threads)["num_threads"],
+    }
+    if job.kind == LIGHTGBM:
+        (b,) = job.blocks
+        first = plan.blocks[0]  # LightGBM's bins come from the first block's fit slice
+        params = lgb_params(settings, job.seed, num_threads=num_threads)
+        spec.update(
+            params=params,
+            num_boost_round=settings.num_boost_round,
+            early_stopping_rounds=settings.early_stopping_rounds,
+            label_transform=settings.label_transform,
+            bins=[days.digest(first.train_start, first.fit_end), plan.seeds[0]],
+            fit=days.digest(b.train_start, b.fit_end),
+            valid=days.digest(b.valid_start, b.train_end),
+            test=days.digest(b.test_start, b.test_end),
+        )
+    else:
+        models = make_baselines(prep.feature_names, prep.categorical, seed=job.seed)
+        spec.update(
+            baselines=[[type(m).__name__, m.name, m.retrain_every_blocks] for m in models],
+            blocks=[
+                [days.digest(b.train_start, b.train_end), days.digest(b.test_start, b.test_end)]
+                for b in job.blocks
+            ],
+        )
+    return _hash(spec)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The checkpoint folder of one walk-forward run."""
+    """The checkpoint folder shared by every walk-forward of a data folder, seen by one plan."""
 
+    root: Path
+    keys: dict[Job, str]
+    """Each job of the plan with its job key."""
     folder: Path
+    """This walk-forward's own folder (its summarised result goes to `result/`)."""
 
     @classmethod
     def for_plan(
-        cls, root: Path, plan: Plan, settings: Settings, num_threads: int | None = None
-    ) -> Checkpoint:
-        """The folder for this plan under `root` (created)."""
-        folder = Path(root) / run_key(plan, settings, num_threads)
+        cls, root: Path, plan: Plan, jobs: list[Job], settings: Settings,
+        num_threads: int | None = None,
+    ) -> Checkpoint:  # fmt: skip
+        """The checkpoint under `root` for `jobs` of `plan` (folders created)."""
+        days = DayVersions(root, plan.prep)
+        keys = {job: job_key(job, plan, days, settings, num_threads) for job in jobs}
+        run = _hash([[job.label, keys[job]] for job in jobs] + [plan.seeds, settings.cost_bps])
+        folder = Path(root) / "runs" / run
         folder.mkdir(parents=True, exist_ok=True)
-        return cls(folder)
+        (Path(root) / "jobs").mkdir(exist_ok=True)
+        return cls(Path(root), keys, folder)
+
+    def _name(self, job: Job) -> str:
+        return f"{job.kind}-s{job.seed}-{self.keys[job]}"
 
     def _write(self, name: str, fill) -> None:
-        tmp = self.folder / f".{name}.tmp"
+        jobs = self.root / "jobs"
+        tmp = jobs / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         names = fill(tmp)
         files.seal(tmp, names)
-        final = self.folder / name
+        final = jobs / name
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
 
     def _read(self, name: str, names: list[str]) -> Path | None:
-        folder = self.folder / name
+        folder = self.root / "jobs" / name
         if not folder.is_dir():
             return None
         try:
@@ -92,21 +139,32 @@ class Checkpoint:
         return folder
 
     def save_result(self, result: WalkForwardResult) -> Path:
-        """Write the summarised result into `result/` next to the jobs' results."""
+        """Write the summarised result into this walk-forward's `result/`."""
         return result.save(self.folder / "result")
 
     def load(self, job: Job) -> SeedFit | BaselineFit | None:
-        """The saved result of `job`, or None (none saved, or unusable: refit)."""
+        """The saved result of `job` placed at its blocks in this plan, or None (none saved, or
+        unusable: refit)."""
         if job.kind == LIGHTGBM:
-            return self._seed_fit(job.name)
-        return self._baseline_fit(job.name)
+            fit = self._seed_fit(self._name(job))
+            return None if fit is None else replace(fit, block=job.blocks[0].block)
+        group = self._baseline_fit(self._name(job))
+        if group is None or len(group.blocks) != len(job.blocks):
+            return None
+        at = dict(zip(group.blocks, (b.block for b in job.blocks), strict=True))
+        return replace(
+            group,
+            blocks=tuple(at[k] for k in group.blocks),
+            fit_at={n: [at[k] for k in ks] for n, ks in group.fit_at.items()},
+            seconds={at[k]: v for k, v in group.seconds.items()},
+        )
 
     def save(self, job: Job, result: SeedFit | BaselineFit) -> None:
         """Persist the result of `job`."""
         if isinstance(result, SeedFit):
-            self._write(job.name, lambda tmp: _fill_seed_fit(tmp, result))
+            self._write(self._name(job), lambda tmp: _fill_seed_fit(tmp, result))
         else:
-            self._write(job.name, lambda tmp: _fill_baseline_fit(tmp, result))
+            self._write(self._name(job), lambda tmp: _fill_baseline_fit(tmp, result))
 
     def _seed_fit(self, name: str) -> SeedFit | None:
         folder = self._read(name, [FIT_ARRAYS, FIT_INFO])

@@ -66,10 +66,11 @@ def walk_forward(
     """Retrain every `retrain_every` test days, predict the next block, score model + baselines.
 
     Jobs (block x seed fits, baseline groups) run on `executor` (default: this process). With
-    `checkpoint_dir`, every result is saved there as it comes back and results already saved
-    (same data, settings, block and seed) are read back instead of refitted; the summarised
-    result is saved there too (`result/`). `progress` is called once with the checkpointed
-    count, then after each job.
+    `checkpoint_dir`, every result is saved there as it comes back, and results already saved
+    for the same job on the same data (same rows, settings and seed: a killed run, or the
+    blocks of a weekly retraining whose data did not change) are read back instead of
+    refitted; the summarised result is saved there too (`runs/<run key>/result/`). `progress`
+    is called once with the checkpointed count, then after each job.
     """
     t0 = (time.perf_counter(), time.process_time())
     executor = executor or InProcess()
@@ -83,12 +84,12 @@ def walk_forward(
         seeds=seeds,
         baselines=baselines,
     )
+    jobs = jobs_of(plan)
     ck = (
-        Checkpoint.for_plan(checkpoint_dir, plan, settings, executor.threads)
+        Checkpoint.for_plan(checkpoint_dir, plan, jobs, settings, executor.threads)
         if checkpoint_dir
         else None
     )
-    jobs = jobs_of(plan)
     results: dict[Job, SeedFit | BaselineFit] = {}
     for job in jobs:
         got = ck.load(job) if ck else None

@@ -10,7 +10,6 @@ the driver, which checkpoints them.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ import numpy as np
 from nepse.model._lightgbm import lgb
 from nepse.model.baselines import make_baselines
 from nepse.model.lgbm import LGBModel, lgb_params
-from nepse.model.walkforward.plan import BlockPlan, Plan
+from nepse.model.walkforward.plan import BlockPlan, Plan, baseline_group_size
 from nepse.settings import Settings
 
 LIGHTGBM = "lightgbm"
@@ -164,16 +163,6 @@ def job_data(plan: Plan, settings: Settings, threads: int | None) -> JobData:
         settings=settings,
         threads=threads,
     )
-
-
-def baseline_group_size(feature_names: list[str], categorical: list[str]) -> int:
-    """Blocks per baseline job: the lcm of the baselines' refit periods.
-
-    A group starting at a multiple of it refits every baseline exactly where a serial loop
-    would, so groups can run independently and give the same predictions.
-    """
-    periods = [b.retrain_every_blocks for b in make_baselines(feature_names, categorical)]
-    return math.lcm(*periods) if periods else 1
 
 
 def jobs_of(plan: Plan) -> list[Job]:

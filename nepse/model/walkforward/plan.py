@@ -10,21 +10,29 @@ The panel is converted once (`prepare`) to one float64 matrix sorted by date, so
 is a contiguous row range [lo, hi), which is all a `BlockPlan` needs to carry. LightGBM's bins
 (the only feature-distribution statistic it learns) come from the first block's fit slice,
 i.e. from data strictly before the first test day (`nepse.model.walkforward.jobs.binned`).
+
+Without a test start (argument or setting) the test period begins on a grid that does not move
+as data is added: every `retrain_every x baseline group` sessions counted from the panel's
+first session, the last grid session at least two years before the newest day
+(`default_test_start`). So a weekly retraining cuts the same blocks (and the same bins) as the
+week before, plus the newest, and the checkpoint (keyed by the data each job reads,
+nepse.model.walkforward.days) refits only what changed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import bisect
+import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import polars as pl
 
 from nepse.errors import NotEnoughHistoryError
+from nepse.model.baselines import make_baselines
 from nepse.model.data import (
     KEYS,
     LABEL,
@@ -61,11 +69,6 @@ class BlockPlan:
         """Labelled rows in the test block."""
         return self.test_rows[1] - self.test_rows[0]
 
-    def key(self) -> str:
-        """A short stable id of the block's segments (part of the checkpoint's run key)."""
-        text = json.dumps(asdict(self), default=str, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
-
 
 @dataclass
 class PreparedPanel:
@@ -87,14 +90,6 @@ class PreparedPanel:
         if b < a:
             return (0, 0)
         return (int(self.day_start[max(a, 0)]), int(self.day_start[b + 1]))
-
-    def fingerprint(self) -> str:
-        """sha256 of the arrays a fit reads (part of the checkpoint's run key)."""
-        h = hashlib.sha256(json.dumps([self.feature_names, self.categorical]).encode())
-        for a in (self.x, self.y, self.target, self.day_start):
-            h.update(np.ascontiguousarray(a).tobytes())
-        h.update(json.dumps([d.isoformat() for d in self.days]).encode())
-        return h.hexdigest()
 
 
 def prepare(
@@ -127,10 +122,28 @@ def prepare(
     )
 
 
-def default_test_start(days: Sequence[date]) -> date:
-    """About the last two years of the calendar (used when neither argument nor setting is set)."""
+def baseline_group_size(feature_names: list[str], categorical: list[str]) -> int:
+    """Blocks per baseline job: the lcm of the baselines' refit periods.
+
+    A group starting at a multiple of it refits every baseline exactly where a serial loop
+    would, so groups can run independently and give the same predictions.
+    """
+    periods = [b.retrain_every_blocks for b in make_baselines(feature_names, categorical)]
+    return math.lcm(*periods) if periods else 1
+
+
+def default_test_start(days: Sequence[date], every: int) -> date:
+    """The first test day when neither argument nor setting names one: the last session at
+    least two years before the newest day that lies on the grid of every `every` sessions
+    counted from the first session of `days`.
+
+    The grid keeps the test period (so the blocks, the baseline groups and the bins) where it
+    was while data is added at the end: it moves by `every` sessions once the newest day has
+    moved that far, and a weekly retraining finds every earlier block as it left it.
+    """
     start = years_before(days[-1], 2.0)
-    return next(d for d in days if d >= start)
+    i = bisect.bisect_left(days, start)
+    return days[(i // every) * every]
 
 
 def plan_blocks(
@@ -143,7 +156,9 @@ def plan_blocks(
     """Cut the test period into blocks and give each its train/fit/validation segments."""
     days, h = prep.days, settings.horizon
     days_np = np.array(days, dtype="datetime64[D]")
-    start = test_start or settings.test_start or default_test_start(days)
+    size = settings.retrain_every
+    grid = size * baseline_group_size(prep.feature_names, prep.categorical)
+    start = test_start or settings.test_start or default_test_start(days, grid)
     in_test = (days_np >= np.datetime64(start)) & (
         days_np <= np.datetime64(test_end) if test_end else True
     )
@@ -153,7 +168,6 @@ def plan_blocks(
         raise NotEnoughHistoryError(
             f"walk_forward: no labelled trading day in the test period {start}..{test_end or '-'}"
         )
-    size = settings.retrain_every
     rolling = settings.walk_forward_window == "rolling"
     plans = []
     for k, i in enumerate(range(0, len(test_idx), size)):
