@@ -65,6 +65,7 @@ REASONS: dict[str, str] = {
     "bad_symbol": "symbol is not a plausible NEPSE symbol (SYMBOL_PATTERN)",
     "ambiguous_date": "slash dates whose day/month order the file does not decide",
     "maybe_truncated": "last line of a file without a final newline, its last field short",
+    "decimal_comma": "the file writes numbers with a decimal comma (297,00): none of its rows",
 }
 
 # Plausibility bounds (nepse/ingest/quality.py). NEPSE began trading in 1994; no listed share

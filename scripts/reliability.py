@@ -37,7 +37,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 import polars as pl  # noqa: E402
 
 from nepse.devdata.faults import PERMANENT, READ_TIMEOUT_S, TRANSIENT, Fault  # noqa: E402
-from nepse.devdata.hostile import CASES, CaseResult, run_case  # noqa: E402
+from nepse.devdata.hostile import CaseResult, run_case  # noqa: E402
+from nepse.devdata.hostile_cases import CASES  # noqa: E402
 
 TOKEN = "reliability-token"
 START, END = date(2025, 8, 24), date(2025, 8, 28)  # Sun..Thu: five trading days

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nepse.devdata.hostile import CASES, run_case
+from nepse.devdata.hostile import run_case
+from nepse.devdata.hostile_cases import CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
