@@ -78,6 +78,8 @@ class Case:
     files: dict[str, bytes] = field(default_factory=dict)
     api_items: list[dict] | None = None
     """JSON items of one API day (parsed as the API client would), instead of files."""
+    links: dict[str, str] = field(default_factory=dict)
+    """Symbolic links made in the input folder: name -> target (as written in the link)."""
     before: dict[str, bytes] = field(default_factory=dict)
     """Files ingested first into the same database: the stored history the input meets."""
     truth: dict[tuple[str, str], float] | None = None
@@ -126,8 +128,12 @@ def write_files(files: dict[str, bytes], folder: Path) -> Path:
 
 
 def write_case(case: Case, folder: Path) -> Path:
-    """Write the case's files under `folder`; return the path to ingest."""
-    return write_files(case.files, folder)
+    """Write the case's files and links under `folder`; return the path to ingest."""
+    write_files(case.files, folder)
+    for name, target in case.links.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).symlink_to(target)
+    return folder
 
 
 def run_case(case: Case, root: Path) -> CaseResult:

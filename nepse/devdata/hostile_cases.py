@@ -197,4 +197,72 @@ _NUMBERS: tuple[Case, ...] = (
     ),
 )
 
-CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS)
+_ADBL = {
+    "ADBL/prices.csv": b"date,open,high,low,ltp,percent_change,qty,turnover\n"
+    b"2026-01-05,300,305,298,301,0,1000,301000\n"
+}
+
+_FILES: tuple[Case, ...] = (
+    Case(
+        "header names close twice",
+        "unclear refusal",
+        "error:'close' twice",
+        {"prices.csv": f"{CANONICAL},close\n{row()},99\n".encode()},
+        truth={},
+    ),
+    Case(
+        "Today's Price export with 'Close Price' twice (different values)",
+        "unclear refusal",
+        "error:'Close Price' twice",
+        {
+            "today.csv": f"{TODAY_PRICE},Close Price\n"
+            "1,2026-01-05,1,ADBL,A,300,305,298,301,1000,301000,300,310\n".encode()
+        },
+        truth={},
+    ),
+    Case(
+        "dangling link in the input folder",
+        "unclear refusal",
+        "error:dangling link",
+        _ADBL,
+        links={"NABIL.csv": "missing/NABIL.csv"},
+        truth={},
+    ),
+    Case(
+        "symbolic link loop in the input folder",
+        "unclear refusal",
+        "error:link loop",
+        _ADBL,
+        links={"ADBL/again": ".."},
+        truth={},
+    ),
+    Case(
+        "link that points at itself",
+        "unclear refusal",
+        "error:link loop",
+        _ADBL,
+        links={"loop.csv": "loop.csv"},
+        truth={},
+    ),
+    Case(
+        "a linked folder is read (once)",
+        "unclear refusal",
+        "stored:1",
+        {"data/ADBL/prices.csv": _ADBL["ADBL/prices.csv"]},
+        links={"mine": "data", "also-mine": "data"},
+        truth={("ADBL", "2026-01-05"): 301.0},
+    ),
+    Case(
+        "bytes that are neither UTF-8 nor Windows-1252",
+        "unclear refusal",
+        "error:re-save it as UTF-8",
+        {
+            "today.csv": (
+                f"{TODAY_PRICE}\n1,2026-01-05,1,ADBL,A\x81,300,305,298,301,1000,301000,300\n"
+            ).encode("latin-1")
+        },
+        truth={},
+    ),
+)
+
+CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS, *_FILES)

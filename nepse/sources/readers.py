@@ -10,8 +10,11 @@ pass. Each price row keeps `source`, `line` and `raw`; a row that cannot be pars
 from __future__ import annotations
 
 import csv
+import errno
 import logging
+import os
 import re
+import stat
 import time
 from pathlib import Path
 
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 def _decode(data: bytes, source: str) -> str:
-    """Text of a CSV file: UTF-8 (BOM or not), UTF-16 with a BOM, else latin-1."""
+    """Text of a CSV file: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16")
@@ -57,9 +60,19 @@ def _decode(data: bytes, source: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        # Old exports from Windows tools are cp1252; latin-1 never fails and keeps digits.
-        log.warning("%s is not UTF-8; reading it as latin-1", source)
-        return data.decode("latin-1")
+        pass
+    # Old exports from Windows tools (Excel's "CSV") are Windows-1252. Latin-1 would never fail,
+    # but it turns cp1252's quotes and dashes (0x80-0x9F) into invisible C1 control characters.
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            f"{source}: line {line}: byte 0x{data[exc.start]:02X} is neither UTF-8 nor "
+            "Windows-1252, so the file's text encoding is unknown; re-save it as UTF-8"
+        ) from exc
+    log.warning("%s is not UTF-8; read it as Windows-1252 (cp1252)", source)
+    return text
 
 
 def _load_csv(path: Path) -> _Loaded | None:
@@ -86,6 +99,7 @@ def _load_csv(path: Path) -> _Loaded | None:
         header_fields = next(csv.reader([header_line.strip().lstrip("\ufeff")]))
     except csv.Error as exc:
         raise SourceError(f"{source}: line {number}: not a CSV header ({exc})") from exc
+    _refuse_repeated_columns(header_fields, f"{source}: line {number}")
     fmt = FORMATS[detect_format(header_fields, source=source)]
     body = "" if end < 0 else text[end + 1 :]
     return _Loaded(
@@ -97,6 +111,20 @@ def _load_csv(path: Path) -> _Loaded | None:
         body=body,
         cut_line=_cut_line(body, number + 1),
     )
+
+
+def _refuse_repeated_columns(header: list[str], where: str) -> None:
+    """SourceError when a header names a column twice: which copy holds the value is unknown."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        key = _norm(name)
+        if key in first:
+            raise SourceError(
+                f"{where}: the header names column {name.strip()!r} twice (columns {first[key]} "
+                f"and {i}); which one holds the value is unknown, so the file is not read. "
+                "Remove or rename one of them"
+            )
+        first[key] = i
 
 
 def _path_symbol(path: Path, fmt: Format) -> str:
@@ -255,17 +283,86 @@ def _dataset_of(root: Path) -> str:
 # --------------------------------------------------------------------------- public API
 
 
-def _files(path: Path) -> list[Path]:
-    if path.is_file():
-        if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+def _files(path: Path, skipped: list[str]) -> list[Path]:
+    """The files to read at `path` (a file, or a folder walked recursively, links followed).
+
+    An entry that cannot be read (a dangling link, a link loop, a folder without permission,
+    a FIFO or device) stops the read with a SourceError naming it: a price file we cannot read
+    must not be left out silently. A folder reached again through another link is read once
+    (the second path is listed in `skipped`).
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and not path.is_symlink():
             raise SourceError(
-                f"{path}: not a price file (only .csv, .parquet and .pq are read); "
-                "give a CSV or Parquet file, or a folder holding them"
+                f"{path}: no such file or folder; check the path (relative to {Path.cwd()})"
+            ) from exc
+        raise SourceError(_unreadable(path, exc)) from exc
+    if stat.S_ISDIR(st.st_mode):
+        found: list[Path] = []
+        _walk(path, frozenset({(st.st_dev, st.st_ino)}), {(st.st_dev, st.st_ino)}, found, skipped)
+        return sorted(found)
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceError(f"{path}: not a regular file or folder; give a CSV or Parquet file")
+    if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+        raise SourceError(
+            f"{path}: not a price file (only .csv, .parquet and .pq are read); "
+            "give a CSV or Parquet file, or a folder holding them"
+        )
+    return [path]
+
+
+def _walk(
+    folder: Path,
+    ancestors: frozenset[tuple[int, int]],
+    seen: set[tuple[int, int]],
+    found: list[Path],
+    skipped: list[str],
+) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise SourceError(_unreadable(folder, exc)) from exc
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            st = path.stat()  # follows links: a link counts as what it points to
+        except OSError as exc:
+            raise SourceError(_unreadable(path, exc)) from exc
+        key = (st.st_dev, st.st_ino)
+        if stat.S_ISDIR(st.st_mode):
+            if key in ancestors:
+                raise SourceError(
+                    f"{path}: a symbolic link to {os.path.realpath(path)}, a folder that holds "
+                    "it, so the folder would be read forever (a link loop); remove the link"
+                )
+            if key in seen:
+                skipped.append(f"{path} (a link to {os.path.realpath(path)}, read once already)")
+                continue
+            seen.add(key)
+            _walk(path, ancestors | {key}, seen, found, skipped)
+        elif stat.S_ISREG(st.st_mode):
+            found.append(path)
+        else:
+            raise SourceError(
+                f"{path}: not a regular file (a FIFO, socket or device), so it cannot be read "
+                "as data; remove it from the folder"
             )
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file())
-    raise SourceError(f"{path}: no such file or folder; check the path (relative to {Path.cwd()})")
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """Why `path` cannot be read, in words, with what to do."""
+    link = f"a symbolic link to {os.readlink(path)!r}, " if path.is_symlink() else ""
+    if exc.errno == errno.ELOOP:
+        why = "which points back into itself (a link loop); remove or fix the link"
+    elif exc.errno == errno.ENOENT and link:
+        why = "which does not exist (a dangling link); restore its target or remove the link"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = "which cannot be read (permission denied); check its permissions"
+    else:
+        why = f"which cannot be read ({exc.strerror or exc})"
+    return f"{path}: {link}{why}"
 
 
 def read_path(path: str | Path) -> ReadResult:
@@ -274,7 +371,7 @@ def read_path(path: str | Path) -> ReadResult:
     root = Path(path)
     loaded: list[_Loaded] = []
     skipped: list[str] = []
-    for file in _files(root):
+    for file in _files(root, skipped):
         suffix = file.suffix.lower()
         if suffix in CSV_SUFFIXES:
             item = _load_csv(file)
@@ -289,7 +386,7 @@ def read_path(path: str | Path) -> ReadResult:
         loaded.append(item)
     if skipped:
         log.warning(
-            "skipped %d file(s) that are not CSV/Parquet or have no header line: %s",
+            "skipped %d entries (not CSV/Parquet, no header line, or a folder read already): %s",
             len(skipped),
             ", ".join(skipped),
         )
