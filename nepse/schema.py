@@ -54,7 +54,8 @@ REASONS: dict[str, str] = {
     "nonpositive_price": "close (or another given price) is zero or negative",
     "high_below_low": "high < low",
     "ohlc_inconsistent": "open or close outside [low, high] (ohlc_policy=reject)",
-    "conflicting_duplicate": "several different rows for one (symbol, date) in one load",
+    "conflicting_duplicate": "several different rows for one (symbol, date) in one load, or one "
+    "symbol listed twice with different values in a securities list",
     "future_date": "date after today in Asia/Kathmandu",
     "not_equity": "securities master says not an equity (non_equity_policy=skip)",
     "market_open": "close not yet published (market still open)",
@@ -65,6 +66,8 @@ REASONS: dict[str, str] = {
     "bad_symbol": "symbol is not a plausible NEPSE symbol (SYMBOL_PATTERN)",
     "ambiguous_date": "slash dates whose day/month order the file does not decide",
     "maybe_truncated": "last line of a file without a final newline, its last field short",
+    "bad_text": "a security's name, sector or type holds control characters or markup, or is "
+    "too long; or its status is not A/S/D (nepse/sources/securities.py)",
     "decimal_comma": "the file writes numbers with a decimal comma (297,00): none of its rows",
 }
 

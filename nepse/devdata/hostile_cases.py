@@ -5,8 +5,12 @@ them). `_EARLIER` are the cases of the earlier rounds; the groups below were add
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from nepse.devdata.hostile import (
     CANONICAL,
+    COMPANY_LIST,
     HISTORY,
     TODAY_PRICE,
     Case,
@@ -265,4 +269,93 @@ _FILES: tuple[Case, ...] = (
     ),
 )
 
-CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS, *_FILES)
+
+def _company_list(*lines: str, header: str = COMPANY_LIST, encoding: str = "utf-8") -> dict:
+    return {"CompanyList.csv": ("\n".join([header, *lines]) + "\n").encode(encoding)}
+
+
+def _securities_are(**want: tuple[str, str]) -> Callable[[Any], list[str]]:
+    """A check: the master holds exactly these symbols with this (name, instrument type)."""
+
+    def check(store: Any) -> list[str]:
+        got = {
+            r["symbol"]: (r["name"], r["instrument_type"])
+            for r in store.securities().iter_rows(named=True)
+        }
+        return [
+            f"securities: {symbol} stored as {got.get(symbol)!r}, want {want.get(symbol)!r}"
+            for symbol in sorted(set(got) | set(want))
+            if got.get(symbol) != want.get(symbol)
+        ]
+
+    return check
+
+
+_BANK = "Nabil Bank,1,Equity,Commercial Banks,Nabil Bank Limited,A,NABIL"
+_SECURITIES: tuple[Case, ...] = (
+    Case(
+        "company list naming NABIL twice: Equity, then Mutual Funds",
+        "wrong value",
+        "rejected:conflicting_duplicate",
+        _company_list(_BANK, "Nabil Bank,1,Mutual Funds,Mutual Fund,Nabil Fund,A,NABIL"),
+        check=_securities_are(),
+    ),
+    Case(
+        "company list naming NABIL twice, identical rows",
+        "wrong value",
+        "stored:0",
+        _company_list(_BANK, _BANK),
+        check=_securities_are(NABIL=("Nabil Bank Limited", "Equity")),
+    ),
+    Case(
+        "two company lists (other headers) disagreeing on NABIL",
+        "wrong value",
+        "error:disagree on NABIL",
+        {
+            **_company_list(_BANK),
+            "old/CompanyList.csv": b"symbol,instrumentType,sectorName,status\n"
+            b"NABIL,Mutual Funds,Mutual Fund,A\n",
+        },
+        check=_securities_are(),
+    ),
+    Case(
+        "path-like symbol in a company list",
+        "unchecked text",
+        "rejected:bad_symbol",
+        _company_list(_BANK, "Evil,2,Equity,Banks,Evil Ltd,A,../../etc/passwd"),
+        check=_securities_are(NABIL=("Nabil Bank Limited", "Equity")),
+    ),
+    Case(
+        "markup in a sector name",
+        "unchecked text",
+        "rejected:bad_text",
+        _company_list(_BANK, "X,2,Equity,<script>alert(1)</script>,X Ltd,A,XBANK"),
+        check=_securities_are(NABIL=("Nabil Bank Limited", "Equity")),
+    ),
+    Case(
+        "control characters in a security name",
+        "unchecked text",
+        "rejected:bad_text",
+        _company_list(_BANK, 'X,2,Equity,Banks,"X\x1b[31mBank\x85",A,XBANK'),
+        check=_securities_are(NABIL=("Nabil Bank Limited", "Equity")),
+    ),
+    Case(
+        "a status that is not A, S or D",
+        "unchecked text",
+        "rejected:bad_text",
+        _company_list(_BANK, "X,2,Equity,Banks,X Ltd,Active,XBANK"),
+        check=_securities_are(NABIL=("Nabil Bank Limited", "Equity")),
+    ),
+    Case(
+        "company list saved as Windows-1252 (curly quotes, en dash)",
+        "wrong value",
+        "stored:0",
+        _company_list(
+            "N,1,Equity,Commercial Banks,\u201cNabil\u201d Bank \u2013 Ltd,A,NABIL",
+            encoding="cp1252",
+        ),
+        check=_securities_are(NABIL=("\u201cNabil\u201d Bank \u2013 Ltd", "Equity")),
+    ),
+)
+
+CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS, *_FILES, *_SECURITIES)

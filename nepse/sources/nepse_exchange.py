@@ -49,6 +49,7 @@ from nepse.sources.base import (
     is_weekend,
     missing_day_reason,
 )
+from nepse.sources.securities import check_securities
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,9 @@ class ExchangeSource:
         return SourceError(text)
 
 
+_SHOWN = ("line", "reason", "detail")
+
+
 def securities_frame(every: Any, companies: Any, *, where: str = "securities") -> pl.DataFrame:
     """SECURITY_SCHEMA rows from the security list (with status) and the company list."""
     if not isinstance(every, list) or not isinstance(companies, list):
@@ -303,7 +307,18 @@ def securities_frame(every: Any, companies: Any, *, where: str = "securities") -
                 "status": item.get("activeStatus") or company.get("status"),
             }
         )
-    return pl.DataFrame(rows, schema=SECURITY_SCHEMA, orient="row")
+    checked = check_securities(pl.DataFrame(rows, schema=SECURITY_SCHEMA, orient="row"))
+    bad = checked.filter(pl.col("reason").is_not_null())
+    twice = bad.filter(pl.col("reason") == "conflicting_duplicate")
+    if twice.height:
+        raise SourceError(f"{where}: {twice['detail'][0]}")
+    for r in bad.iter_rows(named=True):
+        log.warning(
+            "%s: security item %d left out (%s): %s", where, r["line"], r["reason"], r["detail"]
+        )
+    return checked.filter(pl.col("reason").is_null() & ~pl.col("_extra")).select(
+        list(SECURITY_SCHEMA)
+    )
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -22,6 +22,7 @@ from nepse.sources.parse import (
     _number,
     _with_detail,
 )
+from nepse.sources.securities import check_securities
 
 
 def _parse_dividends(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
@@ -122,19 +123,21 @@ def _parse_securities(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
         status=text["status"],
     )
     lf = _with_detail(lf, [], len(loaded.header))
-    df = lf.collect().with_columns(
-        reason=pl.when(pl.col("detail").is_not_null())
-        .then(pl.lit("unparseable"))
-        .when(pl.col("symbol").is_null())
-        .then(pl.lit("missing_symbol")),
-        detail=pl.coalesce(
-            "detail", pl.when(pl.col("symbol").is_null()).then(pl.lit("symbol is empty"))
-        ),
-    )
+    df = lf.collect()
+    # A row with the wrong field count is unparseable; the others are checked as securities.
+    broken = df.filter(pl.col("detail").is_not_null()).with_columns(reason=pl.lit("unparseable"))
+    checked = check_securities(df.filter(pl.col("detail").is_null()).drop("detail"))
     return ReadResult(
         fmt=loaded.fmt.name,
-        securities=conform(df.filter(pl.col("reason").is_null()), SECURITY_SCHEMA),
-        rejects=conform(df.filter(pl.col("reason").is_not_null()), REJECT_SCHEMA),
+        securities=conform(
+            checked.filter(pl.col("reason").is_null() & ~pl.col("_extra")), SECURITY_SCHEMA
+        ),
+        rejects=pl.concat(
+            [
+                conform(broken, REJECT_SCHEMA),
+                conform(checked.filter(pl.col("reason").is_not_null()), REJECT_SCHEMA),
+            ]
+        ).sort("source", "line"),
     )
 
 

@@ -26,6 +26,7 @@ from nepse.schema import (
     DATASET_MARKER,
     DATASET_REAL,
     REJECT_SCHEMA,
+    SECURITY_SCHEMA,
     SYMBOL_PATTERN,
     ReadResult,
     conform,
@@ -394,6 +395,7 @@ def read_path(path: str | Path) -> ReadResult:
     for item in loaded:
         groups.setdefault((item.fmt.name, item.header, item.fields is None), []).append(item)
     results = [_parse_group(group) for group in groups.values()]
+    _refuse_disagreeing_lists(results)
     result = ReadResult.concat(results) if results else ReadResult(fmt="empty")
     result.sources = [item.source for item in loaded]
     result.skipped = skipped
@@ -412,6 +414,34 @@ def read_path(path: str | Path) -> ReadResult:
         time.perf_counter() - started,
     )
     return result
+
+
+def _refuse_disagreeing_lists(results: list[ReadResult]) -> None:
+    """SourceError when securities lists read together give one symbol different values.
+
+    Each list is checked on its own by its parser (nepse/sources/securities.py); lists in other
+    layouts are parsed apart, so they are compared here: the last must not win.
+    """
+    lists = [
+        r.securities.with_columns(_files=pl.lit(", ".join(r.sources)))
+        for r in results
+        if r.securities.height
+    ]
+    if len(lists) < 2:
+        return
+    every = pl.concat(lists).unique(subset=list(SECURITY_SCHEMA), maintain_order=True)
+    twice = every.filter(pl.col("symbol").is_duplicated())
+    if twice.height:
+        symbol = twice["symbol"][0]
+        shown = "; ".join(
+            f"{r['_files']}: {r['instrument_type']} / {r['sector']} / {r['status']}"
+            for r in twice.filter(pl.col("symbol") == symbol).iter_rows(named=True)
+        )
+        raise SourceError(
+            f"securities lists read together disagree on {symbol} ({shown}) and "
+            f"{twice['symbol'].n_unique()} symbol(s) in all; which is right is unknown: read "
+            "one list at a time, or fix the older one"
+        )
 
 
 def _drop_repeated_actions(actions: pl.DataFrame) -> pl.DataFrame:
