@@ -358,4 +358,88 @@ _SECURITIES: tuple[Case, ...] = (
     ),
 )
 
-CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS, *_FILES, *_SECURITIES)
+_PRICES_HEADER = "date,open,high,low,ltp,percent_change,qty,turnover"
+# NABIL trades 500 around a book closure on 2026-01-06 and never drops.
+_FLAT = {
+    "NABIL/prices.csv": "\n".join(
+        [_PRICES_HEADER]
+        + [f"2026-01-0{d},500,505,498,{500 + d},0,1000,{(500 + d) * 1000}" for d in range(4, 9)]
+    ).encode()
+    + b"\n"
+}
+_DIVIDEND = "fiscal_year,bonus_share,cash_dividend,total_dividend,book_closure_date"
+_RIGHTS = "ratio,total_units,issue_price,opening_date,closing_date,status,issue_manager"
+
+
+def _actions(file: str, header: str, line: str) -> dict[str, bytes]:
+    return {**_FLAT, f"NABIL/{file}": f"{header}\n{line}\n".encode()}
+
+
+def _history_not_divided(store: Any) -> list[str]:
+    """A check: adjusted closes equal raw ones (no action may divide this flat history)."""
+    from nepse.features.adjust import adjust_prices
+    from nepse.settings import load_settings
+
+    adjusted = adjust_prices(
+        store.prices(), store.corporate_actions(), settings=load_settings()
+    ).collect()
+    return [
+        f"{r['symbol']} {r['date']}: adjusted close {r['adj_close']:.2f}, raw {r['close']}"
+        for r in adjusted.iter_rows(named=True)
+        if abs(r["adj_close"] - r["close"]) > 1e-9
+    ]
+
+
+_FLAT_TRUTH = {("NABIL", f"2026-01-0{d}"): 500.0 + d for d in range(4, 9)}
+_ACTIONS: tuple[Case, ...] = (
+    Case(
+        "bonus of -50 %",
+        "wrong value",
+        "rejected:implausible_action",
+        _actions("dividend.csv", _DIVIDEND, "2082/2083,-50,5,0,2026-01-06"),
+        truth=_FLAT_TRUTH,
+        check=_history_not_divided,
+    ),
+    Case(
+        "bonus of 1,000 % where the price never moved",
+        "wrong value",
+        "rejected:implausible_action",
+        _actions("dividend.csv", _DIVIDEND, "2082/2083,1000,5,0,2026-01-06"),
+        truth=_FLAT_TRUTH,
+        check=_history_not_divided,
+    ),
+    Case(
+        "rights ratio 1:0",
+        "wrong value",
+        "rejected:implausible_action",
+        _actions("right-share.csv", _RIGHTS, "1:0,1,100,2026-01-20,,,X"),
+        truth=_FLAT_TRUTH,
+        check=_history_not_divided,
+    ),
+    Case(
+        "rights 1:12 (1,200 %)",
+        "wrong value",
+        "rejected:implausible_action",
+        _actions("right-share.csv", _RIGHTS, "1:12,1,100,2026-01-20,,,X"),
+        truth=_FLAT_TRUTH,
+        check=_history_not_divided,
+    ),
+    Case(
+        "rights issue price = the issue's total amount (as MLBBL 2016)",
+        "wrong value",
+        "rejected:implausible_action",
+        _actions("right-share.csv", _RIGHTS, "2:1,169740,16974000,2026-01-20,,,X"),
+        truth=_FLAT_TRUTH,
+        check=_history_not_divided,
+    ),
+    Case(
+        "plausible 100 % bonus, but the price never moved: stored, not applied",
+        "wrong value",
+        "stored:5",
+        _actions("dividend.csv", _DIVIDEND, "2082/2083,100,5,0,2026-01-06"),
+        truth=_FLAT_TRUTH,
+        check=_history_not_divided,
+    ),
+)
+
+CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS, *_FILES, *_SECURITIES, *_ACTIONS)

@@ -520,6 +520,40 @@ def test_rights_without_dates_or_with_a_bad_ratio(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("file", "line", "detail"),
+    [
+        ("dividend.csv", "2081/2082,-50,5,0,2025-11-30", "bonus_share -50.0 % is outside"),
+        ("dividend.csv", "2081/2082,1000,5,0,2025-11-30", "bonus_share 1000.0 % is outside"),
+        ("dividend.csv", "2081/2082,10,6000,0,2025-11-30", "cash_dividend 6000.0 % is outside"),
+        ("right-share.csv", "1:0,1,100,2016-10-18,,,X", "ratio 1:0 offers no new shares"),
+        ("right-share.csv", "1:12,1,100,2016-10-18,,,X", "ratio 1200.0 % is outside"),
+        ("right-share.csv", "2:1,1,16974000,2016-10-18,,,X", "issue_price 16974000.0 is outside"),
+        ("right-share.csv", "2:1,1,0,2016-10-18,,,X", "issue_price 0.0 is outside"),
+    ],
+)
+def test_implausible_actions_are_rejected_not_stored(tmp_path, file, line, detail):
+    header = DIVIDEND if file == "dividend.csv" else RIGHTS
+    path = write(tmp_path / "ADBL" / file, f"{header}\n{line}\n")
+    result = read_path(path)
+    assert result.corporate_actions.is_empty()
+    assert result.rejects["reason"].to_list() == ["implausible_action"]
+    assert detail in result.rejects["detail"][0]
+    assert result.rejects["raw"].to_list() == [line]
+
+
+def test_the_largest_real_actions_are_plausible(tmp_path):
+    write(tmp_path / "RBCL" / "dividend.csv", f"{DIVIDEND}\n2062/2063,114.27,1580,0,2017-04-23\n")
+    write(tmp_path / "NBL" / "right-share.csv", f"{RIGHTS}\n1:9.5157,1,100,2013-05-22,,,X\n")
+    result = read_path(tmp_path)
+    assert result.rejects.is_empty()
+    assert sorted(result.corporate_actions["percent"].round(2).to_list()) == [
+        114.27,
+        951.57,
+        1580.0,
+    ]
+
+
 def test_company_list_becomes_securities(tmp_path):
     path = write(
         tmp_path / "CompanyList.csv",
