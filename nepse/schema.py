@@ -68,6 +68,8 @@ REASONS: dict[str, str] = {
     "maybe_truncated": "last line of a file without a final newline, its last field short",
     "bad_text": "a security's name, sector or type holds control characters or markup, or is "
     "too long; or its status is not A/S/D (nepse/sources/securities.py)",
+    "repeated_day": "the day repeats the session before it (same close, volume and turnover for "
+    "most symbols): another day's file served again (nepse/ingest/repeat.py)",
     "implausible_action": "a corporate action outside the plausible range (a bonus of 0 % or "
     "less or above BONUS_PERCENT_MAX, a rights ratio offering nothing, ...)",
     "decimal_comma": "the file writes numbers with a decimal comma (297,00): none of its rows",

@@ -442,4 +442,67 @@ _ACTIONS: tuple[Case, ...] = (
     ),
 )
 
-CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS, *_FILES, *_SECURITIES, *_ACTIONS)
+
+def _session(day: str, *, seed: int, copied: int = 0, copy_seed: int = 0) -> dict[str, bytes]:
+    """A Today's Price file of 12 symbols on `day`; the first `copied` rows carry the values
+    of the session made with `copy_seed` (a file of another day served again)."""
+    lines = []
+    for i in range(12):
+        s = copy_seed if i < copied else seed
+        close = 100 + (s * 7 + i) % 13
+        volume = 10 + (s * 3 + i) % 17
+        lines.append(
+            f"{i + 1},{day},{i + 1},S{i:02d},S{i:02d},{close},{close},{close},{close},{volume},"
+            f"{close * volume},{close}"
+        )
+    return _today_price(*lines, name=f"today-{day}.csv")
+
+
+def _sessions_truth(*days: tuple[str, int]) -> dict[tuple[str, str], float]:
+    return {
+        (f"S{i:02d}", day): 100.0 + (seed * 7 + i) % 13 for day, seed in days for i in range(12)
+    }
+
+
+_DAYS: tuple[Case, ...] = (
+    Case(
+        "yesterday's file served again as today's",
+        "wrong value",
+        "error:newest day read is a copy of the session before it",
+        _session("2026-04-07", seed=2, copied=12, copy_seed=1),
+        before=_session("2026-04-06", seed=1),
+        truth=_sessions_truth(("2026-04-06", 1)),
+    ),
+    Case(
+        "today's file with 7 of 12 rows from yesterday's",
+        "wrong value",
+        "error:7 of 12 symbols",
+        _session("2026-04-07", seed=2, copied=7, copy_seed=1),
+        before=_session("2026-04-06", seed=1),
+        truth=_sessions_truth(("2026-04-06", 1)),
+    ),
+    Case(
+        "a quiet day: 3 of 12 symbols as yesterday",
+        "wrong value",
+        "stored:12",
+        _session("2026-04-07", seed=2, copied=3, copy_seed=1),
+        before=_session("2026-04-06", seed=1),
+        truth={
+            **_sessions_truth(("2026-04-06", 1), ("2026-04-07", 2)),
+            **{(f"S{i:02d}", "2026-04-07"): 100.0 + (7 + i) % 13 for i in range(3)},
+        },
+    ),
+    Case(
+        "a copied day inside a history: quarantined, the rest stored",
+        "wrong value",
+        "rejected:repeated_day",
+        {
+            **_session("2026-04-06", seed=1),
+            **_session("2026-04-07", seed=1),
+            **_session("2026-04-08", seed=3),
+        },
+        truth=_sessions_truth(("2026-04-06", 1), ("2026-04-08", 3)),
+    ),
+)
+
+CASES: tuple[Case, ...] = (*_EARLIER, *_NUMBERS, *_FILES, *_SECURITIES, *_ACTIONS, *_DAYS)

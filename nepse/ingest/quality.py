@@ -24,6 +24,8 @@ Rules run in this order and the first one that fails names the row's single reas
 7. `not_equity`           the securities master lists the symbol with an instrument type other
                           than Equity; only with `non_equity_policy="skip"`. A symbol absent
                           from the master is kept: absence is not proof it is not an equity.
+   `repeated_day`         the row's day repeats the session before it (nepse/ingest/repeat.py
+                          finds those days; `validate` gets them as `repeated`)
 8. duplicates of (symbol, date) among the rows that survived 0-7: copies whose price columns
    are all equal are one row stored and the rest *counted* as duplicates (neither stored nor
    rejected); copies that disagree are all rejected `conflicting_duplicate`, because nothing
@@ -153,8 +155,11 @@ def apply_rules(
     non_equity_policy: str,
     today: date,
     non_equity: pl.LazyFrame,
+    repeated: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Add `reason`, `detail` (first failing row rule 0-7) and `flag`; repair OHLC when asked."""
+    """Add `reason`, `detail` (first failing row rule 0-7) and `flag`; repair OHLC when asked.
+
+    `repeated` (date, detail): days that repeat the session before them."""
     sym_blank = pl.col("symbol").is_null() | (pl.col("symbol").str.strip_chars() == "")
     nonpositive = pl.any_horizontal(
         [(pl.col(c) <= 0).fill_null(False) for c in ("open", "high", "low", "close")]
@@ -228,6 +233,7 @@ def apply_rules(
             pl.format("date {} after today {}", _text("date"), pl.lit(today.isoformat())),
         ),
         ("not_equity", skip_non_equity, pl.format("instrument type {}", pl.col("_itype"))),
+        ("repeated_day", pl.col("_repeat").is_not_null(), pl.col("_repeat")),
     ]
     unknown = [code for code, _, _ in rules if code not in REASONS]
     if unknown:
@@ -239,8 +245,11 @@ def apply_rules(
         detail = detail.when(cond).then(text)
 
     repair = reason.is_null() & inconsistent
+    if repeated is None:
+        repeated = pl.LazyFrame(schema={"date": pl.Date(), "detail": pl.String()})
     return (
         lf.join(non_equity, on="symbol", how="left", maintain_order="left")
+        .join(repeated.rename({"detail": "_repeat"}), on="date", how="left", maintain_order="left")
         .with_columns(
             reason=reason.otherwise(None),
             detail=detail.otherwise(None),
@@ -256,7 +265,7 @@ def apply_rules(
             .otherwise(pl.col("low")),
             flag=pl.when(pl.col("_repair")).then(pl.lit(OHLC_REPAIRED)).otherwise(None),
         )
-        .drop("_itype", "_repair")
+        .drop("_itype", "_repair", "_repeat")
     )
 
 
@@ -308,6 +317,7 @@ def validate(
     today: date,
     securities: pl.DataFrame | None = None,
     parse_rejects: pl.DataFrame | None = None,
+    repeated: pl.DataFrame | None = None,
 ) -> QualityResult:
     """Apply the data-quality rules to a reader's prices; see the module docstring for the order."""
     prices = conform(prices, READ_PRICE_SCHEMA)
@@ -328,6 +338,7 @@ def validate(
             non_equity_policy=settings.non_equity_policy,
             today=today,
             non_equity=_equity_types(securities).lazy(),
+            repeated=None if repeated is None else repeated.lazy(),
         )
         .with_row_index("_row")
         .collect()

@@ -13,16 +13,18 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from nepse.calendar import today_in
-from nepse.errors import ConfigError
+from nepse.errors import ConfigError, DataQualityError
 from nepse.ingest.quality import validate
+from nepse.ingest.repeat import repeated_days, sessions_before
 from nepse.ingest.report import IngestReport
-from nepse.schema import DATASET_SAMPLE, SECURITY_SCHEMA, ReadResult
+from nepse.schema import DATASET_SAMPLE, DAY_FAILED, SECURITY_SCHEMA, ReadResult
 from nepse.settings import Settings
 from nepse.store import DayRecord, Store, open_store
 from nepse.store.base import now_utc
@@ -68,6 +70,7 @@ def ingest_read(
     source = source or describe_sources(read.sources)
     prices = read.prices.with_columns(kind=pl.col("kind").fill_null(read.fmt))
     with store.transaction():
+        repeated = _repeated_days(store, prices)
         quality = validate(
             prices,
             settings=settings,
@@ -76,6 +79,7 @@ def ingest_read(
                 [store.securities().select(list(SECURITY_SCHEMA)), read.securities]
             ),
             parse_rejects=read.rejects,
+            repeated=repeated,
         )
         stage("validated")
         written = store.write_validated(
@@ -120,11 +124,38 @@ def ingest_read(
         report.check_identity()
         store.record_run(report)
         stage("run")
+        newest = _newest_repeated(prices, repeated)
         if day is not None:
+            if day.date in set(repeated["date"].to_list()):
+                day = replace(day, status=DAY_FAILED)  # not complete: a backfill fetches it again
             store.record_day(day, run_id=run_id, rows_read=report.rows_read)
     report.seconds = time.perf_counter() - t0
     log.info("%s", report.summary())
+    for detail in repeated["detail"]:
+        log.warning("%s: %s", source, detail)
+    if newest is not None:
+        # Committed: the day's rows are quarantined for inspection; the run must not go on to
+        # score the session before as if it were today's.
+        raise DataQualityError(
+            f"{source}: the newest day read is a copy of the session before it: {newest}. "
+            "Its rows are in rejected_prices (reason repeated_day); the rest of the input was "
+            "stored. Fix the source (wait for the day's own file) and ingest again"
+        )
     return report
+
+
+def _repeated_days(store: Store, prices: pl.DataFrame) -> pl.DataFrame:
+    """Days of `prices` that repeat the session before them (nepse/ingest/repeat.py)."""
+    days = store.trading_dates()
+    return repeated_days(prices, days, store.prices_on(sessions_before(prices, days)))
+
+
+def _newest_repeated(prices: pl.DataFrame, repeated: pl.DataFrame) -> str | None:
+    """The repeat's detail when the input's newest day is a repeated one, else None."""
+    if repeated.is_empty():
+        return None
+    hit = repeated.filter(pl.col("date") == prices["date"].drop_nulls().max())
+    return hit["detail"][0] if hit.height else None
 
 
 def ingest_path(

@@ -75,6 +75,8 @@ def test_a_run_without_a_source_fails_saying_what_to_set(settings):
 
 
 def _day_rows(day: date, symbols: list[str], raw: str = "") -> pl.DataFrame:
+    # Volumes differ from day to day: identical sessions would be a repeated day.
+    volume = 10.0 + day.toordinal() % 97
     return pl.DataFrame(
         {
             "symbol": symbols,
@@ -83,8 +85,8 @@ def _day_rows(day: date, symbols: list[str], raw: str = "") -> pl.DataFrame:
             "high": [100.0] * len(symbols),
             "low": [100.0] * len(symbols),
             "close": [100.0] * len(symbols),
-            "volume": [10.0] * len(symbols),
-            "turnover": [1000.0] * len(symbols),
+            "volume": [volume] * len(symbols),
+            "turnover": [100.0 * volume] * len(symbols),
         }
     )
 
