@@ -144,3 +144,4 @@ def test_gate_judges_the_day_asked_for_when_its_rows_were_rejected(settings):
         gate = check_day(st, outcome, settings=settings)
     assert gate.day == days[-1] and not gate.passed
     assert gate.reason.startswith("quality gate: no prices stored")
+    assert "its 10 rows were rejected (nonpositive_price 10; see rejected_prices)" in gate.reason
