@@ -29,7 +29,7 @@ from nepse.errors import NepseError, TransientSourceError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.ingest.day import DayOutcome, FetchedDay
 from nepse.ingest.freshness import classify_day
-from nepse.ingest.service import ingest_read
+from nepse.ingest.service import ingest_read, trusted_today
 from nepse.settings import Settings
 from nepse.sources.fallback import SourcedDay, fetch_with_fallback
 from nepse.sources.select import RecordedSource, fallback_for, source_for
@@ -234,7 +234,7 @@ def fetch_and_ingest_day(day: date, source_label: str = API) -> FetchedDay:
 def ingest_api_day(as_of: date | None) -> DayOutcome:
     """Fetch the day to score from the API and say whether it is ok, a holiday, early or stale."""
     s = settings()
-    day = as_of or today_in(s.timezone)
+    day = as_of or trusted_today(s)  # ConfigError when the clock is behind the stored sessions
     fetched = fetch_and_ingest_day(day)
     fresh = classify_day(
         day,

@@ -21,6 +21,7 @@ import polars as pl
 
 from nepse.calendar import today_in
 from nepse.errors import ConfigError, DataQualityError
+from nepse.ingest.freshness import check_clock
 from nepse.ingest.quality import validate
 from nepse.ingest.repeat import repeated_days, sessions_before
 from nepse.ingest.report import IngestReport
@@ -70,7 +71,9 @@ def ingest_read(
     source = source or describe_sources(read.sources)
     prices = read.prices.with_columns(kind=pl.col("kind").fill_null(read.fmt))
     with store.transaction():
-        repeated = _repeated_days(store, prices)
+        sessions = store.trading_dates()
+        check_clock(today, sessions.max() if len(sessions) else None, timezone=settings.timezone)
+        repeated = _repeated_days(store, prices, sessions)
         quality = validate(
             prices,
             settings=settings,
@@ -144,10 +147,21 @@ def ingest_read(
     return report
 
 
-def _repeated_days(store: Store, prices: pl.DataFrame) -> pl.DataFrame:
+def _repeated_days(store: Store, prices: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
     """Days of `prices` that repeat the session before them (nepse/ingest/repeat.py)."""
-    days = store.trading_dates()
     return repeated_days(prices, days, store.prices_on(sessions_before(prices, days)))
+
+
+def trusted_today(settings: Settings) -> date:
+    """Today in the market's zone, once the clock is checked against the newest stored session
+    (ConfigError when the clock is behind it; see nepse.ingest.freshness.check_clock)."""
+    today = today_in(settings.timezone)
+    if settings.database.exists():
+        # Writable, as the run's next step is: a database of an older schema is migrated.
+        with open_store(settings.database, lock_timeout_s=settings.lock_timeout_s) as store:
+            sessions = store.trading_dates()
+        check_clock(today, sessions.max() if len(sessions) else None, timezone=settings.timezone)
+    return today
 
 
 def _newest_repeated(prices: pl.DataFrame, repeated: pl.DataFrame) -> str | None:

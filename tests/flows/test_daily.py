@@ -390,6 +390,27 @@ def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
         con.close()
 
 
+def test_a_clock_a_year_behind_fails_the_run_and_scores_nothing(data_dir, sample_dir, monkeypatch):
+    import nepse.ingest.service
+
+    # The sample's sessions run to 2026-11-20; the machine's clock says 2025-11-20.
+    monkeypatch.setattr(nepse.ingest.service, "today_in", lambda tz: date(2025, 11, 20))
+    counts = "SELECT (SELECT count(*) FROM predictions), (SELECT count(*) FROM rejected_prices)"
+    con = _db(data_dir)
+    try:
+        before = con.execute(counts).fetchall()
+    finally:
+        con.close()
+    state, _ = _run(source=str(sample_dir))
+    assert state.is_failed(), state.message
+    assert "clock is behind by 365 day(s)" in state.message, state.message
+    con = _db(data_dir)
+    try:  # nothing scored, and no row rejected as a `future_date` by the wrong clock
+        assert con.execute(counts).fetchall() == before
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("as_of", [date(2026, 11, 14), date(2026, 11, 15), date(2027, 1, 5)])
 def test_an_as_of_that_is_not_a_trading_day_writes_nothing(data_dir, sample_dir, as_of):
     # A Saturday, a Sunday (the sample trades Monday-Friday in 2026) and a future day.
