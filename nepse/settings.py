@@ -13,7 +13,7 @@ import tomllib
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -27,6 +27,8 @@ from nepse import secrets
 from nepse.errors import ConfigError
 
 SECRET_FIELDS = ("api_token", "webhook_url")
+SEED_MAX = 2**31 - 1
+"""Largest seed LightGBM and NumPy both take."""
 
 _config_file: ContextVar[Path | None] = ContextVar("nepse_config_file", default=None)
 
@@ -141,9 +143,9 @@ class Settings(BaseSettings):
     """Price source of a run without a `source` parameter: 'api', a folder of price files or
     recorded API pages, or 'sample' (the generated demo market). Unset: such a run fails and
     says what to set (generated data must never reach a real database by default)."""
-    sample_symbols: int = Field(default=250, gt=0)
+    sample_symbols: int = Field(default=250, gt=0, le=100_000)
     """Sample market size in equities (source 'sample')."""
-    sample_years: float = Field(default=6.0, gt=0.0)
+    sample_years: float = Field(default=6.0, gt=0.0, le=100.0)
     """Sample market history in years (source 'sample')."""
     sample_seed: int = 42
     """Sample market seed (source 'sample'): same seed, same files."""
@@ -155,11 +157,11 @@ class Settings(BaseSettings):
     """CA bundle for the API's certificate chain (NEPSE's chain is incomplete)."""
     api_verify_tls: bool = True
     """Verify TLS certificates. Turning it off is logged as a warning on every request."""
-    api_connect_timeout_s: float = Field(default=5.0, gt=0.0)
+    api_connect_timeout_s: float = Field(default=5.0, gt=0.0, le=600.0)
     """Connect timeout of one HTTP request."""
-    api_read_timeout_s: float = Field(default=30.0, gt=0.0)
+    api_read_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
     """Read timeout of one HTTP request."""
-    api_page_size: int = Field(default=500, gt=0)
+    api_page_size: int = Field(default=500, gt=0, le=10_000)
     """Items per page asked of the API."""
     api_token_block: str | None = None
     """Name of a Prefect Secret block holding the API token, used when NEPSE_API_TOKEN is unset."""
@@ -174,19 +176,21 @@ class Settings(BaseSettings):
     label_transform: Literal["rank", "none"] = "rank"
     """What LightGBM fits: 'rank' = the label's cross-sectional rank per date (its score is
     mapped back to a return on the validation slice, see nepse/model/lgbm.py); 'none' = y_ret."""
-    train_years: float = 8.0
+    train_years: float = Field(default=8.0, gt=0.0, le=50.0)
     """Length of the training window for the final model and rolling walk-forward (years)."""
     walk_forward_window: Literal["expanding", "rolling"] = "expanding"
     """Walk-forward training window kind."""
-    retrain_every: int = 21
+    retrain_every: int = Field(default=21, ge=1, le=2520)
     """Walk-forward: retrain every N trading days."""
-    valid_days: int = 60
+    valid_days: int = Field(default=60, ge=1, le=2520)
     """Early-stopping validation slice, cut from the end of each training window (days)."""
     test_start: date | None = None
     """First walk-forward test day; default: the last ~2 years of stored data."""
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[Annotated[int, Field(ge=0, le=SEED_MAX)], ...] = Field(
+        default=(0, 1, 2), min_length=1, max_length=100
+    )
     """Seeds for the walk-forward (mean ± std over them)."""
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX)
     """Seed of the final model."""
     lgbm_params: dict[str, Any] = Field(
         default_factory=lambda: {
@@ -207,9 +211,9 @@ class Settings(BaseSettings):
     """LightGBM parameters (merged over these defaults). Chosen on a validation walk-forward over
     2016-2018 (docs/model.md): learning rate 0.1 and 63 bins keep the monthly walk-forward within
     minutes on 2 cores at a small cost in Rank IC versus 0.05/255."""
-    num_boost_round: int = 150
+    num_boost_round: int = Field(default=150, ge=1, le=100_000)
     """Maximum boosting rounds (early stopping usually stops sooner)."""
-    early_stopping_rounds: int = 15
+    early_stopping_rounds: int = Field(default=15, ge=1, le=10_000)
     """Early stopping patience on the validation slice."""
     label: Literal["next_vwap", "next_close", "close_to_close"] = "next_vwap"
     """Label for training, evaluation and promotion (nepse/features/labels.py): 'next_vwap' buys
@@ -218,9 +222,9 @@ class Settings(BaseSettings):
     close(t), gone when the prediction is made). Close-to-close figures are reported beside it."""
     label_hold: int = Field(default=5, ge=1, le=20)
     """Holding period of the tradeable labels in sessions (>= the T+2 settlement cycle)."""
-    backtest_top_k: int = Field(default=20, ge=1)
+    backtest_top_k: int = Field(default=20, ge=1, le=10_000)
     """Backtest: hold the top k predictions, long only, equal weight."""
-    backtest_keep_k: int = Field(default=40, ge=0)
+    backtest_keep_k: int = Field(default=40, ge=0, le=10_000)
     """Backtest hysteresis: keep a holding while it ranks within the top k' (0: no hysteresis)."""
     backtest_capital: float = Field(default=10_000_000.0, gt=0)
     """Backtest starting capital in rupees (sets trade values, hence commission brackets)."""
@@ -231,10 +235,10 @@ class Settings(BaseSettings):
     dask_address: str | None = None
     """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
     tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""
-    dask_workers: int = Field(default=0, ge=0)
+    dask_workers: int = Field(default=0, ge=0, le=1024)
     """Worker processes of the local training cluster; 0 = one per core. Each worker's LightGBM
     gets cores // workers threads (at least 1), so workers x threads never exceed the cores."""
-    cost_bps: float = 40.0
+    cost_bps: float = Field(default=40.0, ge=0.0, le=10_000.0)
     """Round-trip trading cost in basis points for the net top-minus-bottom spread."""
     promote_margin_champion: float = 0.0
     """A candidate must beat the champion's walk-forward Rank IC by more than this."""
@@ -246,12 +250,12 @@ class Settings(BaseSettings):
     forced and why it would not have been promoted)."""
 
     # --- daily run, drift, monitoring ----------------------------------------------------
-    drift_window_days: int = Field(default=5, ge=1)
+    drift_window_days: int = Field(default=5, ge=1, le=250)
     """Drift 'current' data: the last N sessions' cross-sections, compared with a reference
     window from the model's training period (nepse/monitoring/baseline.py)."""
-    drift_reference_days: int = Field(default=120, ge=20)
+    drift_reference_days: int = Field(default=120, ge=20, le=5000)
     """Drift reference: the last N sessions of the model's training period."""
-    drift_calibration_days: int = Field(default=250, ge=50)
+    drift_calibration_days: int = Field(default=250, ge=50, le=10_000)
     """Drift alarm lines: the statistic over every window of the N sessions before the
     reference (each compared with that reference, as today's window is)."""
     drift_alarm_quantile: float = Field(default=0.995, gt=0.5, lt=1.0)
@@ -259,19 +263,19 @@ class Settings(BaseSettings):
     1 - (1 - q)/k quantile of its history (Bonferroni), so that any one of them fires on at most
     1 - q of the calibration windows. The realised Rank IC alarms below the 1 - q quantile of its
     walk-forward distribution."""
-    drift_report_columns: int = Field(default=8, ge=1)
+    drift_report_columns: int = Field(default=8, ge=1, le=1000)
     """Evidently's HTML drift report shows the N features farthest from the reference (the
     calibrated statistic always covers all of them)."""
-    drift_max_features: int = 0
+    drift_max_features: int = Field(default=0, ge=0, le=10_000)
     """Drift report over the model's N most important features (by gain); 0: all of them.
     Evidently's cost grows with the columns (~0.15 s each)."""
     drift_share_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     """Share of drifted feature columns above which the dataset counts as drifted."""
-    retrain_on_drift_days: int = 0
+    retrain_on_drift_days: int = Field(default=0, ge=0, le=10_000)
     """Start the train-model deployment after N consecutive drifted days (0: never)."""
-    min_rolling_rank_ic: float = 0.0
+    min_rolling_rank_ic: float = Field(default=0.0, ge=-1.0, le=1.0)
     """Alert when the 20-day rolling realised Rank IC falls below this."""
-    rmse_alert_ratio: float = 1.5
+    rmse_alert_ratio: float = Field(default=1.5, gt=0.0, le=1000.0)
     """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
     webhook_url: SecretStr | None = None
     """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK (kept so
@@ -294,11 +298,11 @@ class Settings(BaseSettings):
     api_dataset: Literal["real", "sample"] = "real"
     """What source 'api' serves: 'real', or 'sample' when it is the fake exchange serving the
     generated sample market (sample and real data never share a database)."""
-    exchange_min_interval_s: float = 0.4
+    exchange_min_interval_s: float = Field(default=0.4, ge=0.0, le=60.0)
     """Least time between two requests to the exchange (rate-limit manners; 0 in tests)."""
     fallback_source: Literal["sharesansar", "none"] = "sharesansar"
     """Where a day comes from when the exchange fails or answers too few rows."""
-    fallback_min_rows: int = 100
+    fallback_min_rows: int = Field(default=100, ge=0, le=100_000)
     """Fewer price rows than this from the exchange on a trading day: take the fallback's."""
     sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
     """ShareSansar's today's-price page (the fallback source)."""
@@ -359,9 +363,50 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+        raise ConfigError(describe(exc)) from exc
     finally:
         _config_file.reset(token)
     for name in SECRET_FIELDS:
         secrets.register(getattr(settings, name))
     return settings
+
+
+def describe(exc: ValidationError) -> str:
+    """One line naming each invalid setting, the value given and the range allowed."""
+    parts = []
+    errors = exc.errors()
+    items = {e["loc"][0] for e in errors if len(e["loc"]) > 1}
+    for err in errors:
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        if name in items and len(err["loc"]) == 1 and err["type"] == "too_short":
+            continue  # pydantic's echo of a bad item: the item's own error says it
+        field = Settings.model_fields.get(name)
+        value = repr(err.get("input"))
+        value = value if len(value) <= 40 else value[:37] + "..."
+        allowed = ""
+        if field is not None and len(err["loc"]) > 1:
+            allowed = "each " + _allowed(field.annotation.__args__[0].__metadata__[0])
+        elif field is not None:
+            allowed = _allowed(field)
+        where = f"[{err['loc'][1]}]" if len(err["loc"]) > 1 else ""
+        parts.append(
+            f"{name}{where} (NEPSE_{name.upper()}) = {value}: {err['msg'].rstrip('.')}"
+            + (f" (allowed: {allowed})" if allowed else "")
+        )
+    return "invalid settings: " + "; ".join(parts)
+
+
+def _allowed(field: Any) -> str:
+    """The range a field's constraints allow, in words ('1..2520', '> 0 and <= 50', ...)."""
+    bounds: dict[str, Any] = {}
+    for item in getattr(field, "metadata", None) or [field]:
+        for key in ("ge", "gt", "le", "lt", "min_length", "max_length"):
+            if getattr(item, key, None) is not None:
+                bounds[key] = getattr(item, key)
+    if "min_length" in bounds or "max_length" in bounds:
+        return f"{bounds.get('min_length', 0)} to {bounds.get('max_length', 'any')} values"
+    low = f">= {bounds['ge']}" if "ge" in bounds else f"> {bounds['gt']}" if "gt" in bounds else ""
+    high = f"<= {bounds['le']}" if "le" in bounds else f"< {bounds['lt']}" if "lt" in bounds else ""
+    if "ge" in bounds and "le" in bounds:
+        return f"{bounds['ge']:,}..{bounds['le']:,}"
+    return " and ".join(p for p in (low, high) if p)
