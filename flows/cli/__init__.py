@@ -25,11 +25,15 @@ def main() -> None:
     logging's shutdown, the Evidently side process's end) and the streams are flushed; then the
     process exits with the command's code.
     """
+    from nepse.errors import NepseError
+
     code: int | str | None = 0
     try:
         app()
     except SystemExit as exc:
         code = exc.code
+    except NepseError as exc:  # an error the library words itself: the words, no traceback
+        code = f"error: {exc}"
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1

@@ -8,6 +8,7 @@ retry cannot fix (other 4xx, TLS verification, a malformed or changed payload).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 from datetime import UTC, date, datetime
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from nepse.errors import ConfigError, SourceError, TransientSourceError
+from nepse.errors import ConfigError, NepseError, SourceError, TransientSourceError
 from nepse.secrets import redact, register
 from nepse.settings import Settings
 from nepse.sources.api_parse import (  # noqa: F401 - re-exported for callers
@@ -208,6 +209,13 @@ def save_raw(body: bytes, folder: Path, stem: str) -> Path:
             return path
         except FileExistsError:
             n += 1
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise NepseError(
+                f"cannot save the raw answer to {path} ({exc.strerror or exc}); nothing of the "
+                "day was stored. Free space (or fix the folder's permissions) and run again"
+            ) from exc
 
 
 def _is_tls_error(exc: BaseException) -> bool:
