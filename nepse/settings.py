@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     """Connect timeout of one HTTP request."""
     api_read_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
     """Read timeout of one HTTP request."""
+    api_deadline_s: float = Field(default=90.0, gt=0.0, le=3600.0)
+    """Longest one HTTP request may take, its whole answer read (a server sending a byte at a
+    time never trips the read timeout): past it the request is a transient failure."""
     api_page_size: int = Field(default=500, gt=0, le=10_000)
     """Items per page asked of the API."""
     api_token_block: str | None = None

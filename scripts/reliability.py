@@ -36,7 +36,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import polars as pl  # noqa: E402
 
-from nepse.devdata.faults import PERMANENT, READ_TIMEOUT_S, TRANSIENT, Fault  # noqa: E402
+from nepse.devdata.faults import DEADLINE_S, PERMANENT, READ_TIMEOUT_S, TRANSIENT, Fault  # noqa: E402
 from nepse.devdata.hostile import CaseResult, run_case  # noqa: E402
 from nepse.devdata.hostile_cases import CASES  # noqa: E402
 
@@ -124,6 +124,7 @@ class Lab:
             NEPSE_API_TOKEN=TOKEN,
             NEPSE_API_PAGE_SIZE="5",
             NEPSE_API_READ_TIMEOUT_S=str(READ_TIMEOUT_S),
+            NEPSE_API_DEADLINE_S=str(DEADLINE_S),
         )
         self.fake.set_faults()
         return data / "nepse.duckdb"

@@ -32,6 +32,7 @@ from nepse.sources.api_parse import (  # noqa: F401 - re-exported for callers
     _parse_page,
     parse_today_price_items,
 )
+from nepse.sources.deadline import DeadlineTransport
 from nepse.sources.recorded import RecordedApiSource  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,12 @@ class ApiSource:
         headers = {"Accept": "application/json", "User-Agent": "nepse-predict"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        inner = httpx.HTTPTransport(verify=self.tls_verify())
         return httpx.Client(
             base_url=self.base_url,
             headers=headers,
             timeout=self.timeout(),
-            verify=self.tls_verify(),
+            transport=DeadlineTransport(inner, self.settings.api_deadline_s),
             follow_redirects=False,
         )
 

@@ -49,6 +49,7 @@ from nepse.sources.base import (
     is_weekend,
     missing_day_reason,
 )
+from nepse.sources.deadline import DeadlineTransport
 from nepse.sources.securities import check_securities
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ _MAX_PAGES = 1_000
 class _Transport(httpx.BaseTransport):
     """httpx transport with our TLS and timeouts that remembers the last answer."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool, timeout: httpx.Timeout) -> None:
-        self._inner = httpx.HTTPTransport(verify=verify)
+    def __init__(
+        self, *, verify: ssl.SSLContext | bool, timeout: httpx.Timeout, deadline_s: float
+    ) -> None:
+        self._inner = DeadlineTransport(httpx.HTTPTransport(verify=verify), deadline_s)
         self._timeout = timeout.as_dict()
         self.last_status: int | None = None
         self.last_retry_after: str | None = None
@@ -137,7 +140,9 @@ class ExchangeSource:
         if self._client is None:
             s = self.settings
             timeout = httpx.Timeout(s.api_read_timeout_s, connect=s.api_connect_timeout_s)
-            self._transport = _Transport(verify=tls_verify(s), timeout=timeout)
+            self._transport = _Transport(
+                verify=tls_verify(s), timeout=timeout, deadline_s=s.api_deadline_s
+            )
             if not s.api_verify_tls:
                 log.warning("%s: TLS certificate verification is OFF", self.base_url)
             self._client = NepseClient(
@@ -249,6 +254,9 @@ class ExchangeSource:
     def _call(self, where: str, fn: Any) -> Any:
         try:
             return fn()
+        except TransientSourceError:
+            self.close()  # the deadline closed the connection: a retry starts a new session
+            raise
         except (NepseError, httpx.HTTPError, ValueError) as exc:
             raise self._translate(exc, where) from exc
 
