@@ -164,14 +164,17 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         con.close()
 
 
-@pytest.mark.parametrize("damage", ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999"])
+@pytest.mark.parametrize(
+    "damage",
+    ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999", "resealed-0.5", "resealed-0.99"],
+)
 def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch, damage):
     """A damaged champion: the run ends degraded on the fallback, alerts, and never crashes.
 
     LightGBM's parser aborts or segfaults on a truncated model.txt: the checksum written at
     save time is checked first, so the fallback chain runs instead.
     """
-    from tests.unit.model.damage import truncate_model_file
+    from tests.unit.model.damage import truncate_and_reseal, truncate_model_file
 
     folder = _champion_folder(data_dir)
     model_file = f"{folder}/model.txt"
@@ -180,6 +183,8 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
             fh.write("this is not a LightGBM model\n")
     elif damage.startswith("cut-"):
         truncate_model_file(folder, float(damage.removeprefix("cut-")))
+    elif damage.startswith("resealed-"):  # cut, with a manifest regenerated to match
+        truncate_and_reseal(folder, float(damage.removeprefix("resealed-")))
     else:
         shutil.rmtree(folder)
     with Receiver() as hook:
