@@ -11,6 +11,7 @@ Build it from the training panel (with in-sample `pred_ret`) right after trainin
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from nepse.errors import NotEnoughHistoryError
+from nepse.model import files
 from nepse.monitoring.calibrated import (
     Alarm,
     Calibration,
@@ -40,6 +42,7 @@ from nepse.monitoring.market import MARKET_COLUMNS, market_sessions
 BASELINE_FILE = "drift_baseline.json"
 REFERENCE_FILE = "drift_reference.parquet"
 MARKET_FILE = "drift_market.parquet"
+BASELINE_FILES = (BASELINE_FILE, REFERENCE_FILE, MARKET_FILE)
 
 FEATURES, WORST, MARKET, PREDICTIONS = (
     "feature drift",
@@ -79,17 +82,24 @@ class DriftBaseline:
         }
         path = folder / BASELINE_FILE
         path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        # Every alarm line comes from these files: they are sealed with the model's.
+        if (folder / files.MANIFEST_FILE).is_file():
+            files.add_to_manifest(folder, list(BASELINE_FILES))
+        else:
+            files.seal(folder, list(BASELINE_FILES))
         return path
 
     @classmethod
     def load(cls, folder: Path) -> DriftBaseline:
-        """Read a baseline written by `save`."""
-        meta = json.loads((folder / BASELINE_FILE).read_text(encoding="utf-8"))
+        """Read a baseline written by `save`, each file checked against the model's manifest
+        (ModelNotFoundError when one was edited or damaged: its alarm lines are not trusted)."""
+        raw = {name: files.verified_bytes(folder, name) for name in BASELINE_FILES}
+        meta = json.loads(raw[BASELINE_FILE].decode("utf-8"))
         return cls(
             columns=dict(meta["columns"]),
             window=int(meta["window"]),
-            reference=pl.read_parquet(folder / REFERENCE_FILE),
-            market=pl.read_parquet(folder / MARKET_FILE),
+            reference=pl.read_parquet(io.BytesIO(raw[REFERENCE_FILE])),
+            market=pl.read_parquet(io.BytesIO(raw[MARKET_FILE])),
             calibrations={k: Calibration.from_dict(c) for k, c in meta["calibrations"].items()},
             scales={k: float(v) for k, v in meta["scales"].items()},
             reference_start=date.fromisoformat(meta["reference_start"]),
@@ -98,8 +108,19 @@ class DriftBaseline:
 
 
 def load_or_none(folder: Path) -> DriftBaseline | None:
-    """The baseline saved in a model folder, or None when the model has none (older models)."""
-    return DriftBaseline.load(folder) if (folder / BASELINE_FILE).is_file() else None
+    """The baseline saved in a model folder, or None when the model has none (older models).
+
+    A baseline saved before baselines were sealed (not in the manifest) is None too, with a
+    warning: the caller derives it again from stored prices and seals it. One that is in the
+    manifest but differs from it raises ModelNotFoundError (edited or damaged)."""
+    if not (folder / BASELINE_FILE).is_file():
+        return None
+    if not all(files.is_sealed(folder, name) for name in BASELINE_FILES):
+        log.warning(
+            "drift baseline in %s is not sealed (saved by older code): derived again", folder
+        )
+        return None
+    return DriftBaseline.load(folder)
 
 
 def per_statistic(quantile: float, n_statistics: int) -> float:
