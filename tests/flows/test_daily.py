@@ -282,6 +282,29 @@ def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, 
         con.close()
 
 
+def test_an_edited_drift_baseline_is_an_integrity_error_and_an_alert(
+    data_dir, sample_dir, monkeypatch
+):
+    """Someone lowers or raises the alarm lines by editing drift_baseline.json: the day is
+    scored, but no drift verdict is drawn from the edited lines and a person is told."""
+    baseline = Path(_champion_folder(data_dir)) / "drift_baseline.json"
+    text = baseline.read_text()
+    baseline.write_text(text.replace('"quantile": 0.', '"quantile": 0.0', 1))
+    assert baseline.read_text() != text
+    with Receiver() as hook:
+        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
+        state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    assert out.drift_report is None and out.n_predictions > 10
+    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
+    assert failed and "drift_baseline.json is corrupt" in failed[0], hook.bodies
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 0
+    finally:
+        con.close()
+
+
 def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     from nepse.schema import DATASET_SAMPLE
