@@ -132,7 +132,7 @@ def evidently_ui(tmp_path):
     import time
     import urllib.request
 
-    from flows.cli.reports_ui import ui_command
+    from flows.cli.reports_ui import start_ui
     from nepse.devdata.sample import generate_panel
     from nepse.features import FEATURE_SPEC, build_features
     from nepse.features.adjust import adjust_prices
@@ -167,8 +167,9 @@ def evidently_ui(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = (tmp_path / "evidently-ui.log").open("w")
-    cmd = ui_command(tmp_path / WORKSPACE_DIR, "127.0.0.1", port)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_ui(
+        tmp_path / WORKSPACE_DIR, "127.0.0.1", port, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 120
