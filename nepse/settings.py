@@ -366,50 +366,11 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe(exc)) from exc
+        from nepse.settings_errors import describe
+
+        raise ConfigError(describe(exc, Settings)) from exc
     finally:
         _config_file.reset(token)
     for name in SECRET_FIELDS:
         secrets.register(getattr(settings, name))
     return settings
-
-
-def describe(exc: ValidationError) -> str:
-    """One line naming each invalid setting, the value given and the range allowed."""
-    parts = []
-    errors = exc.errors()
-    items = {e["loc"][0] for e in errors if len(e["loc"]) > 1}
-    for err in errors:
-        name = str(err["loc"][0]) if err["loc"] else "?"
-        if name in items and len(err["loc"]) == 1 and err["type"] == "too_short":
-            continue  # pydantic's echo of a bad item: the item's own error says it
-        field = Settings.model_fields.get(name)
-        value = repr(err.get("input"))
-        value = value if len(value) <= 40 else value[:37] + "..."
-        allowed = ""
-        if field is not None and len(err["loc"]) > 1:
-            allowed = "each " + _allowed(field.annotation.__args__[0].__metadata__[0])
-        elif field is not None:
-            allowed = _allowed(field)
-        where = f"[{err['loc'][1]}]" if len(err["loc"]) > 1 else ""
-        parts.append(
-            f"{name}{where} (NEPSE_{name.upper()}) = {value}: {err['msg'].rstrip('.')}"
-            + (f" (allowed: {allowed})" if allowed else "")
-        )
-    return "invalid settings: " + "; ".join(parts)
-
-
-def _allowed(field: Any) -> str:
-    """The range a field's constraints allow, in words ('1..2520', '> 0 and <= 50', ...)."""
-    bounds: dict[str, Any] = {}
-    for item in getattr(field, "metadata", None) or [field]:
-        for key in ("ge", "gt", "le", "lt", "min_length", "max_length"):
-            if getattr(item, key, None) is not None:
-                bounds[key] = getattr(item, key)
-    if "min_length" in bounds or "max_length" in bounds:
-        return f"{bounds.get('min_length', 0)} to {bounds.get('max_length', 'any')} values"
-    low = f">= {bounds['ge']}" if "ge" in bounds else f"> {bounds['gt']}" if "gt" in bounds else ""
-    high = f"<= {bounds['le']}" if "le" in bounds else f"< {bounds['lt']}" if "lt" in bounds else ""
-    if "ge" in bounds and "le" in bounds:
-        return f"{bounds['ge']:,}..{bounds['le']:,}"
-    return " and ".join(p for p in (low, high) if p)

@@ -10,11 +10,8 @@ pass. Each price row keeps `source`, `line` and `raw`; a row that cannot be pars
 from __future__ import annotations
 
 import csv
-import errno
 import logging
-import os
 import re
-import stat
 import time
 from pathlib import Path
 
@@ -26,7 +23,6 @@ from nepse.schema import (
     DATASET_MARKER,
     DATASET_REAL,
     REJECT_SCHEMA,
-    SECURITY_SCHEMA,
     SYMBOL_PATTERN,
     ReadResult,
     conform,
@@ -42,6 +38,8 @@ from nepse.sources.formats import (
 )
 from nepse.sources.parse import _Loaded, _parse_prices, _split_fields
 from nepse.sources.parse_actions import _PARSERS
+from nepse.sources.securities import refuse_disagreeing_lists
+from nepse.sources.walk import files_under
 
 log = logging.getLogger(__name__)
 
@@ -284,95 +282,13 @@ def _dataset_of(root: Path) -> str:
 # --------------------------------------------------------------------------- public API
 
 
-def _files(path: Path, skipped: list[str]) -> list[Path]:
-    """The files to read at `path` (a file, or a folder walked recursively, links followed).
-
-    An entry that cannot be read (a dangling link, a link loop, a folder without permission,
-    a FIFO or device) stops the read with a SourceError naming it: a price file we cannot read
-    must not be left out silently. A folder reached again through another link is read once
-    (the second path is listed in `skipped`).
-    """
-    try:
-        st = path.stat()
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError) and not path.is_symlink():
-            raise SourceError(
-                f"{path}: no such file or folder; check the path (relative to {Path.cwd()})"
-            ) from exc
-        raise SourceError(_unreadable(path, exc)) from exc
-    if stat.S_ISDIR(st.st_mode):
-        found: list[Path] = []
-        _walk(path, frozenset({(st.st_dev, st.st_ino)}), {(st.st_dev, st.st_ino)}, found, skipped)
-        return sorted(found)
-    if not stat.S_ISREG(st.st_mode):
-        raise SourceError(f"{path}: not a regular file or folder; give a CSV or Parquet file")
-    if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
-        raise SourceError(
-            f"{path}: not a price file (only .csv, .parquet and .pq are read); "
-            "give a CSV or Parquet file, or a folder holding them"
-        )
-    return [path]
-
-
-def _walk(
-    folder: Path,
-    ancestors: frozenset[tuple[int, int]],
-    seen: set[tuple[int, int]],
-    found: list[Path],
-    skipped: list[str],
-) -> None:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        raise SourceError(_unreadable(folder, exc)) from exc
-    for entry in entries:
-        path = Path(entry.path)
-        try:
-            st = path.stat()  # follows links: a link counts as what it points to
-        except OSError as exc:
-            raise SourceError(_unreadable(path, exc)) from exc
-        key = (st.st_dev, st.st_ino)
-        if stat.S_ISDIR(st.st_mode):
-            if key in ancestors:
-                raise SourceError(
-                    f"{path}: a symbolic link to {os.path.realpath(path)}, a folder that holds "
-                    "it, so the folder would be read forever (a link loop); remove the link"
-                )
-            if key in seen:
-                skipped.append(f"{path} (a link to {os.path.realpath(path)}, read once already)")
-                continue
-            seen.add(key)
-            _walk(path, ancestors | {key}, seen, found, skipped)
-        elif stat.S_ISREG(st.st_mode):
-            found.append(path)
-        else:
-            raise SourceError(
-                f"{path}: not a regular file (a FIFO, socket or device), so it cannot be read "
-                "as data; remove it from the folder"
-            )
-
-
-def _unreadable(path: Path, exc: OSError) -> str:
-    """Why `path` cannot be read, in words, with what to do."""
-    link = f"a symbolic link to {os.readlink(path)!r}, " if path.is_symlink() else ""
-    if exc.errno == errno.ELOOP:
-        why = "which points back into itself (a link loop); remove or fix the link"
-    elif exc.errno == errno.ENOENT and link:
-        why = "which does not exist (a dangling link); restore its target or remove the link"
-    elif exc.errno in (errno.EACCES, errno.EPERM):
-        why = "which cannot be read (permission denied); check its permissions"
-    else:
-        why = f"which cannot be read ({exc.strerror or exc})"
-    return f"{path}: {link}{why}"
-
-
 def read_path(path: str | Path) -> ReadResult:
     """Read one price file or every file under a folder, each in the format its header names."""
     started = time.perf_counter()
     root = Path(path)
     loaded: list[_Loaded] = []
     skipped: list[str] = []
-    for file in _files(root, skipped):
+    for file in files_under(root, skipped):
         suffix = file.suffix.lower()
         if suffix in CSV_SUFFIXES:
             item = _load_csv(file)
@@ -395,7 +311,7 @@ def read_path(path: str | Path) -> ReadResult:
     for item in loaded:
         groups.setdefault((item.fmt.name, item.header, item.fields is None), []).append(item)
     results = [_parse_group(group) for group in groups.values()]
-    _refuse_disagreeing_lists(results)
+    refuse_disagreeing_lists([r.securities for r in results], [r.sources for r in results])
     result = ReadResult.concat(results) if results else ReadResult(fmt="empty")
     result.sources = [item.source for item in loaded]
     result.skipped = skipped
@@ -414,34 +330,6 @@ def read_path(path: str | Path) -> ReadResult:
         time.perf_counter() - started,
     )
     return result
-
-
-def _refuse_disagreeing_lists(results: list[ReadResult]) -> None:
-    """SourceError when securities lists read together give one symbol different values.
-
-    Each list is checked on its own by its parser (nepse/sources/securities.py); lists in other
-    layouts are parsed apart, so they are compared here: the last must not win.
-    """
-    lists = [
-        r.securities.with_columns(_files=pl.lit(", ".join(r.sources)))
-        for r in results
-        if r.securities.height
-    ]
-    if len(lists) < 2:
-        return
-    every = pl.concat(lists).unique(subset=list(SECURITY_SCHEMA), maintain_order=True)
-    twice = every.filter(pl.col("symbol").is_duplicated())
-    if twice.height:
-        symbol = twice["symbol"][0]
-        shown = "; ".join(
-            f"{r['_files']}: {r['instrument_type']} / {r['sector']} / {r['status']}"
-            for r in twice.filter(pl.col("symbol") == symbol).iter_rows(named=True)
-        )
-        raise SourceError(
-            f"securities lists read together disagree on {symbol} ({shown}) and "
-            f"{twice['symbol'].n_unique()} symbol(s) in all; which is right is unknown: read "
-            "one list at a time, or fix the older one"
-        )
 
 
 def _drop_repeated_actions(actions: pl.DataFrame) -> pl.DataFrame:

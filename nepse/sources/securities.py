@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from nepse.errors import SourceError
 from nepse.schema import SECURITY_SCHEMA, SYMBOL_PATTERN
 
 MAX_TEXT = 200
@@ -118,3 +119,32 @@ def _duplicates(checked: pl.DataFrame) -> pl.DataFrame:
     )
     first = pl.col("reason").is_null().cast(pl.Int64).cum_sum().over("symbol") > 1
     return out.with_columns(_extra=pl.col("reason").is_null() & first)
+
+
+def refuse_disagreeing_lists(frames: list[pl.DataFrame], sources: list[list[str]]) -> None:
+    """SourceError when securities lists read together give one symbol different values.
+
+    Each list is checked on its own by its parser (`check_securities`); lists in other layouts
+    are parsed apart, so they are compared here: the last must not win. `sources[i]` are the
+    files of `frames[i]`.
+    """
+    lists = [
+        frame.with_columns(_files=pl.lit(", ".join(files)))
+        for frame, files in zip(frames, sources, strict=True)
+        if frame.height
+    ]
+    if len(lists) < 2:
+        return
+    every = pl.concat(lists).unique(subset=list(SECURITY_SCHEMA), maintain_order=True)
+    twice = every.filter(pl.col("symbol").is_duplicated())
+    if twice.height:
+        symbol = twice["symbol"][0]
+        shown = "; ".join(
+            f"{r['_files']}: {r['instrument_type']} / {r['sector']} / {r['status']}"
+            for r in twice.filter(pl.col("symbol") == symbol).iter_rows(named=True)
+        )
+        raise SourceError(
+            f"securities lists read together disagree on {symbol} ({shown}) and "
+            f"{twice['symbol'].n_unique()} symbol(s) in all; which is right is unknown: read "
+            "one list at a time, or fix the older one"
+        )
