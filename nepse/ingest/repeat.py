@@ -43,32 +43,38 @@ def repeated_days(
     """(date, detail) of each input day that repeats the session before it.
 
     `prices` are the input's rows; `stored_days` the stored calendar; `stored` the stored rows
-    of the sessions just before the input's days (`sessions_before` says which).
+    of the sessions just before the input's days (`sessions_before` says which). Lean on memory
+    (a 200 MB file holds 3 million rows): each row is reduced to symbol, date and one hash of
+    its close, volume and turnover, and compared with the symbol's row before it in date order.
     """
     rows = _rows(prices)
-    candidates = rows.group_by("date").len().filter(pl.col("len") >= REPEAT_MIN_SYMBOLS)
-    if candidates.is_empty():
+    counts = rows.group_by("date").len()
+    if counts.filter(pl.col("len") >= REPEAT_MIN_SYMBOLS).is_empty():
         return pl.DataFrame(schema=REPEAT_SCHEMA)
     previous = _previous(rows, stored_days)
-    before = pl.concat(
-        [
-            rows.join(previous.select(pl.col("prev").alias("date")).unique(), on="date"),
-            _rows(stored).join(rows.select("symbol", "date"), on=["symbol", "date"], how="anti"),
-        ]
-    ).rename({"date": "prev", **{c: f"_{c}" for c in _VALUES}})
-    same = pl.all_horizontal([pl.col(c) == pl.col(f"_{c}") for c in _VALUES]).fill_null(False)
-    judged = (
-        rows.join(candidates.select("date"), on="date")
-        .join(previous, on="date")
-        .join(before, on=["symbol", "prev"])
-        .group_by("date", "prev")
-        .agg(n=pl.len(), same=same.sum())
-        .filter(
-            (pl.col("n") >= REPEAT_MIN_SYMBOLS) & (pl.col("same") >= REPEAT_SHARE * pl.col("n"))
+    older = _rows(stored).join(rows.select("_s", "date"), on=["_s", "date"], how="anti")
+    same_symbol = pl.col("_s") == pl.col("_s").shift(1)
+    both = (
+        pl.concat([rows.with_columns(_in=pl.lit(True)), older.with_columns(_in=pl.lit(False))])
+        .sort("_s", "date")
+        .with_columns(
+            # The symbol's row before, in date order (nothing across two symbols).
+            _before=pl.when(same_symbol).then(pl.col("date").shift(1)),
+            _same=(pl.col("_h") == pl.col("_h").shift(1)) & same_symbol,
         )
+        .filter(pl.col("_in"))
+        .join(previous, on="date")
+        # Priced on both: the symbol's row before is the session before.
+        .filter(pl.col("_before") == pl.col("prev"))
+    )
+    judged = (
+        both.group_by("date", "prev")
+        .agg(n=pl.len(), same=pl.col("_same").sum())
+        .filter(pl.col("n") >= REPEAT_MIN_SYMBOLS)
+        .filter(pl.col("same") >= REPEAT_SHARE * pl.col("n"))
         .sort("date")
     )
-    input_days = set(rows["date"].unique().to_list())
+    input_days = set(counts["date"].to_list())
     out = []
     for day, prev, n, equal in judged.iter_rows():
         copy, original = (prev, day) if not may_trade(prev) and prev in input_days else (day, prev)
@@ -93,18 +99,25 @@ def sessions_before(prices: pl.DataFrame, stored_days: pl.Series) -> list[date]:
 
 
 def _rows(prices: pl.DataFrame) -> pl.DataFrame:
+    """`_s` (a hash of the symbol), date and `_h` (a hash of close, volume and turnover), one
+    row per key: 20 bytes a row (a chance collision of two 64-bit hashes is negligible)."""
     return (
-        prices.select("symbol", "date", *_VALUES)
-        .drop_nulls(["symbol", "date", "close"])
-        # Year 0 or 1 has no session before it (the quality rules reject such dates).
-        .filter(pl.col("date") >= NEPSE_FIRST_DAY)
-        .unique(["symbol", "date"], keep="first", maintain_order=True)
+        prices.lazy()
+        .filter(
+            pl.col("symbol").is_not_null()
+            & pl.col("close").is_not_null()
+            # Year 0 or 1 has no session before it (the quality rules reject such dates).
+            & (pl.col("date") >= NEPSE_FIRST_DAY)
+        )
+        .select(_s=pl.col("symbol").hash(seed=7), date="date", _h=pl.struct(*_VALUES).hash(seed=25))
+        .unique(["_s", "date"], keep="first", maintain_order=True)
+        .collect()
     )
 
 
 def _previous(rows: pl.DataFrame, stored_days: pl.Series) -> pl.DataFrame:
     """date -> prev: the session before each input day in the stored and input calendar."""
-    days = pl.concat([rows["date"], stored_days.cast(pl.Date)]).unique().sort()
+    days = pl.concat([rows["date"].unique(), stored_days.cast(pl.Date)]).unique().sort()
     return (
         pl.DataFrame({"date": days})
         .with_columns(prev=pl.col("date").shift(1))

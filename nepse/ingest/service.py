@@ -58,11 +58,13 @@ def ingest_read(
     on_stage: Callable[[str], None] | None = None,
     source: str | None = None,
     day: DayRecord | None = None,
+    fill_raw: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> IngestReport:
     """Validate `read` and store it in one transaction; return what happened.
 
     With `day`, the day's `ingested_days` row is written in the same transaction, so a day is
-    marked complete exactly when its prices are committed.
+    marked complete exactly when its prices are committed. `fill_raw` gives rejected rows the raw
+    text a reader did not keep (a large file read in slices: nepse/sources/bigfile.py).
     """
     stage = on_stage or (lambda _name: None)
     started = now_utc()
@@ -85,27 +87,38 @@ def ingest_read(
             repeated=repeated,
         )
         stage("validated")
+        newest = _newest_repeated(prices, repeated)
+        securities, actions, dataset, fmt = (
+            read.securities,
+            read.corporate_actions,
+            read.dataset,
+            read.fmt,
+        )
+        # The input's rows are validated: drop this function's hold on them, so that a large
+        # input handed over whole (ingest_path does) is freed before the store's work.
+        del read, prices
+        rejects = quality.rejects if fill_raw is None else fill_raw(quality.rejects)
         written = store.write_validated(
             clean=quality.clean,
-            rejects=quality.rejects,
-            securities=read.securities,
-            corporate_actions=read.corporate_actions,
-            dataset=read.dataset,
+            rejects=rejects,
+            securities=securities,
+            corporate_actions=actions,
+            dataset=dataset,
             settings=settings,
             run_id=run_id,
             ts=started,
             on_stage=stage,
         )
         clean = quality.clean
-        listed = {"read": read.securities.height}
-        if read.securities.height:
+        listed = {"read": securities.height}
+        if securities.height:
             # The list's day: the day of the prices read with it, else today.
             as_of = clean["date"].max() if clean.height else today
-            listed.update(store.record_securities(read.securities, as_of=as_of, source=source))
+            listed.update(store.record_securities(securities, as_of=as_of, source=source))
         report = IngestReport(
             run_id=run_id,
             source=source,
-            fmt=read.fmt,
+            fmt=fmt,
             rows_read=quality.rows_in,
             inserted=written.actions.get("insert", 0),
             updated=written.actions.get("update", 0),
@@ -119,7 +132,7 @@ def ingest_read(
             symbols=clean["symbol"].n_unique(),
             prices_changed=written.prices_changed,
             conflicts=written.conflicts,
-            dataset=read.dataset,
+            dataset=dataset,
             securities=listed,
             started_at=started,
             finished_at=now_utc(),
@@ -127,7 +140,6 @@ def ingest_read(
         report.check_identity()
         store.record_run(report)
         stage("run")
-        newest = _newest_repeated(prices, repeated)
         if day is not None:
             if day.date in set(repeated["date"].to_list()):
                 day = replace(day, status=DAY_FAILED)  # not complete: a backfill fetches it again
@@ -181,18 +193,20 @@ def ingest_path(
 ) -> IngestReport:
     """Read `path` with the matching reader and store it in `settings.database`."""
     # Imported here so the store is usable (and testable) without the readers module.
+    from nepse.sources.bigfile import fill_raw
     from nepse.sources.readers import read_path
 
     path = Path(path)
-    read = read_path(path)
+    read = [read_path(path)]  # handed over below, so ingest_read can free it once validated
     with open_store(settings.database, lock_timeout_s=settings.lock_timeout_s) as store:
         report = ingest_read(
             store,
-            read,
+            read.pop(),
             settings=settings,
             today=today or today_in(settings.timezone),
             on_stage=on_stage,
             source=str(path),
+            fill_raw=fill_raw,
         )
     log.debug("ingest %s: %s", path, report.to_dict())
     return report

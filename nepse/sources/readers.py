@@ -13,6 +13,7 @@ import csv
 import logging
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -27,10 +28,12 @@ from nepse.schema import (
     ReadResult,
     conform,
 )
+from nepse.sources import bigfile
 from nepse.sources.formats import (
     CSV_SUFFIXES,
     FORMATS,
     PARQUET_SUFFIXES,
+    PRICES,
     Format,
     _norm,
     detect_format,
@@ -85,7 +88,14 @@ def _load_csv(path: Path) -> _Loaded | None:
     if "\r" in text:
         # CRLF (Windows) and a lone CR (old Mac exports) both end a line.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    start, number = 0, 1
+    return _loaded_from_text(text, path)
+
+
+def _loaded_from_text(text: str, path: Path, *, line: int = 1) -> _Loaded | None:
+    """The header found at the top of `text` (its first line is physical line `line`), the
+    format it names and the lines after it; None when `text` holds no header line."""
+    source = str(path)
+    start, number = 0, line
     while True:  # to the first non-blank line, the header (blank lines are not data)
         end = text.find("\n", start)
         header_line = text[start:] if end < 0 else text[start:end]
@@ -136,6 +146,39 @@ def _path_symbol(path: Path, fmt: Format) -> str:
         "NEPSE symbol (upper-case letters and digits, e.g. ADBL). Rename the file to "
         "<SYMBOL>.csv or put it in a folder named after the symbol (<SYMBOL>/prices.csv)"
     )
+
+
+def _read_in_slices(path: Path) -> ReadResult | None:
+    """A large price file parsed a slice at a time (nepse/sources/bigfile.py), its rows kept
+    without raw text (`fill_raw` reads it back for the rows that are rejected). None when the
+    file must be read whole: no header in its first slice, CR-only line ends, or a format whose
+    rows are judged together (slash dates decided per file) or that is not prices."""
+    parts = bigfile.slices(path)
+    text, line, last = next(parts)
+    if "\r" in text:
+        return None
+    loaded = _loaded_from_text(text, path, line=line)
+    if loaded is None or loaded.fmt.us_dates or loaded.fmt.kind != PRICES:
+        return None
+    if not last:
+        loaded = replace(loaded, cut_line=None)
+    results = [_without_raw(_parse_group([loaded]))]
+    for text, line, last in parts:
+        part = replace(
+            loaded,
+            first_line=line,
+            body=text,
+            cut_line=_cut_line(text, line) if last else None,
+        )
+        results.append(_without_raw(_parse_group([part])))
+    result = ReadResult.concat(results, fmt=loaded.fmt.name)
+    result.sources = [loaded.source]
+    return bigfile.file_decimal_comma(result)
+
+
+def _without_raw(result: ReadResult) -> ReadResult:
+    result.prices = result.prices.with_columns(raw=pl.lit(None, dtype=pl.String))
+    return result
 
 
 def _cut_line(body: str, first_line: int) -> int | None:
@@ -287,9 +330,15 @@ def read_path(path: str | Path) -> ReadResult:
     started = time.perf_counter()
     root = Path(path)
     loaded: list[_Loaded] = []
+    whole: list[ReadResult] = []  # large files, parsed already, a slice at a time
     skipped: list[str] = []
     for file in files_under(root, skipped):
         suffix = file.suffix.lower()
+        if suffix in CSV_SUFFIXES and file.stat().st_size > bigfile.BIG_FILE_BYTES:
+            big = _read_in_slices(file)
+            if big is not None:
+                whole.append(big)
+                continue
         if suffix in CSV_SUFFIXES:
             item = _load_csv(file)
             if item is None:
@@ -310,10 +359,10 @@ def read_path(path: str | Path) -> ReadResult:
     groups: dict[tuple[str, tuple[str, ...], bool], list[_Loaded]] = {}
     for item in loaded:
         groups.setdefault((item.fmt.name, item.header, item.fields is None), []).append(item)
-    results = [_parse_group(group) for group in groups.values()]
+    results = [*whole, *(_parse_group(group) for group in groups.values())]
     refuse_disagreeing_lists([r.securities for r in results], [r.sources for r in results])
     result = ReadResult.concat(results) if results else ReadResult(fmt="empty")
-    result.sources = [item.source for item in loaded]
+    result.sources = [*(r.sources[0] for r in whole), *(item.source for item in loaded)]
     result.skipped = skipped
     result.dataset = _dataset_of(root)
     result.corporate_actions = _drop_repeated_actions(result.corporate_actions)
