@@ -38,7 +38,7 @@ def test_a_failed_request_is_reported_and_the_next_is_served(tmp_path):
             workspace_dir=str(tmp_path),
         )
         failed = pages.finish(timeout_s=120)
-        assert list(failed) == ["page"] and "FileNotFoundError" in failed["page"]
+        assert list(failed) == ["page"] and "no-model has no manifest.json" in failed["page"]
         assert pages.ready_s is not None and pages.ready_s > 0
         assert len(list((tmp_path / "evidently").glob("*/snapshots/*.json"))) == 1
         assert pages.pending == 0 and pages.alive
@@ -134,7 +134,7 @@ def test_the_service_serves_one_run_after_another_warm(service, tmp_path, monkey
     )
     _submit_a_page_without_files(second, tmp_path, "2026-01-05")
     failed = second.finish(timeout_s=60)
-    assert list(failed) == ["page"] and "FileNotFoundError" in failed["page"]
+    assert list(failed) == ["page"] and "no-model has no manifest.json" in failed["page"]
     assert "warm" in second.describe()
     second.close()
     assert len(list((tmp_path / "evidently").glob("*/snapshots/*.json"))) == 2
