@@ -315,16 +315,12 @@ def validate(
         .join(twice.lazy(), on=KEYS, how="left", maintain_order="left")
     )
     once = pl.col("_twice").is_null()
-    # Three narrow passes, streamed, instead of one wide frame of every column of every row:
-    # a 200 MB file's 3 million rows fit in a fraction of the memory (bench/ingest_memory.py).
     clean_once, rejected_once, multi = pl.collect_all(
         [
             judged.filter(once & pl.col("reason").is_null()).select(*CLEAN_SCHEMA, "_row"),
             judged.filter(once & pl.col("reason").is_not_null()),
             judged.filter(~once),
-        ],
-        engine="streaming",
-        optimizations=pl.QueryOptFlags(comm_subplan_elim=False),
+        ]
     )
     multi = multi.lazy().pipe(mark_duplicates, value_columns=value_columns).collect()
     duplicates = multi.filter(pl.col("reason").is_null() & pl.col("_extra")).height

@@ -44,39 +44,32 @@ def repeated_days(
 
     `prices` are the input's rows; `stored_days` the stored calendar; `stored` the stored rows
     of the sessions just before the input's days (`sessions_before` says which). Lean on memory
-    (a 200 MB file holds 3 million rows): each row is reduced to symbol, date and one hash of
-    its close, volume and turnover, and compared with the symbol's row before it in date order.
+    (a 200 MB file holds 3 million rows): each row is reduced to a hash of its symbol, its date
+    and a hash of its close, volume and turnover, and each day is joined with the session before
+    it on its own.
     """
     rows = _rows(prices)
     counts = rows.group_by("date").len()
     if counts.filter(pl.col("len") >= REPEAT_MIN_SYMBOLS).is_empty():
         return pl.DataFrame(schema=REPEAT_SCHEMA)
-    previous = _previous(rows, stored_days)
-    older = _rows(stored).join(rows.select("_s", "date"), on=["_s", "date"], how="anti")
-    same_symbol = pl.col("_s") == pl.col("_s").shift(1)
-    both = (
-        pl.concat([rows.with_columns(_in=pl.lit(True)), older.with_columns(_in=pl.lit(False))])
-        .sort("_s", "date")
-        .with_columns(
-            # The symbol's row before, in date order (nothing across two symbols).
-            _before=pl.when(same_symbol).then(pl.col("date").shift(1)),
-            _same=(pl.col("_h") == pl.col("_h").shift(1)) & same_symbol,
-        )
-        .filter(pl.col("_in"))
-        .join(previous, on="date")
-        # Priced on both: the symbol's row before is the session before.
-        .filter(pl.col("_before") == pl.col("prev"))
-    )
-    judged = (
-        both.group_by("date", "prev")
-        .agg(n=pl.len(), same=pl.col("_same").sum())
-        .filter(pl.col("n") >= REPEAT_MIN_SYMBOLS)
-        .filter(pl.col("same") >= REPEAT_SHARE * pl.col("n"))
-        .sort("date")
-    )
+    # `stored` holds only sessions that are not input days (`sessions_before`): no overlap.
+    older = _rows(stored)
+    # One small frame per day: each day meets the session before it, a few thousand rows at a
+    # time (a join over millions of rows at once would cost hundreds of MB).
+    by_day = pl.concat([rows, older]).partition_by("date", as_dict=True, include_key=False)
+    del rows, older
+    found = []
+    for day, prev in _previous(counts.select("date"), stored_days).iter_rows():
+        today, before = by_day.get((day,)), by_day.get((prev,))
+        if today is None or before is None or today.height < REPEAT_MIN_SYMBOLS:
+            continue
+        both = today.join(before.unique("_s"), on="_s", suffix="_b")
+        if both.height >= REPEAT_MIN_SYMBOLS:
+            found.append((day, prev, both.height, int((both["_h"] == both["_h_b"]).sum())))
+    judged = [(d, p, n, k) for d, p, n, k in found if k >= REPEAT_SHARE * n]
     input_days = set(counts["date"].to_list())
     out = []
-    for day, prev, n, equal in judged.iter_rows():
+    for day, prev, n, equal in judged:
         copy, original = (prev, day) if not may_trade(prev) and prev in input_days else (day, prev)
         out.append(
             (
@@ -93,33 +86,42 @@ def repeated_days(
 
 def sessions_before(prices: pl.DataFrame, stored_days: pl.Series) -> list[date]:
     """The stored sessions just before the input's days that are not in the input themselves."""
-    rows = _rows(prices)
-    previous = _previous(rows, stored_days)["prev"].drop_nulls().unique()
-    return sorted(set(previous.to_list()) - set(rows["date"].unique().to_list()))
+    days = prices.select(pl.col("date").filter(_valid()).unique()).drop_nulls()
+    previous = _previous(days, stored_days)["prev"].drop_nulls()
+    return sorted(set(previous.to_list()) - set(days["date"].to_list()))
 
 
-def _rows(prices: pl.DataFrame) -> pl.DataFrame:
-    """`_s` (a hash of the symbol), date and `_h` (a hash of close, volume and turnover), one
-    row per key: 20 bytes a row (a chance collision of two 64-bit hashes is negligible)."""
+def _valid() -> pl.Expr:
     return (
-        prices.lazy()
-        .filter(
-            pl.col("symbol").is_not_null()
-            & pl.col("close").is_not_null()
-            # Year 0 or 1 has no session before it (the quality rules reject such dates).
-            & (pl.col("date") >= NEPSE_FIRST_DAY)
-        )
-        .select(_s=pl.col("symbol").hash(seed=7), date="date", _h=pl.struct(*_VALUES).hash(seed=25))
-        .unique(["_s", "date"], keep="first", maintain_order=True)
-        .collect()
+        pl.col("symbol").is_not_null()
+        & pl.col("close").is_not_null()
+        # Year 0 or 1 has no session before it (the quality rules reject such dates).
+        & (pl.col("date") >= NEPSE_FIRST_DAY)
     )
 
 
-def _previous(rows: pl.DataFrame, stored_days: pl.Series) -> pl.DataFrame:
-    """date -> prev: the session before each input day in the stored and input calendar."""
-    days = pl.concat([rows["date"].unique(), stored_days.cast(pl.Date)]).unique().sort()
+def _rows(prices: pl.DataFrame) -> pl.DataFrame:
+    """`_s` (a hash of the symbol), date and `_h` (a hash of close, volume and turnover): 20
+    bytes a row (a chance collision of two 64-bit hashes is negligible). Computed on the
+    columns as they are, then filtered: filtering first would copy the columns themselves."""
     return (
-        pl.DataFrame({"date": days})
+        prices.select(
+            _s=pl.col("symbol").hash(seed=7),
+            date="date",
+            _h=pl.struct(*_VALUES).hash(seed=25),
+            _ok=_valid(),
+        )
+        .filter("_ok")
+        .drop("_ok")
+    )
+
+
+def _previous(days: pl.DataFrame, stored_days: pl.Series) -> pl.DataFrame:
+    """date -> prev for each of `days` (a frame of unique input dates): the session before it
+    in the stored and input calendar together."""
+    calendar = pl.concat([days["date"], stored_days.cast(pl.Date)]).unique().sort()
+    return (
+        pl.DataFrame({"date": calendar})
         .with_columns(prev=pl.col("date").shift(1))
-        .join(rows.select("date").unique(), on="date")
+        .join(days, on="date")
     )

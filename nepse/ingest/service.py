@@ -12,8 +12,9 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -22,12 +23,12 @@ import polars as pl
 from nepse.calendar import today_in
 from nepse.errors import ConfigError, DataQualityError
 from nepse.ingest.freshness import check_clock
-from nepse.ingest.quality import validate
+from nepse.ingest.quality import QualityResult, validate
 from nepse.ingest.repeat import repeated_days, sessions_before
 from nepse.ingest.report import IngestReport
 from nepse.schema import DATASET_SAMPLE, DAY_FAILED, SECURITY_SCHEMA, ReadResult
 from nepse.settings import Settings
-from nepse.store import DayRecord, Store, open_store
+from nepse.store import DayRecord, Store, WriteCounts, open_store
 from nepse.store.base import now_utc
 
 log = logging.getLogger(__name__)
@@ -71,67 +72,71 @@ def ingest_read(
     t0 = time.perf_counter()
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     source = source or describe_sources(read.sources)
-    prices = read.prices.with_columns(kind=pl.col("kind").fill_null(read.fmt))
-    with store.transaction():
+    prices = read.prices
+    if prices["kind"].null_count():  # readers name it; an API result may leave it to its fmt
+        prices = prices.with_columns(kind=pl.col("kind").fill_null(read.fmt))
+    securities, actions, dataset, fmt = (
+        read.securities,
+        read.corporate_actions,
+        read.dataset,
+        read.fmt,
+    )
+    # The limit holds until after COMMIT, whose checkpoint writes every new row.
+    with store.ingest_memory(), store.transaction():
         sessions = store.trading_dates()
         check_clock(today, sessions.max() if len(sessions) else None, timezone=settings.timezone)
         repeated = _repeated_days(store, prices, sessions)
-        quality = validate(
-            prices,
-            settings=settings,
-            today=today,
-            securities=pl.concat(
-                [store.securities().select(list(SECURITY_SCHEMA)), read.securities]
-            ),
-            parse_rejects=read.rejects,
-            repeated=repeated,
-        )
-        stage("validated")
         newest = _newest_repeated(prices, repeated)
-        securities, actions, dataset, fmt = (
-            read.securities,
-            read.corporate_actions,
-            read.dataset,
-            read.fmt,
-        )
-        # The input's rows are validated: drop this function's hold on them, so that a large
-        # input handed over whole (ingest_path does) is freed before the store's work.
-        del read, prices
-        rejects = quality.rejects if fill_raw is None else fill_raw(quality.rejects)
-        written = store.write_validated(
-            clean=quality.clean,
-            rejects=rejects,
-            securities=securities,
-            corporate_actions=actions,
-            dataset=dataset,
-            settings=settings,
-            run_id=run_id,
-            ts=started,
-            on_stage=stage,
-        )
-        clean = quality.clean
+        master = pl.concat([store.securities().select(list(SECURITY_SCHEMA)), securities])
+        tally = _Tally()
+        for k, part in enumerate(_batches(prices)):
+            quality = validate(
+                part,
+                settings=settings,
+                today=today,
+                securities=master,
+                parse_rejects=read.rejects if k == 0 else None,
+                repeated=repeated,
+            )
+            stage("validated")
+            rejects = quality.rejects if fill_raw is None else fill_raw(quality.rejects)
+            written = store.write_validated(
+                clean=quality.clean,
+                rejects=rejects,
+                securities=securities if k == 0 else securities.clear(),
+                corporate_actions=actions if k == 0 else actions.clear(),
+                dataset=dataset,
+                settings=settings,
+                run_id=run_id,
+                ts=started,
+                on_stage=stage,
+            )
+            tally.add(quality, written)
+        # The input's rows are stored: drop this function's hold on them (a large input handed
+        # over whole, as ingest_path does, is freed before the run is recorded).
+        del read, prices, part, quality
         listed = {"read": securities.height}
         if securities.height:
             # The list's day: the day of the prices read with it, else today.
-            as_of = clean["date"].max() if clean.height else today
+            as_of = tally.max_date or today
             listed.update(store.record_securities(securities, as_of=as_of, source=source))
         report = IngestReport(
             run_id=run_id,
             source=source,
             fmt=fmt,
-            rows_read=quality.rows_in,
-            inserted=written.actions.get("insert", 0),
-            updated=written.actions.get("update", 0),
-            unchanged=written.actions.get("same", 0),
-            rejected=quality.rejects.height,
-            duplicates=quality.duplicates,
-            reasons=quality.reasons,
-            flagged=written.flagged,
-            min_date=clean["date"].min() if clean.height else None,
-            max_date=clean["date"].max() if clean.height else None,
-            symbols=clean["symbol"].n_unique(),
-            prices_changed=written.prices_changed,
-            conflicts=written.conflicts,
+            rows_read=tally.rows_in,
+            inserted=tally.actions.get("insert", 0),
+            updated=tally.actions.get("update", 0),
+            unchanged=tally.actions.get("same", 0),
+            rejected=tally.rejected,
+            duplicates=tally.duplicates,
+            reasons=dict(tally.reasons.most_common()),
+            flagged=dict(sorted(tally.flagged.items())),
+            min_date=tally.min_date,
+            max_date=tally.max_date,
+            symbols=len(tally.seen),
+            prices_changed=tally.prices_changed,
+            conflicts=tally.conflicts,
             dataset=dataset,
             securities=listed,
             started_at=started,
@@ -157,6 +162,68 @@ def ingest_read(
             "stored. Fix the source (wait for the day's own file) and ingest again"
         )
     return report
+
+
+BATCH_ROWS = 400_000
+"""An input is validated and stored this many rows at a time, in the one transaction: a 200 MB
+file's 3 million rows would otherwise be held as read and as validated at once."""
+
+
+def _batches(prices: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """`prices` in batches of about BATCH_ROWS rows (one batch if smaller).
+
+    Batches are slices of the input as read (no copy), except that every row of a (symbol,
+    date) key that comes more than once goes to a last batch of its own, so the duplicate
+    rules see all its copies together (a chance collision of the 64-bit key hashes only sends a
+    few more rows there)."""
+    if prices.height <= BATCH_ROWS:
+        yield prices
+        return
+    # Keys seen twice by sorting their hashes, not by a hash table of millions of them.
+    keys = prices.select(pl.struct("symbol", "date").hash(seed=11)).to_series()
+    ordered = keys.sort()
+    seen_twice = ordered.filter(ordered == ordered.shift(1)).unique()
+    del ordered
+    twice = keys.is_in(seen_twice.implode())
+    several = bool(twice.any())
+    for start in range(0, prices.height, BATCH_ROWS):
+        part = prices.slice(start, BATCH_ROWS)
+        yield part.filter(~twice.slice(start, BATCH_ROWS)) if several else part
+    if several:
+        yield prices.filter(twice)
+
+
+@dataclass
+class _Tally:
+    """What the batches of one ingest did, added up."""
+
+    rows_in: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    prices_changed: int = 0
+    seen: set[str] = field(default_factory=set)
+    min_date: date | None = None
+    max_date: date | None = None
+    reasons: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)
+    actions: Counter = field(default_factory=Counter)
+    conflicts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, quality: QualityResult, written: WriteCounts) -> None:
+        clean = quality.clean
+        self.rows_in += quality.rows_in
+        self.rejected += quality.rejects.height
+        self.duplicates += quality.duplicates
+        self.reasons.update(quality.reasons)
+        self.flagged.update(written.flagged)
+        self.actions.update(written.actions)
+        self.prices_changed += written.prices_changed
+        self.conflicts = written.conflicts  # the run's conflicts so far (counted by run id)
+        self.seen.update(clean["symbol"].unique().to_list())
+        if clean.height:
+            low, high = clean["date"].min(), clean["date"].max()
+            self.min_date = low if self.min_date is None else min(self.min_date, low)
+            self.max_date = high if self.max_date is None else max(self.max_date, high)
 
 
 def _repeated_days(store: Store, prices: pl.DataFrame, days: pl.Series) -> pl.DataFrame:

@@ -22,7 +22,7 @@ import polars as pl
 from nepse.errors import SourceError
 from nepse.schema import REJECT_SCHEMA, ReadResult, conform
 
-SLICE_BYTES = 16 << 20
+SLICE_BYTES = 4 << 20
 """Bytes read per slice (the last line is completed from the next read)."""
 BIG_FILE_BYTES = 48 << 20
 """Files larger than this are read in slices."""

@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 
 # Float noise: a +10% limit-hit day computes as 0.10000000000000009, and it is a real day.
 LIMIT_TOLERANCE = 1e-6
-# DuckDB's buffer memory while it stores an ingest: measured on a 200 MB file (3.2 million
-# rows) as enough, spilling the rest, with the ART index of 20 million keys kept in it too.
-INGEST_MEMORY_LIMIT = "256MB"
 # Stages of an ingest, in order; `on_stage(name)` is called after each one.
 STAGES = ("validated", "merged", "rejects", "securities", "corporate_actions", "flags", "run")
 
@@ -71,35 +68,32 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
         if not self._depth:
             raise RuntimeError("write_validated must run inside store.transaction()")
         stage = on_stage or (lambda _name: None)
-        # A large input (a 200 MB file's 3 million rows) would otherwise let DuckDB grow by
-        # gigabytes for its joins and temporary tables (bench/ingest_memory.py).
-        with self.memory_limit(INGEST_MEMORY_LIMIT):
-            try:
-                self.claim_dataset(dataset, ts=ts)
-                actions = self._observe(clean, run_id=run_id, ts=ts)
-                changed = self._resolve(settings, run_id=run_id, ts=ts)
-                stage("merged")
-                self._store_rejects(rejects, run_id=run_id, ts=ts)
-                stage("rejects")
-                self._upsert_securities(securities, ts=ts)
-                stage("securities")
-                self._upsert_corporate_actions(corporate_actions, ts=ts)
-                stage("corporate_actions")
-                self._recompute_flags(settings)
-                flagged = dict(
-                    self._exec(
-                        "SELECT p.flag, count(*) FROM prices p "
-                        "JOIN _stage s ON p.symbol = s.symbol AND p.date = s.date "
-                        "WHERE p.flag IS NOT NULL GROUP BY 1 ORDER BY 1"
-                    )
+        try:
+            self.claim_dataset(dataset, ts=ts)
+            actions = self._observe(clean, run_id=run_id, ts=ts)
+            changed = self._resolve(settings, run_id=run_id, ts=ts)
+            stage("merged")
+            self._store_rejects(rejects, run_id=run_id, ts=ts)
+            stage("rejects")
+            self._upsert_securities(securities, ts=ts)
+            stage("securities")
+            self._upsert_corporate_actions(corporate_actions, ts=ts)
+            stage("corporate_actions")
+            self._recompute_flags(settings)
+            flagged = dict(
+                self._exec(
+                    "SELECT p.flag, count(*) FROM prices p "
+                    "JOIN _stage s ON p.symbol = s.symbol AND p.date = s.date "
+                    "WHERE p.flag IS NOT NULL GROUP BY 1 ORDER BY 1"
                 )
-                stage("flags")
-                conflicts = self.conflict_counts(run_id)
-            finally:
-                self._unregister("_in_prices", "_in_rejects", "_in_securities", "_in_actions")
-                self._unregister("_ranks")
-            for temp in ("_stage", "_multi", "_cur", "_resolved", "_pstage"):
-                self._exec(f"DROP TABLE IF EXISTS {temp}")
+            )
+            stage("flags")
+            conflicts = self.conflict_counts(run_id)
+        finally:
+            self._unregister("_in_prices", "_in_rejects", "_in_securities", "_in_actions")
+            self._unregister("_ranks")
+        for temp in ("_stage", "_multi", "_cur", "_resolved", "_pstage"):
+            self._exec(f"DROP TABLE IF EXISTS {temp}")
         return WriteCounts(
             actions=actions, prices_changed=changed, flagged=flagged, conflicts=conflicts
         )
