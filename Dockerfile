@@ -17,12 +17,13 @@ RUN /opt/venv/bin/uv pip sync --compile-bytecode --python /opt/venv/bin/python r
 COPY nepse ./nepse
 COPY flows ./flows
 COPY tasks ./tasks
+COPY runs ./runs
 RUN /opt/venv/bin/uv pip install --no-deps --compile-bytecode --python /opt/venv/bin/python . \
     && /opt/venv/bin/pip uninstall --yes uv
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="nepse-predict" \
-      org.opencontainers.image.description="Daily NEPSE next-day return predictions (Prefect worker)"
+      org.opencontainers.image.description="Daily NEPSE return predictions (Prefect worker)"
 # libgomp1: LightGBM's OpenMP runtime.
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -34,11 +35,12 @@ COPY --from=build /opt/venv /opt/venv
 COPY --chown=nepse:nepse prefect.yaml /app/prefect.yaml
 COPY --chown=nepse:nepse flows /app/flows
 COPY --chown=nepse:nepse tasks /app/tasks
+COPY --chown=nepse:nepse runs /app/runs
 COPY --chown=nepse:nepse nepse /app/nepse
 WORKDIR /app
 RUN mkdir -p /data && chown nepse:nepse /data
 # Prefect defaults: no analytics; the API URL (and key, for Cloud) come from the environment at
-# run time, never from the image. Secrets (NEPSE_WEBHOOK_URL, NEPSE_API_TOKEN) likewise.
+# run time, never from the image. Secrets (NEPSE_API_TOKEN) likewise.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PREFECT_SERVER_ANALYTICS_ENABLED=false \

@@ -289,62 +289,24 @@ class PrefectServer:
     port: int
     proc: subprocess.Popen
     startup_s: float
-    service: subprocess.Popen | None = None  # the Evidently service beside it, if started
-    service_socket: str | None = None
 
     @property
     def api(self) -> str:
         """The PREFECT_API_URL of this server."""
         return f"http://127.0.0.1:{self.port}/api"
 
-    def env(self, *, evidently_service: bool = True) -> dict[str, str]:
-        """Environment for a client of this server (and of its Evidently service, if any and
-        `evidently_service`; else a run starts its own side process)."""
-        env = {
+    def env(self) -> dict[str, str]:
+        """Environment for a client of this server."""
+        return {
             "PREFECT_API_URL": self.api,
             "PREFECT_HOME": str(self.home),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "NEPSE_EVIDENTLY_SERVICE": None,  # type: ignore[dict-item]  # removed by `run`
         }
-        if evidently_service and self.service_socket:
-            env["NEPSE_EVIDENTLY_SERVICE"] = self.service_socket
-        return env
-
-    def service_cpu_s(self) -> float:
-        """CPU seconds the Evidently service has used so far (0 without one)."""
-        if self.service is None:
-            return 0.0
-        fields = Path(f"/proc/{self.service.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _start_service(home: Path, timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
-    """The Evidently service as `nepse server start` runs it, waited for until imported."""
-    sock = home / "ev.sock"
-    log = home / "evidently.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "nepse.monitoring.side_serve", "--listen", str(sock), str(log)],
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout_s
-    while "imported in" not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Evidently service did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
-    return proc, str(sock)
 
 
 @contextlib.contextmanager
-def prefect_server(
-    timeout_s: float = 300, *, evidently_service: bool = False
-) -> Iterator[PrefectServer]:
-    """Start a Prefect server on a free port (temporary PREFECT_HOME), and with
-    `evidently_service` the Evidently service beside it (as `nepse server start` does); stop
-    them on exit."""
+def prefect_server(timeout_s: float = 300) -> Iterator[PrefectServer]:
+    """Start a Prefect server on a free port (temporary PREFECT_HOME); stop it on exit."""
     with tempfile.TemporaryDirectory(prefix="bench-prefect-") as tmp:
         home = Path(tmp)
         port = free_port()
@@ -386,14 +348,8 @@ def prefect_server(
                 time.sleep(0.25)
             server = PrefectServer(home, port, proc, time.perf_counter() - t0)
             print(f"  prefect server on {server.api} after {server.startup_s:.1f} s", flush=True)
-            if evidently_service:
-                server.service, server.service_socket = _start_service(home)
-                print(f"  Evidently service on {server.service_socket}", flush=True)
             yield server
         finally:
-            if server is not None and server.service is not None:
-                server.service.terminate()
-                server.service.wait(timeout=30)
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
@@ -430,132 +386,20 @@ def combine(label: str, parts: dict[str, Measure], **extra: Any) -> dict[str, An
 
 
 # --- features of a panel too large for memory -------------------------------------------------
-TS_FILES = "ts-*.arrow"
-CROSS_FILE = "cross.arrow"
+def chunked_features(chunks: Iterator[Any], out: Path, **kw: Any) -> dict[str, Any]:
+    """tests/unit/features/chunked.py's ChunkedBuild of `chunks` into `out` (keywords: names,
+    securities, then, extra), its two passes timed: per-symbol by chunk, then cross-section."""
+    from tests.unit.features.chunked import ChunkedBuild
 
-
-def chunked_features(
-    chunks: Iterator[Any],
-    out: Path,
-    *,
-    names: tuple[str, ...],
-    securities: Any = None,
-    then: Any = None,
-    extra: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Features chunk of symbols by chunk to `out/ts-*.arrow`, then `out/cross.arrow`.
-
-    `chunks` yields LazyFrames of adjusted prices, each holding whole symbols. Per chunk:
-    nepse.features.per_symbol_features (+ `then(lf)`, e.g. labels), the per-symbol names of
-    `names` and `extra` written out; the few Float64 columns the cross-sectional features read
-    (they need every symbol of a date) are kept in memory, and computed from in one pass at the
-    end. read_chunked joins the two.
-
-    The work files are uncompressed Arrow IPC with the features stored as Float32 (7
-    significant digits, what LightGBM's bins and Qlib's feature store keep), each written by a
-    thread while the next chunk computes. Everything is computed in Float64: the stored values
-    equal the in-memory build's cast to Float32, bit for bit (bench/features_vs_pandas.py
-    checks). Why: a 400-symbol chunk of 85 Float64 features is ~1 GB that does not compress
-    (Parquet with lz4 took 1.7-3.0 s a chunk, IPC 1.1 s), and at 21-25 M rows the run was
-    bound by writing ~15 GB (bench/FINDINGS.md, 2026-12-02).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    import polars as pl
-
-    from nepse.features import CARRY, CROSS_FEATURES, KEYS, RANKED
-    from nepse.features.spec import CARRY_IF_PRESENT
-    from nepse.features.steps import add_cross_section, per_symbol_features
-
-    out.mkdir(parents=True, exist_ok=True)
-    per_symbol = [n for n in names if n not in CROSS_FEATURES]
-    needs = list(dict.fromkeys(["f_ret_1", *(f"f_{n}" for n in RANKED)]))
-    rows = 0
-    # The cross-section's Float64 inputs, by year: a date's cross-section needs only that
-    # date's rows, and listing a year's ~1 M rows date by date stays in the CPU's caches, where
-    # listing all 21 M (add_cross_section's gathers) was bound by memory latency (35 s, 4.5 s
-    # by year). Split chunk by chunk, while the chunk is in memory: splitting all 25 M rows
-    # at the end took 7-9 s (copying ~2.5 GB into new pages); by chunk the 25 M-row run is
-    # 41.9 -> 36.4 s and its peak 6.7 -> 4.2 GB (bench/FINDINGS.md, fourth session).
-    by_year: dict[int, list[Any]] = {}
-    with ThreadPoolExecutor(1) as io:
-        writing = None
+    with ChunkedBuild(out, **kw) as build:
         with measure("per-symbol features, by chunk of symbols") as m1:
-            for k, lf in enumerate(chunks):
-                lf = per_symbol_features(lf, securities)
-                lf = then(lf) if then else lf
-                have = set(lf.collect_schema().names())
-                carry = [*CARRY, *(c for c in CARRY_IF_PRESENT if c in have)]
-                part = lf.select(
-                    *dict.fromkeys([*KEYS, *per_symbol, *carry, "_sector", *extra, *needs])
-                ).collect(engine="in-memory")
-                rows += part.height
-                pieces = (
-                    part.select(*KEYS, "_sector", *needs)
-                    .with_columns(_year=pl.col("date").dt.year())
-                    .partition_by("_year", include_key=False, as_dict=True)
-                )
-                for (year,), piece in pieces.items():
-                    by_year.setdefault(year, []).append(piece)
-                stored = part.select(*KEYS, *per_symbol, *carry, "_sector", *extra).with_columns(
-                    _as_float32(part, per_symbol)
-                )
-                if writing is not None:
-                    writing.result()  # one chunk in flight: memory stays at two chunks
-                path = out / f"ts-{k:04d}.arrow"
-                writing = io.submit(_write_through, stored, path)
-                del part, stored
-        # The last work file is written while the cross-section pass computes (waiting for it
-        # here was a pure wait of ~0.8 s at 5 M rows: 6.83 -> 6.43 s, median of 4 alternating).
+            for lf in chunks:
+                build.add(lf)
         with measure("cross-section pass (and the last work file written)") as m2:
-            cross = pl.concat(
-                [
-                    pl.concat(by_year.pop(year), rechunk=False)
-                    .lazy()
-                    .pipe(add_cross_section)
-                    .select(*KEYS, *CROSS_FEATURES)
-                    .collect(engine="in-memory")
-                    .pipe(lambda f: f.with_columns(_as_float32(f, CROSS_FEATURES)))
-                    for year in sorted(by_year)
-                ]
-            )
-            cross.write_ipc(out / CROSS_FILE, compression="uncompressed")
-            del cross
-            if writing is not None:
-                writing.result()
+            build.finish()
     return combine(
         "features by chunk of symbols + cross-section pass (Float32 Arrow IPC work files)",
         {"per_symbol": m1, "cross_section": m2},
-        rows=rows,
+        rows=build.rows,
         features_mb=round(sum(p.stat().st_size for p in out.glob("*.arrow")) / 2**20, 1),
     )
-
-
-def _write_through(frame: Any, path: Path) -> None:
-    """Write `frame` as uncompressed Arrow IPC, flush it to disk and drop it from the page
-    cache: at 21-25 M rows the ~10 GB of work files otherwise fill the page cache, and every
-    later allocation of the run waited for the kernel to reclaim (write back) those pages; the
-    system CPU time was 67-77 s of the run's 113-129 s."""
-    frame.write_ipc(path, compression="uncompressed")
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
-def _as_float32(frame: Any, names: Any) -> list[Any]:
-    """Casts to Float32 of the Float64 columns among `names` (the stored features)."""
-    import polars as pl
-
-    return [pl.col(n).cast(pl.Float32) for n in names if frame.schema.get(n) == pl.Float64]
-
-
-def read_chunked(out: Path) -> Any:
-    """The chunked result as one frame (per-symbol files joined with the cross-section)."""
-    import polars as pl
-
-    ts = pl.scan_ipc(out / TS_FILES).collect().drop("_sector")
-    cross = pl.scan_ipc(out / CROSS_FILE).collect()
-    return ts.join(cross, on=["symbol", "date"], how="left")

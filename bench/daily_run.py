@@ -4,12 +4,11 @@ Set-up (bench/realdata.py, cached): the ShareSansar folder and CompanyList.csv i
 champion trained with fast settings. Then, for each stored history (all ~30 years, and copies
 keeping only the last N years of prices):
 
-- `nepse daily --as-of DAY --source DAY.csv` against a running `prefect server start` and the
-  Evidently service beside it, as `nepse server start` runs them (the deployed case; target
-  <= 8 s); with all history also without the service (each run imports Evidently in its own
-  side process). DAY.csv holds the day's ~300 canonical rows, like one day
-  fetched from the API. Each step's own seconds come from the run's log lines (`step NAME: W s
-  (CPU C s)`, tasks/common.timed).
+- `nepse daily --as-of DAY --source DAY.csv` against a running `prefect server start`, as
+  `nepse server start` runs it (the deployed case; target <= 8 s); each run imports Evidently
+  in its own side process (nepse/monitoring/side.py) while it scores. DAY.csv holds the day's
+  ~300 canonical rows, like one day fetched from the API. Each step's own seconds come from
+  the run's log lines (`step NAME: W s (CPU C s)`, tasks/common.timed).
 - The non-Prefect part (target <= 3 s): those steps' seconds plus importing the pipeline's
   modules, which bench/daily_parts.py times in a fresh interpreter after `import prefect`.
 - With all history only: the same command with Prefect's temporary local server.
@@ -34,11 +33,9 @@ from realdata import DEFAULT_WORK, day_file, history_copy, prepare
 STEP = re.compile(r"step (\w+): ([0-9.]+) s \(CPU ([0-9.]+) s\)")
 
 
-def daily_cli(data_dir: Path, day: str, day_csv: Path, env: dict, label: str, server=None) -> dict:
-    """One `nepse daily` command: wall, CPU, peak memory, return code, and each step's own
-    seconds as the run logged them (tasks/common.timed); with the Evidently service in `env`,
-    also the CPU the service spent meanwhile (the run's page), which is not the command's."""
-    service_cpu0 = server.service_cpu_s() if server is not None else 0.0
+def daily_cli(data_dir: Path, day: str, day_csv: Path, env: dict, label: str) -> dict:
+    """One `nepse daily` command: wall, CPU (with its Evidently side process), peak memory,
+    return code, and each step's own seconds as the run logged them (tasks/common.timed)."""
     row = run(
         [str(BIN / "nepse"), "daily", "--as-of", day, "--source", str(day_csv)],
         env={**env, "NEPSE_DATA_DIR": str(data_dir), "COLUMNS": "200"},
@@ -46,8 +43,6 @@ def daily_cli(data_dir: Path, day: str, day_csv: Path, env: dict, label: str, se
         check=False,
         timeout=1800,
     )
-    if server is not None and env.get("NEPSE_EVIDENTLY_SERVICE"):
-        row["service_cpu_s"] = round(server.service_cpu_s() - service_cpu0, 3)
     out = row.pop("stdout")
     err = row.pop("stderr")
     steps = {m[1]: {"wall_s": float(m[2]), "cpu_s": float(m[3])} for m in STEP.finditer(out + err)}
@@ -85,7 +80,7 @@ def main() -> None:
     for y in args.years:
         variants[y] = args.work / "full" if y == "full" else history_copy(args.work, float(y))
 
-    with prefect_server(evidently_service=True) as server:
+    with prefect_server() as server:
         server_startup = server.startup_s
         # In rounds, the history sizes taking turns: every size's runs fall in the same
         # minutes of a VM whose speed drifts (the 15 y / 2 y ratio compared two machines when
@@ -95,26 +90,10 @@ def main() -> None:
             for y, data_dir in variants.items():
                 print(f"history: {y} years -> {data_dir} (round {k}/{args.repeats})")
                 r = daily_cli(
-                    data_dir,
-                    day,
-                    day_csv,
-                    server.env(),
-                    f"nepse daily, {y} years, server + Evidently service #{k}",
-                    server,
+                    data_dir, day, day_csv, server.env(), f"nepse daily, {y} years, server #{k}"
                 )
                 print(f"    steps: {r['steps']}")
                 results[y]["cli_server"].append(r)
-        y = args.years[0]  # without the service: each run imports Evidently in a side process
-        results[y]["cli_server_no_service"] = [
-            daily_cli(
-                variants[y],
-                day,
-                day_csv,
-                server.env(evidently_service=False),
-                f"nepse daily, {y} years, server, side process #{k}",
-            )
-            for k in range(1, args.repeats + 1)
-        ]
 
     if not args.no_temporary_server:
         y = args.years[0]
@@ -134,7 +113,7 @@ def main() -> None:
     imp = [imports(f"imports #{k}") for k in range(1, args.repeats + 1)]
     pipeline_import = statistics.median(r["parts"]["import_pipeline"]["wall_s"] for r in imp)
     for res in results.values():
-        for r in [*res["cli_server"], *res.get("cli_server_no_service", [])]:
+        for r in res["cli_server"]:
             # The non-Prefect part: the steps' own work plus importing the pipeline's modules.
             r["non_prefect_s"] = round(r["steps_wall_s"] + pipeline_import, 3)
 

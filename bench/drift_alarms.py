@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 import polars as pl
 
 from nepse.features import FEATURE_SPEC
+from nepse.market.rules import market_rules
 from nepse.monitoring.baseline import FEATURES, MARKET, WORST, build_baseline, check
 
 # Known changes: (name, first affected day, last affected day) -- sessions in [first, last +
@@ -38,8 +39,8 @@ from nepse.monitoring.baseline import FEATURES, MARKET, WORST, build_baseline, c
 EVENTS = {
     "2020 lockdown reopening": None,  # found in the data: the first session after the longest gap
     "calculated close (2025-03-20..2025-09-21)": (date(2025, 3, 20), date(2025, 9, 21)),
-    "Monday-Friday trading (2026)": None,  # found in the data: the first Friday session
-    "+-15 % price limit (2026-04-20)": (date(2026, 4, 20), None),
+    "Monday-Friday trading (2026)": None,  # the dates of these two: nepse/market/rules.toml
+    "+-15 % price limit (2026-04-20)": None,
 }
 STATS = (FEATURES, WORST, MARKET)
 MAX_DELAY = 20
@@ -75,17 +76,14 @@ def episodes(days: list[date], alarmed: list[bool]) -> int:
 
 def daily_step(base, frame: pl.DataFrame, days: list[date], window: int) -> dict:
     """Wall and CPU of the daily drift step's parts on the last session (item 10)."""
-    from nepse.monitoring.workspace import (
-        add_to_workspace,
-        drift_snapshot,
-        verdict_banner,
-        write_page,
-    )
+    from nepse.monitoring.files import write_text_atomic
+    from nepse.monitoring.page import day_snapshot, page_html
+    from nepse.monitoring.workspace import open_workspace, put_day_run
 
     cur = frame.filter(pl.col("date").is_between(days[-window], days[-1]))
     out = {}
     t, c = time.perf_counter(), cpu()
-    verdict = check(base, cur)
+    summary = check(base, cur)
     out["verdict"] = (time.perf_counter() - t, cpu() - c)
     t, c = time.perf_counter(), cpu()
     import evidently  # noqa: F401
@@ -93,11 +91,12 @@ def daily_step(base, frame: pl.DataFrame, days: list[date], window: int) -> dict
     out["import evidently"] = (time.perf_counter() - t, cpu() - c)
     with tempfile.TemporaryDirectory() as tmp:
         t, c = time.perf_counter(), cpu()
-        snap = drift_snapshot(base, cur, verdict.top_columns(8), days[-1])
-        write_page(snap, verdict_banner(verdict, base), Path(tmp) / "drift.html")
+        snap = day_snapshot(base, cur, summary, day=days[-1], model_version="bench", columns=8)
+        write_text_atomic(Path(tmp) / "drift.html", page_html(snap))
         out["Evidently page (8 columns)"] = (time.perf_counter() - t, cpu() - c)
         t, c = time.perf_counter(), cpu()
-        add_to_workspace(Path(tmp), snap)
+        ws = open_workspace(Path(tmp))
+        put_day_run(ws, Path(tmp), snap, day=days[-1], model_version="bench")
         out["workspace add"] = (time.perf_counter() - t, cpu() - c)
     return {k: {"wall_s": round(w, 2), "cpu_s": round(c, 2)} for k, (w, c) in out.items()}
 
@@ -166,13 +165,15 @@ def main() -> None:
     # After the reopening NEPSE was another market for the rest of 2020 (online trading, record
     # turnover, the 2020-21 rally): those sessions are counted apart, not as normal ones.
     events["2020 lockdown reopening"] = (reopened, date(2020, 12, 31))
-    fridays = [d for d in days if d.year == 2026 and d.weekday() == 4]
-    if fridays:
-        events["Monday-Friday trading (2026)"] = (fridays[0], None)
-    else:
-        events.pop("Monday-Friday trading (2026)")
-    if days[-1] < date(2026, 4, 20):
-        events.pop("+-15 % price limit (2026-04-20)")
+    rules = market_rules()
+    week = [d for d in rules.changes("trading_week") if d.year == 2026]
+    limit = rules.changes("price_limit")[-1]
+    for name, start in (("Monday-Friday trading (2026)", week[0]), ("+-15 % price limit", limit)):
+        key = next(k for k in events if k.startswith(name))
+        if days[-1] >= start:
+            events[key] = (start, None)
+        else:
+            events.pop(key)
 
     result: dict = {}
     abnormal = set()
@@ -197,6 +198,11 @@ def main() -> None:
                     "normal": d not in abnormal,
                     **{f"{a.name}": a.value for a in v.alarms},
                     **{f"{a.name} line": a.threshold for a in v.alarms},
+                    **(
+                        {"features beyond their line": v.n_drifted}
+                        if hasattr(v, "n_drifted")
+                        else {}
+                    ),
                 }
                 for d, _, v in rows
             ]

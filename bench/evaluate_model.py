@@ -31,7 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
 
-from nepse.features.labels import LABEL_COLUMNS, check_hold, label_column, label_reach  # noqa: E402
+from nepse.features.labels import (  # noqa: E402
+    LABEL_COLUMNS,
+    check_hold,
+    label_column,
+    label_reach,
+    training_view,
+)
 from nepse.features.panel import build_panel  # noqa: E402
 from nepse.settings import load_settings  # noqa: E402
 from nepse.store import open_store  # noqa: E402
@@ -52,7 +58,7 @@ def _since(t0: dict[str, Any]) -> dict[str, Any]:
 
 def stage_walkforward(args: argparse.Namespace) -> None:
     """Train/predict out of sample on the tradeable label; save predictions and timings."""
-    from nepse.model.walkforward import MODEL, walk_forward
+    from nepse.model.walkforward import MODEL, executor_for, walk_forward
 
     settings = load_settings(db_path=args.db)
     label, hold = settings.label, settings.label_hold
@@ -68,13 +74,9 @@ def stage_walkforward(args: argparse.Namespace) -> None:
     if feats is None:
         feats = [c for c in panel.frame.columns if c.startswith("f_")]
     categorical = [c for c in getattr(panel.spec, "categorical", ()) if c in feats]
-    # The walk-forward fits column y_ret; give it the chosen label, embargoed by its reach.
-    frame = panel.frame.with_columns(y_cc=pl.col("y_ret")).with_columns(pl.col(col).alias("y_ret"))
-    wf_settings = settings.model_copy(
-        update={
-            "horizon": label_reach(label, settings.horizon if label == "close_to_close" else hold)
-        }
-    )
+    # As training reads it: the tradeable universe's rows (NEPSE_UNIVERSE_MIN_SESSIONS=0 and
+    # NEPSE_UNIVERSE_MIN_TURNOVER=0: every equity), y_ret := the label, embargoed by its reach.
+    frame, wf_settings = training_view(panel.frame, settings)
     t = _stamp()
     seeds = [int(s) for s in args.seeds.split(",")]
     res = walk_forward(
@@ -86,7 +88,8 @@ def stage_walkforward(args: argparse.Namespace) -> None:
         test_end=date.fromisoformat(args.test_end) if args.test_end else None,
         seeds=seeds,
         baselines=not args.no_baselines,
-        progress=lambda k, n: print(f"block {k}/{n}", flush=True),
+        executor=executor_for(settings),
+        progress=lambda p: print(f"walk-forward job {p.done}/{p.total} ({p.label})", flush=True),
     )
     t_wf = _since(t)
     preds = pl.concat(

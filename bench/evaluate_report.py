@@ -18,9 +18,9 @@ import polars as pl
 from nepse.features.adjust import adjust_prices
 from nepse.features.labels import LABEL_COLUMNS
 from nepse.features.panel import build_panel
+from nepse.features.universe import flag_tradeable
 from nepse.market.rules import market_rules
-from nepse.model.backtest import BacktestConfig, backtest, market_frame
-from nepse.model.costs import round_trip_share
+from nepse.model.backtest import backtest
 from nepse.model.evaluate import (
     daily_rank_ic,
     ic_summary,
@@ -28,6 +28,9 @@ from nepse.model.evaluate import (
     score_autocorrelation,
 )
 from nepse.model.report import trading_figures, trading_report
+from nepse.portfolio.costs import round_trip_share
+from nepse.portfolio.market import market_frame
+from nepse.portfolio.policy import PortfolioConfig
 from nepse.settings import load_settings
 from nepse.store import open_store
 
@@ -38,20 +41,6 @@ VARIANTS = {"_cc": CC_MODEL, "_h10": H10_MODEL}
 """Other walk-forwards (OUT + suffix, stage 1 output) scored beside the main one."""
 ORDER = ("lightgbm", CC_MODEL, H10_MODEL, "ridge", "random_forest", "reversal", "momentum")
 LGB_VARIANTS = ("lightgbm", CC_MODEL, H10_MODEL)
-LEVERS = (  # (top_k, keep_k, min_hold, entry, capital, liquid universe: top N by turnover)
-    (20, 40, 0, "vwap", 1e7, 0),
-    (20, 20, 0, "vwap", 1e7, 0),
-    (20, 80, 0, "vwap", 1e7, 0),
-    (20, 40, 5, "vwap", 1e7, 0),
-    (20, 80, 10, "vwap", 1e7, 0),
-    (40, 80, 5, "vwap", 1e7, 0),
-    (20, 40, 5, "close", 1e7, 0),
-    (20, 40, 5, "vwap", 1e6, 0),
-    (20, 40, 0, "vwap", 1e7, 100),
-    (20, 60, 5, "vwap", 1e7, 100),
-    (10, 30, 5, "vwap", 1e7, 50),
-    (20, 60, 10, "vwap", 1e6, 100),
-)
 BT_FIELDS = (
     ("annual_return", "ann. return"),
     ("bench_ew_annual", "universe ann."),
@@ -98,63 +87,33 @@ def stage_report(args: Any) -> dict[str, Any]:
     with open_store(settings.database, read_only=True) as store:
         panel = build_panel(store, settings)
         first = preds["date"].min()
-        prices = store.prices(start=panel.calendar.previous(first), end=None)
+        prices = store.prices(start=panel.calendar.days[panel.calendar.day_no(first) - 30])
         actions = store.corporate_actions()
+        store_listed = store.first_trade_dates()
+        sectors = dict(store.securities().select("symbol", "sector").drop_nulls().iter_rows())
     labels = panel.frame.select("date", "symbol", *LABEL_COLUMNS.values())
-    adjusted = adjust_prices(prices.lazy(), actions, settings=settings).collect()
-    market = market_frame(adjusted)
-    cfg = BacktestConfig.from_settings(settings)
+    market = market_frame(adjust_prices(prices.lazy(), actions)).collect()
+    listed = store_listed
+    cfg = PortfolioConfig.from_settings(settings)
     models = [m for m in ORDER if m in preds["model"].unique().to_list()]
     names = [label, *[n for n in ("next_close", "next_vwap", "close_to_close") if n != label]]
     ic_rows, bt_rows, results = [], [], {}
     for m in models:
         sc = preds.filter(pl.col("model") == m).select("date", "symbol", "pred_ret")
+        sc = flag_tradeable(sc, market, settings, listed=listed, sessions=panel.calendar.days)
         row: dict[str, Any] = {"model": m}
         for n in names:
             s = ic_summary(daily_rank_ic(sc, labels, LABEL_COLUMNS[n]))
             row[f"{n} Rank IC"] = s["rank_ic"]
             row[f"{n} t"] = s["t"]
         ic_rows.append(row)
-        net = backtest(sc, market, config=cfg)
-        gross = backtest(sc, market, config=BacktestConfig(**{**cfg.__dict__, "costs": False}))
+        net = backtest(sc, market, config=cfg, sectors=sectors)
+        gross = net.gross()
         results[m] = (net, gross, sc)
         bt_rows.append({"model": m, "costs": "net", **net.summary})
         bt_rows.append({"model": m, "costs": "gross", **gross.summary})
         print(m, row, {k: net.summary.get(k) for k, _ in BT_FIELDS}, flush=True)
     net, gross, sc = results["lightgbm"]
-    levers = []
-    liquid_rank = panel.frame.select(
-        "date", "symbol", lr=pl.col("f_log_turnover_20").rank(descending=True).over("date")
-    )
-    for k, keep, hold, entry, capital, liquid in LEVERS:
-        c = BacktestConfig(
-            **{
-                **cfg.__dict__,
-                "top_k": k,
-                "keep_k": keep,
-                "min_hold": hold,
-                "entry": entry,
-                "capital": capital,
-            }
-        )
-        lsc = sc
-        if liquid:
-            # Liquidity-aware universe: the N most traded (20-day turnover, known at t) only.
-            lsc = sc.join(liquid_rank, on=["date", "symbol"]).filter(pl.col("lr") <= liquid)
-        sm = backtest(lsc.select("date", "symbol", "pred_ret"), market, config=c).summary
-        levers.append(
-            {
-                "top_k": k,
-                "keep_k": keep,
-                "min_hold": hold,
-                "entry": entry,
-                "capital": capital,
-                "liquid_top": liquid or "all",
-                "invested": sm.get("mean_invested"),
-                **{lab: sm.get(f) for f, lab in BT_FIELDS},
-            }
-        )
-        print("lever", levers[-1], flush=True)
     ric = daily_rank_ic(sc, labels, LABEL_COLUMNS[label])
     figs = trading_figures(
         net,
@@ -167,9 +126,8 @@ def stage_report(args: Any) -> dict[str, Any]:
     note = (
         f"Walk-forward {meta['info']['test_start']} .. {meta['info']['test_end']}, trained on "
         f"label {label} (hold {meta['label_hold']} sessions), seeds {meta['seeds']}. Backtest: "
-        f"long-only top {cfg.top_k} (keep while in top {cfg.keep_k}), entry at the next "
-        f"session's {cfg.entry}, T+2, limit locks, <= {cfg.max_turnover_share:.0%} of turnover, "
-        f"capital Rs {cfg.capital:,.0f}, every NEPSE cost and {cfg.investor} capital-gains tax."
+        f"the portfolio layer of nepse/portfolio ({_portfolio_text(cfg.__dict__)}), every NEPSE "
+        f"cost and {cfg.investor} capital-gains tax."
     )
     tables = {
         "Rank IC by label (out of sample)": ic_rows,
@@ -178,7 +136,6 @@ def stage_report(args: Any) -> dict[str, Any]:
             for r in bt_rows
         ],
         "LightGBM by year (net)": yearly,
-        "Levers (LightGBM, net of costs)": levers,
     }
     page = trading_report(figs, title="NEPSE model: tradeable evaluation", note=note, tables=tables)
     (out / "evaluation.html").write_text(page, encoding="utf-8")
@@ -190,7 +147,6 @@ def stage_report(args: Any) -> dict[str, Any]:
         "meta": meta,
         "cc_meta": cc_meta,
         "variants": variants,
-        "levers": levers,
         "ic": ic_rows,
         "backtest": bt_rows,
         "yearly": yearly,
@@ -199,7 +155,10 @@ def stage_report(args: Any) -> dict[str, Any]:
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     if not getattr(args, "no_doc", False):
-        (ROOT / "docs" / "model.md").write_text(_doc(report, names, args), encoding="utf-8")
+        doc_path = ROOT / "docs" / "model.md"
+        doc_path.write_text(
+            keep_decision_section(_doc(report, names, args), doc_path), encoding="utf-8"
+        )
     return report
 
 
@@ -223,6 +182,7 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
     m, cfg = rep["meta"], rep["config"]
     tw = m["timings"]["walk_forward"]
     bp = m["timings"]["build_panel"]
+    rules, on = market_rules(), datetime(2025, 1, 1).date()  # the costs quoted as of this day
     lines = [
         "# Model evaluation: what a NEPSE investor could have earned",
         "",
@@ -233,7 +193,8 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         'NEPSE_DATA_DIR=/tmp/quant .venv/bin/python -c "from nepse.settings import load_settings; '
         "from nepse.ingest.service import ingest_path; s=load_settings(); "
         "ingest_path(s, '/work/shared/data/nepse/nepse-api-2025-08-30/CompanyList.csv'); "
-        "ingest_path(s, '/work/shared/data/nepse/sharesansar-company-wise')\"",
+        "ingest_path(s, '/work/shared/data/nepse/sharesansar-company-wise'); "
+        "ingest_path(s, '/work/shared/data/nepse/legacy-nepalstock')\"",
         f".venv/bin/python bench/evaluate_model.py /tmp/quant/nepse.duckdb --seeds "
         f"{','.join(map(str, m['seeds']))} --test-start {m['info']['test_start']}",
         "```",
@@ -241,9 +202,12 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         "## What ran",
         "",
         f"- Panel: {m['panel_rows']:,} rows, {m['panel_symbols']} equities, {m['features']} "
-        "features (ShareSansar company-wise prices, NEPSE securities master).",
+        "features (ShareSansar company-wise prices and the legacy nepalstock.com export, "
+        "merged by the source-aware store, so the equities delisted or merged since 2019 are "
+        "in; NEPSE securities master).",
         f"- Label trained on: **{m['label']}** (nepse/features/labels.py): buy at the VWAP of "
-        f"session t+1 (the first price after the 15:00 prediction), sell at the VWAP of session "
+        f"session t+1 (the first price after the {rules.close_time(on):%H:%M} prediction), sell at "
+        f"the VWAP of session "
         f"t+1+{m['label_hold']}; embargo {m['embargo_sessions']} sessions."
         if m["label"] == "next_vwap"
         else f"- Label trained on: **{m['label']}**, hold {m['label_hold']} sessions.",
@@ -251,13 +215,10 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
         f"{m['info']['n_blocks']} blocks of {m['info']['retrain_every']} sessions, expanding "
         f"window, **seed {m['seeds']} only** (one seed instead of three: the machine was shared "
         "by ~7 engineers on 2 cores). Baselines on the same rows.",
-        f"- Backtest (nepse/model/backtest.py): long-only top {cfg['top_k']}, equal weight, keep "
-        f"while in the top {cfg['keep_k']}, entry at the next session's {cfg['entry']}, T+2 "
-        "settlement, no fill on an upper-limit lock or a day without trades, no exit on a "
-        f"lower-limit lock, trades <= {cfg['max_turnover_share']:.0%} of the session's "
-        f"turnover, capital Rs {cfg['capital']:,.0f}; costs from nepse/market/rules.toml: "
-        "commission by trade value and date, SEBON 0.015 %, DP Rs 25 per scrip per selling "
-        f"day, capital-gains tax ({cfg['investor']}: 7.5 % under a year). A Rs 1 lakh round "
+        f"- Backtest (nepse/model/backtest.py): {_portfolio_text(cfg)}; costs from "
+        "nepse/market/rules.toml: commission by trade value and date (at least Rs 25), SEBON "
+        "0.015 %, DP Rs 25 per scrip per day on each side, capital-gains tax "
+        f"({cfg['investor']}: 7.5 % under a year). A Rs 1 lakh round "
         f"trip costs {round_trip_share(100_000, datetime(2025, 1, 1).date()):.3%} before tax.",
         "",
         "## Rank IC: tradeable label first, close-to-close beside it",
@@ -296,22 +257,6 @@ def _doc(rep: dict[str, Any], names: list[str], args: Any) -> str:
             f"| {y['year']} | {_f(y['ret'], 3)} | {_f(y['universe'], 3)} | "
             f"{_f(y['excess_mean_daily'], 5)} | {_f(y['costs_share'], 3)} | "
             f"{_f(y['rank_ic'], 4)} |"
-        )
-    lines += [
-        "",
-        "Levers (LightGBM scores, backtest settings varied, net of all costs):",
-        "",
-        "| top k | keep k' | min hold | entry | capital | universe | "
-        + " | ".join(lab for _, lab in BT_FIELDS)
-        + " |",
-        "|---" * (len(BT_FIELDS) + 6) + "|",
-    ]
-    for r in rep["levers"]:
-        lines.append(
-            f"| {r['top_k']} | {r['keep_k']} | {r['min_hold']} | {r['entry']} | "
-            f"{r['capital']:,.0f} | {r['liquid_top']} | "
-            + " | ".join(_f(r.get(lab), 3) for _, lab in BT_FIELDS)
-            + " |"
         )
     if rep.get("cc_meta"):
         cm = rep["cc_meta"]
@@ -482,8 +427,15 @@ def _speed_lines(out: Path) -> list[str]:
         f"{_f(lab['next_close']['rank_ic'])}, vs close-to-close "
         f"{_f(lab['close_to_close']['rank_ic'])}; backtest net {_f(net['annual_return'], 3)} "
         f"vs universe {_f(net['bench_ew_annual'], 3)} (excess {_f(net['excess_ew_annual'], 3)}"
-        f"/yr, t {_f(net['t_ew'], 2)}, cost drag {_f(net['cost_drag_annual'], 3)}/yr). One "
-        "year is too short to call an edge either way.",
+        f"/yr, t {_f(net['t_ew'], 2)}, cost drag {_f(net['cost_drag_annual'], 3)}/yr). Rank "
+        f"IC vs next_vwap on the tradeable universe {_f(lab['next_vwap tradeable']['rank_ic'])}. "
+        "Baselines on the same rows (Rank IC whole / tradeable, net excess vs universe): "
+        + "; ".join(
+            f"{n} {_f(b['rank_ic'])} / {_f(b['rank_ic_tradeable'])}, "
+            f"{_f((b['backtest_net'] or {}).get('excess_ew_annual'), 3)}/yr"
+            for n, b in d.get("baselines", {}).items()
+        )
+        + ". One year is too short to call an edge either way.",
         "",
     ]
 
@@ -496,7 +448,6 @@ def _goal_lines(rep: dict[str, Any], out: Path) -> list[str]:
     base = {m: v for m, v in ric.items() if m not in LGB_VARIANTS and v is not None}
     best = max(base.items(), key=lambda kv: kv[1]) if base else ("-", None)
     net = next(r for r in rep["backtest"] if r["model"] == "lightgbm" and r["costs"] == "net")
-    lev = max(rep["levers"], key=lambda r: r.get("t (daily excess)") or -99)
     speed = out / "speed.json"
     secs = json.loads(speed.read_text())["seconds"] if speed.is_file() else None
 
@@ -515,11 +466,6 @@ def _goal_lines(rep: dict[str, Any], out: Path) -> list[str]:
         f"| net daily excess over the universe > 0 with t >= 2 (default backtest) | "
         f"{met((net.get('t_ew') or 0) >= 2)} | t {_f(net.get('t_ew'), 2)}, "
         f"{_f(net.get('excess_ew_annual'), 3)}/yr |",
-        f"| ... best lever tried | {met((lev.get('t (daily excess)') or 0) >= 2)} | top "
-        f"{lev['top_k']}, keep {lev['keep_k']}, min hold {lev['min_hold']}, {lev['entry']}, "
-        f"Rs {lev['capital']:,.0f}, universe {lev['liquid_top']}: t "
-        f"{_f(lev.get('t (daily excess)'), 2)}, {_f(lev.get('excess vs universe (ann.)'), 3)}"
-        "/yr (chosen on the test period itself: optimistic) |",
         f"| `nepse evaluate` one year < 30 s | {met(secs is not None and secs < 30)} | {secs} s |",
         "",
     ]
@@ -532,7 +478,7 @@ def _caveats(rep: dict[str, Any]) -> list[str]:
         f"- The default portfolio was on average only {_f(net.get('mean_invested'), 2)} "
         "invested: positions are capped at 10 % of each stock's turnover in the session, and "
         "the model favours thin stocks, so part of the capital waits in cash (earning nothing) "
-        "while the benchmark is fully invested. See the capital and universe levers above.",
+        "while the benchmark is fully invested. The portfolio levers: the decision section.",
         "- The equal-weighted universe is rebalanced daily at closes and includes every scored "
         "stock's close-to-close return: a benchmark, not a portfolio anyone held at no cost.",
     ]
@@ -547,3 +493,29 @@ def _caveats(rep: dict[str, Any]) -> list[str]:
             f"{_f(cc.get('t_ew'), 2)})."
         )
     return out
+
+
+def _portfolio_text(cfg: dict[str, Any]) -> str:
+    """The portfolio layer's settings in a phrase."""
+    cadence = (
+        "every session"
+        if not cfg["cadence_weeks"]
+        else f"on the first session of every {cfg['cadence_weeks']} week(s)"
+    )
+    return (
+        f"long-only top {cfg['top_k']} of the tradeable universe (spreading to "
+        f"{max(cfg['max_names'], cfg['top_k'])} names when capacity caps leave cash), kept while "
+        f"in the top {cfg['keep_k']} and at least {cfg['min_hold']} sessions, decided {cadence}, "
+        f"entry at the next session's {cfg['entry']}, T+2, no buy in a session closing at the "
+        f"upper limit nor sale at the lower, positions and fills <= "
+        f"{cfg['turnover_share']:.0%} of turnover, board lots, capital Rs {cfg['capital']:,.0f}"
+    )
+
+
+def keep_decision_section(doc: str, path: Path) -> str:
+    """`doc` with the decision section (bench/decision.py) of the file at `path` kept."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    start, end = "<!-- decision:start -->", "<!-- decision:end -->"
+    if start in old and end in old:
+        return doc.rstrip() + "\n\n" + old[old.index(start) : old.index(end) + len(end)] + "\n"
+    return doc

@@ -7,7 +7,7 @@ which migrates the new database) and leaves it running; the try stops it afterwa
 environment is already set up (`./run setup` ran before): the figure is "demo after set-up".
 
 Prints each try's return code, wall and CPU time (the command and every process it waited for:
-the server and the Evidently service run detached and are not counted) and the demo's own
+the server runs detached and is not counted) and the demo's own
 "done in N s" line, then "k of N first tries succeeded" and the median wall time (goal: 10 of
 10, <= 60 s).
 Run: `.venv/bin/python bench/first_run.py [--tries 10]`; results in bench/results/first_run.json.

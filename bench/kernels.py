@@ -40,10 +40,9 @@ def _best(fn, repeats: int) -> dict:
 def _panel(symbols: int) -> pl.DataFrame:
     from nepse.devdata.sample import iter_panel
     from nepse.features.adjust import adjust_prices
-    from nepse.settings import load_settings
 
     parts = [
-        adjust_prices(chunk.lazy(), None, settings=load_settings()).collect()
+        adjust_prices(chunk.lazy(), None).collect()
         for chunk in iter_panel(symbols=symbols, years=20.0, seed=7, chunk_symbols=400)
     ]
     return pl.concat(parts).sort("symbol", "date")

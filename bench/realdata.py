@@ -23,8 +23,9 @@ from pathlib import Path
 from common import COMPANY_LIST, SHARESANSAR
 
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "nepse-bench-work"
-CACHE = 2
-"""Bumped when what `prepare` builds changes (2: drift baseline saved with the champion)."""
+CACHE = 3
+"""Bumped when what `prepare` builds changes (2: drift baseline saved with the champion; 3: the
+champion trained through nepse.app.training, so its folder has walkforward_daily.parquet)."""
 
 FAST_TRAINING = {
     "seeds": (0,),
@@ -59,11 +60,8 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
     if full.exists():
         shutil.rmtree(full)
     full.mkdir(parents=True)
-    from nepse.features.panel import build_panel
+    from nepse.app import training as app
     from nepse.ingest.service import ingest_path
-    from nepse.model.training import train_and_register
-    from nepse.monitoring.daily_drift import baseline_for, sessions_of
-    from nepse.store import open_store
 
     s = settings_for(full, **FAST_TRAINING)
     t0 = time.perf_counter()
@@ -71,34 +69,20 @@ def prepare(work: Path = DEFAULT_WORK) -> dict:
     for path in (COMPANY_LIST, SHARESANSAR):
         report = ingest_path(s, path, today=today)
         print(f"  ingested {path.name}: {report.rows_read:,} rows in {report.seconds:.1f} s")
-    with open_store(s.database) as st:
-        panel = build_panel(st, s).frame
-        as_of = panel["date"].max()
-        t1 = time.perf_counter()
-        out = train_and_register(
-            panel,
-            store=st,
-            settings=s,
-            models_dir=full / "models",
-            as_of=as_of,
-            force_promote=True,
-        )
-    # As the train flow does (tasks/train.py): the drift baseline with out-of-sample predictions.
-    baseline_for(
-        Path(out.decision.path),
-        out.model.meta,
-        training_panel=sessions_of(panel, out.walk_forward.predictions),
-        settings=s,
-    )
+    # The train-model flow's three steps: the same model folder (drift baseline included).
+    panel = app.build_training_panel(s)
+    t1 = time.perf_counter()
+    run = app.walk_forward(s, panel)
+    out = app.train_and_register(s, panel, run, force_promote=True)
     info = {
         "data_dir": str(full),
-        "as_of": as_of.isoformat(),
-        "panel_rows": panel.height,
-        "model_version": out.decision.version,
+        "as_of": panel.as_of.isoformat(),
+        "panel_rows": panel.rows,
+        "model_version": out.version,
         "feature_spec": FEATURE_SPEC.version,
         "cache": CACHE,
         "n_features": len(FEATURE_SPEC.names),
-        "rank_ic": out.decision.rank_ic,
+        "rank_ic": out.rank_ic,
         "training_s": round(time.perf_counter() - t1, 1),
         "setup_s": round(time.perf_counter() - t0, 1),
         "training_settings": {

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common import REPO, RESULTS
+from report_api import api_section
 from report_goals import (
     drift_lines,
     first_run_lines,
@@ -225,29 +226,24 @@ def daily_section(d: dict) -> list[str]:
             *res.get("cli_server_no_service", []),
             *res.get("cli_temporary_server", []),
         ]
-        keys = ("wall_s", "cpu_s", lambda r: r.get("service_cpu_s", "—"))
-        keys += (lambda r: r.get("peak_rss_mb"), "returncode")
+        keys = ("wall_s", "cpu_s", lambda r: r.get("peak_rss_mb"), "returncode")
         rows += [
             [y, r["label"].split(",")[-1].strip(), *_pick([r], *keys, _load_col)[0]] for r in runs
         ]
     out += [
-        "CPU s is the command's (its process and children); the Evidently service's CPU during "
-        "the run (the day's page and workspace runs) is its own column.",
+        "CPU s is the command's (its process and children: the Evidently side process too).",
         "",
     ]
-    out += _table(
-        ["history (years)", "run", "wall s", "CPU s", "service CPU s", "peak MB", "rc", "load"],
-        rows,
-    )
+    out += _table(["history (years)", "run", "wall s", "CPU s", "peak MB", "rc", "load"], rows)
     steps = ("ingest_file_day", "check_quality_gate", "find_champion", "score_universe")
     steps += ("check_drift", "evaluate_past_predictions", "publish_results")
     out += [
         "### Each step's own work, as the run logged it (wall / CPU s)",
         "",
         "`step NAME: W s (CPU C s)` lines (tasks/common.timed): the task body without Prefect's "
-        "bookkeeping around it. Evidently renders in the Evidently service, or without it in "
-        "a side process the run starts (nepse/monitoring/side.py): check_drift is the calibrated "
-        "verdict only, and publish_results includes the wait for the day's page.",
+        "bookkeeping around it. Evidently renders in a side process the run starts "
+        "(nepse/monitoring/side.py): check_drift is the calibrated verdict only, and "
+        "publish_results includes the wait for the day's page and workspace run.",
         "",
     ]
     rows = []
@@ -301,7 +297,7 @@ def daily_section(d: dict) -> list[str]:
         f"{t['non_prefect_s']:g} s: {_verdict(min(npf), t['non_prefect_s']) if npf else '—'}; "
         f"of which the drift step {_f(min(x['wall_s'] for x in drift)) if drift else '—'} s wall "
         f"({_f(min(x['cpu_s'] for x in drift)) if drift else '—'} s CPU: the verdict; Evidently "
-        "renders in the Evidently service, and publish waits for it).",
+        "renders in the run's side process, and publish waits for it).",
         f"- 15 years / 2 years stored (target at most ×{t['ratio']:g}; fastest runs, the sizes "
         "taking turns in rounds): whole command "
         f"{ratio('wall_s')} wall, {ratio('cpu_s')} CPU; the steps' work {ratio('steps_wall_s')} "
@@ -363,7 +359,7 @@ def features_section(d: dict) -> list[str]:
         "In memory = build_features collected at once; chunked = its per-symbol steps on "
         f"chunks of {chunk} symbols written as Arrow IPC work files, then the cross-sectional pass "
         "(the way to run it when the panel's feature columns do not fit in memory); pandas = "
-        "bench/pandas_features.py in two idioms. Feature spec: "
+        "tests/unit/features/pandas_reference.py in two idioms. Feature spec: "
         f"{d.get('spec', {}).get('n_features', 85)} features; the pandas reference computes "
         f"{_pandas_share(d)}.",
         "",
@@ -637,7 +633,13 @@ def main() -> None:
         "kernels",
     )
     docs = {n: _load(n) for n in names}
-    round_names = ("first_run", "walkforward-full", "walkforward-full-serial", "walkforward")
+    round_names = (
+        "first_run",
+        "walkforward-full",
+        "walkforward-full-serial",
+        "walkforward",
+        "walkforward-remote",
+    )
     round_docs = {n: load(n) for n in (*round_names, "drift_alarms")}
     round_docs["daily_run"] = docs["daily_run"]
     round_docs["features_vs_pandas"] = docs["features_vs_pandas"]
@@ -656,7 +658,8 @@ def main() -> None:
         "",
         "Each script also runs alone (see its docstring). Scripts: `bench/ingest_real.py`,",
         "`bench/daily_run.py` (+ `bench/daily_parts.py`, set-up in `bench/realdata.py`),",
-        "`bench/features_vs_pandas.py` (+ `bench/pandas_features.py`), `bench/model_vs_rf.py`,",
+        "`bench/features_vs_pandas.py` (+ `tests/unit/features/pandas_reference.py`,",
+        "`tests/unit/features/chunked.py`), `bench/model_vs_rf.py`,",
         "`bench/kernels.py`, `bench/scale.py`, `bench/prefect_overhead.py`; helpers in",
         "`bench/common.py`.",
         "",
@@ -669,6 +672,7 @@ def main() -> None:
             round_docs["walkforward-full"],
             round_docs["walkforward-full-serial"],
             round_docs["walkforward"],
+            round_docs["walkforward-remote"],
         ),
         *drift_lines(round_docs["drift_alarms"]),
         *ingest_section(docs["ingest_real"]),
@@ -678,6 +682,7 @@ def main() -> None:
         *model_section(docs["model_vs_rf"]),
         *scale_section(docs["scale"]),
         *overhead_section(docs["prefect_overhead"]),
+        *api_section(_load("api_load")),
     ]
     notes = REPO / "bench" / "FINDINGS.md"
     if notes.exists():

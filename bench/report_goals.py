@@ -178,7 +178,7 @@ def first_run_lines(d: dict | None) -> list[str]:
         f"Command: `{d['command']}` (finished {d['finished_at']}). Each try: a new Prefect home "
         "(database not yet created or migrated) and a new data directory (the demo trains its "
         "first champion); the server the demo starts is stopped after each try. CPU = the "
-        "command and what it waited for (the detached server and Evidently service, which the demo "
+        "command and what it waited for (the detached server, which the demo "
         "starts and leaves running, not counted).",
         "",
         "| try | rc | wall s | CPU s | demo's own 'done in' s | load |",
@@ -192,38 +192,46 @@ def first_run_lines(d: dict | None) -> list[str]:
     return [*out, ""]
 
 
-def walkforward_lines(full: dict | None, serial: dict | None, small: dict | None) -> list[str]:
-    """The 2019-2026 walk-forward (Dask 2 workers and serial) and the small run's levers."""
-    out = ["## Walk-forward on the real data, fanned out on Dask (issue 15)", ""]
+def walkforward_lines(
+    full: dict | None, serial: dict | None, small: dict | None, remote: dict | None = None
+) -> list[str]:
+    """The 2019-2026 walk-forward (Dask 2 workers and serial; with `remote`, also on workers
+    that cannot read the data) and the small run's levers."""
+    out = ["## Walk-forward on the real data, in one process and on Dask (issues 15, 24)", ""]
     rows = []
-    for d in (full, serial, small):
+    for d in (full, serial, remote, small):
         if d is None:
             continue
         for r in d["runs"]:
             rows.append(
                 f"| {r['test_start']}..{r['test_end']} | {r['mode']} | {r['n_blocks']} x "
                 f"{r['n_seeds']} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
-                f"{_s(_lightgbm_ic(r), 5)} | {r['load_before']}→{r['load_after']} |"
+                f"{_s(r.get('rerun_s'), 1)} | {_s(_lightgbm_ic(r), 5)} | "
+                f"{r['load_before']}→{r['load_after']} |"
             )
     if not rows:
         return [*out, "Not run yet.", ""]
     out += [
-        "`bench/bench_walkforward.py`: each mode in a fresh process; CPU = the process and every "
+        "`bench/bench_walkforward.py`: each mode in a fresh process running the driver of the "
+        "`train-model` flow (`nepse.app.training.walk_forward`); CPU = the process and every "
         "descendant it waited for (Dask nannies and workers). serial = one process, LightGBM "
-        "with 2 threads; dask1/dask2 = the `walk-forward` subflow, every block x seed and "
-        "baseline group a Prefect task on a local cluster of 1 or 2 worker processes (threads "
-        "= 2 cores // workers), against a running `prefect server`.",
+        "with 2 threads; dask1/dask2 = a local cluster of 1 or 2 worker processes (threads = 2 "
+        "cores // workers); remote = a `dask scheduler` and 2 `dask worker` processes as "
+        "`nobody`, which cannot read the data folder (the arrays travel to them). rerun = the "
+        "same call again over the finished checkpoints.",
         "",
-        "| test days | mode | blocks x seeds | wall s | CPU s | LightGBM Rank IC | load |",
-        "|---|---|---|---|---|---|---|",
+        "| test days | mode | blocks x seeds | wall s | CPU s | rerun s | LightGBM Rank IC "
+        "| load |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]
     if small and small.get("levers"):
         lv = small["levers"]
+        once = lv.get("prepare_and_bin_once_s") or lv["prepare_s"] + lv["bin_once_s"]
         out += [
-            f"Levers (small run): preparing and binning the panel once costs "
-            f"{lv['prepare_and_bin_once_s']} s; per fit, shared bins vs re-binned (wall / CPU s):",
+            f"Levers (small run): preparing and binning the panel once costs {once:.2f} s; per "
+            "fit, shared bins vs re-binned (wall / CPU s):",
             "",
             "| block | rows | shared bins | re-binned |",
             "|---|---|---|---|",

@@ -242,3 +242,56 @@ class ReadResult:
             skipped=[s for r in results for s in r.skipped],
             dataset=results[0].dataset if results else DATASET_REAL,
         )
+
+
+# The paper-trading record (issue 27; nepse/portfolio/paper.py, tables of migration 9).
+PAPER_LEDGER_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "nav": pl.Float64(),
+    "nav_gross": pl.Float64(),
+    "cash": pl.Float64(),
+    "invested": pl.Float64(),
+    "n_holdings": pl.Int32(),
+    "traded": pl.Float64(),
+    "turnover": pl.Float64(),
+    "costs": pl.Float64(),
+    "ret": pl.Float64(),
+    "ret_gross": pl.Float64(),
+    "bench_ew": pl.Float64(),
+    "bench_tw": pl.Float64(),
+    "n_orders": pl.Int32(),
+    "n_filled": pl.Int32(),
+    "decided": pl.Boolean(),
+    "orders_note": pl.String(),
+    "capital": pl.Float64(),
+    "model_version": pl.String(),
+    "run_id": pl.String(),
+}
+PAPER_HOLDING_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "symbol": pl.String(),
+    "bought_on": pl.Date(),
+    "shares": pl.Float64(),
+    "basis": pl.Float64(),
+    "close": pl.Float64(),
+}
+PAPER_TRADE_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "symbol": pl.String(),
+    "side": pl.String(),  # buy | sell
+    "ordered": pl.Float64(),
+    "shares": pl.Float64(),
+    "price": pl.Float64(),
+    "value": pl.Float64(),
+    "cost": pl.Float64(),
+    "reason": pl.String(),
+}
+PAPER_ORDER_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "symbol": pl.String(),
+    "side": pl.String(),  # buy | sell | hold
+    "shares": pl.Float64(),
+    "ref_price": pl.Float64(),
+    "target_shares": pl.Float64(),
+    "note": pl.String(),
+}

@@ -2,15 +2,16 @@
 
 Precedence, highest first: explicit overrides passed to `load_settings`, environment variables,
 the config file named by `--config` or `NEPSE_CONFIG`, then the defaults below. Secrets
-(`api_token`, `webhook_url`) are `SecretStr`: they are read from the environment (or a Prefect
-Secret block, see `tasks/`) and never printed; a config file that sets them is refused.
+(`api_token`) are `SecretStr`: they are read from the environment (or a Prefect Secret block, see
+`tasks/`) and never printed; a config file that sets them is refused. Market facts (price
+limits, the trading week, session hours, costs) are not settings: they are the dated rules of
+nepse/market/rules.toml. A removed setting still set anywhere is refused with one line saying
+what replaced it (`REMOVED_SETTINGS`).
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
-from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,55 +26,16 @@ from pydantic_settings import (
 
 from nepse import secrets
 from nepse.errors import ConfigError
+from nepse.settings_file import (  # noqa: F401  (REMOVED_SETTINGS, refuse_removed: callers)
+    REMOVED_SETTINGS,
+    SECRET_FIELDS,
+    _config_file,
+    _TomlFileSource,
+    refuse_removed,
+)
 
-SECRET_FIELDS = ("api_token", "webhook_url")
 SEED_MAX = 2**31 - 1
 """Largest seed LightGBM and NumPy both take."""
-
-_config_file: ContextVar[Path | None] = ContextVar("nepse_config_file", default=None)
-
-
-class _TomlFileSource(PydanticBaseSettingsSource):
-    """Reads the optional TOML config file (a flat table of field names)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
-        super().__init__(settings_cls)
-        self.path = path
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        if self.path is None:
-            return {}
-        if not self.path.is_file():
-            raise ConfigError(
-                f"config file {self.path} does not exist (from --config/NEPSE_CONFIG)"
-            )
-        try:
-            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {self.path} is not valid TOML: {exc}") from exc
-        if "nepse" in data:
-            table = data["nepse"]
-            top = sorted(k for k in data if k != "nepse")
-            if not isinstance(table, dict) or top:
-                raise ConfigError(
-                    f"config file {self.path} has a [nepse] table and top-level key(s) "
-                    f"{', '.join(top) or '(none)'}; put every setting in one place: either all "
-                    "under [nepse] or all at the top level"
-                )
-            data = table
-        leaked = sorted(set(data) & set(SECRET_FIELDS))
-        if leaked:
-            raise ConfigError(
-                f"config file {self.path} sets secret(s) {', '.join(leaked)}; secrets come only "
-                f"from the environment (NEPSE_{leaked[0].upper()}) or a Prefect Secret block"
-            )
-        unknown = sorted(set(data) - set(self.settings_cls.model_fields))
-        if unknown:
-            raise ConfigError(f"config file {self.path}: unknown setting(s) {', '.join(unknown)}")
-        return data
 
 
 class Settings(BaseSettings):
@@ -103,15 +65,13 @@ class Settings(BaseSettings):
     ohlc_policy: Literal["repair", "reject"] = "repair"
     """Open/high/low outside a valid range: 'repair' widens high/low to contain open and close
     and flags the row ohlc_repaired; 'reject' quarantines it with reason ohlc_inconsistent."""
-    price_limit_before: float = Field(default=0.10, gt=0.0, le=1.0)
-    """Per-stock daily price limit until price_limit_change_date (fraction)."""
-    price_limit_after: float = Field(default=0.15, gt=0.0, le=1.0)
-    """Per-stock daily price limit from price_limit_change_date on (fraction)."""
-    price_limit_change_date: date = date(2026, 4, 20)
-    """First trading day of the wider price limit."""
-    lock_timeout_s: float = Field(default=0.0, ge=0.0)
-    """How long one attempt waits for another writer to release the database (0: fail at once;
-    Prefect task retries add backoff on top)."""
+    lock_timeout_s: float = Field(default=120.0, ge=0.0)
+    """How long a step waits for a process outside the service's runs (a notebook, a script)
+    that holds the DuckDB file before failing with an error naming that process's PID. Runs
+    never wait here for each other: they queue on the writer slot (`writer_wait_s`)."""
+    writer_wait_s: float = Field(default=3600.0, gt=0.0)
+    """How long a run waits for the writer slot (the Prefect global concurrency limit
+    `nepse-writer`, which one run at a time holds while it uses the database) before failing."""
     max_reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
     """Daily quality gate: fail the day when more than this share of the scored day's rows was
     rejected."""
@@ -171,7 +131,8 @@ class Settings(BaseSettings):
     api_max_retry_after_s: float = Field(default=300.0, ge=0.0)
     """Longest 429/503 Retry-After honoured before a retry (longer asks are capped to this)."""
     stale_after_minutes: int = Field(default=60, ge=0)
-    """Freshness: a trading day without data this long after the 15:00 close is stale (alert)."""
+    """Freshness: a trading day without data this long after its session close (the [[session]]
+    table of nepse/market/rules.toml) is stale (alert)."""
 
     # --- model ---------------------------------------------------------------------------
     horizon: int = Field(default=1, ge=1, le=20)
@@ -224,17 +185,41 @@ class Settings(BaseSettings):
     closes (Qlib's label); 'close_to_close' = y_ret over `horizon` (not tradeable: it enters at
     close(t), gone when the prediction is made). Close-to-close figures are reported beside it."""
     label_hold: int = Field(default=5, ge=1, le=20)
-    """Holding period of the tradeable labels in sessions (>= the T+2 settlement cycle)."""
-    backtest_top_k: int = Field(default=20, ge=1, le=10_000)
-    """Backtest: hold the top k predictions, long only, equal weight."""
-    backtest_keep_k: int = Field(default=40, ge=0, le=10_000)
-    """Backtest hysteresis: keep a holding while it ranks within the top k' (0: no hysteresis)."""
-    backtest_capital: float = Field(default=10_000_000.0, gt=0)
-    """Backtest starting capital in rupees (sets trade values, hence commission brackets)."""
-    backtest_max_turnover_share: float = Field(default=0.10, gt=0, le=1)
-    """Backtest: a position trades at most this share of the stock's turnover that session."""
-    backtest_investor: Literal["individual", "institution"] = "individual"
-    """Backtest capital-gains tax class (individual: 7.5 % under a year, 5 % over; 10 %)."""
+    """Holding period of the tradeable labels in sessions (at least the settlement cycle in force,
+    nepse/market/rules.toml)."""
+    portfolio_top_k: int = Field(default=10, ge=1, le=10_000)
+    """Portfolio (orders, paper ledger, backtest): hold up to k stocks, long only, equal rupees
+    at entry, spreading to up to 2k names when capacity caps leave capital idle
+    (nepse/portfolio/policy.py)."""
+    portfolio_keep_k: int = Field(default=40, ge=0, le=10_000)
+    """Portfolio no-trade band: a holding is kept while it ranks within the top k' of the
+    tradeable universe (0 or <= top k: no band)."""
+    portfolio_cadence_weeks: int = Field(default=8, ge=0, le=520)
+    """Portfolio decisions on the first session of every n-th week (weeks Sunday to Saturday);
+    0: every session. Between decisions the orders only finish the standing target. The default
+    lost least net of costs on 2019-2023 (docs/model.md): trading less loses less."""
+    portfolio_min_hold: int | None = Field(default=None, ge=0, le=2520)
+    """Sessions a position is kept at least after it was opened; unset: NEPSE_LABEL_HOLD (the
+    horizon the model was trained for)."""
+    portfolio_sector_cap: int = Field(default=0, ge=0, le=10_000)
+    """At most this many holdings per sector (0: no cap)."""
+    portfolio_capital: float = Field(default=10_000_000.0, gt=0)
+    """Capital in rupees the orders and the paper ledger start with (and the backtest's; it sets
+    trade values, hence commission brackets and how much of a stock's turnover an order is)."""
+    portfolio_turnover_share: float = Field(default=0.10, gt=0, le=1)
+    """A new position is at most this share of the stock's turnover on the decision day, and a
+    fill at most this share of the session's turnover (nepse/portfolio/fills.py)."""
+    portfolio_investor: Literal["individual", "institution"] = "individual"
+    """Capital-gains tax class of the portfolio (individual: 7.5 % under a year, 5 % over; 10 %)."""
+    universe_min_sessions: int = Field(default=120, ge=0, le=10_000)
+    """Tradeable universe: no stock in its first N sessions after its first trade
+    (nepse/features/universe.py)."""
+    universe_min_turnover: float = Field(default=2_000_000.0, ge=0)
+    """Tradeable universe: no stock whose mean turnover over the last 20 sessions (no-trade
+    sessions count 0) is under this many rupees."""
+    universe_train: bool = False
+    """Train (walk-forward, final model, promotion) on the tradeable universe's rows only; off:
+    on every equity, which lost less through the portfolio on 2019-2023 (docs/model.md)."""
     dask_address: str | None = None
     """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
     tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""
@@ -267,31 +252,27 @@ class Settings(BaseSettings):
     1 - q of the calibration windows. The realised Rank IC alarms below the 1 - q quantile of its
     walk-forward distribution."""
     drift_report_columns: int = Field(default=8, ge=1, le=1000)
-    """Evidently's HTML drift report shows the N features farthest from the reference (the
-    calibrated statistic always covers all of them)."""
-    drift_max_features: int = Field(default=0, ge=0, le=10_000)
-    """Drift report over the model's N most important features (by gain); 0: all of them.
-    Evidently's cost grows with the columns (~0.15 s each)."""
-    drift_share_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    """Share of drifted feature columns above which the dataset counts as drifted."""
+    """Evidently's drift page of the day shows the N features nearest (or beyond) their own
+    alarm lines (the calibrated statistics always cover all of them)."""
+    report_retention_days: int = Field(default=180, ge=0, le=36_500)
+    """Drift pages (reports/<date>/) and Evidently workspace runs of days more than N calendar
+    days before the scored day are deleted by the daily run (0: keep all); the report index keeps
+    every day's row and verdict."""
     retrain_on_drift_days: int = Field(default=0, ge=0, le=10_000)
     """Start the train-model deployment after N consecutive drifted days (0: never)."""
     min_rolling_rank_ic: float = Field(default=0.0, ge=-1.0, le=1.0)
     """Alert when the 20-day rolling realised Rank IC falls below this."""
     rmse_alert_ratio: float = Field(default=1.5, gt=0.0, le=1000.0)
-    """Alert when the rolling realised RMSE exceeds this multiple of the training RMSE."""
-    webhook_url: SecretStr | None = None
-    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK (kept so
-    existing configurations still load)."""
+    """Alert when the realised RMSE over the last 20 out-of-sample days exceeds this multiple of
+    the scoring model's walk-forward out-of-sample RMSE on the same label."""
+    rmse_alert_min_days: int = Field(default=20, ge=1, le=10_000)
+    """Out-of-sample prediction days evaluated before the RMSE alert may fire. Chosen on the
+    real data's walk-forward days before 2024 (bench/rmse_alert_days.py): the smallest window
+    with at most one new alarm episode a year (1 day: 8.0 a year, 10: 2.0, 20: 1.0); from 2024
+    on, 20 days gave 0.5 a year."""
     reports_base_url: str | None = None
     """URL where the reports folder is served (e.g. by `nepse reports serve`); artifacts link
     there. Unset: they link the file:// path."""
-    webhook_secret_block: str | None = None
-    """Unused since alerts are delivered by the notification block NEPSE_ALERT_BLOCK."""
-    alert_block: str | None = None
-    """Prefect notification block that delivers alerts, as 'block-type-slug/name' (e.g.
-    'slack-webhook/nepse-alerts', 'custom-webhook/nepse-alerts'). Unset: alerts are only in the
-    flow run's logs."""
 
     # --- live exchange and fallback (issue 14; docs/live-data.md) --------------------------
     api_protocol: Literal["auto", "exchange", "bearer"] = "auto"
@@ -310,6 +291,17 @@ class Settings(BaseSettings):
     sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
     """ShareSansar's today's-price page (the fallback source)."""
 
+    # --- the predictions API `nepse api` (docs/api.md; not the price source's api_* above) ----
+    api_listen_host: str = "127.0.0.1"
+    """Address `nepse api` listens on; any but a loopback address needs NEPSE_API_KEY."""
+    api_listen_port: int = Field(default=8770, ge=1, le=65535)
+    """Port `nepse api` listens on."""
+    api_key: SecretStr | None = None
+    """Key every request to `nepse api` must carry as `Authorization: Bearer KEY` (secret:
+    environment or Prefect Secret block only). Unset: no key (allowed on loopback only)."""
+    api_key_block: str | None = None
+    """Name of a Prefect Secret block holding the API key, used when NEPSE_API_KEY is unset."""
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -325,14 +317,6 @@ class Settings(BaseSettings):
     def database(self) -> Path:
         """The DuckDB file path actually used."""
         return self.db_path if self.db_path is not None else self.data_dir / "nepse.duckdb"
-
-    def price_limit(self, day: date) -> float:
-        """The daily price limit (fraction) in force on `day`."""
-        return (
-            self.price_limit_after
-            if day >= self.price_limit_change_date
-            else self.price_limit_before
-        )
 
     @classmethod
     def settings_customise_sources(
@@ -362,6 +346,11 @@ class Settings(BaseSettings):
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Build the settings from overrides, environment and config file (`config` or NEPSE_CONFIG)."""
     path = config or os.environ.get("NEPSE_CONFIG") or None
+    refuse_removed(overrides, "load_settings()")
+    refuse_removed(
+        (k[len("NEPSE_") :] for k in os.environ if k.upper().startswith("NEPSE_")),
+        "the environment (NEPSE_*)",
+    )
     token = _config_file.set(Path(path) if path else None)
     try:
         settings = Settings(**overrides)

@@ -262,7 +262,8 @@ def database_locked(lab: Lab, reference: pl.DataFrame) -> Outcome:
     return Outcome(
         "database locked by another process (0.6 s)",
         "transient",
-        "DatabaseLockedError naming the holder's PID; Prefect retries with backoff",
+        "the store waits for the lock (NEPSE_LOCK_TIMEOUT_S); after it, DatabaseLockedError "
+        "names the holder's PID",
         attempts,
         "completed" if state.is_completed() else f"FAILED: {state.message}",
         rows_lost(reference, prices_of(db)),
@@ -499,9 +500,10 @@ def render(
         "- each scenario: an empty database, one injected fault, the real `backfill-prices` flow "
         "(chunks of 2 days) on a temporary Prefect server; permanent faults are then cleared and "
         "the backfill rerun",
-        "- retry policy: `tasks.common.IO_RETRY` (3 retries, only on TransientSourceError and "
-        "DatabaseLockedError, exponential backoff with 50 % jitter) with delays scaled 20x down "
-        "(0.1/0.2/0.4 s); Retry-After is honoured unscaled",
+        "- retry policy: `runs.retry.SOURCE_RETRY` (3 retries, only on TransientSourceError, "
+        "exponential backoff with 50 % jitter) with delays scaled 20x down (0.1/0.2/0.4 s); "
+        "Retry-After is honoured unscaled; a locked database is waited for "
+        "(NEPSE_LOCK_TIMEOUT_S), not retried",
         f"- **rows lost over all scenarios: {lost}**",
         "",
         "| fault injected | kind | what the service did | task retries | outcome | rows lost "

@@ -1,4 +1,5 @@
-"""What every task shares: settings, retry policy for transient I/O failures."""
+"""What every task shares: the timing line of its body (settings, the writer slot and retries
+are a run's, in runs/)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from prefect.tasks import exponential_backoff
-
-from nepse.errors import DatabaseLockedError, TransientSourceError
-from nepse.settings import Settings, load_settings
-
-# Retries with exponential backoff and jitter: 2 s, 4 s, 8 s (± 50 %).
-RETRIES = 3
-RETRY_DELAYS = exponential_backoff(backoff_factor=2)
-RETRY_JITTER = 0.5
-
+from prefect.logging import get_run_logger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,8 +23,6 @@ def timed(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from prefect.logging import get_run_logger
-
         wall, cpu = time.perf_counter(), time.process_time()
         try:
             return fn(*args, **kwargs)
@@ -45,30 +35,3 @@ def timed(fn: F) -> F:
             )
 
     return wrapper  # type: ignore[return-value]
-
-
-def settings() -> Settings:
-    """Settings for this task run: environment plus the config file named by NEPSE_CONFIG."""
-    return load_settings()
-
-
-def retry_on(*errors: type[BaseException]) -> Callable[[Any, Any, Any], bool]:
-    """A `retry_condition_fn` that lets Prefect retry only when the failure is one of `errors`."""
-
-    def should_retry(task: Any, task_run: Any, state: Any) -> bool:
-        exc = state.result(raise_on_failure=False)
-        return isinstance(exc, errors)
-
-    should_retry.__name__ = "retry_on_" + "_or_".join(e.__name__ for e in errors)
-    return should_retry
-
-
-# The only failures worth retrying: another process holds the database, or the network hiccuped.
-retry_transient = retry_on(DatabaseLockedError, TransientSourceError)
-
-IO_RETRY = {
-    "retries": RETRIES,
-    "retry_delay_seconds": RETRY_DELAYS,
-    "retry_jitter_factor": RETRY_JITTER,
-    "retry_condition_fn": retry_transient,
-}

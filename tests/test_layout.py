@@ -49,6 +49,17 @@ def test_no_product_module_is_over_400_lines():
     assert {p: n for p, n in sizes.items() if n > 400} == {}
 
 
+def test_tests_never_import_bench():
+    """bench/ may import tests/ (the pandas reference, the chunked build); tests never bench/."""
+    pattern = re.compile(r"^\s*(from|import)\s+bench\b|sys\.path\.\w+\(.*\bbench\b", re.M)
+    offenders = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "tests").rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], f"tests importing bench/: {offenders}"
+
+
 def test_ruff_is_clean():
     ruff = shutil.which("ruff", path=str(REPO / ".venv" / "bin")) or shutil.which("ruff")
     if ruff is None:
@@ -67,3 +78,32 @@ def test_readme_documents_every_setting_and_the_two_commands():
     assert not missing, f"README settings table lacks {missing}"
     assert "./run demo" in readme and "./run test" in readme
     assert "./run test" in (REPO / ".ci" / "run").read_text()
+
+
+def _nepse_imports(path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return {n for n in names if n == "nepse" or n.startswith("nepse.")}
+
+
+def test_tasks_are_thin_and_import_only_the_application_layer():
+    """A task is settings -> one nepse.app call -> one log line -> the library's value: tasks/
+    stays small and reaches the library only through nepse.app (runs/, the Prefect plumbing
+    every run shares, likewise)."""
+    files = sorted((REPO / "tasks").glob("*.py")) + sorted((REPO / "runs").glob("*.py"))
+    outside = {
+        str(p.relative_to(REPO)): sorted(
+            m for m in _nepse_imports(p) if m != "nepse" and not m.startswith("nepse.app")
+        )
+        for p in files
+    }
+    assert {p: m for p, m in outside.items() if m} == {}
+    lines = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in REPO.glob("tasks/*.py"))
+    assert lines <= 500, f"tasks/ has {lines} lines"

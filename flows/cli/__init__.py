@@ -9,8 +9,9 @@ import os
 import sys
 import threading
 
-from flows.cli import data, evaluate, models, reports, reports_ui, run, server  # noqa: F401  (each registers its commands)
-from flows.cli.common import app
+from flows.cli import api, data, evaluate, models, reports, reports_ui, run, server  # noqa: F401  (each registers its commands)
+from flows.cli.common import app, console, debugging
+from nepse.app import NepseError
 
 __all__ = ["app", "main"]
 
@@ -25,15 +26,16 @@ def main() -> None:
     logging's shutdown, the Evidently side process's end) and the streams are flushed; then the
     process exits with the command's code.
     """
-    from nepse.errors import NepseError
-
     code: int | str | None = 0
     try:
         app()
     except SystemExit as exc:
         code = exc.code
-    except NepseError as exc:  # an error the library words itself: the words, no traceback
-        code = f"error: {exc}"
+    except NepseError as exc:  # a user error outside a flow run (the registry, the store, ...)
+        if debugging():
+            raise
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        code = 2
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import date
 from pathlib import Path
@@ -28,9 +29,26 @@ ConfigOpt = Annotated[
 ]
 
 
+DebugOpt = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        help="Show Prefect's and Python's tracebacks here too (they are always in the run's logs).",
+    ),
+]
+DEBUG_ENV = "NEPSE_CLI_DEBUG"
+
+
+def debugging() -> bool:
+    """True when the command was started with --debug."""
+    return os.environ.get(DEBUG_ENV) == "1"
+
+
 @app.callback()
-def main(config: ConfigOpt = None) -> None:
+def main(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
     """NEPSE daily prediction service."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
     if config is not None:
         # Tasks read settings themselves; the environment carries the file to them.
         os.environ["NEPSE_CONFIG"] = str(config.resolve())
@@ -72,6 +90,52 @@ def _date_opt(value: str | None) -> date | None:
         raise typer.Exit(2) from exc
 
 
+class QuietConsole(logging.Filter):
+    """The terminal's view of a run without --debug: no tracebacks, no failed-state dumps.
+
+    A refused input fails its task and its flow run; Prefect then prints the exception with its
+    traceback twice (the task's and the flow's end), ~60 lines before the command's own one-line
+    message. The run's logs in the Prefect API keep all of it (this filter sits on the terminal's
+    handler only), and `--debug` shows it here too.
+    """
+
+    FAILED = ("Finished in state Failed", "Finished in state Crashed", "Encountered exception")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.exc_text:
+            return False
+        return not str(record.msg).startswith(self.FAILED)
+
+
+_QUIET = QuietConsole()
+
+
+def quiet_console() -> None:
+    """Put `QuietConsole` on Prefect's terminal handler (unless --debug); idempotent."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    if debugging():
+        return
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler) and _QUIET not in handler.filters:
+            handler.addFilter(_QUIET)
+
+
+def fail(state) -> None:
+    """End a command whose run failed: one line, exit 2 for a refused input or a user error
+    (a NepseError), 1 for anything else. The traceback is in the run's logs (--debug: here)."""
+    from nepse.app import NepseError
+
+    exc = state.result(raise_on_failure=False)
+    if isinstance(exc, BaseException):
+        what = str(exc) if isinstance(exc, NepseError) else f"{type(exc).__name__}: {exc}"
+        code = 2 if isinstance(exc, NepseError) else 1
+    else:
+        what, code = state.message or state.name, 1
+    console.print(f"[red]error:[/red] {what}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
 def _run_flow(fn, **params):
     """Run a flow in-process; returns (final state, result or None).
 
@@ -82,6 +146,7 @@ def _run_flow(fn, **params):
     """
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    quiet_console()
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         state = fn(**params, return_state=True)
     result = state.result(raise_on_failure=False)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli.common import _print_counts, _settings, app, console
+from flows.cli.common import _print_counts, _run_flow, _settings, app, console, fail
 
 
 @app.command("config")
@@ -58,6 +58,14 @@ def ingest_cmd(
     path: Annotated[
         Path | None, typer.Argument(help="File or folder of NEPSE prices; omit for the sample.")
     ] = None,
+    all_files: Annotated[
+        bool,
+        typer.Option(
+            "--all-files",
+            help="Read every file of the folder again, not only those changed since the last "
+            "ingestion (e.g. after changing an ingestion rule).",
+        ),
+    ] = False,
 ) -> None:
     """Load NEPSE price files into the DuckDB store (runs the `ingest-prices` flow)."""
     if path is not None and not path.exists():
@@ -68,7 +76,13 @@ def ingest_cmd(
         from flows.ingest import ingest_prices
 
         t_import = time.perf_counter() - t0
-        report = ingest_prices(path=str(path.resolve()) if path else None)
+        state, report = _run_flow(
+            ingest_prices,
+            path=str(path.resolve()) if path else None,
+            changed_only=not all_files,
+        )
+    if not state.is_completed():
+        fail(state)
     wall = time.perf_counter() - t0
     _print_counts("Ingestion", _report_rows(report))
     console.print(
@@ -141,7 +155,11 @@ def backfill_cmd(
             bar.update(job, completed=done, total=total, description=f"backfill: {label}")
 
         with on_progress(advance):
-            summary = backfill_prices(start=first, end=last, source=source, chunk_days=chunk_days)
+            state, summary = _run_flow(
+                backfill_prices, start=first, end=last, source=source, chunk_days=chunk_days
+            )
+    if not state.is_completed():
+        fail(state)
     rows = {k: v for k, v in summary.items() if k not in ("statuses", "failure")}
     rows["days by status"] = ", ".join(f"{k}={v}" for k, v in summary["statuses"].items())
     _print_counts("Backfill", rows)

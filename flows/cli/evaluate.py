@@ -49,7 +49,8 @@ def evaluate_cmd(
         ),
     ] = False,
 ) -> None:
-    """Score stored past days with a registered model (no predictions written) and judge them."""
+    """Score stored past days with a registered model (no predictions written) and judge them
+    beside the rule baselines on the same rows."""
     from nepse.errors import NepseError
     from nepse.model import registry
     from nepse.model.evaluate import InSampleError, evaluate_days
@@ -100,36 +101,51 @@ def _write_report(ev, path: Path) -> None:
         quintile_returns(sc, ev.labels, label_column(lab)),
         score_autocorrelation(sc),
     )
+    base = [{"scores": name, **(b["backtest_net"] or {})} for name, b in ev.baselines.items()]
     page = trading_report(
         figs,
         title=f"nepse evaluate {ev.info['from']}..{ev.info['to']} ({ev.info['model_version']})",
         note=json.dumps(ev.info, default=str),
-        tables={"Backtest (net)": [ev.net.summary], "Backtest (gross)": [ev.gross.summary]},
+        tables={
+            "Backtest (net)": [ev.net.summary],
+            "Backtest (gross: costs added back)": [ev.gross.summary],
+            "Baselines on the same rows (net)": base,
+        },
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
+
+
+def _bt(b: dict | None) -> str:
+    if not b or not b.get("n_days"):
+        return "no backtest"
+    return (
+        f"annual {b['annual_return']:+.3f}  excess vs universe {b['excess_ew_annual']:+.3f}/yr "
+        f"(t {b['t_ew'] or 0:.2f})  vs market {b['excess_tw_annual']:+.3f}/yr  cost drag "
+        f"{b['cost_drag_annual']:.3f}/yr  turnover/day {b['turnover_daily']:.3f}  fill "
+        f"{(b['fill_rate'] or 0):.3f}"
+    )
 
 
 def _print(summary: dict) -> None:
     i = summary
     typer.echo(
         f"model {i['model_version']} on {i['from']}..{i['to']}: {i['n_days']} days, "
-        f"{i['n_in_sample_days']} in sample (trained up to {i['train_end']}; left out)"
+        f"{i['n_in_sample_days']} in sample (trained up to {i['train_end']}; left out), "
+        f"{i['n_tradeable_rows']} of {i['n_rows']} rows tradeable"
     )
     for name, s in i["labels"].items():
         ric = "-" if s["rank_ic"] is None else f"{s['rank_ic']:.4f}"
         t = "-" if s["t"] is None else f"{s['t']:.2f}"
-        typer.echo(f"  Rank IC vs {name:<15} {ric}  (t {t}, {s['n_days']} days)")
-    for kind in ("net", "gross"):
-        b = i.get(f"backtest_{kind}")
-        if not b or not b.get("n_days"):
-            continue
-        typer.echo(
-            f"  backtest {kind:<5} annual {b['annual_return']:+.3f}  excess vs universe "
-            f"{b['excess_ew_annual']:+.3f}/yr (t {b['t_ew'] or 0:.2f})  max DD "
-            f"{b['max_drawdown']:.3f}  turnover/day {b['turnover_daily']:.3f}  fill "
-            f"{(b['fill_rate'] or 0):.3f}  cost drag {b['cost_drag_annual']:.3f}/yr"
+        typer.echo(f"  Rank IC vs {name:<25} {ric}  (t {t}, {s['n_days']} days)")
+    typer.echo(f"  backtest net   {_bt(i.get('backtest_net'))}")
+    typer.echo(f"  backtest gross {_bt(i.get('backtest_gross'))}")
+    typer.echo(f"  baselines on the same rows (Rank IC vs {i['label']}: whole / tradeable):")
+    for name, b in i.get("baselines", {}).items():
+        ric = "/".join(
+            "-" if v is None else f"{v:.4f}" for v in (b["rank_ic"], b["rank_ic_tradeable"])
         )
+        typer.echo(f"    {name:<9} Rank IC {ric}  net {_bt(b['backtest_net'])}")
     typer.echo(f"  ({i['seconds']} s wall, {i['cpu_seconds']} s CPU)")
 
 

@@ -5,29 +5,24 @@ SQLite database on a fresh PREFECT_HOME and can take longer than its start-up ti
 machine. A server started here runs in the background on 127.0.0.1, its state in
 `$PREFECT_HOME/nepse-server.json`; while it answers, the CLI points PREFECT_API_URL at it (unless
 PREFECT_API_URL is already set), so commands start in a second and their runs show in its UI.
-
-Beside it runs the Evidently service (`python -m nepse.monitoring.side_serve --listen`, see that
-module): Evidently imported once, so a daily run's drift page costs no import. Its pid, socket
-and log are recorded in the same file; while it runs the CLI sets NEPSE_EVIDENTLY_SERVICE.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 DEFAULT_PORT = 4200
 START_TIMEOUT_S = 300.0
+LEASES_ON_DISK = "prefect.server.concurrency.lease_storage.filesystem"
 
 
 def prefect_home() -> Path:
@@ -74,61 +69,15 @@ def alive(pid: int) -> bool:
 
 
 def use_running_server() -> str | None:
-    """Point this process's Prefect client at the recorded server, and its drift pages at the
-    recorded Evidently service (unless set already); returns the server's API URL."""
-    from nepse.monitoring.side import SERVICE_ENV
-
+    """Point this process's Prefect client at the recorded server (unless PREFECT_API_URL is
+    set); returns the server's API URL."""
     if os.environ.get("PREFECT_API_URL"):
         return None
     state = running()
     if state is None:
         return None
     os.environ["PREFECT_API_URL"] = state["api_url"]
-    service = state.get("evidently") or {}
-    if service and alive(int(service["pid"])):
-        os.environ.setdefault(SERVICE_ENV, service["socket"])
     return state["api_url"]
-
-
-def evidently_socket(home: Path) -> Path:
-    """The Evidently service's socket for a PREFECT_HOME (in the temporary directory when the
-    home's path is too long for a Unix socket's 108 bytes)."""
-    path = home / "nepse-evidently.sock"
-    if len(str(path)) > 100:
-        digest = hashlib.sha256(str(home).encode()).hexdigest()[:12]
-        path = Path(tempfile.gettempdir()) / f"nepse-evidently-{digest}.sock"
-    return path
-
-
-def start_evidently_service(home: Path, timeout_s: float = 30.0) -> dict:
-    """Start the Evidently service in the background; returns {pid, socket, log} once it
-    listens (it imports Evidently after that: a run that connects early waits for it)."""
-    from nepse.monitoring.side import SERVICE_ENV
-
-    sock = evidently_socket(home)
-    log = home / "nepse-evidently.log"
-    with contextlib.suppress(FileNotFoundError):
-        sock.unlink()
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nepse.monitoring.side_serve", "--listen", str(sock), str(log)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout_s
-    while not sock.exists():
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Evidently service exited with {proc.returncode}; see {log}")
-        if time.monotonic() > deadline:
-            _stop_pid(proc.pid)
-            raise RuntimeError(
-                f"the Evidently service did not listen in {timeout_s:.0f} s; see {log}"
-            )
-        time.sleep(0.05)
-    os.environ[SERVICE_ENV] = str(sock)
-    return {"pid": proc.pid, "socket": str(sock), "log": str(log)}
 
 
 def _port_free(port: int) -> bool:
@@ -153,19 +102,13 @@ def _free_port() -> int:
 
 def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -> dict:
     """Start `prefect server start` in the background and wait until it answers (a new home's
-    database is migrated by the server's own start-up); and the Evidently service beside it
-    (first: its import overlaps the server's start)."""
+    database is migrated by the server's own start-up)."""
     home = prefect_home()
     state = running()
     if state is not None:
-        service = state.get("evidently") or {}
-        if not (service and alive(int(service["pid"]))):  # it was stopped or died: again
-            state["evidently"] = _try_service(home)
-            state_file().write_text(json.dumps(state))
         return state
     port = free_port_from(port)
     home.mkdir(parents=True, exist_ok=True)
-    evidently = _try_service(home)
     log = home / "nepse-server.log"
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -174,6 +117,10 @@ def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -
     # (PREFECT_API_DATABASE_MIGRATE_ON_START); only Prefect's *temporary* server has a 20 s
     # start-up timeout that a first migration can outlast. Here the wait is ours: `timeout_s`.
     env.setdefault("PREFECT_API_DATABASE_MIGRATE_ON_START", "true")
+    # The writer slot's leases (runs/slot.py) on disk, in the server's home: a restarted
+    # server still knows who holds the slot and frees it when the lease expires (in memory, a
+    # restart would leave the slot counted as taken with no lease to expire).
+    env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASES_ON_DISK)
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [
@@ -195,11 +142,9 @@ def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -
     deadline = time.monotonic() + timeout_s
     while not _healthy(api_url):
         if proc.poll() is not None:
-            _stop_service(evidently)
             raise RuntimeError(f"prefect server exited with {proc.returncode}; see {log}")
         if time.monotonic() > deadline:
             _stop_pid(proc.pid)
-            _stop_service(evidently)
             raise RuntimeError(f"prefect server did not answer within {timeout_s:.0f} s; see {log}")
         time.sleep(0.5)
     state = {
@@ -207,40 +152,21 @@ def start_server(port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S) -
         "api_url": api_url,
         "log": str(log),
         "home": str(home),
-        "evidently": evidently,
     }
     state_file().write_text(json.dumps(state))
     return state
 
 
 def stop_recorded() -> dict | None:
-    """Stop the recorded server and its Evidently service; returns the state they had."""
+    """Stop the recorded server; returns the state it had."""
     path = state_file()
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     _stop_pid(int(state["pid"]))
-    _stop_service(state.get("evidently"))
     path.unlink(missing_ok=True)
     return state
-
-
-def _try_service(home: Path) -> dict | None:
-    """The Evidently service, started; None when it cannot start (the server starts anyway:
-    runs then render their pages in a side process of their own)."""
-    try:
-        return start_evidently_service(home)
-    except (OSError, RuntimeError) as exc:
-        print(f"warning: the Evidently service did not start: {exc}", file=sys.stderr)
-        return None
-
-
-def _stop_service(service: dict | None) -> None:
-    if service:
-        _stop_pid(int(service["pid"]))
-        with contextlib.suppress(OSError):
-            Path(service["socket"]).unlink()
 
 
 def _stop_pid(pid: int, timeout_s: float = 20.0) -> None:

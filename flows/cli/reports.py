@@ -15,12 +15,18 @@ app.add_typer(reports_app, name="reports")
 @reports_app.command("build")
 def reports_build() -> None:
     """Rewrite reports/index.html from the stored drift and performance tables."""
+    from nepse.features.labels import label_of_model, predicted_return_text
     from nepse.monitoring.reports import build_index
 
     s = _settings()
     with open_db(read_only=True) as st:
         rows = st.report_index_rows()
-    path = build_index(s.data_dir, rows)
+    path = build_index(
+        s.data_dir,
+        rows,
+        s.report_retention_days,
+        predicted=predicted_return_text(*label_of_model({}, s)),
+    )
     console.print(f"wrote {path.resolve()} ({rows.height} report(s))")
 
 
@@ -60,7 +66,7 @@ def reports_performance(
 ) -> None:
     """Evidently regression-quality report of stored predictions against realised returns."""
     from nepse.features.panel import build_panel
-    from nepse.monitoring.drift import performance_report
+    from nepse.monitoring.regression_report import performance_report
 
     s = _settings()
     first, last = _date_opt(from_), _date_opt(to)

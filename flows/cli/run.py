@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import _date_opt, _print_counts, _run_flow, _settings, app, console
+from flows.cli.common import _date_opt, _print_counts, _run_flow, _settings, app, console, fail
 from flows.cli.prefect_server import DEFAULT_PORT, free_port_from, start_server
 from flows.cli.prefect_server import running as server_running
 
@@ -31,9 +31,8 @@ def _print_daily(state, summary) -> None:
                 "alerts": summary.alerts,
             },
         )
-    if state.is_failed():
-        console.print(f"[red]{state.name}:[/red] {state.message}")
-        raise typer.Exit(1)
+    if not state.is_completed():
+        fail(state)
     if state.message:
         console.print(state.message)
 
@@ -47,13 +46,8 @@ def train_cmd(
 ) -> None:
     """Walk-forward evaluate, train and register a model (runs the `train-model` flow)."""
     from flows.train import train_model
-    from tasks.train import add_progress_hook
 
-    def show(done: int, total: int, eta: float | None, label: str) -> None:
-        left = f", about {eta:.0f}s left" if eta is not None else ""
-        console.print(f"walk-forward {done}/{total} done ({label}{left})")
-
-    add_progress_hook(show)
+    # Progress lines are the run's log lines (walk-forward jobs, then the final model).
     state, out = _run_flow(train_model, as_of=_date_opt(as_of), force_promote=force_promote)
     if out:
         out = dataclasses.asdict(out)
@@ -61,9 +55,8 @@ def train_cmd(
             f"{k}={v:.4f}" for k, v in out.get("baseline_rank_ic") or () if v is not None
         )
         _print_counts("Training", out)
-    if state.is_failed():
-        console.print(f"[red]failed:[/red] {state.message}")
-        raise typer.Exit(1)
+    if not state.is_completed():
+        fail(state)
 
 
 @app.command("daily")
@@ -110,18 +103,14 @@ def demo_cmd(
     # NEPSE_* settings win; `nepse train` with the defaults is the real evaluation).
     demo = {k: v for k, v in DEMO_TRAINING.items() if k not in os.environ}
     os.environ.update(demo)
-    starting = None
-    if server_running() or os.environ.get("PREFECT_API_URL"):
-        from nepse.monitoring import side
+    from nepse.monitoring import side
 
-        # The recorded Evidently service if it runs (the CLI pointed the run at it), else a
-        # side process: Evidently imports in its own process while this one imports the pipeline.
-        side.prestart()
-    else:
+    side.prestart()  # Evidently imports in its own process while this one imports the pipeline
+    starting = None
+    if not (server_running() or os.environ.get("PREFECT_API_URL")):
         # The server starts (and migrates a new home's database) in its own process while this
-        # one imports the pipeline: the thread only waits on that process; the Evidently
-        # service starts first and imports Evidently meanwhile. Prefect reads its API URL when
-        # it is imported, so the URL is fixed first.
+        # one imports the pipeline: the thread only waits on that process. Prefect reads its API
+        # URL when it is imported, so the URL is fixed first.
         port = free_port_from(DEFAULT_PORT)
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
         starting = ThreadPoolExecutor(1, "nepse-server-start").submit(start_server, port)

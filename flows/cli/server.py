@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
+from flows.cli import api_service
 from flows.cli.common import app, console
-from flows.cli.prefect_server import DEFAULT_PORT, alive, running, start_server, stop_recorded
+from flows.cli.prefect_server import DEFAULT_PORT, running, start_server, stop_recorded
 
 server_app = typer.Typer(help="A local Prefect server for the CLI and its UI.")
 app.add_typer(server_app, name="server")
@@ -17,39 +18,26 @@ app.add_typer(server_app, name="server")
 def server_start(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = DEFAULT_PORT,
 ) -> None:
-    """Start a local Prefect server in the background (reused by every nepse command), and the
-    Evidently service beside it (drift pages without Evidently's import in every run)."""
+    """Start a local Prefect server in the background (reused by every nepse command)."""
     with console.status("starting a local Prefect server (first start migrates its database)…"):
         state = start_server(port)
     console.print(f"Prefect server at {state['api_url'].removesuffix('/api')} (pid {state['pid']})")
-    _print_service(state)
-    console.print(f"log: {state['log']}; stop both with: nepse server stop")
-
-
-def _print_service(state: dict) -> None:
-    service = state.get("evidently")
-    if not service:
-        console.print("no Evidently service (drift pages use a side process per run)")
-    elif not alive(int(service["pid"])):
-        console.print(
-            f"Evidently service (pid {service['pid']}) is not running: see {service['log']}"
-        )
-    else:
-        console.print(
-            f"Evidently service on {service['socket']} (pid {service['pid']}; log {service['log']})"
-        )
+    api_service.ensure(state)  # the predictions API beside it (flows/cli/api_service.py)
+    console.print(api_service.describe(state))
+    console.print(f"log: {state['log']}; stop them with: nepse server stop")
 
 
 @server_app.command("stop")
 def server_stop() -> None:
-    """Stop the server started by `nepse server start`, and its Evidently service."""
+    """Stop the server started by `nepse server start`."""
     state = stop_recorded()
     if state is None:
         console.print("no server was started by `nepse server start`")
         return
     console.print(f"stopped the Prefect server (pid {state['pid']})")
-    if state.get("evidently"):
-        console.print(f"stopped the Evidently service (pid {state['evidently']['pid']})")
+    if state.get("api"):
+        api_service.stop(state["api"])
+        console.print(f"stopped the predictions API (pid {state['api']['pid']})")
 
 
 @server_app.command("status")
@@ -60,4 +48,4 @@ def server_status() -> None:
         console.print("no local Prefect server running (commands use a temporary one)")
         raise typer.Exit(1)
     console.print(f"Prefect server at {state['api_url'].removesuffix('/api')} (pid {state['pid']})")
-    _print_service(state)
+    console.print(api_service.describe(state))

@@ -53,6 +53,7 @@ from nepse.devdata.fake_sharesansar import render_page
 from nepse.devdata.market_items import page_body
 from nepse.devdata.threaded import Handler as _Handler
 from nepse.devdata.threaded import ThreadedFake
+from nepse.market.rules import market_rules
 from nepse.sources.api_parse import TODAY_PRICE_PATH
 
 PROVE_PATH = "/api/authenticate/prove"
@@ -234,7 +235,7 @@ class FakeExchange(ThreadedFake):
         last = max(self._frames) if self._frames else date.today()
         return {
             "isOpen": "OPEN" if self._faults.market_open else "CLOSE",
-            "asOf": f"{last.isoformat()}T15:00:00",
+            "asOf": datetime.combine(last, market_rules().close_time(last)).isoformat(),
             "id": self.market_id,
         }
 

@@ -29,7 +29,7 @@ slope of the cross-sectionally demeaned return on the demeaned past-week sector 
 +0.05 (t ~ 25); return kurtosis ~7; lag-1 autocorrelation of |market return| ~0.14.
 
 The observed close moves toward exp(F) but stays on the 0.1 tick and inside the price limit in
-force (±10 % until 2026-04-19, ±15 % from 2026-04-20, rounded inward to a tick) around the
+force (nepse/market/rules.toml's `[[price_limit]]`, rounded inward to a tick) around the
 reference price (the previous close, or the adjusted one on an action day), so a capped stock
 keeps catching up on later days. Open, high and low are drawn around the reference and the
 close inside the same band; volume is lognormal around the stock's liquidity and grows with
@@ -41,9 +41,10 @@ dividends do not move the price. `right-share.csv` has no book-closure date (onl
 closing dates, the opening 7-15 trading days after the ex-date), as in the real files;
 `actions.book_closure_date` is the true ex-date.
 
-The trading calendar is Sunday-Thursday before 2026-04-10 and Monday-Friday from then on,
-minus fixed-date public holidays, approximate Dashain/Tihar blocks and the real 2025-09-08..18
-closure. It does not depend on the seed.
+The trading calendar is the trading week in force on each day (nepse/market/rules.toml's
+`[[trading_week]]`: Sunday-Thursday for most of the history, the 2022 changes, Monday-Friday
+from 2026-04-10), minus fixed-date public holidays, approximate Dashain/Tihar blocks and the real
+2025-09-08..18 closure. It does not depend on the seed.
 
 Files (`write_sample`) copy the real ones: ShareSansar prices newest-first with the last
 APPENDED_DAYS market days appended in ascending order, `percent_change` against the previous
@@ -68,11 +69,9 @@ import polars as pl
 from nepse import schema
 from nepse.devdata.sample_params import (  # noqa: F401 - re-exported
     APPENDED_DAYS,
-    CALENDAR_SWITCH,
     COMPANY_HEADER,
     DEFAULT_END,
     DIVIDEND_HEADER,
-    LIMIT_CHANGE,
     MOMENTUM_DAYS,
     PRICES_HEADER,
     RIGHTS_HEADER,

@@ -5,18 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
-from nepse.settings import Settings
+from nepse.calendar import may_trade
+from nepse.market.rules import market_rules
 
 logger = logging.getLogger(__name__)
 
 TICK = 0.1
-CALENDAR_SWITCH = date(2026, 4, 10)
-"""First day of Monday-Friday trading (Sunday-Thursday before)."""
-_FIELDS = Settings.model_fields
-LIMIT_CHANGE: date = _FIELDS["price_limit_change_date"].default
-LIMIT_BEFORE_PCT = round(_FIELDS["price_limit_before"].default * 100)
-LIMIT_AFTER_PCT = round(_FIELDS["price_limit_after"].default * 100)
-
 DEFAULT_END = date(2026, 11, 20)
 
 # Coefficients of the predictable part (the module docstring is their documentation).
@@ -49,12 +43,8 @@ _CLOSURES = ((date(2025, 9, 8), date(2025, 9, 18)),)  # real multi-day market cl
 
 
 def is_trading_day(day: date) -> bool:
-    """Whether the synthetic NEPSE calendar trades on `day`."""
-    weekday = day.weekday()  # Monday 0 .. Sunday 6
-    if day < CALENDAR_SWITCH:
-        if weekday in (4, 5):  # Friday, Saturday off
-            return False
-    elif weekday >= 5:
+    """Whether the synthetic NEPSE calendar trades on `day` (the rules' week, minus holidays)."""
+    if not may_trade(day):
         return False
     if (day.month, day.day) in _FIXED_HOLIDAYS:
         return False
@@ -71,8 +61,8 @@ def trading_days(start: date, end: date) -> list[date]:
 
 
 def price_limit_pct(day: date) -> int:
-    """The daily price limit in force on `day`, in whole percent."""
-    return LIMIT_AFTER_PCT if day >= LIMIT_CHANGE else LIMIT_BEFORE_PCT
+    """The daily price limit in force on `day` (nepse/market/rules.toml), in whole percent."""
+    return round(market_rules().price_limit(day) * 100)
 
 
 def fiscal_year(day: date) -> str:

@@ -23,10 +23,11 @@ Ex-dates, as measured on the ShareSansar files (2026-04, see the report of `adju
   wins; 135 of 157 events located, median 22 calendar days before opening). Otherwise the default:
   the first row on or after opening_date - 22 days (the measured median).
 
-After adjustment, a close-to-close move beyond the price limit in force (`settings.price_limit`)
-by more than `LIMIT_TOLERANCE` is a break: `is_break` is true on the row whose move from the
-symbol's previous row is not a return (an unrecorded action or a data error). A move of exactly
-the limit (+10.000000000000009% included) is a real limit-hit day, not a break.
+After adjustment, a close-to-close move beyond the price limit in force (the dated
+`[[price_limit]]` table of nepse/market/rules.toml) by more than `LIMIT_TOLERANCE` is a break:
+`is_break` is true on the row whose move from the symbol's previous row is not a return (an
+unrecorded action or a data error). A move of exactly the limit (+10.000000000000009% included)
+is a real limit-hit day, not a break.
 """
 
 from __future__ import annotations
@@ -37,13 +38,10 @@ from typing import Any
 
 import polars as pl
 
-from nepse.market.rules import market_rules
-from nepse.settings import Settings
+from nepse.market.rules import LIMIT_TOLERANCE, market_rules
 
 log = logging.getLogger(__name__)
 
-LIMIT_TOLERANCE = 1e-6
-"""Slack on the price-limit comparison: float noise must not turn a limit-hit day into a break."""
 EX_DATE_TOLERANCE = 0.005
 """Extra slack on ex-date rows, where NEPSE rounds the adjusted base price (measured: <0.5%)."""
 RIGHTS_WINDOW_BEFORE = timedelta(days=75)
@@ -74,26 +72,6 @@ EX_DATE_SCHEMA: dict[str, pl.DataType] = {
     "factor": pl.Float64(),
     "method": pl.String(),
 }
-
-
-PRICE_LIMIT_SETTINGS = frozenset(
-    {"price_limit_before", "price_limit_after", "price_limit_change_date"}
-)
-
-
-def price_limit_expr(settings: Settings, day: str = "date") -> pl.Expr:
-    """The daily price limit (fraction) in force on each row's `day`.
-
-    From the market-rules registry (nepse/market/rules.toml) unless a price_limit_* setting was
-    set explicitly, in which case the settings' two-period rule wins (tests, what-ifs).
-    """
-    if not PRICE_LIMIT_SETTINGS & settings.model_fields_set:
-        return market_rules().price_limit_expr(day)
-    return (
-        pl.when(pl.col(day) >= pl.lit(settings.price_limit_change_date))
-        .then(pl.lit(settings.price_limit_after))
-        .otherwise(pl.lit(settings.price_limit_before))
-    )
 
 
 def beyond_limit(ret: pl.Expr, limit: pl.Expr) -> pl.Expr:
@@ -130,8 +108,6 @@ def _as_lazy(frame: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
 def locate_ex_dates(
     prices: pl.LazyFrame | pl.DataFrame,
     actions: pl.LazyFrame | pl.DataFrame | None,
-    *,
-    settings: Settings,
 ) -> pl.LazyFrame:
     """One row per located bonus/rights action: its ex-date row, factor and how it was found."""
     if actions is None:
@@ -180,7 +156,7 @@ def locate_ex_dates(
     )
 
     rights = acts.filter(pl.col("kind") == "rights")
-    limit = price_limit_expr(settings)
+    limit = market_rules().price_limit_expr()
     candidates = (
         rights.join(rows, on="symbol", how="inner")
         .filter(
@@ -237,7 +213,7 @@ def locate_ex_dates(
         .then(1.0 / (1.0 + pl.col("percent") / 100.0))
         .otherwise(_rights_factor(pl.col("prev_close")))
     )
-    ex_limit = price_limit_expr(settings, day="ex_date")
+    ex_limit = market_rules().price_limit_expr("ex_date")
     return (
         located.with_columns(factor=factor)
         .filter(
@@ -271,13 +247,11 @@ def locate_ex_dates(
 def adjust_prices(
     prices: pl.LazyFrame | pl.DataFrame,
     actions: pl.LazyFrame | pl.DataFrame | None,
-    *,
-    settings: Settings,
 ) -> pl.LazyFrame:
     """Prices (unique symbol, date) with adj_open/high/low/close/volume, adj_factor and is_break."""
     lf = _as_lazy(prices).sort("symbol", "date")
     events = (
-        locate_ex_dates(lf, actions, settings=settings)
+        locate_ex_dates(lf, actions)
         .group_by("symbol", "ex_date")
         .agg(pl.col("factor").product().alias("_f"))
         .rename({"ex_date": "date"})
@@ -300,7 +274,7 @@ def adjust_prices(
             # day there can exceed the limit on our exact factor by a few ticks.
             is_break=beyond_limit(
                 close_return("adj_close"),
-                price_limit_expr(settings)
+                market_rules().price_limit_expr()
                 + pl.when(pl.col("_f").is_not_null()).then(EX_DATE_TOLERANCE).otherwise(0.0),
             ).fill_null(False)
         )
@@ -312,13 +286,12 @@ def adjust_prices(
 def adjustment_report(
     prices: pl.LazyFrame | pl.DataFrame,
     actions: pl.LazyFrame | pl.DataFrame | None,
-    settings: Settings,
 ) -> dict[str, Any]:
     """Beyond-limit moves before vs after adjustment, and how many recorded actions explain."""
     lf = _as_lazy(prices).sort("symbol", "date")
-    ex = locate_ex_dates(lf, actions, settings=settings).collect()
-    adj = adjust_prices(lf, actions, settings=settings)
-    limit = price_limit_expr(settings)
+    ex = locate_ex_dates(lf, actions).collect()
+    adj = adjust_prices(lf, actions)
+    limit = market_rules().price_limit_expr()
     ex_rows = (
         ex.select("symbol", pl.col("ex_date").alias("date")).unique().with_columns(_ex=pl.lit(True))
     )

@@ -1,6 +1,6 @@
 """Labels: the only place in the library where a value from a later date is used.
 
-The prediction for day t is made after t's 15:00 close (the daily deployment runs at 15:30), so
+The prediction for day t is made after t's session close (nepse/market/rules.toml), so
 nobody can trade at close(t): the first prices one can trade at come from session t+1. Sessions
 are the market's trading days (`calendar`), not the symbol's rows. Every label is null when the
 symbol has no row on a session it needs (it did not trade), when t is not a calendar day, or
@@ -27,6 +27,7 @@ from datetime import date
 import polars as pl
 
 from nepse.calendar import TradingCalendar
+from nepse.features.universe import tradeable
 from nepse.market.rules import market_rules
 from nepse.settings import Settings
 
@@ -47,6 +48,39 @@ def label_column(name: str) -> str:
         return LABEL_COLUMNS[name]
     except KeyError:
         raise ValueError(f"unknown label {name!r}; choose one of {sorted(LABEL_COLUMNS)}") from None
+
+
+def label_words(name: str, hold: int) -> str:
+    """What label `name` with holding period `hold` earns, in the words every user-facing text
+    uses (README, artifacts, report index, model card): "the return of <these words>"."""
+    sessions = f"{hold} session{'s' if hold != 1 else ''}"
+    words = {
+        NEXT_VWAP: f"buying at the next session's VWAP and selling at the VWAP {sessions} later",
+        NEXT_CLOSE: f"buying at the next session's close and selling at the close {sessions} later",
+        CLOSE_TO_CLOSE: f"holding from today's adjusted close to the close {sessions} later (not "
+        "tradeable: today's close is gone when the prediction is made)",
+    }
+    if name not in words:
+        raise ValueError(f"unknown label {name!r}; choose one of {sorted(LABEL_COLUMNS)}")
+    return words[name]
+
+
+def predicted_return_text(name: str, hold: int) -> str:
+    """The sentence saying what `pred_ret` predicts (one phrase for every text)."""
+    return f"Predicted return = the return of {label_words(name, hold)} (label `{name}`)"
+
+
+def label_of_model(meta: dict, settings: Settings) -> tuple[str, int]:
+    """(label name, holding period) a model was trained on, from its meta.json; the settings'
+    label for a model without one (the naive baseline)."""
+    label = meta.get("label")
+    if label:
+        return label["name"], int(label["hold"])
+    if meta:
+        return CLOSE_TO_CLOSE, int(meta.get("horizon", 1))
+    if settings.label == CLOSE_TO_CLOSE:
+        return CLOSE_TO_CLOSE, settings.horizon
+    return settings.label, settings.label_hold
 
 
 def label_reach(name: str, hold: int) -> int:
@@ -170,13 +204,19 @@ def add_labels(
 
 
 def training_view(frame: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, Settings]:
-    """The panel as the model code reads it: `y_ret` := the label of `settings.label`.
+    """The panel as the model code reads it: `y_ret` := the label of `settings.label`, and with
+    `settings.universe_train` only the rows of the tradeable universe.
 
     The close-to-close label stays as `y_cc`; the settings returned have `horizon` = the
     label's reach, so every embargo (walk-forward, final model) covers the sessions it uses.
+    Training, the walk-forward and promotion all read the panel through here, so the setting
+    holds for all three (docs/model.md measures it against training on every equity).
     """
     col = label_column(settings.label)
     check_hold(settings.label, settings.label_hold)
+    if settings.universe_train and "turnover_mean" in frame.columns:
+        keep = tradeable(settings.universe_min_sessions, settings.universe_min_turnover)
+        frame = frame.filter(keep)  # the tradeable universe (nepse/features/universe.py)
     if col == "y_ret":
         return frame, settings
     view = frame.with_columns(y_cc=pl.col("y_ret"), y_ret=pl.col(col))

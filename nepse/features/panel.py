@@ -17,6 +17,7 @@ from nepse.errors import NotEnoughHistoryError
 from nepse.features import FEATURE_SPEC, FeatureSpec, build_features
 from nepse.features.adjust import adjust_prices
 from nepse.features.labels import LABEL_COLUMNS, add_labels
+from nepse.features.universe import universe_inputs
 from nepse.schema import EQUITY, KEYS
 from nepse.settings import Settings
 from nepse.store import Store
@@ -141,7 +142,7 @@ def build_panel(
     prices = store.prices(start=load_from, end=end)
     securities = store.securities()
     actions = store.corporate_actions()
-    adjusted = adjust_prices(prices.lazy(), actions, settings=settings)
+    adjusted = adjust_prices(prices.lazy(), actions)
     lf = build_features(adjusted, securities, spec=spec)
     if label:
         # Labels need raw turnover/volume (VWAP), which the feature step drops: build them on
@@ -150,6 +151,13 @@ def build_panel(
             adjusted, horizon=settings.horizon, hold=settings.label_hold, calendar=calendar
         ).select(*LABEL_KEYS, *LABEL_COLUMNS.values())
         lf = lf.join(labels, on=list(LABEL_KEYS), how="left")
+    # The tradeable universe's inputs (training keeps its rows: features/labels.training_view).
+    inputs = universe_inputs(
+        prices.lazy().select("symbol", "date", "turnover"),
+        sessions=calendar.days,
+        listed=store.first_trade_dates().lazy(),
+    )
+    lf = lf.join(inputs, on=list(LABEL_KEYS), how="left")
     lf = in_universe(lf, securities, store.security_history(), active_only=active_only)
     if start is not None:
         lf = lf.filter(pl.col("date") >= start)

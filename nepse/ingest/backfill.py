@@ -84,7 +84,8 @@ def day_status(
 
 
 def candidate_days(start: date, end: date, *, today: date | None = None) -> list[date]:
-    """Every day from start to end inclusive except Saturdays (the API itself says holidays).
+    """Every day from start to end inclusive whose weekday is in the trading week in force then
+    (nepse/market/rules.toml); the API itself says which of them were holidays.
 
     ConfigError unless NEPSE_FIRST_DAY <= start <= end <= today (Asia/Kathmandu): a range from
     1900 would ask the exchange for decades before it opened, one to 2100 for days to come.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-DayStatus = Literal["ok", "holiday", "not_yet", "stale"]
+DayStatus = Literal["ok", "holiday", "pending", "not_yet", "stale"]
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,8 @@ class DayOutcome:
     """The day's ingestion: its freshness status, the trading day to score, and the counts."""
 
     status: DayStatus
-    """ok: prices stored; holiday: no session; not_yet: before the deadline; stale: past it."""
+    """ok: prices stored; holiday: no session (confirmed); pending: one empty answer, not yet
+    confirmed a holiday; not_yet: before the deadline; stale: past it."""
     as_of: date
     """The trading day to score (status ok), else the day asked about."""
     asked: date | None

@@ -3,10 +3,12 @@
 The daily flow asks, for the day it is about to score, what the store and the API know:
 
 - `ok`: the day's prices are stored;
-- `holiday`: the calendar says the market does not trade that weekday, or the API answered an
-  empty day after the 15:00 close (NEPSE publishes the whole day at once; empty after the close
-  means it did not trade);
-- `not_yet`: the deadline (close + `stale_after_minutes`) has not passed, so no data is normal;
+- `holiday`: the day's weekday is not in the trading week in force (`may_trade`), or the day is
+  recorded a holiday (the exchange's holiday list, or a second empty answer confirmed the first);
+- `pending`: one empty answer after the close, not yet confirmed: not a holiday (an exchange
+  that answers empty for a moment must not turn a session into a holiday) and not scored;
+- `not_yet`: the deadline (the close of nepse/market/rules.toml's `[[session]]` plus
+  `stale_after_minutes`) has not passed, so no data is normal;
 - `stale`: a trading day past the deadline with still no complete data (the API failed, kept
   answering with the market open, or was never asked): someone should look.
 
@@ -17,21 +19,19 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-from nepse.calendar import MARKET_CLOSE
+from nepse.calendar import market_close
 from nepse.errors import ConfigError
 
-Freshness = Literal["ok", "holiday", "stale", "not_yet"]
-FRESHNESS_VALUES: tuple[Freshness, ...] = ("ok", "holiday", "stale", "not_yet")
+Freshness = Literal["ok", "holiday", "pending", "stale", "not_yet"]
+FRESHNESS_VALUES: tuple[Freshness, ...] = ("ok", "holiday", "pending", "stale", "not_yet")
 
 
 def deadline(
     day: date, *, stale_after_minutes: int = 60, timezone: str = "Asia/Kathmandu"
 ) -> datetime:
     """The moment (aware, market zone) after which `day` without data counts as stale."""
-    close = datetime.combine(day, MARKET_CLOSE, tzinfo=ZoneInfo(timezone))
-    return close + timedelta(minutes=stale_after_minutes)
+    return market_close(day, timezone=timezone) + timedelta(minutes=stale_after_minutes)
 
 
 def classify_day(
@@ -43,7 +43,7 @@ def classify_day(
     stale_after_minutes: int = 60,
     timezone: str = "Asia/Kathmandu",
 ) -> Freshness:
-    """'ok', 'holiday', 'stale' or 'not_yet' for `day` given what was fetched (None: nothing).
+    """'ok', 'holiday', 'pending', 'stale' or 'not_yet' for `day`, given what was fetched.
 
     `fetched` is a fetch or `ingested_days` status ('ok', 'holiday', 'pending', 'market_open',
     'not_yet', 'failed') or None; `trading_day` is the calendar's verdict on `day`'s weekday.
@@ -54,16 +54,16 @@ def classify_day(
         return "ok"
     if not trading_day:
         return "holiday"
-    local = now.astimezone(ZoneInfo(timezone))
-    close = datetime.combine(day, MARKET_CLOSE, tzinfo=ZoneInfo(timezone))
-    if local < close:
+    if now < market_close(day, timezone=timezone):
         # Before the close an empty answer proves nothing: the day may still trade.
         return "not_yet"
-    if fetched in ("holiday", "pending"):
-        # An empty answer after the close: nothing to score today. A `pending` day is not
-        # recorded as a holiday, so the backfill asks again and stores the day if it traded.
+    if fetched == "holiday":
         return "holiday"
-    if local < deadline(day, stale_after_minutes=stale_after_minutes, timezone=timezone):
+    if fetched == "pending":
+        # One empty answer after the close: not a holiday until confirmed, so the day is asked
+        # again (and stored if it traded); the run says pending, never "holiday".
+        return "pending"
+    if now < deadline(day, stale_after_minutes=stale_after_minutes, timezone=timezone):
         return "not_yet"
     return "stale"
 

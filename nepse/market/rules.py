@@ -1,8 +1,11 @@
 """The dated NEPSE market-rules registry: which rule was in force on a given date.
 
 The rules are data (`rules.toml` beside this module, one source per entry); this module only
-reads them and answers "rule in force on day d". The calendar's weekday extrapolation, the data
-quality price limit, the tradeable labels, the trading costs and the backtest all ask it.
+reads them and answers "rule in force on day d". It is the only home of these facts: the week a
+day may trade in (nepse/calendar.py, the sources, the backfill, staleness), the session close
+(freshness deadlines), the price limit (the store's `beyond_limit` flag, the corporate-action
+breaks, the backtest's limit locks), the settlement cycle (tradeable labels) and the trading
+costs (nepse/model/costs.py) all ask it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import bisect
 import math
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -29,9 +32,14 @@ TABLES = (
     "commission",
     "sebon_fee",
     "dp_charge",
+    "min_commission",
+    "board_lot",
     "capital_gains_tax",
 )
 Investor = Literal["individual", "institution"]
+LIMIT_TOLERANCE = 1e-6
+"""Slack on every price-limit comparison: a +10 % limit-hit day computes as 0.10000000000000009,
+and it is a real day, not a move beyond the limit."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,13 @@ class MarketRules:
                         f"{path}: every [[{name}]] entry needs a `from` date and a "
                         f"`source`; got {e}"
                     )
+            if name == "trading_week" and not all(
+                e.get("weekdays") and set(e["weekdays"]) <= set(WEEKDAYS) for e in entries
+            ):
+                raise ValueError(
+                    f"{path}: every [[trading_week]] entry needs `weekdays`, a list of "
+                    f"{', '.join(WEEKDAYS)}"
+                )
             froms = [e["from"] for e in entries]
             if froms != sorted(froms) or len(set(froms)) != len(froms):
                 raise ValueError(f"{path}: [[{name}]] entries must have increasing `from` dates")
@@ -71,15 +86,19 @@ class MarketRules:
         """The dates on which `table` changed (every `from` after the first)."""
         return [e["from"] for e in self.tables[table][1:]]
 
+    def periods(self, table: str, key: str) -> tuple[tuple[date, Any], ...]:
+        """(from, value of `key`) of every entry of `table`, oldest first."""
+        return tuple((e["from"], e[key]) for e in self.tables[table])
+
     # --- questions the project asks --------------------------------------------------------
     def trading_weekdays(self, day: date) -> frozenset[int]:
         """Weekdays (Monday=0) NEPSE traded on in the week pattern in force on `day`."""
         return frozenset(WEEKDAYS[w] for w in self.entry("trading_week", day)["weekdays"])
 
-    def session(self, day: date) -> tuple[str, str]:
-        """Continuous session (start, end) as HH:MM in Asia/Kathmandu time."""
-        start, end = self.entry("session", day)["continuous"].split("-")
-        return start, end
+    def close_time(self, day: date) -> time:
+        """When `day`'s continuous session ends, Asia/Kathmandu wall-clock time (the day's
+        closes are final only after it)."""
+        return time.fromisoformat(self.entry("session", day)["continuous"].split("-")[1])
 
     def price_limit(self, day: date) -> float:
         """Per-stock daily price limit (fraction of the previous close) in force on `day`."""
@@ -100,9 +119,18 @@ class MarketRules:
         """SEBON transaction fee (fraction of trade value) on `day`."""
         return float(self.entry("sebon_fee", day)["rate"])
 
-    def dp_charge(self, day: date) -> float:
-        """Depository transfer charge in rupees per scrip per selling day."""
-        return float(self.entry("dp_charge", day)["per_scrip_per_day"])
+    def dp_charge(self, day: date, side: Literal["buy", "sell"] = "sell") -> float:
+        """Depository charge in rupees per scrip per day on `side` (0 where that side pays none)."""
+        e = self.entry("dp_charge", day)
+        return float(e["per_scrip_per_day"]) if e["side"] in ("both", side) else 0.0
+
+    def min_commission(self, day: date) -> float:
+        """The least broker commission of one equity trade on `day`, in rupees."""
+        return float(self.entry("min_commission", day)["rupees"])
+
+    def board_lot(self, day: date) -> int:
+        """Shares in one board lot of an equity on `day` (orders trade whole lots)."""
+        return int(self.entry("board_lot", day)["shares"])
 
     def cgt_rate(self, day: date, *, held_days: int, investor: Investor = "individual") -> float:
         """Capital-gains tax rate on a sale on `day` of shares held `held_days` calendar days."""
@@ -116,27 +144,15 @@ class MarketRules:
     # --- as Polars expressions, for frame steps ----------------------------------------------
     def piecewise(self, table: str, key: str, day: pl.Expr) -> pl.Expr:
         """`table`'s numeric `key` in force on the dates of `day`, as one expression."""
-        entries = self.tables[table]
-        expr = pl.lit(float(entries[0][key]))
-        for e in entries[1:]:
-            expr = pl.when(day >= pl.lit(e["from"])).then(pl.lit(float(e[key]))).otherwise(expr)
+        (_, first), *later = self.periods(table, key)
+        expr = pl.lit(float(first))
+        for start, value in later:
+            expr = pl.when(day >= pl.lit(start)).then(pl.lit(float(value))).otherwise(expr)
         return expr
 
     def price_limit_expr(self, day: str = "date") -> pl.Expr:
         """The price limit in force on each row's `day` column."""
         return self.piecewise("price_limit", "limit", pl.col(day))
-
-    def commission_expr(self, day: pl.Expr, value: pl.Expr) -> pl.Expr:
-        """Broker commission rate of each row's trade `value` on its `day`."""
-        entries = self.tables["commission"]
-        out: pl.Expr = pl.lit(None, pl.Float64)
-        for i, e in enumerate(entries):
-            rate: pl.Expr = pl.lit(float(e["brackets"][-1][1]))
-            for upto, r in reversed(e["brackets"][:-1]):
-                rate = pl.when(value <= upto).then(pl.lit(float(r))).otherwise(rate)
-            in_force = day >= pl.lit(e["from"]) if i else pl.lit(True)
-            out = pl.when(in_force).then(rate).otherwise(out)
-        return out
 
     def describe(self) -> list[dict[str, Any]]:
         """Every entry flattened to one row (table, from, value summary, official, source)."""

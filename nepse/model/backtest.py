@@ -1,77 +1,40 @@
-"""A NEPSE backtest of a daily signal: long only, top k, next-session fills, T+2, real costs.
+"""A NEPSE backtest of a daily signal: the portfolio layer and the honest fills, session by session.
 
-Rules (every number from the dated registry nepse/market/rules.toml unless a setting):
+The backtest is the paper ledger run over the past: every session it fills the orders made after
+the previous close (nepse.portfolio.session: bonus shares, sales, buys; the fill model of
+nepse.portfolio.fills; every cost of nepse.portfolio.costs), marks the holdings at the close, and,
+when the day has scores, lets the portfolio layer (nepse.portfolio.policy) decide and writes the
+next session's orders (nepse.portfolio.orders). Only symbols flagged `tradeable` on the scoring
+day (nepse.features.universe) are ranked; holdings are marked and sold whatever their flag.
 
-- The score of day t is known after t's close. Orders go to session t+1 and fill at its close or
-  VWAP (`entry`): the first price anyone could trade at.
-- Target: the `top_k` best scores of day t, equal weight (equity at t's close / k). With
-  hysteresis (`keep_k` > top_k) a holding is kept while it ranks within the top `keep_k`.
-- A holding is sold only once settled: bought in session s, sold from session s + T (T+2),
-  and not before `min_hold` sessions if that is longer.
-- No fill where the symbol has no trade in session t+1, or is locked at its upper price limit
-  (a close entry: it closed at the limit; a VWAP entry: it traded only at the limit). No exit
-  where it has no trade or is locked at its lower limit: the position is carried to the next
-  session and marked at its last price meanwhile.
-- A trade takes at most `max_turnover_share` of the stock's turnover that session (a buy is
-  filled partly and topped up on later sessions while the stock stays in the top k; a sale
-  leaves the rest for the next session).
-- Costs of every trade by value and date (nepse/model/costs.py): commission, SEBON fee, DP
-  charge per scrip per selling day, capital-gains tax per sale on its net gain.
-- Simplification: sale proceeds can fund buys in the same session (brokers lend against them);
-  cash earns nothing.
-
-Benchmarks on the same sessions: the equal-weighted universe (mean close-to-close return of the
-scored symbols that traded both days) and a turnover-weighted market proxy (weights: each
-symbol's turnover the session before).
+`ret_gross` adds the costs back (NAV had no cost been paid; the costs are not reinvested), so
+gross = net + cost drag exactly. Benchmarks on the same sessions: the equal-weighted universe
+(mean adjusted close-to-close return of every scored symbol that traded, rebalanced daily at
+closes at no cost), the same over the tradeable symbols, and a turnover-weighted market proxy
+(weights: each symbol's turnover on its previous row).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from nepse.market.rules import Investor, MarketRules, market_rules
-from nepse.model.costs import buy_cost, sell_cost
+from nepse.market.rules import MarketRules, market_rules
+from nepse.portfolio.benchmark import benchmarks
+from nepse.portfolio.book import Book
+from nepse.portfolio.fills import FillModel
+from nepse.portfolio.market import MarketDays
+from nepse.portfolio.orders import Order
+from nepse.portfolio.policy import PortfolioConfig
+from nepse.portfolio.step import step
 
-LIMIT_SLACK = 0.002
-"""A move within this of the price limit counts as at the limit (tick rounding)."""
-TOPUP_SHARE = 0.2
-"""A held top-k position is topped up when it is short of its target by more than this share."""
-Entry = Literal["close", "vwap"]
-
-
-@dataclass(frozen=True)
-class BacktestConfig:
-    """How the portfolio trades (defaults: the Settings' backtest_* fields)."""
-
-    top_k: int = 20
-    keep_k: int = 40
-    capital: float = 10_000_000.0
-    max_turnover_share: float = 0.10
-    entry: Entry = "vwap"
-    investor: Investor = "individual"
-    costs: bool = True
-    min_hold: int = 0
-    """Sessions a holding is kept at least (0: only until it settles)."""
-
-    @classmethod
-    def from_settings(cls, settings: Any, **override: Any) -> BacktestConfig:
-        """The Settings' backtest fields (entry from the label: close for next_close)."""
-        entry: Entry = "close" if settings.label == "next_close" else "vwap"
-        values = {
-            "top_k": settings.backtest_top_k,
-            "keep_k": settings.backtest_keep_k,
-            "capital": settings.backtest_capital,
-            "max_turnover_share": settings.backtest_max_turnover_share,
-            "entry": entry,
-            "investor": settings.backtest_investor,
-        }
-        return cls(**{**values, **override})
+BacktestConfig = PortfolioConfig
+"""The backtest is configured by the portfolio layer's settings."""
 
 
 @dataclass
@@ -79,276 +42,127 @@ class BacktestResult:
     """Daily series and summary of one backtest."""
 
     daily: pl.DataFrame
-    """date, equity, ret, bench_ew, bench_tw, excess_ew, excess_tw, traded, costs, n_held,
-    invested (share of equity in positions)."""
+    """date, equity, ret, equity_gross, ret_gross, traded, costs, n_held, invested, bench_ew,
+    bench_ew_tradeable, bench_tw, excess_ew, excess_tw."""
     trades: pl.DataFrame
-    """date, symbol, side, value, cost, filled (False: wanted but not filled), reason."""
+    """date, symbol, side, ordered, shares, price, value, cost, filled, reason."""
     summary: dict[str, Any] = field(default_factory=dict)
 
-
-def market_frame(adjusted: pl.DataFrame, rules: MarketRules | None = None) -> pl.DataFrame:
-    """Per (symbol, date): adjusted close and VWAP, rupee turnover, limit locks, traded flag.
-
-    `adjusted` has symbol, date, adj_close, adj_high, adj_low, adj_factor, volume, turnover
-    (nepse.features.adjust.adjust_prices output).
-    """
-    r = rules or market_rules()
-    limit = r.price_limit_expr("date")
-    prev = pl.col("adj_close").shift(1).over("symbol", order_by="date")
-    vol, turnover = pl.col("volume").fill_null(0.0), pl.col("turnover").fill_null(0.0)
-    traded = (vol > 0) & (turnover > 0)
-    vwap = pl.when(traded).then(turnover / vol * pl.col("adj_factor")).otherwise(None)
-    return (
-        adjusted.lazy()
-        .select("symbol", "date", "adj_close", "adj_high", "adj_low", "adj_factor", vol, turnover)
-        .with_columns(_prev=prev, _limit=limit, traded=traded, adj_vwap=vwap)
-        .with_columns(
-            up_close=pl.col("adj_close") / pl.col("_prev") - 1 >= pl.col("_limit") - LIMIT_SLACK,
-            down_close=pl.col("adj_close") / pl.col("_prev") - 1 <= -pl.col("_limit") + LIMIT_SLACK,
-            up_all=pl.col("adj_low") / pl.col("_prev") - 1 >= pl.col("_limit") - LIMIT_SLACK,
-            down_all=pl.col("adj_high") / pl.col("_prev") - 1 <= -pl.col("_limit") + LIMIT_SLACK,
+    def gross(self) -> BacktestResult:
+        """The same run with the costs added back (ret = ret_gross)."""
+        d = self.daily.with_columns(
+            equity=pl.col("equity_gross"),
+            ret=pl.col("ret_gross"),
+            costs=pl.lit(0.0),
+            excess_ew=pl.col("ret_gross") - pl.col("bench_ew").fill_null(0.0),
+            excess_tw=pl.col("ret_gross") - pl.col("bench_tw").fill_null(0.0),
         )
-        .with_columns(pl.col("up_close", "down_close", "up_all", "down_all").fill_null(False))
-        .select(
-            "symbol",
-            "date",
-            "adj_close",
-            "adj_vwap",
-            "turnover",
-            "traded",
-            "up_close",
-            "down_close",
-            "up_all",
-            "down_all",
-        )
-        .collect()
-    )
+        return BacktestResult(daily=d, trades=self.trades, summary=summarize(d, self.trades))
 
 
-def _matrix(frame: pl.DataFrame, col: str, days: list[date], symbols: list[str]) -> np.ndarray:
-    wide = (
-        frame.select("date", "symbol", col)
-        .pivot(on="symbol", index="date", values=col)
-        .join(pl.DataFrame({"date": days}, schema={"date": pl.Date}), on="date", how="right")
+def _ranked(scores: pl.DataFrame, score: str) -> dict[date, list[str]]:
+    eligible = scores.filter(pl.col("tradeable")) if "tradeable" in scores.columns else scores
+    by_day = (
+        eligible.sort(["date", score, "symbol"], descending=[False, True, False])
+        .group_by("date", maintain_order=True)
+        .agg("symbol")
     )
-    out = np.full((len(days), len(symbols)), np.nan)
-    for j, s in enumerate(symbols):
-        if s in wide.columns:
-            out[:, j] = wide.get_column(s).cast(pl.Float64).to_numpy()
-    return out
+    return dict(zip(by_day["date"].to_list(), by_day["symbol"].to_list(), strict=True))
 
 
 def backtest(
     scores: pl.DataFrame,
     market: pl.DataFrame,
     *,
-    config: BacktestConfig = BacktestConfig(),
+    config: PortfolioConfig = PortfolioConfig(),
     score: str = "pred_ret",
+    sectors: dict[str, str] | None = None,
     rules: MarketRules | None = None,
+    universe: pl.DataFrame | None = None,
 ) -> BacktestResult:
-    """Run the daily top-k strategy of `scores` (date, symbol, score) over `market` sessions."""
+    """Trade the scores (date, symbol, `score`[, tradeable]) over the `market` frame's sessions.
+
+    `universe` (date, symbol[, tradeable]): the equities the benchmarks average each day when
+    the scores cover fewer (a walk-forward trained and scored on the tradeable universe only);
+    default: the scores' own rows.
+    """
     r = rules or market_rules()
     if config.top_k < 1:
         raise ValueError("top_k must be >= 1")
-    keep_k = max(config.keep_k, config.top_k)
     scores = scores.filter(pl.col(score).is_not_null() & pl.col(score).is_not_nan())
-    symbols = sorted(scores.get_column("symbol").unique().to_list())
     first = scores.get_column("date").min()
     days = sorted(market.filter(pl.col("date") >= first).get_column("date").unique().to_list())
     if len(days) < 2:
         raise ValueError("backtest needs at least two market sessions from the first score on")
-    mkt = market.filter(pl.col("symbol").is_in(symbols) & pl.col("date").is_in(days))
-    close = _matrix(mkt, "adj_close", days, symbols)
-    price = _matrix(mkt, "adj_close" if config.entry == "close" else "adj_vwap", days, symbols)
-    turnover = np.nan_to_num(_matrix(mkt, "turnover", days, symbols))
-    traded = np.nan_to_num(_matrix(mkt, "traded", days, symbols)) > 0
-    up = (
-        np.nan_to_num(
-            _matrix(mkt, "up_close" if config.entry == "close" else "up_all", days, symbols)
-        )
-        > 0
+    symbols = scores.get_column("symbol").unique()
+    md = MarketDays(
+        market.filter(pl.col("symbol").is_in(symbols.implode())), entry=config.entry, days=days
     )
-    down = (
-        np.nan_to_num(
-            _matrix(mkt, "down_close" if config.entry == "close" else "down_all", days, symbols)
-        )
-        > 0
-    )
-    sc = _matrix(scores.rename({score: "_s"}), "_s", days, symbols)
-    last = close.copy()  # last known close, for marking carried positions
-    for i in range(1, len(days)):
-        last[i] = np.where(np.isnan(last[i]), last[i - 1], last[i])
-
-    cash = config.capital
-    units: dict[int, float] = {}  # symbol index -> units (adjusted-price shares)
-    basis: dict[int, float] = {}  # rupee cost basis incl. buy costs
-    bought: dict[int, tuple[int, date]] = {}  # session index and date of the latest buy
+    ranked = _ranked(scores, score)
+    model = FillModel(turnover_share=config.turnover_share, lot=r.board_lot(days[0]))
+    book = Book(cash=config.capital)
+    orders: list[Order] = []
     rows: list[dict[str, Any]] = []
     trades: list[dict[str, Any]] = []
-    equity_prev = config.capital
-
-    def mark(i: int) -> float:
-        return cash + sum(u * last[i, j] for j, u in units.items() if not np.isnan(last[i, j]))
-
     for i, d in enumerate(days):
-        traded_value = costs_paid = 0.0
-        if i > 0 and not np.all(np.isnan(sc[i - 1])):
-            s = sc[i - 1]
-            order = np.argsort(-np.nan_to_num(s, nan=-np.inf))
-            n_scored = int(np.sum(~np.isnan(s)))
-            rank = np.empty(len(s), dtype=int)
-            rank[order] = np.arange(len(s))
-            target_value = equity_prev / config.top_k
-            settle = r.settlement_days(d)
-            # Sales: holdings that fell out of the top keep_k, once settled and sellable.
-            for j in list(units):
-                if rank[j] < keep_k and not np.isnan(s[j]):
-                    continue
-                if i - bought[j][0] < max(settle, config.min_hold):
-                    continue
-                if not traded[i, j] or down[i, j] or np.isnan(price[i, j]):
-                    trades.append(
-                        _t(
-                            d,
-                            symbols[j],
-                            "sell",
-                            0.0,
-                            0.0,
-                            False,
-                            "no trade" if not traded[i, j] else "lower-limit lock",
-                        )
-                    )
-                    continue
-                value = units[j] * price[i, j]
-                sell = min(value, config.max_turnover_share * turnover[i, j])
-                share = sell / value
-                cost = 0.0
-                if config.costs:
-                    cost = sell_cost(
-                        sell,
-                        d,
-                        basis=basis[j] * share,
-                        held_days=(d - bought[j][1]).days,
-                        investor=config.investor,
-                        rules=r,
-                    ).total
-                cash += sell - cost
-                traded_value += sell
-                costs_paid += cost
-                trades.append(
-                    _t(
-                        d,
-                        symbols[j],
-                        "sell",
-                        sell,
-                        cost,
-                        True,
-                        "" if share >= 1 else "turnover cap",
-                    )
-                )
-                if share >= 1 - 1e-12:
-                    del units[j], basis[j], bought[j]
-                else:
-                    units[j] *= 1 - share
-                    basis[j] *= 1 - share
-            # Buys: the best-ranked symbols not held, into the free slots; holdings in the top
-            # k that are well under target (a capped fill earlier) are topped up.
-            free = config.top_k - len(units)
-            for j in order[: min(config.top_k, n_scored)]:
-                held = j in units
-                want = target_value
-                if held:
-                    want -= units[j] * (last[i - 1, j] if i > 0 else price[i, j])
-                    if want < TOPUP_SHARE * target_value:
-                        continue
-                elif free <= 0:
-                    continue
-                if not traded[i, j] or up[i, j] or np.isnan(price[i, j]):
-                    why = "no trade" if not traded[i, j] else "upper-limit lock"
-                    trades.append(_t(d, symbols[j], "buy", 0.0, 0.0, False, why))
-                    continue
-                value = min(want, config.max_turnover_share * turnover[i, j], cash)
-                if value <= 0:
-                    break
-                cost = buy_cost(value, d, rules=r).total if config.costs else 0.0
-                if value + cost > cash:
-                    value = cash / (1 + cost / value)
-                    cost = buy_cost(value, d, rules=r).total if config.costs else 0.0
-                cash -= value + cost
-                units[j] = units.get(j, 0.0) + value / price[i, j]
-                basis[j] = basis.get(j, 0.0) + value + cost
-                # Conservative: a top-up restarts the settlement (and tax) clock of the holding.
-                bought[j] = (i, d)
-                traded_value += value
-                costs_paid += cost
-                free -= 0 if held else 1
-                why = "top-up" if held else ("" if value >= want * (1 - 1e-9) else "partial")
-                trades.append(_t(d, symbols[j], "buy", value, cost, True, why))
-        equity = mark(i)
-        invested = 1 - cash / equity if equity > 0 else 0.0
+        n_orders = len(orders)
+        out = step(
+            book, orders, md, i, no=md.session.__getitem__,
+            previous=days[i - 1] if i else None, ranked=ranked.get(d),
+            config=config, model=model, rules=r, sectors=sectors,
+        )  # fmt: skip
+        book, orders = out.book, out.to_send
+        trades.extend(asdict(t) for t in out.trades)
         rows.append(
             {
                 "date": d,
-                "equity": equity,
-                "ret": equity / equity_prev - 1 if i > 0 else 0.0,
-                "traded": traded_value,
-                "costs": costs_paid,
-                "n_held": len(units),
-                "invested": invested,
+                "equity": out.equity,
+                "costs_paid": book.costs_paid,
+                "traded": sum(t.value for t in out.trades),
+                "costs": sum(t.cost for t in out.trades),
+                "n_orders": n_orders,
+                "n_held": len(book.symbols()),
+                "invested": 1 - book.cash / out.equity if out.equity > 0 else 0.0,
             }
         )
-        equity_prev = equity
-    daily = pl.DataFrame(rows).join(benchmarks(mkt, days), on="date", how="left")
-    daily = daily.with_columns(
-        excess_ew=pl.col("ret") - pl.col("bench_ew").fill_null(0.0),
-        excess_tw=pl.col("ret") - pl.col("bench_tw").fill_null(0.0),
-    ).slice(1)  # the first session only places orders
-    trade_frame = pl.DataFrame(
-        trades,
-        schema={
-            "date": pl.Date,
-            "symbol": pl.String,
-            "side": pl.String,
-            "value": pl.Float64,
-            "cost": pl.Float64,
-            "filled": pl.Boolean,
-            "reason": pl.String,
-        },
+    bench_rows = scores if universe is None else universe
+    daily = _daily(pl.DataFrame(rows), market, bench_rows, days, config.capital)
+    trade_frame = pl.DataFrame(trades, schema=TRADE_SCHEMA).with_columns(
+        filled=pl.col("shares") > 0
     )
     return BacktestResult(daily=daily, trades=trade_frame, summary=summarize(daily, trade_frame))
 
 
-def _t(d: date, sym: str, side: str, value: float, cost: float, filled: bool, reason: str):
-    return {
-        "date": d,
-        "symbol": sym,
-        "side": side,
-        "value": value,
-        "cost": cost,
-        "filled": filled,
-        "reason": reason,
-    }
+TRADE_SCHEMA = {
+    "date": pl.Date,
+    "symbol": pl.String,
+    "side": pl.String,
+    "ordered": pl.Float64,
+    "shares": pl.Float64,
+    "price": pl.Float64,
+    "value": pl.Float64,
+    "cost": pl.Float64,
+    "reason": pl.String,
+}
 
 
-def benchmarks(market: pl.DataFrame, days: list[date]) -> pl.DataFrame:
-    """Equal-weighted and previous-turnover-weighted close-to-close returns per session."""
-    m = (
-        market.filter(pl.col("date").is_in(days))
-        .sort("symbol", "date")
-        .with_columns(
-            _ret=(pl.col("adj_close") / pl.col("adj_close").shift(1) - 1).over("symbol"),
-            _w=pl.col("turnover").shift(1).over("symbol"),
-        )
-        .filter(pl.col("_ret").is_not_null() & pl.col("_ret").is_finite())
-    )
-    return m.group_by("date").agg(
-        bench_ew=pl.col("_ret").mean(),
-        bench_tw=(pl.col("_ret") * pl.col("_w")).sum() / pl.col("_w").sum(),
-    )
+def _daily(rows: pl.DataFrame, market, scores, days, capital) -> pl.DataFrame:
+    prev = pl.col("equity").shift(1, fill_value=capital)
+    prev_gross = (pl.col("equity") + pl.col("costs_paid")).shift(1, fill_value=capital)
+    d = rows.with_columns(
+        ret=pl.col("equity") / prev - 1,
+        equity_gross=pl.col("equity") + pl.col("costs_paid"),
+        ret_gross=(pl.col("equity") + pl.col("costs_paid")) / prev_gross - 1,
+    ).join(benchmarks(market, scores, days), on="date", how="left")
+    return d.with_columns(
+        excess_ew=pl.col("ret") - pl.col("bench_ew").fill_null(0.0),
+        excess_tw=pl.col("ret") - pl.col("bench_tw").fill_null(0.0),
+    ).slice(1)  # the first session only places orders
 
 
 def summarize(daily: pl.DataFrame, trades: pl.DataFrame) -> dict[str, Any]:
-    """Annualised return, excess, IR, t of daily excess, drawdown, turnover, fill rate, costs."""
+    """Annualised return, excess (net and gross), IR, t of daily excess, drawdown, turnover,
+    fill rate, cost drag."""
     n = daily.height
     if n == 0:
         return {"n_days": 0}
@@ -356,8 +170,7 @@ def summarize(daily: pl.DataFrame, trades: pl.DataFrame) -> dict[str, Any]:
     per_year = n / span_years if n > 1 else 240.0
     out: dict[str, Any] = {"n_days": n, "sessions_per_year": round(per_year, 1)}
     ret = daily["ret"].to_numpy()
-    equity = daily["equity"].to_numpy()
-    out["total_return"] = float(equity[-1] / (equity[0] / (1 + ret[0])) - 1)
+    out["total_return"] = float(np.prod(1 + ret) - 1)
     out["annual_return"] = float((1 + out["total_return"]) ** (1 / span_years) - 1)
     for b in ("ew", "tw"):
         x = daily[f"excess_{b}"].to_numpy()
@@ -367,14 +180,20 @@ def summarize(daily: pl.DataFrame, trades: pl.DataFrame) -> dict[str, Any]:
         out[f"excess_{b}_annual"] = float(np.mean(x) * per_year)
         out[f"ir_{b}"] = float(np.mean(x) / sd * math.sqrt(per_year)) if sd > 0 else None
         out[f"t_{b}"] = float(np.mean(x) / sd * math.sqrt(n)) if sd > 0 else None
+    if "ret_gross" in daily.columns:
+        g = daily["ret_gross"].to_numpy() - daily["bench_ew"].fill_null(0.0).to_numpy()
+        sd = float(np.std(g, ddof=1)) if n > 1 else math.nan
+        out["gross_excess_ew_annual"] = float(np.mean(g) * per_year)
+        out["t_gross_ew"] = float(np.mean(g) / sd * math.sqrt(n)) if sd > 0 else None
+    equity = daily["equity"].to_numpy()
     peak = np.maximum.accumulate(equity)
     out["max_drawdown"] = float(np.min(equity / peak - 1))
     avg_equity = float(np.mean(equity))
     out["turnover_daily"] = float(daily["traded"].sum() / n / avg_equity)
     out["cost_drag_annual"] = float(daily["costs"].sum() / n / avg_equity * per_year)
-    wanted = trades.height
-    out["fill_rate"] = float(trades["filled"].sum() / wanted) if wanted else None
-    out["n_trades"] = int(trades["filled"].sum()) if wanted else 0
+    wanted = trades.filter(pl.col("date").is_between(daily["date"][0], daily["date"][-1]))
+    out["fill_rate"] = float(wanted["filled"].mean()) if wanted.height else None
+    out["n_trades"] = int(wanted["filled"].sum()) if wanted.height else 0
     out["mean_held"] = float(daily["n_held"].mean())
     out["mean_invested"] = float(daily["invested"].mean())
     return out

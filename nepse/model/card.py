@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nepse.features.labels import predicted_return_text
 from nepse.model.walkforward import MODEL, WalkForwardResult
 
 _COLUMNS = (
@@ -63,8 +64,8 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
         "## Intended use",
         "",
-        f"Ranks NEPSE equities by their predicted {meta.get('horizon', 1)}-trading-day "
-        "adjusted return (`pred_ret`), made after the close of day t for t+1. Use it as one "
+        f"Ranks NEPSE equities by their predicted return (`pred_ret`), made after the close "
+        f"of day t. {predicted_return_text(*_label(meta))}. Use it as one "
         "input to research, not as trading advice: it is not a price target, it has no view "
         "on risk or liquidity, and NEPSE does not allow short selling, so the top-minus-bottom "
         "spread below measures ranking quality, not a tradable profit.",
@@ -81,8 +82,11 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         f"{meta.get('valid_start')} ({meta.get('n_fit')} + {meta.get('n_valid')} rows, "
         f"{meta.get('n_symbols')} symbols); {meta.get('best_iteration')} boosting rounds kept.",
         f"- Training RMSE {_fmt(meta.get('train_rmse'))}, validation RMSE "
-        f"{_fmt(meta.get('valid_rmse'))} (the daily monitor alerts above "
-        f"{meta.get('rmse_alert_ratio', 1.5)}× the training RMSE).",
+        f"{_fmt(meta.get('valid_rmse'))} (in sample: the fit and early-stopping slices). The "
+        "daily monitor compares the realised RMSE with the walk-forward out-of-sample RMSE "
+        f"{_fmt(lgbm.get('rmse'))} (the LightGBM row's RMSE below, on the same label) and "
+        f"alerts above {meta.get('rmse_alert_ratio', 1.5)}× it once NEPSE_RMSE_ALERT_MIN_DAYS "
+        "out-of-sample days are evaluated.",
         f"- Data fingerprint `{meta.get('data_fingerprint', '')[:16]}`; seed {meta.get('seed')}; "
         f"libraries {meta.get('library_versions')}.",
         "",
@@ -99,7 +103,8 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
         "",
         f"Test days {info.get('test_start')} .. {info.get('test_end')} in {info.get('n_blocks')} "
         f"blocks, retrained every {info.get('retrain_every')} trading days "
-        f"({info.get('walk_forward_window')} window, embargo {info.get('horizon')} day(s), "
+        f"({info.get('walk_forward_window')} window, embargo {info.get('horizon')} trading "
+        "session(s): the sessions the label reaches after its day, "
         f"early stopping on the last {info.get('valid_days')} days of each window), "
         f"LightGBM seeds {info.get('seeds')} (mean ± std). Baselines are scored on exactly the "
         f"same rows. Net spread assumes {info.get('cost_bps')} bps per round trip on both legs, "
@@ -127,6 +132,11 @@ def model_card(meta: dict[str, Any], wf_result: WalkForwardResult) -> str:
     return "\n".join(lines)
 
 
+def _label(meta: dict[str, Any]) -> tuple[str, int]:
+    label = meta.get("label") or {"name": "close_to_close", "hold": meta.get("horizon", 1)}
+    return label["name"], int(label["hold"])
+
+
 def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:
     """Which label the model was trained, evaluated and promoted on, and the NEPSE backtest."""
     label = meta.get("label") or {"name": "close_to_close", "hold": meta.get("horizon", 1)}
@@ -151,8 +161,8 @@ def _label_section(meta: dict[str, Any], info: dict[str, Any]) -> list[str]:
     if excess:
         shown = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(excess.items()))
         lines.append(
-            "- NEPSE backtest (nepse/model/backtest.py; long-only top k, T+2, limit locks, all "
-            f"costs of nepse/market/rules.toml), net annual excess over the universe: {shown}."
+            "- NEPSE backtest (nepse/model/backtest.py; long-only top k; settlement, limit locks "
+            f"and costs of nepse/market/rules.toml), net annual excess over the universe: {shown}."
         )
     else:
         lines.append("- No NEPSE backtest was run with this training (no market frame given).")

@@ -2,10 +2,12 @@
 
 `evaluate_days` builds the panel (features + every label) for the days asked, predicts them with
 a given model, and reports per label (the tradeable ones first, close-to-close beside them) the
-daily Rank IC and the NEPSE backtest (nepse/model/backtest.py). Days inside the model's own
+daily Rank IC on the whole universe and on the tradeable one (nepse/features/universe.py), and
+the NEPSE backtest of the portfolio layer (nepse/model/backtest.py), beside the rule baselines
+(reversal, momentum) and random scores on exactly the same rows. Days inside the model's own
 training window (its rows up to `train_end` in meta.json, validation slice included) are in
-sample: they are refused unless `allow_in_sample`, and then marked and kept out of every
-out-of-sample figure.
+sample: they are refused (the message names the first out-of-sample day) unless
+`allow_in_sample`, and then marked and kept out of every out-of-sample figure.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -23,8 +25,11 @@ import polars as pl
 from nepse.errors import NotEnoughHistoryError
 from nepse.features.adjust import adjust_prices
 from nepse.features.labels import LABEL_COLUMNS, TRADEABLE, label_column
-from nepse.features.panel import build_panel
-from nepse.model.backtest import BacktestConfig, BacktestResult, backtest, market_frame
+from nepse.features.panel import build_panel, calendar_of
+from nepse.features.universe import flag_tradeable
+from nepse.model.backtest import BacktestResult, backtest
+from nepse.portfolio.market import market_frame
+from nepse.portfolio.policy import PortfolioConfig
 from nepse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,22 +106,27 @@ def score_autocorrelation(scores: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass
 class Evaluation:
-    """What `evaluate_days` found: scores, label metrics and the backtest (net and gross)."""
+    """What `evaluate_days` found: scores, label metrics, the backtests (model and baselines)."""
 
     scores: pl.DataFrame
-    """symbol, date, model_version, prediction, in_sample."""
+    """symbol, date, model_version, prediction, in_sample, tradeable."""
     labels: pl.DataFrame
     rank_ic: dict[str, pl.DataFrame]
+    """Per label, the model's daily Rank IC on the whole universe ('<label>') and on the
+    tradeable one ('<label> tradeable')."""
     net: BacktestResult | None
     gross: BacktestResult | None
     info: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per baseline, on the same rows: Rank IC (whole, tradeable) and its backtest summary."""
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready: per label Rank IC, backtest summaries, what was marked in sample."""
+        """JSON-ready: per label Rank IC, backtest summaries, baselines, what was in sample."""
         out = dict(self.info)
         out["labels"] = {name: ic_summary(d) for name, d in self.rank_ic.items()}
         out["backtest_net"] = self.net.summary if self.net else None
         out["backtest_gross"] = self.gross.summary if self.gross else None
+        out["baselines"] = self.baselines
         return out
 
 
@@ -127,25 +137,44 @@ def judge(
     *,
     settings: Settings,
     label: str | None = None,
-    config: BacktestConfig | None = None,
+    config: PortfolioConfig | None = None,
+    sectors: dict[str, str] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], BacktestResult | None, BacktestResult | None]:
-    """Rank IC per label (the chosen one first) and the backtest with and without costs."""
+    """Rank IC per label (the chosen one first; whole and tradeable universe) and the backtest
+    (net; gross = the same run with its costs added back). `scores` has date, symbol, pred_ret
+    and `tradeable`."""
     label = label or settings.label
     names = [label, *[n for n in (*TRADEABLE, "close_to_close") if n != label]]
-    ric = {n: daily_rank_ic(scores, labels, label_column(n)) for n in names}
+    ric: dict[str, pl.DataFrame] = {}
+    tradeable = scores.filter("tradeable") if "tradeable" in scores.columns else scores
+    for n in names:
+        ric[n] = daily_rank_ic(scores, labels, label_column(n))
+        ric[f"{n} tradeable"] = daily_rank_ic(tradeable, labels, label_column(n))
     if scores.is_empty():
         return ric, None, None
-    cfg = config or BacktestConfig.from_settings(settings)
-    net = backtest(scores, market, config=cfg)
-    gross = backtest(scores, market, config=BacktestConfig(**{**cfg.__dict__, "costs": False}))
-    return ric, net, gross
+    cfg = config or PortfolioConfig.from_settings(settings)
+    net = backtest(scores, market, config=cfg, sectors=sectors)
+    return ric, net, net.gross()
+
+
+def baseline_scores(frame: pl.DataFrame, seed: int = 0) -> dict[str, pl.DataFrame]:
+    """Scores of the rule baselines on the panel rows `frame` (date, symbol, pred_ret): the
+    walk-forward's `reversal` (-f_ret_1) and `momentum` (f_roc_5), and `random` (no skill)."""
+    rng = np.random.default_rng(seed)
+    keys = frame.select("date", "symbol")
+    return {
+        "reversal": keys.with_columns(pred_ret=-frame.get_column("f_ret_1")),
+        "momentum": keys.with_columns(pred_ret=frame.get_column("f_roc_5")),
+        "random": keys.with_columns(pred_ret=pl.Series(rng.normal(size=frame.height))),
+    }
 
 
 def market_of(store: Any, settings: Settings, *, start: date | None = None) -> pl.DataFrame:
-    """The backtest's market frame (nepse.model.backtest.market_frame) of the stored prices."""
+    """The backtest's market frame (nepse.portfolio.market.market_frame) of the stored prices
+    from `start` (None: all of them)."""
     prices = store.prices(start=start, end=None)
-    adjusted = adjust_prices(prices.lazy(), store.corporate_actions(), settings=settings).collect()
-    return market_frame(adjusted)
+    adjusted = adjust_prices(prices.lazy(), store.corporate_actions())
+    return market_frame(adjusted).collect()
 
 
 def evaluate_days(
@@ -158,31 +187,54 @@ def evaluate_days(
     label: str | None = None,
     allow_in_sample: bool = False,
 ) -> Evaluation:
-    """Score the stored days start..end with `model` (a TrainedModel) and judge the scores."""
+    """Score the stored days start..end with `model` (a TrainedModel) and judge the scores
+    beside the rule baselines on the same rows."""
     t0, c0 = time.perf_counter(), time.process_time()
     label = label or settings.label
     label_column(label)
     version = model.meta.get("version", "?")
     train_end = model.meta.get("train_end")
     train_end_d = date.fromisoformat(train_end) if train_end else None
+    calendar = calendar_of(store)
     if train_end_d and start <= train_end_d and not allow_in_sample:
+        first_oos = next((d for d in calendar.days if d > train_end_d), "the next stored session")
         raise InSampleError(
             f"model {version} was trained on rows up to {train_end} (validation slice included): "
-            f"days {start}..{min(end, train_end_d)} are in sample. Evaluate from "
-            f"{train_end_d} on, or pass --allow-in-sample to score them marked as in sample"
+            f"days {start}..{min(end, train_end_d)} are in sample. The first out-of-sample day "
+            f"is {first_oos}: evaluate from it (--from {first_oos}), or pass --allow-in-sample "
+            "to score the earlier days marked as in sample"
         )
     # No `end` cut: the labels of the last days need the sessions after them.
-    panel = build_panel(store, settings, start=start, active_only=False)
+    panel = build_panel(store, settings, start=start, active_only=False, calendar=calendar)
     frame = panel.frame.filter(pl.col("date").is_between(start, end))
     if frame.is_empty():
         raise NotEnoughHistoryError(f"no stored rows between {start} and {end}")
     preds = model.predict(frame)
     in_sample = pl.col("date") <= pl.lit(train_end_d) if train_end_d else pl.lit(False)
-    scores = preds.with_columns(model_version=pl.lit(version), in_sample=in_sample)
+    first = calendar.latest(on_or_before=start) or start
+    market = market_of(store, settings, start=calendar.days[max(0, calendar.day_no(first) - 30)])
+    listed = store.first_trade_dates()
+    scores = flag_tradeable(
+        preds.with_columns(model_version=pl.lit(version), in_sample=in_sample),
+        market,
+        settings,
+        listed=listed,
+        sessions=calendar.days,
+    )
     labels = frame.select("date", "symbol", *LABEL_COLUMNS.values())
-    oos = scores.filter(~pl.col("in_sample")).select("date", "symbol", PRED)
-    market = market_of(store, settings, start=panel.calendar.latest(on_or_before=start) or start)
-    ric, net, gross = judge(oos, labels, market, settings=settings, label=label)
+    oos = scores.filter(~pl.col("in_sample")).select("date", "symbol", PRED, "tradeable")
+    sectors = dict(store.securities().select("symbol", "sector").drop_nulls().iter_rows())
+    ric, net, gross = judge(oos, labels, market, settings=settings, label=label, sectors=sectors)
+    base: dict[str, dict[str, Any]] = {}
+    rows = frame.join(oos.select("date", "symbol", "tradeable"), on=["date", "symbol"])
+    for name, sc in baseline_scores(rows).items():
+        sc = sc.join(oos.select("date", "symbol", "tradeable"), on=["date", "symbol"])
+        b_ric, b_net, _ = judge(sc, labels, market, settings=settings, label=label, sectors=sectors)
+        base[name] = {
+            "rank_ic": ic_summary(b_ric[label])["rank_ic"],
+            "rank_ic_tradeable": ic_summary(b_ric[f"{label} tradeable"])["rank_ic"],
+            "backtest_net": b_net.summary if b_net else None,
+        }
     info = {
         "model_version": version,
         "label": label,
@@ -190,16 +242,24 @@ def evaluate_days(
         "from": start.isoformat(),
         "to": end.isoformat(),
         "train_end": train_end,
+        "first_out_of_sample": calendar.next(train_end_d).isoformat() if train_end_d else None,
         "n_days": frame.get_column("date").n_unique(),
         "n_in_sample_days": scores.filter("in_sample").get_column("date").n_unique(),
         "n_rows": scores.height,
+        "n_tradeable_rows": int(oos.get_column("tradeable").sum()),
+        "portfolio": asdict(PortfolioConfig.from_settings(settings)),
+        "universe": {
+            "min_sessions": settings.universe_min_sessions,
+            "min_turnover": settings.universe_min_turnover,
+        },
         "seconds": round(time.perf_counter() - t0, 2),
         "cpu_seconds": round(time.process_time() - c0, 2),
     }
     out_scores = scores.select(
-        "symbol", "date", "model_version", pl.col(PRED).alias("prediction"), "in_sample"
-    )
-    return Evaluation(out_scores, labels, ric, net, gross, info)
+        "symbol", "date", "model_version", pl.col(PRED).alias("prediction"), "in_sample",
+        "tradeable",
+    )  # fmt: skip
+    return Evaluation(out_scores, labels, ric, net, gross, info, base)
 
 
 def write_trading_report(
@@ -212,13 +272,13 @@ def write_trading_report(
     from nepse.model.report import trading_figures, trading_report
 
     preds = wf_result.predictions  # date, symbol, pred_ret, y_ret (the training label)
-    scores = preds.select("date", "symbol", PRED)
+    scores = flag_tradeable(preds.select("date", "symbol", PRED), market, settings)
     labels = preds.select("date", "symbol", "y_ret")
     if scores.is_empty():
         return None
-    cfg = BacktestConfig.from_settings(settings)
+    cfg = PortfolioConfig.from_settings(settings)
     net = backtest(scores, market, config=cfg) if net is None else net
-    gross = backtest(scores, market, config=BacktestConfig(**{**cfg.__dict__, "costs": False}))
+    gross = net.gross()
     figs = trading_figures(
         net,
         gross,
@@ -230,7 +290,8 @@ def write_trading_report(
         figs,
         title=f"Walk-forward on label {settings.label} (hold {settings.label_hold}): backtest",
         note=f"Out-of-sample walk-forward {wf_result.info.get('test_start')} .. "
-        f"{wf_result.info.get('test_end')}; costs and rules of nepse/market/rules.toml.",
+        f"{wf_result.info.get('test_end')}; the portfolio layer, fills and costs of "
+        "nepse/portfolio and nepse/market/rules.toml.",
         tables={"Backtest (net)": [net.summary], "Backtest (gross)": [gross.summary]},
     )
     path = Path(path)
@@ -240,9 +301,9 @@ def write_trading_report(
 
 
 def walk_forward_backtests(wf_result: Any, market: pl.DataFrame, settings: Any) -> dict[str, Any]:
-    """The net backtest of every walk-forward model's predictions (None: a constant predictor,
-    like `zero`, picks nothing)."""
-    cfg = BacktestConfig.from_settings(settings)
+    """The net backtest of every walk-forward model's predictions on the tradeable universe
+    (None: a constant predictor, like `zero`, picks nothing)."""
+    cfg = PortfolioConfig.from_settings(settings)
     out: dict[str, Any] = {}
     frames = {"lightgbm": wf_result.predictions}
     base = wf_result.baseline_predictions
@@ -253,7 +314,7 @@ def walk_forward_backtests(wf_result: Any, market: pl.DataFrame, settings: Any) 
         if sc.get_column("pred_ret").drop_nulls().n_unique() < 2:
             out[name] = None
             continue
-        out[name] = backtest(sc, market, config=cfg)
+        out[name] = backtest(flag_tradeable(sc, market, settings), market, config=cfg)
     return out
 
 

@@ -8,7 +8,7 @@ uses, so the walk-forward metrics describe exactly what is deployed):
   (trading days). The training window is the last `train_years` (calendar) of such rows.
 - Validation: the last `valid_days` trading days of the window. The fit slice ends `horizon`
   trading days before the validation slice starts (an embargo), so no fit label reaches into
-  validation dates.
+  validation dates. (The arithmetic: `nepse.model.segments`, shared with the walk-forward.)
 - Fit on the fit slice with early stopping on the validation slice; the booster is kept at its
   best iteration.
 - Target: with `settings.label_transform == "rank"` (the default) the booster is trained on
@@ -52,9 +52,9 @@ from nepse.model.data import (
     library_versions,
     trading_days,
     training_target,
-    years_before,
 )
 from nepse.model.lgbm import MODEL_FILE, LGBModel, lgb_params, read_booster
+from nepse.model.segments import segments
 from nepse.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -163,20 +163,17 @@ def train_final(
     days = [d for d in trading_days(panel) if d <= as_of]
     if not days:
         raise NotEnoughHistoryError(f"train_final: no trading day on or before as_of={as_of}")
-    # A label at row date t is known at t + horizon trading days; keep rows known by as_of.
-    end_idx = len(days) - 1 - settings.horizon
-    if end_idx < 0:
+    if len(days) <= settings.horizon:
         raise NotEnoughHistoryError(f"train_final: fewer than horizon+1 days up to {as_of}")
-    last_row_day = days[end_idx]
-    first_day = max(days[0], years_before(days[end_idx], settings.train_years))
-    start_idx = next(i for i, d in enumerate(days) if d >= first_day)
-    valid_start = max(start_idx, end_idx - settings.valid_days + 1)
-    fit_end = valid_start - settings.horizon - 1
+    # Rows whose label is known at as_of, the last train_years of them (a rolling window).
+    seg = segments(days, len(days) - 1, settings, rolling=True)
+    start_idx, fit_end, valid_start = seg.train_start, seg.fit_end, seg.valid_start
+    last_row_day = days[seg.train_end]
     if fit_end < start_idx:
         raise NotEnoughHistoryError(
-            f"train_final: {end_idx - start_idx + 1} trading days up to {last_row_day} are too "
-            f"few for valid_days={settings.valid_days} plus a {settings.horizon}-day embargo; "
-            "load more history or lower NEPSE_VALID_DAYS"
+            f"train_final: {seg.train_end - start_idx + 1} trading days up to {last_row_day} are "
+            f"too few for valid_days={settings.valid_days} plus a {settings.horizon}-day "
+            "embargo; load more history or lower NEPSE_VALID_DAYS"
         )
     window = (
         panel.filter(

@@ -121,9 +121,10 @@ def evaluation_report(
     note = (
         f"Test days {info.get('test_start')} .. {info.get('test_end')}, {info.get('n_blocks')} "
         f"blocks retrained every {info.get('retrain_every')} trading days, seeds "
-        f"{info.get('seeds')}, embargo {info.get('horizon')} day(s). All numbers are out of "
-        "sample; baselines are scored on the same rows. Spreads are a ranking-quality measure "
-        "(NEPSE has no short selling), net assumes full daily turnover of both legs."
+        f"{info.get('seeds')}, embargo {info.get('horizon')} trading session(s). All numbers "
+        "are out of sample; baselines are scored on the same rows. Spreads are a "
+        "ranking-quality measure (NEPSE has no short selling), net assumes full daily turnover "
+        "of both legs."
     )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"

@@ -1,62 +1,45 @@
-"""Alerts as values, and the redaction of webhook URLs from HTTP logs.
+"""Alerts as values: what a run found, for which trading day and model, with its numbers.
 
-Delivery is Prefect's: tasks/alerts.py logs every alert in the run's logs and hands it to the
-notification block named by NEPSE_ALERT_BLOCK. A webhook URL is a secret: never logged.
+Delivery is Prefect's and happens outside the run: the run writes each alert to its logs and
+emits it as the Prefect event `nepse.alert.<kind>` (`nepse.app.events`); the automation
+'nepse alert' of automations.yaml routes the events to a notification block.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
-log = logging.getLogger(__name__)
-
-LEVEL_EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:"}
+KINDS = (
+    "stale-data",
+    "source",
+    "quality-gate",
+    "fallback",
+    "drift",
+    "drift-report",
+    "performance",
+    "orders",
+)
+"""Every alert kind; each is the event `nepse.alert.<kind>`."""
 
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert: a short title, a body in Slack mrkdwn, and a level (info/warning/error)."""
+    """One alert: its kind, a short title, the text people read, and what it is about."""
 
+    kind: str
     title: str
     text: str
     level: str = "warning"
+    """info, warning or error."""
+    day: date | None = None
+    """The trading day the run scored (or tried to)."""
+    model_version: str | None = None
+    numbers: dict[str, float | int | str | None] = field(default_factory=dict)
+    """The figures behind the alert (statistic, line, counts), for the event's payload."""
 
-    def payload(self) -> dict:
-        """The Slack-compatible JSON body (`text` for any receiver, `blocks` for Slack)."""
-        head = f"{LEVEL_EMOJI.get(self.level, '')} *NEPSE: {self.title}*".strip()
-        return {
-            "text": f"{head}\n{self.text}",
-            "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": self.text}},
-            ],
-        }
-
-
-class RedactFilter(logging.Filter):
-    """Replaces secret strings in log records (httpx logs every request URL at INFO)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(x in message for x in self.secrets):
-            for x in self.secrets:
-                message = message.replace(x, "**********")
-            record.msg, record.args = message, None
-        return True
-
-
-_REDACT = RedactFilter()
-
-
-def redact_in_http_logs(*secrets: str) -> None:
-    """Make sure httpx/httpcore never log `secrets` (webhook URLs, tokens)."""
-    _REDACT.secrets.update(x for x in secrets if x)
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if _REDACT not in logger.filters:
-            logger.addFilter(_REDACT)
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown alert kind {self.kind!r}; one of {KINDS}")
+        if self.level not in ("info", "warning", "error"):
+            raise ValueError(f"unknown alert level {self.level!r}")

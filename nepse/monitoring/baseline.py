@@ -1,12 +1,14 @@
-"""The drift baseline of a model: reference sessions and calibrated alarm lines, saved with it.
+"""The drift baseline of a model, and today's window judged against it.
 
 Reference = the last `reference_days` sessions of the model's training period; the calibration
 windows are every `window`-session window of the `calibration_days` sessions before the
 reference (not overlapping it), each compared with that reference exactly as today's window will
-be. Three statistics are calibrated: per-stock features (market-neutral, `comparable`), the
-market itself (`market`) and the model's predictions (their per-date shape).
-Build it from the training panel (with in-sample `pred_ret`) right after training:
-`build_baseline(panel, ...).save(model_folder)`; `load_or_none(model_folder)` reads it back.
+be. Each statistic is one `Statistic`: which distances it reads (the per-stock features made
+market-neutral, `comparable`; the market itself, `market`; the model's predictions) and how it
+reduces them to one number. The same object gives every calibration window's value
+(`build_baseline`) and today's (`check`), so a statistic is written once.
+Build it from the training panel right after training: `build_baseline(panel, ...).save(folder)`;
+`load_or_none(folder)` reads it back; `check(baseline, window)` is the day's `DriftSummary`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import io
 import json
 import logging
 import math
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,18 +29,18 @@ import polars as pl
 from nepse.errors import NotEnoughHistoryError
 from nepse.model import files
 from nepse.monitoring.calibrated import (
-    Alarm,
     Calibration,
     Reference,
     Sessions,
     calibration_of,
     column_scales,
-    distance_matrix,
     judge,
     window_statistic,
     worst_column,
 )
 from nepse.monitoring.comparable import PREDICTION, drift_columns, to_comparable
+from nepse.monitoring.drift import PREDICTIONS, ColumnDrift, DriftSummary
+from nepse.monitoring.files import write_parquet_atomic, write_text_atomic
 from nepse.monitoring.market import MARKET_COLUMNS, market_sessions
 
 BASELINE_FILE = "drift_baseline.json"
@@ -44,14 +48,44 @@ REFERENCE_FILE = "drift_reference.parquet"
 MARKET_FILE = "drift_market.parquet"
 BASELINE_FILES = (BASELINE_FILE, REFERENCE_FILE, MARKET_FILE)
 
-FEATURES, WORST, MARKET, PREDICTIONS = (
-    "feature drift",
-    "worst feature",
-    "market drift",
-    "prediction drift",
-)
+FEATURES, WORST, MARKET = "feature drift", "worst feature", "market drift"
+FEATURE_SOURCE, MARKET_SOURCE, PREDICTION_SOURCE = "features", "market", "prediction"
 
 log = logging.getLogger(__name__)
+
+Distances = Mapping[str, Mapping[str, float]]
+"""A window's distances from the reference: {source: {column: distance}}."""
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A drift statistic: the distances it reads (`source`) reduced to one number."""
+
+    name: str
+    source: str
+    reduce: Callable[[Mapping[str, float], Mapping[str, float]], float]
+    """(the source's distances, each feature's typical distance) -> the statistic."""
+
+    def of(self, distances: Distances, scales: Mapping[str, float]) -> float:
+        """The statistic of one window."""
+        return self.reduce(distances[self.source], scales)
+
+
+def _mean(distances: Mapping[str, float], scales: Mapping[str, float]) -> float:
+    return window_statistic(distances)
+
+
+def _prediction(distances: Mapping[str, float], scales: Mapping[str, float]) -> float:
+    return distances.get(PREDICTION, math.nan)
+
+
+STATISTICS = (
+    Statistic(FEATURES, FEATURE_SOURCE, _mean),
+    Statistic(WORST, FEATURE_SOURCE, worst_column),
+    Statistic(MARKET, MARKET_SOURCE, _mean),
+    Statistic(PREDICTIONS, PREDICTION_SOURCE, _prediction),
+)
+"""Every drift statistic, in the order the verdict lists them."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +102,12 @@ class DriftBaseline:
     reference_end: date
 
     def save(self, folder: Path) -> Path:
-        """Write drift_baseline.json and the two reference parquet files into `folder`."""
+        """Write the two reference parquet files, then drift_baseline.json, into `folder`; each
+        file atomically (a failed write leaves the previous one, and the JSON, which makes the
+        baseline visible to `load_or_none`, is written last)."""
         folder.mkdir(parents=True, exist_ok=True)
-        self.reference.write_parquet(folder / REFERENCE_FILE)
-        self.market.write_parquet(folder / MARKET_FILE)
+        write_parquet_atomic(self.reference, folder / REFERENCE_FILE)
+        write_parquet_atomic(self.market, folder / MARKET_FILE)
         meta = {
             "columns": self.columns,
             "window": self.window,
@@ -80,8 +116,7 @@ class DriftBaseline:
             "reference_end": self.reference_end.isoformat(),
             "calibrations": {k: c.to_dict() for k, c in self.calibrations.items()},
         }
-        path = folder / BASELINE_FILE
-        path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        path = write_text_atomic(folder / BASELINE_FILE, json.dumps(meta, indent=1))
         # Every alarm line comes from these files: they are sealed with the model's.
         if (folder / files.MANIFEST_FILE).is_file():
             files.add_to_manifest(folder, list(BASELINE_FILES))
@@ -143,10 +178,13 @@ def build_baseline(
     calibration_days: int = 250,
     quantile: float = 0.995,
 ) -> DriftBaseline:
-    """Reference and calibration from a training panel (features, optionally in-sample pred_ret)."""
+    """Reference and calibration from a training panel (features, optionally out-of-sample
+    pred_ret: `nepse.monitoring.daily_drift.sessions_of`)."""
     columns = drift_columns(features, categorical)
+    cols = list(columns)
     comp = to_comparable(panel, columns)
-    sessions = Sessions(comp, list(columns))
+    with_predictions = PREDICTION in comp.columns
+    sessions = Sessions(comp, [*cols, *([PREDICTION] if with_predictions else [])])
     n = len(sessions.days)
     ref_first = n - reference_days
     first_end = max(window - 1, ref_first - calibration_days)
@@ -157,43 +195,35 @@ def build_baseline(
         )
     ends = list(range(first_end, ref_first))
     end_days = [sessions.days[e] for e in ends]
-    ref_frame = comp.filter(pl.col("date") >= sessions.days[ref_first])
-    cols = list(columns)
-    matrix = distance_matrix(sessions, Reference.of(ref_frame, cols), window=window, ends=ends)
-    scales = column_scales(matrix, cols)
-    with np.errstate(all="ignore"):
-        means = np.nanmean(matrix, axis=1)
-    worst = [worst_column(dict(zip(cols, row, strict=True)), scales) for row in matrix]
-    calibrated = [FEATURES, WORST, MARKET, *([PREDICTIONS] if PREDICTION in comp.columns else [])]
-    kw = {"quantile": per_statistic(quantile, len(calibrated)), "window": window}
-    cals = {
-        FEATURES: calibration_of(FEATURES, end_days, means.tolist(), **kw),
-        WORST: calibration_of(WORST, end_days, worst, **kw),
-    }
-    if PREDICTION in comp.columns:
-        pred = distance_matrix(
-            Sessions(comp, [PREDICTION]),
-            Reference.of(ref_frame, [PREDICTION]),
-            window=window,
-            ends=ends,
-        )
-        cals[PREDICTIONS] = calibration_of(PREDICTIONS, end_days, pred[:, 0].tolist(), **kw)
+    reference = comp.filter(pl.col("date") >= sessions.days[ref_first])
     market = market_sessions(panel)
     m_cols = [c for c in MARKET_COLUMNS if market.get_column(c).null_count() < market.height]
     market = market.select("date", *m_cols)
-    m_ref = market.filter(pl.col("date") >= sessions.days[ref_first])
+    m_reference = market.filter(pl.col("date") >= sessions.days[ref_first])
     m_sessions = Sessions(market, m_cols)
-    m_ends = [m_sessions.days.index(d) for d in end_days]
-    m_matrix = distance_matrix(m_sessions, Reference.of(m_ref, m_cols), window=window, ends=m_ends)
-    with np.errstate(all="ignore"):
-        m_means = np.nanmean(m_matrix, axis=1)
-    cals[MARKET] = calibration_of(MARKET, end_days, m_means.tolist(), **kw)
-    reference = comp.filter(pl.col("date") >= sessions.days[ref_first])
+    m_index = {d: i for i, d in enumerate(m_sessions.days)}
+    refs = _references(reference, cols, m_reference, m_cols, with_predictions=with_predictions)
+    windows = [
+        _distances(
+            refs,
+            features=sessions.window(e, window),
+            market=m_sessions.window(m_index[d], window),
+        )
+        for e, d in zip(ends, end_days, strict=True)
+    ]
+    matrix = np.array([[w[FEATURE_SOURCE][c] for c in cols] for w in windows])
+    scales = column_scales(matrix, cols)
+    statistics = [s for s in STATISTICS if s.source in refs]
+    kw = {"quantile": per_statistic(quantile, len(statistics)), "window": window}
+    cals = {
+        s.name: calibration_of(s.name, end_days, [s.of(w, scales) for w in windows], **kw)
+        for s in statistics
+    }
     return DriftBaseline(
         columns=columns,
         window=window,
         reference=reference,
-        market=m_ref,
+        market=m_reference,
         calibrations=cals,
         scales=scales,
         reference_start=sessions.days[ref_first],
@@ -201,29 +231,34 @@ def build_baseline(
     )
 
 
-@dataclass(frozen=True)
-class DriftVerdict:
-    """Today's calibrated drift: one alarm per statistic, and the per-column distances."""
+def _references(
+    reference: pl.DataFrame,
+    cols: list[str],
+    market: pl.DataFrame,
+    m_cols: list[str],
+    *,
+    with_predictions: bool,
+) -> dict[str, Reference]:
+    """The reference of each source (the predictions' only when they are judged)."""
+    refs = {
+        FEATURE_SOURCE: Reference.of(reference, cols),
+        MARKET_SOURCE: Reference.of(market, m_cols),
+    }
+    if with_predictions:
+        refs[PREDICTION_SOURCE] = Reference.of(reference, [PREDICTION])
+    return refs
 
-    start: date
-    end: date
-    alarms: tuple[Alarm, ...]
-    distances: dict[str, float]
-    market_distances: dict[str, float]
 
-    @property
-    def alarmed(self) -> bool:
-        """True when any statistic is beyond its alarm line."""
-        return any(a.alarm for a in self.alarms)
-
-    def alarm(self, name: str) -> Alarm | None:
-        """The verdict of one statistic (None when it was not computed)."""
-        return next((a for a in self.alarms if a.name == name), None)
-
-    def top_columns(self, k: int) -> list[str]:
-        """The `k` feature columns farthest from the reference."""
-        ranked = [c for c, d in self.distances.items() if not math.isnan(d)]
-        return sorted(ranked, key=lambda c: -self.distances[c])[:k]
+def _distances(
+    refs: Mapping[str, Reference],
+    *,
+    features: Mapping[str, np.ndarray],
+    market: Mapping[str, np.ndarray],
+) -> dict[str, dict[str, float]]:
+    """A window's distances from the reference, by source (`features` holds the predictions
+    too when they are judged)."""
+    window = {FEATURE_SOURCE: features, MARKET_SOURCE: market, PREDICTION_SOURCE: features}
+    return {source: ref.distances(window[source]) for source, ref in refs.items()}
 
 
 def _predicted_on_every_session(current: pl.DataFrame) -> bool:
@@ -247,30 +282,44 @@ def _predicted_on_every_session(current: pl.DataFrame) -> bool:
     return predicted == sessions
 
 
-def check(baseline: DriftBaseline, current: pl.DataFrame) -> DriftVerdict:
+def column_lines(baseline: DriftBaseline) -> dict[str, float]:
+    """Each feature's own alarm line: the worst-feature line in units of its typical distance.
+
+    The worst-feature statistic alarms when some feature's distance, divided by its typical
+    distance, is beyond the statistic's line; so a feature is beyond its own line exactly when
+    it makes that statistic alarm (features without a typical distance have no line)."""
+    line = baseline.calibrations[WORST].threshold
+    return {c: line * scale for c, scale in baseline.scales.items()}
+
+
+def check(baseline: DriftBaseline, current: pl.DataFrame) -> DriftSummary:
     """Judge the window `current` (per-stock rows of the last N sessions, pred_ret optional)."""
+    start = time.perf_counter()
     comp = to_comparable(current, baseline.columns)
     cols = list(baseline.columns)
-    dists = Reference.of(baseline.reference, cols).distances(
-        {c: comp.get_column(c).to_numpy() for c in cols}
-    )
-    values = {FEATURES: window_statistic(dists), WORST: worst_column(dists, baseline.scales)}
-    if PREDICTIONS in baseline.calibrations and _predicted_on_every_session(current):
-        ref = Reference.of(baseline.reference, [PREDICTION])
-        values[PREDICTIONS] = ref.distances({PREDICTION: comp.get_column(PREDICTION).to_numpy()})[
-            PREDICTION
-        ]
-    market = market_sessions(current)
     m_cols = [c for c in MARKET_COLUMNS if c in baseline.market.columns]  # what was calibrated
-    m_dists = Reference.of(baseline.market, m_cols).distances(
-        {c: market.get_column(c).to_numpy() for c in m_cols}
+    market = market_sessions(current)
+    judged = PREDICTIONS in baseline.calibrations and _predicted_on_every_session(current)
+    refs = _references(baseline.reference, cols, baseline.market, m_cols, with_predictions=judged)
+    tested = [*cols, *([PREDICTION] if judged else [])]
+    dists = _distances(
+        refs,
+        features={c: comp.get_column(c).cast(pl.Float64).to_numpy() for c in tested},
+        market={c: market.get_column(c).cast(pl.Float64).to_numpy() for c in m_cols},
     )
-    values[MARKET] = window_statistic(m_dists)
-    alarms = tuple(judge(v, baseline.calibrations[k]) for k, v in values.items())
-    return DriftVerdict(
+    alarms = tuple(
+        judge(s.of(dists, baseline.scales), baseline.calibrations[s.name])
+        for s in STATISTICS
+        if s.name in baseline.calibrations and s.source in refs
+    )
+    lines = column_lines(baseline)
+    summary = DriftSummary(
         start=current.get_column("date").min(),
         end=current.get_column("date").max(),
         alarms=alarms,
-        distances=dists,
-        market_distances=m_dists,
+        columns=tuple(ColumnDrift(c, d, lines.get(c)) for c, d in dists[FEATURE_SOURCE].items()),
+        market=dict(dists[MARKET_SOURCE]),
+        seconds=time.perf_counter() - start,
     )
+    log.info("%s (%.3f s)", summary.describe(), summary.seconds)
+    return summary

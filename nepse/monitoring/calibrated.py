@@ -3,9 +3,9 @@
 The per-column distance is Evidently's `wasserstein` method (first Wasserstein distance normed by
 the reference's standard deviation, floored at 0.001), computed here with NumPy so that the same
 statistic can be evaluated over hundreds of historical windows in seconds; a test checks it
-equals Evidently's score. The window statistic is the mean distance over the tested columns.
-The alarm line is a quantile (default the 99th) of that statistic over every window of the
-calibration period, each compared with the same reference as today's window.
+equals Evidently's score. The alarm line is a high quantile of the statistic over every window
+of the calibration period, each compared with the same reference as today's window
+(`nepse.monitoring.baseline` defines the statistics).
 """
 
 from __future__ import annotations
@@ -58,6 +58,12 @@ def normed_wasserstein(
     return float(np.sum(np.abs(f_ref - f_cur) * deltas)) / max(std, STD_FLOOR)
 
 
+def reference_rows(frame: pl.DataFrame, max_rows: int = MAX_REFERENCE_ROWS) -> pl.DataFrame:
+    """The reference rows a distance is computed on: all, or a seeded sample of `max_rows`
+    (Evidently's page is given the same rows, so its scores equal these)."""
+    return frame.sample(max_rows, seed=0) if frame.height > max_rows else frame
+
+
 @dataclass(frozen=True)
 class Reference:
     """Sorted finite reference values per column (and their standard deviations)."""
@@ -70,8 +76,7 @@ class Reference:
         cls, frame: pl.DataFrame, columns: Sequence[str], *, max_rows: int = MAX_REFERENCE_ROWS
     ) -> Reference:
         """The reference of `columns` in `frame` (non-finite values dropped, seeded sample)."""
-        if frame.height > max_rows:
-            frame = frame.sample(max_rows, seed=0)
+        frame = reference_rows(frame, max_rows)
         values = {}
         for c in columns:
             x = frame.get_column(c).cast(pl.Float64).to_numpy()
@@ -162,6 +167,21 @@ class Alarm:
         """JSON-ready dict."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alarm:
+        """Inverse of `to_dict` (a stored NaN comes back as None from JSON: NaN again)."""
+        values = {k: math.nan if data[k] is None else float(data[k]) for k in _FLOATS}
+        return cls(
+            name=data["name"],
+            n_history=int(data["n_history"]),
+            alarm=bool(data["alarm"]),
+            higher_is_worse=bool(data.get("higher_is_worse", True)),
+            **values,
+        )
+
+
+_FLOATS = ("value", "threshold", "quantile", "position")
+
 
 def judge(value: float, calibration: Calibration, *, higher_is_worse: bool = True) -> Alarm:
     """Alarm when `value` is beyond the calibration's quantile (above, or below for a floor)."""
@@ -203,18 +223,6 @@ class Sessions:
         """Sessions first..last (inclusive) as a frame of the tested columns."""
         lo, hi = self._starts[first], self._starts[last + 1]
         return pl.DataFrame({c: a[lo:hi] for c, a in self._arrays.items()})
-
-
-def distance_matrix(
-    sessions: Sessions, reference: Reference, *, window: int, ends: Sequence[int]
-) -> np.ndarray:
-    """Distances (one row per window ending at each of `ends`, one column per reference column)."""
-    cols = list(reference.values)
-    out = np.empty((len(ends), len(cols)))
-    for i, e in enumerate(ends):
-        d = reference.distances(sessions.window(e, window))
-        out[i] = [d[c] for c in cols]
-    return out
 
 
 def worst_column(distances: dict[str, float], scales: dict[str, float]) -> float:

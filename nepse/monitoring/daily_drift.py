@@ -1,35 +1,22 @@
-"""The daily drift step: the model's baseline, today's calibrated verdict, Evidently's page.
+"""The model's drift baseline, as the training run saves it and the daily run reads it.
 
 `baseline_for` reads the drift baseline saved with the model (built at training from the
 walk-forward's out-of-sample predictions, `sessions_of`) or, for a model trained before baselines
 existed, derives it reproducibly from the stored prices of the model's training period, without
 predictions (only in-sample ones exist for it), and saves it into the model folder once.
-`calibrated_drift` judges the last N sessions. Evidently's page of the day (the columns farthest
-from the reference, plus the prediction, with the verdict on top) and its workspace run are
-rendered apart: `nepse.monitoring.side`.
+`nepse.monitoring.baseline.check` then judges the last N sessions against it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from nepse.monitoring.baseline import (
-    FEATURES,
-    PREDICTIONS,
-    DriftBaseline,
-    DriftVerdict,
-    build_baseline,
-    check,
-    load_or_none,
-)
-from nepse.monitoring.drift import ColumnDrift, DriftSummary
-from nepse.monitoring.workspace import COLUMN_LINE
+from nepse.monitoring.baseline import DriftBaseline, build_baseline, load_or_none
 from nepse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -85,48 +72,3 @@ def sessions_of(
         return frame.join(preds, on=["symbol", "date"], how="left")
 
     return sessions
-
-
-def calibrated_drift(
-    baseline: DriftBaseline,
-    current: pl.DataFrame,
-    *,
-    out_html: Path,
-) -> tuple[DriftSummary, DriftVerdict]:
-    """Judge the window `current` against the baseline: the day's summary (its page will be at
-    `out_html`) and the verdict the page is drawn from. No Evidently here: its page is rendered
-    apart (`nepse.monitoring.side_serve.drift_page`, by the side process or the Evidently
-    service in a daily run)."""
-    start = time.perf_counter()
-    verdict = check(baseline, current)
-    columns = [
-        ColumnDrift(c, "wasserstein", d, COLUMN_LINE, d >= COLUMN_LINE)
-        for c, d in verdict.distances.items()
-    ]
-    pred = verdict.alarm(PREDICTIONS)
-    n_drifted = sum(c.drifted for c in columns)
-    summary = DriftSummary(
-        share_drifted=n_drifted / len(columns) if columns else 0.0,
-        n_drifted=n_drifted,
-        n_columns=len(columns),
-        dataset_drift=verdict.alarmed,
-        columns=columns,
-        prediction_drift=(
-            None
-            if pred is None
-            else ColumnDrift("pred_ret", "calibrated", pred.value, pred.threshold, pred.alarm)
-        ),
-        html_path=out_html,
-        seconds=time.perf_counter() - start,
-        alarms=verdict.alarms,
-    )
-    log.info(
-        "drift %s..%s: %s; verdict %.3fs",
-        verdict.start,
-        verdict.end,
-        "; ".join(a.describe() for a in verdict.alarms)
-        if verdict.alarm(FEATURES)
-        else "no statistic",
-        summary.seconds,
-    )
-    return summary, verdict

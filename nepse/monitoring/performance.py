@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -82,6 +83,21 @@ def _pooled_rmse(window: list[tuple]) -> float | None:
     return math.sqrt(sum(n * r * r for r, n in pairs) / sum(n for _, n in pairs))
 
 
+RMSE_REFERENCE = "walk-forward out-of-sample RMSE"
+"""What the realised RMSE is compared with: the champion's RMSE over its walk-forward test days
+(the `rmse` of the LightGBM row of its walk-forward summary, as the registry and the model card
+show it), on the label it was trained on, the same label its realised RMSE is computed on."""
+
+
+def reference_rmse(walk_forward_summary: dict[str, Any] | None) -> float | None:
+    """The model's walk-forward out-of-sample RMSE from its summary row (registry `metrics`)."""
+    summary = walk_forward_summary or {}
+    if isinstance(summary, str):  # a registry row's metrics read back as JSON text
+        summary = json.loads(summary)
+    value = summary.get("rmse")
+    return float(value) if value is not None and not math.isnan(value) else None
+
+
 @dataclass(frozen=True)
 class MonitorVerdict:
     """Realised performance after an evaluation: the latest day and its alerts (none = healthy)."""
@@ -89,16 +105,19 @@ class MonitorVerdict:
     date: date | None
     rolling_rank_ic: float | None
     rolling_rmse: float | None
-    training_rmse: float | None
+    walk_forward_rmse: float | None
+    """The scoring model's walk-forward out-of-sample RMSE (`RMSE_REFERENCE`)."""
     alerts: tuple[str, ...]
     evaluated: int = 0
     """Prediction days newly evaluated by this run."""
     evaluated_days: int = 0
-    """Prediction days evaluated so far."""
+    """Out-of-sample prediction days evaluated so far."""
     latest: dict[str, Any] | None = None
     """The newest out-of-sample performance_daily row (date, ic, rank_ic, rmse, rolling)."""
     rank_ic_alarm: Alarm | None = None
     """The rolling Rank IC against its walk-forward distribution (None: not calibrated)."""
+    numbers: dict[str, float | int | None] = field(default_factory=dict)
+    """The figures the rules judged (for the alert events' payload)."""
 
 
 def check_performance(
@@ -106,38 +125,60 @@ def check_performance(
     *,
     min_rolling_rank_ic: float,
     rmse_ratio: float,
-    training_rmse: float | None,
+    walk_forward_rmse: float | None,
+    rmse_min_days: int,
+    label: str | None = None,
     min_days: int = ROLLING_DAYS,
     evaluated_days: int = 0,
     evaluated: int = 0,
     rank_ic_calibration: Calibration | None = None,
 ) -> MonitorVerdict:
-    """Alert rules: rolling Rank IC below the floor, or rolling RMSE > ratio x training RMSE.
+    """Alert rules: rolling Rank IC below the floor, or rolling RMSE > ratio x the model's
+    walk-forward out-of-sample RMSE on the same label (`label`, its words, named in the text).
 
-    The Rank IC rule waits for `min_days` evaluated days (a 3-day mean is noise); the RMSE rule
-    (the original design's 1.5x rule) applies from the first day.
+    The Rank IC rules wait for `min_days` evaluated out-of-sample days (a 3-day mean is noise);
+    the RMSE rule for `rmse_min_days` (a day's pooled RMSE is one market day's dispersion:
+    bench/rmse_alert_days.py measures how often few days exceed the ratio on a model that is
+    no worse than in its walk-forward).
     """
     if not latest:
-        return MonitorVerdict(None, None, None, training_rmse, (), evaluated, evaluated_days)
+        return MonitorVerdict(None, None, None, walk_forward_rmse, (), evaluated, evaluated_days)
     alerts = []
     ric, rmse = latest.get("rolling_rank_ic"), latest.get("rolling_rmse")
+    window = min(evaluated_days, ROLLING_DAYS)
     if ric is not None and evaluated_days >= min_days and ric < min_rolling_rank_ic:
         alerts.append(
-            f"20-day rolling Rank IC {ric:.4f} is below the floor {min_rolling_rank_ic:.4f}"
+            f"{window}-day rolling Rank IC {ric:.4f} is below the floor {min_rolling_rank_ic:.4f}"
         )
-    if rmse is not None and training_rmse and rmse > rmse_ratio * training_rmse:
+    if (
+        rmse is not None
+        and walk_forward_rmse
+        and evaluated_days >= rmse_min_days
+        and rmse > rmse_ratio * walk_forward_rmse
+    ):
+        on = f" (the same label: the return of {label})" if label else ""
         alerts.append(
-            f"20-day rolling RMSE {rmse:.5f} exceeds {rmse_ratio:g} x the training RMSE "
-            f"{training_rmse:.5f} (= {rmse_ratio * training_rmse:.5f})"
+            f"realised RMSE {rmse:.5f} over the last {window} out-of-sample days exceeds "
+            f"{rmse_ratio:g} x the model's {RMSE_REFERENCE} {walk_forward_rmse:.5f} "
+            f"(= {rmse_ratio * walk_forward_rmse:.5f}){on}"
         )
+    numbers = {
+        "rolling_rank_ic": ric,
+        "rolling_rmse": rmse,
+        "walk_forward_rmse": walk_forward_rmse,
+        "rmse_alert_ratio": rmse_ratio,
+        "evaluated_days": evaluated_days,
+        "window_days": window,
+    }
     return MonitorVerdict(
         latest.get("date"),
         ric,
         rmse,
-        training_rmse,
+        walk_forward_rmse,
         tuple(alerts),
         evaluated,
         evaluated_days,
         latest,
         judge_rank_ic(ric if evaluated_days >= min_days else None, rank_ic_calibration),
+        numbers,
     )

@@ -6,6 +6,7 @@ folder can be opened from disk, served by `serve`, or published as a CI artifact
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
@@ -13,7 +14,7 @@ import logging
 import math
 import os
 from datetime import date as Date
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +25,7 @@ import polars as pl
 
 from nepse.errors import DataQualityError
 from nepse.monitoring.calibrated import ordinal
+from nepse.monitoring.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,42 @@ def drift_report_relpath(date: Date | str, model_version: str) -> str:
 def drift_report_path(data_dir: Path, date: Date | str, model_version: str) -> Path:
     """Where the daily flow writes a day's drift report (under `<data_dir>/reports`)."""
     return Path(data_dir) / REPORTS_DIR / drift_report_relpath(date, model_version)
+
+
+def index_path(data_dir: Path) -> Path:
+    """The report index: `<data_dir>/reports/index.html`."""
+    return Path(data_dir) / REPORTS_DIR / "index.html"
+
+
+def prune_pages(data_dir: Path, day: Date, keep_days: int) -> int:
+    """Delete the drift pages of days more than `keep_days` before `day` (0: keep all), and
+    their day folders once empty; returns how many pages were deleted."""
+    if keep_days <= 0:
+        return 0
+    cutoff = day - timedelta(days=keep_days)
+    removed = 0
+    for folder in sorted((Path(data_dir) / REPORTS_DIR).glob("[0-9][0-9][0-9][0-9]-*-*")):
+        try:
+            old = folder.is_dir() and Date.fromisoformat(folder.name) < cutoff
+        except ValueError:
+            continue  # not a day's folder
+        if not old:
+            continue
+        for page in folder.glob("drift-*.html"):
+            page.unlink(missing_ok=True)
+            removed += 1
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: anything else there is not ours to delete
+    return removed
+
+
+def expired(date: Date | str, newest: Date | str, keep_days: int) -> bool:
+    """Is the page of `date` past the retention, counted from the newest report `newest`?"""
+    if keep_days <= 0:
+        return False
+    return Date.fromisoformat(_iso(date)) < Date.fromisoformat(_iso(newest)) - timedelta(
+        days=keep_days
+    )
 
 
 def _iso(value: Date | str) -> str:
@@ -87,18 +125,25 @@ _LEGEND = """
         and the market itself (mean move, dispersion, breadth, limit moves, sector spread) on
         its own.</li>
     <li><strong>Calibrated drift</strong>: each statistic (Evidently's normed Wasserstein
-        distance, averaged; the worst feature; the market; the predictions) is judged against
-        its own history over the training period: the alarm line is its 99.5th percentile
+        distance, averaged over the features; the worst feature in units of its typical
+        distance; the market; the predictions) is judged against its own history over the
+        training period: the alarm line is a high percentile of it
         (<code>NEPSE_DRIFT_ALARM_QUANTILE</code>). <strong>Drift alarm</strong> is <em>yes</em>
-        when any statistic is beyond its line. <strong>Drifted share</strong> counts features
-        beyond Evidently's fixed 0.1 line, for reference only.</li>
-    <li>Open a report and sort its table by drift score to see which features moved; expand a
-        row to compare the two distributions. A column that is entirely empty on the day is
-        counted as drifted here; Evidently's page leaves it out, as it cannot test it.</li>
-    <li>The model's predictions get their own test (prediction drift), against its
-        training-time predictions.</li>
+        when any statistic is beyond its line. <strong>Features beyond their line</strong>
+        counts the features whose own line (the worst-feature line in units of the feature's
+        typical distance) is crossed: they are the ones that make the worst-feature statistic
+        alarm.</li>
+    <li>The report is Evidently's page of the day: its Tests tab is the same verdict (each
+        statistic tested against its line, each feature shown against its own line, the
+        predictions against theirs); a failed test is an alarm. It shows the features nearest
+        their lines (<code>NEPSE_DRIFT_REPORT_COLUMNS</code>); expand one to compare the two
+        distributions. Pages older than <code>NEPSE_REPORT_RETENTION_DAYS</code> are
+        deleted; their row stays here.</li>
+    <li>The model's predictions get their own test (prediction drift), against the
+        walk-forward's out-of-sample predictions over the reference sessions.</li>
     <li><strong>Rank IC</strong> is the realised Spearman correlation between that day's
-        predictions and the next-day returns; it appears once the returns are known. Drift
+        predictions and the returns they predict (the label above); it appears once those
+        returns are known. Drift
         matters most when it comes with a falling Rank IC. Days inside the scoring model's
         training window are marked <em>in-sample</em> and have no Rank IC here.</li>
   </ul>
@@ -123,12 +168,14 @@ def _rows(rows: list[dict[str, Any]] | pl.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def _row_html(record: dict[str, Any], reports_dir: Path) -> str:
+def _row_html(record: dict[str, Any], reports_dir: Path, removed: bool) -> str:
     esc = html.escape
     rel = drift_report_relpath(record["date"], record["model_version"])
     href = quote(rel)
     if (reports_dir / rel).is_file():
         link = f'<a href="{esc(href)}">drift report</a>'
+    elif removed:
+        link = '<span class="muted">deleted (NEPSE_REPORT_RETENTION_DAYS)</span>'
     else:
         link = '<span class="muted">report missing</span>'
     share = _number(record.get("share_drifted"))
@@ -172,12 +219,25 @@ def _verdict_html(alarms: Any) -> str:
     return "<br>".join(parts)
 
 
-def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Path:
-    """Write `<data_dir>/reports/index.html`: one row per (day, model version), newest first."""
+def build_index(
+    data_dir: Path,
+    rows: list[dict[str, Any]] | pl.DataFrame,
+    keep_days: int = 0,
+    *,
+    extra_html: str = "",
+    predicted: str = "",
+) -> Path:
+    """Write `<data_dir>/reports/index.html` atomically: one row per (day, model version),
+    newest first; pages past `keep_days` (NEPSE_REPORT_RETENTION_DAYS) are said deleted.
+    `extra_html` (the paper portfolio's section) goes above the drift table; `predicted` says
+    what the predictions are (`nepse.features.labels.predicted_return_text`)."""
     reports_dir = Path(data_dir) / REPORTS_DIR
     reports_dir.mkdir(parents=True, exist_ok=True)
     records = _rows(rows)
-    body = "\n".join(_row_html(r, reports_dir) for r in records) or (
+    newest = records[0]["date"] if records else None
+    body = "\n".join(
+        _row_html(r, reports_dir, expired(r["date"], newest, keep_days)) for r in records
+    ) or (
         '<tr><td colspan="7" class="muted">No drift reports yet: they appear after the first '
         "daily run.</td></tr>"
     )
@@ -191,10 +251,13 @@ def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Pa
 </head>
 <body>
 <h1>Drift reports</h1>
-<p class="sub">NEPSE next-day return model — {len(records)} report(s), newest first.</p>
+<p class="sub">NEPSE prediction service — {len(records)} report(s), newest first.
+{html.escape(predicted.replace("`", ""), quote=False)}</p>
+{extra_html}
 <table id="reports">
 <thead><tr><th>Date</th><th>Model version</th>
-<th>Calibrated drift (today / alarm line, percentile of history)</th><th>Drifted share</th>
+<th>Calibrated drift (today / alarm line, percentile of history)</th>
+<th>Features beyond their line</th>
 <th>Drift alarm</th><th>Rank IC (out of sample)</th><th>Report</th></tr></thead>
 <tbody>
 {body}
@@ -204,8 +267,7 @@ def build_index(data_dir: Path, rows: list[dict[str, Any]] | pl.DataFrame) -> Pa
 </body>
 </html>
 """
-    path = reports_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
+    path = write_text_atomic(index_path(data_dir), page)
     log.info("report index: %d row(s) -> %s", len(records), path)
     return path
 

@@ -1,10 +1,11 @@
 """Stale feeds and wrong days: what the calendar expects to be stored, given the clock.
 
 `expected_session` is the latest session that should have closed (and been published) by `now`:
-walk forward from the newest stored day by the weekdays traded recently (NEPSE's trading week
-changed from Sunday-Thursday to Monday-Friday in 2026, so no fixed weekday rule is right), and
-keep the last one whose close plus the publication grace has passed. Holidays past the stored
-data are unknown: a public holiday looks like a missed session (the alert says so).
+walk forward from the newest stored day through the days whose weekday is in the trading week
+in force then (`may_trade`, from the dated market rules: NEPSE's week changed several times), and
+keep the last one whose session close (from the rules) plus the publication grace has passed.
+Holidays past the stored data are unknown: a public holiday looks like a missed session (the
+alert says so).
 `check_as_of` tells a requested day that cannot be scored (a weekday NEPSE does not trade, a
 future day, a past weekday without stored prices) from one that can. Pure: the caller passes
 the clock and the calendar.
@@ -16,12 +17,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from nepse.calendar import MARKET_CLOSE, TradingCalendar
+from nepse.calendar import TradingCalendar, market_close, may_trade
 
 
 def _published(day: date, now: datetime, tz: str, grace_minutes: int) -> bool:
-    close = datetime.combine(day, MARKET_CLOSE, tzinfo=ZoneInfo(tz))
-    return now.astimezone(ZoneInfo(tz)) >= close + timedelta(minutes=grace_minutes)
+    return now >= market_close(day, timezone=tz) + timedelta(minutes=grace_minutes)
 
 
 def expected_session(
@@ -30,16 +30,14 @@ def expected_session(
     now: datetime,
     tz: str = "Asia/Kathmandu",
     grace_minutes: int = 60,
-    weekdays: frozenset[int] | None = None,
 ) -> date | None:
     """The latest session that should be stored by `now` (None when the calendar is empty)."""
     if not len(calendar):
         return None
-    traded = weekdays if weekdays is not None else calendar.recent_weekdays()
     expected = calendar.days[-1]
     day = expected + timedelta(days=1)
     while day <= now.astimezone(ZoneInfo(tz)).date():
-        if day.weekday() in traded and _published(day, now, tz, grace_minutes):
+        if may_trade(day) and _published(day, now, tz, grace_minutes):
             expected = day
         day += timedelta(days=1)
     return expected
@@ -75,19 +73,15 @@ def check_staleness(
     now: datetime,
     tz: str = "Asia/Kathmandu",
     grace_minutes: int = 60,
-    weekdays: frozenset[int] | None = None,
 ) -> Staleness:
     """How far the stored data is behind the sessions the calendar expects by `now`."""
     newest = calendar.latest()
-    expected = expected_session(
-        calendar, now=now, tz=tz, grace_minutes=grace_minutes, weekdays=weekdays
-    )
+    expected = expected_session(calendar, now=now, tz=tz, grace_minutes=grace_minutes)
     missed = 0
     if newest is not None and expected is not None and expected > newest:
-        traded = weekdays if weekdays is not None else calendar.recent_weekdays()
         day = newest + timedelta(days=1)
         while day <= expected:
-            missed += day.weekday() in traded
+            missed += may_trade(day)
             day += timedelta(days=1)
     return Staleness(newest=newest, expected=expected, missed_sessions=missed)
 
@@ -101,9 +95,7 @@ class DayCheck:
     reason: str
 
 
-def check_as_of(
-    as_of: date, calendar: TradingCalendar, *, today: date, weekdays: frozenset[int] | None = None
-) -> DayCheck:
+def check_as_of(as_of: date, calendar: TradingCalendar, *, today: date) -> DayCheck:
     """An `as_of` can be scored only when its prices are stored; anything else says why not."""
     if as_of in calendar:
         return DayCheck(as_of, True, f"{as_of} is a stored trading day")
@@ -111,17 +103,13 @@ def check_as_of(
         return DayCheck(
             as_of, False, f"{as_of} is in the future (today is {today}): nothing scored"
         )
-    traded = (
-        weekdays
-        if weekdays is not None
-        else (calendar.recent_weekdays() if len(calendar) else frozenset())
-    )
+    traded = may_trade(as_of)
     name = as_of.strftime("%A")
     inside = bool(calendar.days) and as_of < calendar.days[-1]
-    if inside or as_of.weekday() not in traded:
+    if inside or not traded:
         why = (
             f"{as_of} ({name}) is not a trading day: no prices are stored for it"
-            if as_of.weekday() in traded
+            if traded
             else f"{as_of} is a {name}, a day NEPSE does not trade"
         )
         return DayCheck(as_of, False, f"{why}; nothing scored, no predictions replaced")

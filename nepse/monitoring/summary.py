@@ -28,7 +28,6 @@ class DailySummary:
     report_index: Path
     database: Path
     alerts: int
-    alerts_delivered: int = 0
 
     @property
     def message(self) -> str:
@@ -44,19 +43,44 @@ class DailySummary:
 def day_alert(day: DayOutcome) -> Alert | None:
     """The alert for a day that cannot be scored (stale data); None for a holiday or not yet."""
     if day.status == "stale":
-        return Alert("stale data", day.detail, "error")
+        return Alert(
+            "stale-data",
+            "stale data",
+            day.detail,
+            "error",
+            day=day.as_of,
+            numbers={"newest_stored_day": day.as_of.isoformat(), "asked": _iso(day.asked)},
+        )
     return None
 
 
-def source_alert(exc: Exception) -> Alert:
+def source_alert(exc: Exception, day: date | None = None) -> Alert:
     """The alert for a source that failed for good (its retries are spent)."""
-    return Alert("price source failed", f"{type(exc).__name__}: {exc}", "error")
+    return Alert(
+        "source",
+        "price source failed",
+        f"{type(exc).__name__}: {exc}",
+        "error",
+        day=day,
+        numbers={"error": type(exc).__name__},
+    )
 
 
 def gate_alert(gate: GateResult) -> Alert:
     """The alert for a day the quality gate refused."""
     return Alert(
-        "quality gate failed", f"quality gate: {gate.reason}. No predictions were written.", "error"
+        "quality-gate",
+        "quality gate failed",
+        f"quality gate: {gate.reason}. No predictions were written.",
+        "error",
+        day=gate.day,
+        numbers={
+            "rows_on_day": gate.rows_on_day,
+            "rejected_on_day": gate.rejected_on_day,
+            "reject_share": gate.reject_share,
+            "missing_active": gate.missing_active,
+            "regular_active": gate.regular_active,
+        },
     )
 
 
@@ -67,25 +91,49 @@ def daily_alerts(
     verdict: MonitorVerdict,
 ) -> list[Alert]:
     """Every alert of a scored day: fallback model, drift (or its failure), performance."""
+    about = {"day": scored.as_of, "model_version": scored.model_version}
     alerts = []
     if scored.is_fallback:
         alerts.append(
             Alert(
+                "fallback",
                 "model fallback",
                 f"predictions for {scored.as_of} were made by {scored.model_version} "
                 f"({scored.model_role}): " + " | ".join(scored.problems),
                 "error",
+                numbers={"model_role": scored.model_role, "predictions": scored.n},
+                **about,
             )
         )
     if drift_error:
-        alerts.append(Alert("drift report failed", f"{scored.as_of}: {drift_error}"))
+        alerts.append(Alert("drift-report", "drift report failed", drift_error, **about))
     if drift is not None and drift.dataset_drift:
         beyond = [a for a in drift.alarms if a.alarm]
         text = "; ".join(a.describe() for a in beyond) or (
             f"{drift.n_drifted} of {drift.n_columns} features drifted ({drift.share_drifted:.0%})"
         )
-        alerts.append(Alert("drift alarm", f"{scored.as_of}: {text}"))
-    alerts += [Alert("model performance", text) for text in verdict.alerts]
+        numbers = {f"{a.name} value": a.value for a in beyond}
+        numbers |= {f"{a.name} alarm line": a.threshold for a in beyond}
+        numbers |= {"drifted_columns": drift.n_drifted, "columns": drift.n_columns}
+        alerts.append(Alert("drift", "drift alarm", text, numbers=numbers, **about))
+    perf = dict(verdict.numbers)
+    alerts += [
+        Alert("performance", "model performance", text, numbers=perf, **about)
+        for text in verdict.alerts
+    ]
     if verdict.rank_ic_alarm is not None and verdict.rank_ic_alarm.alarm:
-        alerts.append(Alert("model performance", verdict.rank_ic_alarm.describe()))
+        alarm = verdict.rank_ic_alarm
+        alerts.append(
+            Alert(
+                "performance",
+                "model performance",
+                alarm.describe(),
+                numbers=perf | {"rank_ic_floor": alarm.threshold},
+                **about,
+            )
+        )
     return alerts
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from nepse.calendar import may_trade
 from nepse.sources.api_parse import ApiDayResult
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "Holiday",
     "MarketStatus",
     "PriceSource",
-    "is_weekend",
     "missing_day_reason",
 ]
 
@@ -82,22 +82,14 @@ class PriceSource(Protocol):
         ...
 
 
-# NEPSE traded Sunday-Thursday until 2026-04-09 and Monday-Friday from 2026-04-10.
-WEEK_SWITCH = date(2026, 4, 10)
-
-
-def is_weekend(day: date) -> bool:
-    """True on the weekly closed days of the NEPSE week in force on `day`."""
-    return day.weekday() in ((4, 5) if day < WEEK_SWITCH else (5, 6))
-
-
 def missing_day_reason(day: date, holidays: Iterable[Holiday | date] | None) -> str:
-    """Why a day without prices has none: 'weekend', or 'holiday' only when the exchange lists it.
+    """Why a day without prices has none: 'weekend' (its weekday is not in the trading week in
+    force, nepse/market/rules.toml), or 'holiday' only when the exchange lists it.
 
     'unknown' when no holiday list could be had (the day stays open for a later fetch), and
     'missing' when the exchange has a list and the day is not on it (a gap to alert on).
     """
-    if is_weekend(day):
+    if not may_trade(day):
         return "weekend"
     if holidays is None:
         return "unknown"

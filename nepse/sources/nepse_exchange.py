@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from nepsepy.exceptions import (
     WasmError,
 )
 
-from nepse.calendar import MARKET_CLOSE
+from nepse.calendar import after_close, may_trade
 from nepse.errors import ConfigError, SourceError, TransientSourceError
 from nepse.schema import SECURITY_SCHEMA
 from nepse.settings import Settings
@@ -46,7 +46,6 @@ from nepse.sources.base import (
     DayResult,
     Holiday,
     MarketStatus,
-    is_weekend,
     missing_day_reason,
 )
 from nepse.sources.deadline import DeadlineTransport
@@ -55,7 +54,6 @@ from nepse.sources.securities import check_securities
 log = logging.getLogger(__name__)
 
 NAME = "nepse"
-NPT = timezone(timedelta(hours=5, minutes=45))  # Asia/Kathmandu, no daylight saving
 _MAX_PAGES = 1_000
 
 
@@ -198,10 +196,9 @@ class ExchangeSource:
 
     def _check_holiday(self, day: date, source: str) -> None:
         """An empty day past the close is a holiday only if the exchange's list says so."""
-        now = datetime.now(NPT)
-        if day > now.date() or (day == now.date() and now.time() < MARKET_CLOSE):
+        if not after_close(day, now=datetime.now(UTC), timezone=self.settings.timezone):
             return  # not published yet: the caller records 'not_yet'
-        if is_weekend(day):
+        if not may_trade(day):
             return
         reason = missing_day_reason(day, self.holidays(day.year))
         if reason != "holiday":

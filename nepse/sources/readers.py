@@ -13,6 +13,7 @@ import csv
 import logging
 import re
 import time
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -325,14 +326,16 @@ def _dataset_of(root: Path) -> str:
 # --------------------------------------------------------------------------- public API
 
 
-def read_path(path: str | Path) -> ReadResult:
-    """Read one price file or every file under a folder, each in the format its header names."""
+def read_path(path: str | Path, *, only: Collection[Path] | None = None) -> ReadResult:
+    """Read one price file or every file under a folder, each in the format its header names
+    (`only`: just these files of the folder, those that changed: nepse/ingest/changes.py)."""
     started = time.perf_counter()
     root = Path(path)
     loaded: list[_Loaded] = []
     whole: list[ReadResult] = []  # large files, parsed already, a slice at a time
     skipped: list[str] = []
-    for file in files_under(root, skipped):
+    files = files_under(root, skipped)
+    for file in files if only is None else [f for f in files if f in only]:
         suffix = file.suffix.lower()
         if suffix in CSV_SUFFIXES and file.stat().st_size > bigfile.BIG_FILE_BYTES:
             big = _read_in_slices(file)

@@ -1,12 +1,14 @@
 """The DuckDB store: the only door to the database.
 
-`open_store(path)` returns a `Store`: one connection with the service's schema (migrated on a
-writable open) and a named method for everything a caller needs, grouped by table family in
-the modules of this package. Nothing outside `nepse/store/` imports duckdb or writes SQL.
+`open_store(path)` returns a `Store`: one connection with the service's schema (migrated, and its
+`beyond_limit` flags brought in line with nepse/market/rules.toml, on a writable open) and a
+named method for everything a caller needs, grouped by table family in the modules of this
+package. Nothing outside `nepse/store/` imports duckdb or writes SQL.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from nepse.errors import DatabaseError, NepseError
@@ -15,13 +17,16 @@ from nepse.store.base import StoreBase, connect, db_error
 from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
 from nepse.store.models import ModelsMixin
+from nepse.store.paper import PaperMixin
 from nepse.store.predictions import PredictionsMixin
-from nepse.store.prices import LIMIT_TOLERANCE, STAGES, PricesMixin, WriteCounts
+from nepse.store.prices import STAGES, PricesMixin, WriteCounts
 from nepse.store.security_history import SecurityHistoryMixin
+from nepse.store.source_files import SourceFilesMixin
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DAY_STATUSES",
-    "LIMIT_TOLERANCE",
     "MIGRATIONS",
     "STAGES",
     "DayRecord",
@@ -32,7 +37,16 @@ __all__ = [
 ]
 
 
-class Store(PricesMixin, DaysMixin, PredictionsMixin, ModelsMixin, SecurityHistoryMixin, StoreBase):
+class Store(
+    PricesMixin,
+    DaysMixin,
+    PredictionsMixin,
+    ModelsMixin,
+    SecurityHistoryMixin,
+    PaperMixin,
+    SourceFilesMixin,
+    StoreBase,
+):
     """An open DuckDB database with the service's schema. Use as a context manager."""
 
     def __enter__(self) -> Store:
@@ -61,8 +75,16 @@ def open_store(path: Path, *, read_only: bool = False, lock_timeout_s: float = 0
                     f"{latest_version()}; run any writing command (e.g. ingest) once to "
                     f"migrate it, then retry"
                 )
+            if not store.flags_in_sync():
+                log.warning(
+                    "database %s: the beyond_limit flags were computed with other price limits "
+                    "than nepse/market/rules.toml's; any writing command (e.g. ingest) "
+                    "recomputes them",
+                    path,
+                )
         else:
             store.migrate()
+            store.sync_flags()
     except BaseException:
         con.close()
         raise

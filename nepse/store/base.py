@@ -309,8 +309,11 @@ class StoreBase:
         )[0][0]
         if not exists:
             return 0
-        rows = self._exec("SELECT version FROM schema_migrations")
-        return max((migrations.LEGACY_VERSIONS.get(r[0], r[0]) for r in rows), default=0)
+        versions = {r[0] for r in self._exec("SELECT version FROM schema_migrations")}
+        # A legacy number is legacy only where its new number is not recorded too (a database
+        # migrated past it holds both as themselves).
+        legacy = {o: n for o, n in migrations.LEGACY_VERSIONS.items() if n not in versions}
+        return max((legacy.get(v, v) for v in versions), default=0)
 
     def applied_migrations(self) -> pl.DataFrame:
         """The schema_migrations table, oldest first."""
@@ -325,7 +328,11 @@ class StoreBase:
         )
         with self.transaction():
             for old, new in migrations.LEGACY_VERSIONS.items():
-                self._exec("UPDATE schema_migrations SET version = ? WHERE version = ?", [new, old])
+                self._exec(
+                    "UPDATE schema_migrations SET version = ? WHERE version = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM schema_migrations WHERE version = ?)",
+                    [new, old, new],
+                )
         applied = {r[0] for r in self._exec("SELECT version FROM schema_migrations")}
         latest = migrations.latest_version()
         if applied and max(applied) > latest:

@@ -80,6 +80,65 @@ CREATE TABLE IF NOT EXISTS models (
 """
 
 
+PAPER_DDL = """
+CREATE TABLE paper_ledger (
+    date          DATE      NOT NULL PRIMARY KEY,  -- the session filled and marked
+    nav           DOUBLE    NOT NULL,  -- cash + holdings at the session's close, rupees
+    nav_gross     DOUBLE    NOT NULL,  -- nav + every cost paid since the start (added back)
+    cash          DOUBLE    NOT NULL,
+    invested      DOUBLE    NOT NULL,  -- share of nav in holdings
+    n_holdings    INTEGER   NOT NULL,
+    traded        DOUBLE    NOT NULL,  -- rupees bought and sold in the session
+    turnover      DOUBLE    NOT NULL,  -- traded / the previous session's nav
+    costs         DOUBLE    NOT NULL,  -- commission, SEBON fee, DP charges, CGT of the session
+    ret           DOUBLE,              -- nav / previous nav - 1 (null on the first row)
+    ret_gross     DOUBLE,              -- nav_gross / previous nav_gross - 1
+    bench_ew      DOUBLE,              -- equal-weighted universe, close to close
+    bench_tw      DOUBLE,              -- turnover-weighted market proxy
+    n_orders      INTEGER   NOT NULL,  -- buy and sell orders of the previous evening
+    n_filled      INTEGER   NOT NULL,  -- of which filled at least in part
+    decided       BOOLEAN   NOT NULL,  -- the portfolio decided after this close
+    orders_note   VARCHAR,             -- what the orders for the next session say
+    capital       DOUBLE    NOT NULL,  -- the configured starting capital
+    model_version VARCHAR,             -- the model whose predictions decided (null: none)
+    run_id        VARCHAR,
+    created_at    TIMESTAMP NOT NULL
+);
+CREATE TABLE paper_holdings (
+    date      DATE    NOT NULL,  -- after this session's close
+    symbol    VARCHAR NOT NULL,
+    bought_on DATE    NOT NULL,  -- the lot's buy session (settlement, tax)
+    shares    DOUBLE  NOT NULL,
+    basis     DOUBLE  NOT NULL,  -- purchase value + purchase costs, rupees
+    close     DOUBLE,            -- last known close at `date`
+    PRIMARY KEY (date, symbol, bought_on)
+);
+CREATE TABLE paper_trades (
+    date    DATE    NOT NULL,  -- the session the order was sent to
+    symbol  VARCHAR NOT NULL,
+    side    VARCHAR NOT NULL CHECK (side IN ('buy', 'sell')),
+    ordered DOUBLE  NOT NULL,  -- shares asked
+    shares  DOUBLE  NOT NULL,  -- shares filled (0: none)
+    price   DOUBLE,            -- fill price (the session's VWAP or close)
+    value   DOUBLE  NOT NULL,
+    cost    DOUBLE  NOT NULL,
+    reason  VARCHAR,           -- why less than asked filled ('' = all)
+    PRIMARY KEY (date, symbol, side)
+);
+CREATE TABLE paper_orders (
+    date          DATE    NOT NULL,  -- made after this session's close, for the next session
+    symbol        VARCHAR NOT NULL,
+    side          VARCHAR NOT NULL CHECK (side IN ('buy', 'sell', 'hold')),
+    shares        DOUBLE  NOT NULL,  -- shares to trade (0 for hold)
+    ref_price     DOUBLE,            -- the close of `date`
+    target_shares DOUBLE,            -- shares the target asks (null: leaving the target)
+    note          VARCHAR,
+    PRIMARY KEY (date, symbol)
+);
+"""
+"""Issue 27: the paper-trading record (nepse/store/paper.py, nepse/portfolio/paper.py)."""
+
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -271,6 +330,23 @@ CREATE TABLE security_history (
         ALTER TABLE performance_daily ADD COLUMN in_sample BOOLEAN DEFAULT false;
         ALTER TABLE drift_reports ADD COLUMN alarms VARCHAR;
         """,
+    ),
+    (9, PAPER_DDL),
+    (
+        10,
+        # Issue 26 item 8: a folder source re-reads only the files that changed since the last
+        # ingestion (nepse/ingest/changes.py, nepse/store/source_files.py).
+        """
+CREATE TABLE source_files (
+    path        VARCHAR   NOT NULL PRIMARY KEY,  -- absolute path of the file
+    root        VARCHAR   NOT NULL,              -- the ingested folder it was found under
+    size        BIGINT    NOT NULL,
+    mtime_ns    BIGINT    NOT NULL,
+    sha256      VARCHAR   NOT NULL,
+    run_id      VARCHAR,                         -- the ingestion run that last read it
+    ingested_at TIMESTAMP NOT NULL
+);
+""",
     ),
 ]
 

@@ -10,10 +10,17 @@ is derived from it and the close-to-close move. When both apply, `beyond_limit` 
 because it is the flag that decides whether the day's return may be used (it may not); the
 repair is still recorded in `repaired`, so the flag can be recomputed losslessly when later
 rows change the series.
+
+`beyond_limit` compares the move with the limit in force on the row's date, taken from the dated
+`[[price_limit]]` table of nepse/market/rules.toml (the only home of that fact). The limits the
+stored flags were computed with are recorded in `store_meta` (key `price_limits`); a writable
+open whose rules differ (an edited rules.toml, or a database from before this record) recomputes
+every flag in one transaction (`sync_flags`), so a stored flag always agrees with the rules.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,17 +28,18 @@ from datetime import date, datetime
 
 import polars as pl
 
+from nepse.market.rules import LIMIT_TOLERANCE, market_rules
 from nepse.schema import BEYOND_LIMIT, OHLC_REPAIRED
 from nepse.settings import Settings
-from nepse.store.base import StoreBase
+from nepse.store.base import StoreBase, now_utc
 from nepse.store.observations import ObservationsMixin
 from nepse.store.reference import ReferenceMixin
 from nepse.store.runs import RunsMixin
 
 log = logging.getLogger(__name__)
 
-# Float noise: a +10% limit-hit day computes as 0.10000000000000009, and it is a real day.
-LIMIT_TOLERANCE = 1e-6
+FLAG_LIMITS_KEY = "price_limits"
+"""store_meta key: the price-limit periods (and tolerance) the stored flags were computed with."""
 # Stages of an ingest, in order; `on_stage(name)` is called after each one.
 STAGES = ("validated", "merged", "rejects", "securities", "corporate_actions", "flags", "run")
 
@@ -79,7 +87,9 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
             stage("securities")
             self._upsert_corporate_actions(corporate_actions, ts=ts)
             stage("corporate_actions")
-            self._recompute_flags(settings)
+            self._recompute_flags(
+                "symbol IN (SELECT DISTINCT symbol FROM _pstage WHERE action <> 'same')"
+            )
             flagged = dict(
                 self._exec(
                     "SELECT p.flag, count(*) FROM prices p "
@@ -103,9 +113,36 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
         self._require_writable("record a run")
         self._record_run(report)
 
-    def _recompute_flags(self, settings: Settings) -> None:
-        """Re-derive `flag` over the whole stored series of every symbol this run changed."""
-        self._exec(
+    def sync_flags(self) -> int:
+        """Recompute every stored flag unless it was computed with the rules' current price
+        limits; record them. Returns how many rows' flag changed (0 when already in sync)."""
+        self._require_writable("recompute the beyond_limit flags")
+        wanted = _limits_record()
+        if self._flag_limits() == wanted:
+            return 0
+        with self.transaction():
+            changed = self._recompute_flags("true")
+            self._exec("DELETE FROM store_meta WHERE key = ?", [FLAG_LIMITS_KEY])
+            self._exec(
+                "INSERT INTO store_meta VALUES (?, ?, ?)", [FLAG_LIMITS_KEY, wanted, now_utc()]
+            )
+        if changed:
+            log.info("%s: %d beyond_limit/ohlc flags recomputed for %s", self.path, changed, wanted)
+        return changed
+
+    def flags_in_sync(self) -> bool:
+        """True when the stored flags were computed with the rules' current price limits."""
+        return self._flag_limits() == _limits_record()
+
+    def _flag_limits(self) -> str | None:
+        rows = self._exec("SELECT value FROM store_meta WHERE key = ?", [FLAG_LIMITS_KEY])
+        return rows[0][0] if rows else None
+
+    def _recompute_flags(self, scope: str) -> int:
+        """Re-derive `flag` over the whole stored series of the symbols in `scope` (a SQL
+        condition on `prices`); returns how many rows' flag changed."""
+        limit_sql, limit_params = _limit_case()
+        rows = self._exec(
             f"""
             UPDATE prices SET flag = n.new_flag
             FROM (
@@ -117,20 +154,17 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
                 FROM (
                     SELECT symbol, date, close, flag, repaired,
                            lag(close) OVER (PARTITION BY symbol ORDER BY date) AS prev_close,
-                           CASE WHEN date >= ? THEN ? ELSE ? END AS limit_frac
+                           {limit_sql} AS limit_frac
                     FROM prices
-                    WHERE symbol IN (SELECT DISTINCT symbol FROM _pstage WHERE action <> 'same')
+                    WHERE {scope}
                 )
             ) n
             WHERE prices.symbol = n.symbol AND prices.date = n.date
               AND n.new_flag IS DISTINCT FROM n.old_flag
             """,
-            [
-                settings.price_limit_change_date,
-                settings.price_limit_after,
-                settings.price_limit_before,
-            ],
+            limit_params,
         )
+        return rows[0][0] if rows else 0
 
     # --- readers --------------------------------------------------------------------------
     def prices(
@@ -184,3 +218,21 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
               AND coalesce(lower(s.instrument_type), 'equity') = 'equity'
         )
     """
+
+
+def _limit_case() -> tuple[str, list]:
+    """The price limit in force on each row's `date` as one SQL expression, and its parameters,
+    from the dated [[price_limit]] table (nested like MarketRules.piecewise)."""
+    (_, first), *later = market_rules().periods("price_limit", "limit")
+    sql, params = "?::DOUBLE", [float(first)]
+    for start, value in later:
+        sql, params = f"CASE WHEN date >= ? THEN ?::DOUBLE ELSE {sql} END", [start, value, *params]
+    return sql, params
+
+
+def _limits_record() -> str:
+    """What the flags depend on besides the prices: the limit periods and the tolerance."""
+    periods = market_rules().periods("price_limit", "limit")
+    return json.dumps(
+        {"periods": [[d.isoformat(), float(v)] for d, v in periods], "tolerance": LIMIT_TOLERANCE}
+    )

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from nepse.market.rules import market_rules
 from tests.conftest import REPO
 
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
-PULL = [
-    {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEPSE_PROJECT_DIR }}"}}
-]
+PULL_DIR = {
+    "prefect.deployments.steps.set_working_directory": {"directory": "{{ $NEPSE_PROJECT_DIR }}"}
+}
 ENTRYPOINTS = {
     "daily-predictions": "flows/daily.py:daily_predictions",
     "train-model": "flows/train.py:train_model",
@@ -130,9 +131,10 @@ def test_no_absolute_paths_anywhere(name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_pull_step_finds_the_code_through_the_workers_environment(name):
+def test_pull_steps_find_the_code_through_the_workers_environment(name):
     config = _load(name)
-    assert config["pull"] == PULL
+    # First a check that fails the run naming the variable when the worker lacks it.
+    assert config["pull"] == [{"flows.steps.require_project_dir": {}}, PULL_DIR]
     for deployment in config["deployments"]:
         # A per-deployment pull section would replace the shared one.
         assert "pull" not in deployment, deployment["name"]
@@ -140,13 +142,26 @@ def test_pull_step_finds_the_code_through_the_workers_environment(name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_every_deployment_is_a_single_writer(name):
+def test_runs_queue_on_the_writer_slot_not_on_queue_or_deployment_limits(name):
+    """One writer at a time is the global concurrency limit `nepse-writer` (runs/slot.py):
+    a queue or deployment limit would hold runs as Scheduled, shown Late."""
     deployments = _deployments(name)
     for deployment in deployments.values():
-        assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
-        assert deployment["work_pool"]["work_queue_name"] == "duckdb-writers"
+        assert "concurrency_limit" not in deployment, deployment["name"]
+        assert "work_queue_name" not in deployment["work_pool"], deployment["name"]
+        # Heartbeats at Prefect's shortest interval: the zombie automation needs them.
+        env = deployment["work_pool"]["job_variables"]["env"]
+        assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
     pools = {d["work_pool"]["name"] for d in deployments.values()}
     assert len(pools) == 1, pools
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_scheduled_daily_run_needs_no_source_on_the_worker(name):
+    daily = _deployments(name)["daily-predictions"]
+    assert daily["parameters"] == {"source": "api"}
+    func, _ = _flow_function(ENTRYPOINTS["daily-predictions"])
+    assert "source" in {a.arg for a in (*func.args.args, *func.args.kwonlyargs)}
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -158,7 +173,6 @@ def test_shared_settings_come_from_definitions_anchors(name):
     first = deployments[0]
     for deployment in deployments[1:]:
         assert deployment["work_pool"] is first["work_pool"], deployment["name"]
-        assert deployment["concurrency_limit"] is first["concurrency_limit"], deployment["name"]
 
 
 def _next_runs(schedule: dict[str, Any], n: int, start: datetime) -> list[datetime]:
@@ -179,11 +193,15 @@ def test_daily_runs_after_the_close_on_trading_weekdays(name):
     (schedule,) = deployments["daily-predictions"]["schedules"]
     assert schedule["timezone"] == "Asia/Kathmandu"
     assert schedule.get("active", True) is True
-    # 15 weeks from a Sunday before the 2026-04-10 calendar change and one across Dashain.
+    # 15 weeks from a Sunday before the 2026-04-10 calendar change and one across Dashain: a
+    # run on every weekday of the week in force (nepse/market/rules.toml), after its close.
+    rules = market_rules()
     for start in (datetime(2026, 4, 5, tzinfo=KATHMANDU), datetime(2026, 10, 11, tzinfo=KATHMANDU)):
         runs = [r.astimezone(KATHMANDU) for r in _next_runs(schedule, 75, start)]
-        assert {r.isoweekday() for r in runs} == {1, 2, 3, 4, 5}
-        assert all((r.hour, r.minute) > (15, 0) for r in runs), runs[:3]
+        week = rules.trading_weekdays(runs[-1].date())
+        assert {r.weekday() for r in runs} == week
+        assert all(r.weekday() in rules.trading_weekdays(r.date()) for r in runs), runs[:3]
+        assert all(r.time() > rules.close_time(r.date()) for r in runs), runs[:3]
         assert len({r.date() for r in runs}) == 75  # once a day
         assert all(r.hour < 18 for r in runs)  # still the same evening in Nepal
 
@@ -212,7 +230,7 @@ def test_backfill_and_ingest_run_only_by_hand(name):
 def test_docker_variant_mirrors_the_process_deployments():
     process, docker = _deployments("prefect.yaml"), _deployments("prefect.docker.yaml")
     for name in ENTRYPOINTS:
-        for key in ("entrypoint", "schedules", "concurrency_limit", "parameters", "tags"):
+        for key in ("entrypoint", "schedules", "parameters", "tags"):
             assert process[name].get(key) == docker[name].get(key), (name, key)
     pool = docker["daily-predictions"]["work_pool"]
     assert pool["name"] != process["daily-predictions"]["work_pool"]["name"]
@@ -220,3 +238,17 @@ def test_docker_variant_mirrors_the_process_deployments():
     assert variables["image"].startswith("nepse-predict:")
     # The database outlives the containers: a named volume at the image's NEPSE_DATA_DIR.
     assert any(v.endswith(":/data") for v in variables["volumes"])
+
+
+@pytest.mark.parametrize("project_dir", [None, "", "/no/such/folder"])
+def test_the_pull_check_fails_naming_the_variable_when_it_is_missing(monkeypatch, project_dir):
+    from flows.steps import require_project_dir
+
+    monkeypatch.delenv("PREFECT__FLOW_RUN_ID", raising=False)  # no run to fail: it only raises
+    monkeypatch.delenv("NEPSE_PROJECT_DIR", raising=False)
+    if project_dir is not None:
+        monkeypatch.setenv("NEPSE_PROJECT_DIR", project_dir)
+    with pytest.raises(RuntimeError, match="NEPSE_PROJECT_DIR is not set to a folder"):
+        require_project_dir()
+    monkeypatch.setenv("NEPSE_PROJECT_DIR", str(REPO))
+    assert require_project_dir() == {"directory": str(REPO)}

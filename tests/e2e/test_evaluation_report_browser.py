@@ -8,9 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from nepse.model.backtest import BacktestConfig, backtest, market_frame
+from nepse.model.backtest import backtest
 from nepse.model.evaluate import daily_rank_ic, quintile_returns, score_autocorrelation
 from nepse.model.report import PICTURES, trading_figures, trading_report
+from nepse.portfolio.market import market_frame
+from nepse.portfolio.policy import PortfolioConfig
 
 pytestmark = pytest.mark.browser
 
@@ -39,16 +41,13 @@ def _page() -> str:
         ],
         orient="row",
     )
-    market = market_frame(adjusted)
+    market = market_frame(adjusted.lazy().with_columns(close=pl.col("adj_close"))).collect()
     scores = adjusted.select("date", "symbol", pred_ret=pl.col("adj_close").rank().over("date"))
     labels = adjusted.select(
         "date", "symbol", y=pl.col("adj_close").shift(-2).over("symbol") / pl.col("adj_close")
     )
-    cfg = BacktestConfig(top_k=3, keep_k=5, capital=1e6)
-    net = backtest(scores, market, config=cfg)
-    gross = backtest(
-        scores, market, config=BacktestConfig(top_k=3, keep_k=5, capital=1e6, costs=False)
-    )
+    net = backtest(scores, market, config=PortfolioConfig(top_k=3, keep_k=5, capital=1e6))
+    gross = net.gross()
     figs = trading_figures(
         net,
         gross,

@@ -53,10 +53,10 @@ def test_server_starts_on_a_fresh_home_and_commands_reuse_it(tmp_path, sample_di
         assert httpx.get(f"{state['api_url']}/health", timeout=10).status_code == 200
         status = _nepse("server", "status", env=env, cwd=tmp_path)
         assert status.returncode == 0 and str(port) in status.stdout
-        # The Evidently service beside it: listening, recorded, reported.
-        service = state["evidently"]
-        assert Path(service["socket"]).exists() and alive(service["pid"])
-        assert "Evidently service on" in status.stdout
+        # The predictions API beside it (issue 29): recorded, answering, reported.
+        api = state["api"]
+        assert httpx.get(f"{api['url']}/health", timeout=10).json()["status"] == "empty"
+        assert f"predictions API at {api['url']}/" in status.stdout
 
         # A command run now uses that server: its flow run is recorded there.
         ingest = _nepse("ingest", str(sample_dir / "CompanyList.csv"), env=env, cwd=tmp_path)
@@ -69,4 +69,4 @@ def test_server_starts_on_a_fresh_home_and_commands_reuse_it(tmp_path, sample_di
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
     assert _nepse("server", "status", env=env, cwd=tmp_path).returncode == 1
-    assert not Path(service["socket"]).exists() and not alive(service["pid"])
+    assert not alive(api["pid"])

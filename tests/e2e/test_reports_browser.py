@@ -7,147 +7,34 @@ the driver path is given explicitly and SE_OFFLINE is set. Screenshots go to tes
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from datetime import date
+from dataclasses import replace
+from functools import cache
 
-import numpy as np
 import polars as pl
 import pytest
 
-from nepse.monitoring.drift import run_drift
 from nepse.monitoring.reports import build_index, drift_report_path, serve
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.browser
 
 OUTPUT = REPO / "test-output"
-SHIFTED = "f_shifted_momentum"
+CHANGED = "f_kmid"
 
 
-def _frame(n: int, seed: int, shift: float) -> pl.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pl.DataFrame(
-        {
-            "f_ret_1": rng.normal(size=n),
-            SHIFTED: rng.normal(size=n) + shift,
-            "f_vol_20": rng.gamma(2.0, size=n),
-            "f_sector": rng.choice(["bank", "hydro", "insurance"], size=n),
-            "pred_ret": rng.normal(scale=0.01, size=n),
-        }
-    )
-
-
-@pytest.fixture
-def site(tmp_path):
-    """A data folder with one real drift report and its index, served on a free local port."""
-    day, version = date(2026, 5, 4), "v20260501"
-    summary = run_drift(
-        _frame(1500, seed=1, shift=0.0),
-        _frame(250, seed=2, shift=1.5),
-        features=["f_ret_1", SHIFTED, "f_vol_20"],
-        categorical=["f_sector"],
-        out_html=drift_report_path(tmp_path, day, version),
-    )
-    assert [c.column for c in summary.drifted_columns] == [SHIFTED]
-    row = {"date": day, "model_version": version, "rank_ic": 0.05, **summary.to_dict()}
-    row["alarms"] = [
-        {
-            "name": "feature drift",
-            "value": 0.21,
-            "threshold": 0.35,
-            "position": 0.62,
-            "alarm": False,
-        },
-    ]
-    build_index(tmp_path, [row])
-    server = serve(tmp_path, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def test_index_links_to_a_rendered_drift_report(driver, site):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    OUTPUT.mkdir(exist_ok=True)
-    driver.get(site)
-    assert "drift reports" in driver.title.lower()
-    cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#reports tbody tr td")]
-    assert cells == [
-        "2026-05-04",
-        "v20260501",
-        "feature drift 0.210 / 0.350, 62nd",
-        "25.0% (1/4)",
-        "no",
-        "+0.050",
-        "drift report",
-    ]
-    driver.save_screenshot(str(OUTPUT / "reports-index.png"))
-
-    driver.find_element(By.LINK_TEXT, "drift report").click()
-    assert driver.current_url == site + "2026-05-04/drift-v20260501.html"
-    # The report is drawn by JavaScript from embedded JSON: wait for its text, not the load.
-    WebDriverWait(driver, 60).until(
-        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), SHIFTED)
-    )
-    WebDriverWait(driver, 30).until(
-        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), "Drift")
-    )
-    text = driver.find_element(By.TAG_NAME, "body").text
-    (OUTPUT / "drift-report.txt").write_text(text, encoding="utf-8")
-    assert "Dataset Drift is NOT detected" in text
-    assert "Drift is detected for 25.0% of columns (1 out of 4)" in text
-    # The drift table: the shifted column is marked Detected, an unshifted one is not.
-    assert re.search(rf"{SHIFTED}\s+num\s+Detected\s+K-S p_value", text)
-    assert re.search(r"f_ret_1\s+num\s+Not Detected\s+K-S p_value", text)
-    assert "Drift in column 'pred_ret'" in text
-    # Self-contained: every resource the page fetched came from the local test server.
-    fetched = driver.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)"
-    )
-    assert [u for u in fetched if not u.startswith((site, "data:", "blob:"))] == []
-    driver.save_screenshot(str(OUTPUT / "drift-report.png"))
-    cell = driver.find_element(By.XPATH, f"//*[normalize-space(text())='{SHIFTED}']")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", cell)
-    driver.save_screenshot(str(OUTPUT / "drift-report-shifted-column.png"))
-
-
-# --- the Evidently UI on the workspace the daily runs fill ---------------------------------
-
-
-@pytest.fixture
-def evidently_ui(tmp_path):
-    """A workspace with a week of daily runs (sample market), and `evidently ui` serving it."""
-    import socket
-    import subprocess
-    import time
-    import urllib.request
-
-    from flows.cli.reports_ui import start_ui
+@cache
+def _market():
+    """A 40-stock, 2-year sample market, its features with a stand-in prediction, and a drift
+    baseline of its sessions up to 15 before the end."""
     from nepse.devdata.sample import generate_panel
     from nepse.features import FEATURE_SPEC, build_features
     from nepse.features.adjust import adjust_prices
-    from nepse.monitoring.baseline import build_baseline, check
-    from nepse.monitoring.workspace import (
-        WORKSPACE_DIR,
-        add_to_workspace,
-        drift_snapshot,
-        numbers_of,
-        numbers_snapshot,
-    )
-    from nepse.settings import load_settings
+    from nepse.monitoring.baseline import build_baseline
 
     prices = generate_panel(symbols=40, years=2, seed=5)
-    feat = build_features(adjust_prices(prices, None, settings=load_settings()), None).collect()
+    feat = build_features(adjust_prices(prices, None), None).collect()
     feat = feat.with_columns(pred_ret=-pl.col("f_ret_1"))
     days = sorted(feat["date"].unique().to_list())
     base = build_baseline(
@@ -157,12 +44,134 @@ def evidently_ui(tmp_path):
         reference_days=60,
         calibration_days=120,
     )
-    for end in range(len(days) - 5, len(days)):
-        cur = feat.filter(pl.col("date").is_between(days[end - 4], days[end]))
-        verdict = check(base, cur)
-        snap = drift_snapshot(base, cur, verdict.top_columns(4), days[end])
-        numbers = numbers_of(verdict, rolling_rank_ic=0.04 + 0.01 * (end % 3), rank_ic_floor=-0.02)
-        add_to_workspace(tmp_path, snap, numbers_snapshot(numbers, days[end]))
+    return feat, days, base
+
+
+def _window(end: int, *, changed_from: int | None = None) -> pl.DataFrame:
+    """The 5 sessions ending at session `end`; from `changed_from` on, half the stocks' candle
+    body twenty times too large (a change the worst-feature statistic flags)."""
+    feat, days, _ = _market()
+    if changed_from is not None:
+        half = pl.col("symbol").hash(seed=1) % 2 == 0
+        feat = feat.with_columns(
+            pl.when((pl.col("date") >= days[changed_from]) & half)
+            .then(pl.col(CHANGED) * 20)
+            .otherwise(pl.col(CHANGED))
+            .alias(CHANGED)
+        )
+    return feat.filter(pl.col("date").is_between(days[end - 4], days[end]))
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A data folder with one alarm day's Evidently page and its index, served on a free port."""
+    from nepse.monitoring.baseline import check
+    from nepse.monitoring.files import write_text_atomic
+    from nepse.monitoring.page import day_snapshot, page_html
+
+    _, days, base = _market()
+    end = len(days) - 1
+    window = _window(end, changed_from=end - 4)
+    day, version = days[end], "v20260501"
+    summary = check(base, window)
+    assert summary.dataset_drift and CHANGED in [c.column for c in summary.drifted_columns]
+    page = drift_report_path(tmp_path, day, version)
+    snap = day_snapshot(base, window, summary, day=day, model_version=version, columns=4)
+    write_text_atomic(page, page_html(snap))
+    summary = replace(summary, html_path=page)
+    row = {"date": day, "model_version": version, "rank_ic": 0.05, **summary.to_dict()}
+    build_index(tmp_path, [row])
+    server = serve(tmp_path, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", day, version, summary
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_index_links_to_a_page_that_says_the_same_verdict(driver, site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, day, version, summary = site
+    OUTPUT.mkdir(exist_ok=True)
+    driver.get(url)
+    assert "drift reports" in driver.title.lower()
+    cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#reports tbody tr td")]
+    assert cells[:2] == [str(day), version]
+    assert "worst feature" in cells[2]
+    assert cells[3].endswith(f"({summary.n_drifted}/{summary.n_columns})")
+    assert cells[4:] == ["yes", "+0.050", "drift report"]
+    driver.save_screenshot(str(OUTPUT / "reports-index.png"))
+
+    driver.find_element(By.LINK_TEXT, "drift report").click()
+    assert driver.current_url == url + f"{day}/drift-{version}.html"
+    # The report is drawn by JavaScript from embedded JSON: wait for its text, not the load.
+    WebDriverWait(driver, 60).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), CHANGED)
+    )
+    driver.save_screenshot(str(OUTPUT / "drift-report.png"))
+    driver.find_element(By.XPATH, "//*[normalize-space(text())='Tests']").click()
+    WebDriverWait(driver, 30).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), "Value Drift for column")
+    )
+    text = driver.find_element(By.TAG_NAME, "body").text
+    (OUTPUT / "drift-report-tests.txt").write_text(text, encoding="utf-8")
+    driver.save_screenshot(str(OUTPUT / "drift-report-tests.png"))
+    # Evidently's Tests tab is the verdict: the alarmed statistic and the changed feature fail,
+    # at their calibrated lines; nothing else does.
+    alarmed = [a.name for a in summary.alarms if a.alarm and a.name != "prediction drift"]
+    shown_drifted = [c.column for c in summary.top_columns(4) if c.drifted]
+    fails = len(alarmed) + len(shown_drifted)
+    assert f"{fails}\nFAIL" in text, text[:400]
+    line = next(c for c in summary.columns if c.column == CHANGED).threshold
+    assert f"The drift threshold is {line:0.2f}" in text
+    worst = summary.alarm("worst feature")
+    assert f"Less or Equal {worst.threshold:.3f}" in text
+    # Self-contained: every resource the page fetched came from the local test server.
+    fetched = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert [u for u in fetched if not u.startswith((url, "data:", "blob:"))] == []
+
+
+# --- the Evidently UI on the workspace the daily runs fill ---------------------------------
+
+
+@pytest.fixture
+def evidently_ui(tmp_path):
+    """A workspace with a week of daily runs (sample market; a change in its last two days), and
+    `evidently ui` serving it; yields its URL and each day's verdict."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    from flows.cli.reports_ui import start_ui
+    from nepse.monitoring.baseline import check
+    from nepse.monitoring.page import day_snapshot
+    from nepse.monitoring.workspace import WORKSPACE_DIR, open_workspace, put_day_run
+
+    _, days, base = _market()
+    last = len(days) - 1
+    verdicts = []
+    for end in range(last - 4, last + 1):
+        window = _window(end, changed_from=last - 1)
+        summary = check(base, window)
+        verdicts.append(summary.dataset_drift)
+        snap = day_snapshot(
+            base,
+            window,
+            summary,
+            day=days[end],
+            model_version="v1",
+            columns=0,
+            rank_ic=0.04 + 0.01 * (end % 3),
+        )
+        put_day_run(open_workspace(tmp_path), tmp_path, snap, day=days[end], model_version="v1")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -181,7 +190,7 @@ def evidently_ui(tmp_path):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError((tmp_path / "evidently-ui.log").read_text()) from None
                 time.sleep(1)
-        yield url
+        yield url, verdicts
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -195,6 +204,8 @@ def test_evidently_ui_shows_the_monitoring_dashboard_offline(driver, evidently_u
 
     from nepse.monitoring.workspace import PANELS, PROJECT
 
+    evidently_ui, verdicts = evidently_ui
+    assert any(verdicts) and not all(verdicts)  # both kinds of day are shown
     OUTPUT.mkdir(exist_ok=True)
     driver.get(evidently_ui)
     WebDriverWait(driver, 60).until(
@@ -209,10 +220,10 @@ def test_evidently_ui_shows_the_monitoring_dashboard_offline(driver, evidently_u
     time.sleep(2)  # let the plots draw
     text = driver.find_element(By.TAG_NAME, "body").text
     (OUTPUT / "evidently-ui-dashboard.txt").write_text(text, encoding="utf-8")
-    for title, _ in PANELS:
+    for title, *_ in PANELS:
         assert title in text, title
-    # Each panel draws its series (the legend names them) on a time axis.
-    assert "feature_drift_line" in text and "rolling_rank_ic" in text
+    # Each panel draws its series (the legend names it) on a time axis.
+    assert "feature drift" in text and "prediction drift" in text and "rolling Rank IC" in text
     assert text.count("Timestamps") == len(PANELS)
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg")) >= len(PANELS)
     driver.save_screenshot(str(OUTPUT / "evidently-ui-dashboard.png"))
@@ -221,3 +232,15 @@ def test_evidently_ui_shows_the_monitoring_dashboard_offline(driver, evidently_u
         "return performance.getEntriesByType('resource').map(e => e.name)"
     )
     assert [u for u in fetched if not u.startswith((evidently_ui, "data:", "blob:"))] == []
+    # The runs list: one run a day, named by day and model, its verdict in tags and metadata.
+    driver.find_element(By.XPATH, "//*[normalize-space(text())='Reports']").click()
+    WebDriverWait(driver, 60).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), "drift 2026-")
+    )
+    time.sleep(1)
+    text = driver.find_element(By.TAG_NAME, "body").text
+    (OUTPUT / "evidently-ui-runs.txt").write_text(text, encoding="utf-8")
+    driver.save_screenshot(str(OUTPUT / "evidently-ui-runs.png"))
+    assert text.count("drift 2026-") == len(verdicts) == 5
+    assert text.count('"verdict":"ALARM') == sum(verdicts)
+    assert text.count('"verdict":"no drift alarm"') == len(verdicts) - sum(verdicts)

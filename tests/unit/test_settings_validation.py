@@ -16,7 +16,7 @@ from nepse.settings import load_settings
     [
         ("NEPSE_MAX_REJECT_SHARE", "2", "max_reject_share"),
         ("NEPSE_MAX_REJECT_SHARE", "-1", "max_reject_share"),
-        ("NEPSE_DRIFT_SHARE_THRESHOLD", "1.5", "drift_share_threshold"),
+        ("NEPSE_DRIFT_ALARM_QUANTILE", "1.5", "drift_alarm_quantile"),
         ("NEPSE_TIMEZONE", "Mars/Base", "timezone"),
         ("NEPSE_API_PAGE_SIZE", "0", "api_page_size"),
         ("NEPSE_SAMPLE_SYMBOLS", "-3", "sample_symbols"),

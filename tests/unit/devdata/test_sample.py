@@ -17,6 +17,7 @@ from polars.testing import assert_frame_equal
 
 from nepse import schema
 from nepse.devdata import sample
+from nepse.market.rules import market_rules
 from tests.conftest import REPO, shared_data
 
 SMALL = {"symbols": 30, "years": 1.5, "seed": 7}
@@ -67,7 +68,7 @@ def _with_moves(m: sample.SampleMarket) -> pl.DataFrame:
         m.prices.sort("symbol", "date")
         .with_columns(
             ret=pl.col("close") / pl.col("close").shift(1).over("symbol") - 1,
-            limit=pl.when(pl.col("date") >= sample.LIMIT_CHANGE).then(0.15).otherwise(0.10),
+            limit=market_rules().price_limit_expr(),
         )
         .join(acted, on=["symbol", "date"], how="left")
         .with_columns(pl.col("action").fill_null(False))
@@ -97,6 +98,7 @@ def test_same_arguments_write_byte_identical_files(tmp_path):
     assert c.rows != a.rows or ha != hc
 
 
+@pytest.mark.slow  # a second interpreter writes the sample (tests/conftest.py)
 def test_files_do_not_depend_on_the_process(tmp_path):
     """Byte-identical across interpreter runs too (string hashing is randomised per process)."""
     here = sample.write_sample(tmp_path / "here", symbols=8, years=0.5, seed=5)
@@ -130,12 +132,24 @@ def test_bad_arguments_are_refused(bad):
 # --- calendar --------------------------------------------------------------------------------
 
 
-def test_calendar_is_sunday_to_thursday_then_monday_to_friday():
-    days = sample.trading_days(date(2025, 1, 1), date(2026, 11, 20))
-    before = {d.strftime("%a") for d in days if d < sample.CALENDAR_SWITCH}
-    after = {d.strftime("%a") for d in days if d >= sample.CALENDAR_SWITCH}
-    assert before == {"Sun", "Mon", "Tue", "Wed", "Thu"}
-    assert after == {"Mon", "Tue", "Wed", "Thu", "Fri"}
+@pytest.mark.parametrize(
+    ("start", "end", "week"),
+    [
+        (date(2022, 1, 1), date(2022, 5, 14), {"Sun", "Mon", "Tue", "Wed", "Thu"}),
+        (date(2022, 5, 15), date(2022, 6, 14), {"Mon", "Tue", "Wed", "Thu", "Fri"}),
+        (date(2022, 6, 15), date(2022, 9, 17), {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri"}),
+        (date(2022, 9, 18), date(2026, 4, 9), {"Sun", "Mon", "Tue", "Wed", "Thu"}),
+        (date(2026, 4, 10), date(2026, 11, 20), {"Mon", "Tue", "Wed", "Thu", "Fri"}),
+    ],
+)
+def test_calendar_follows_the_trading_week_of_the_market_rules(start, end, week):
+    days = sample.trading_days(start, end)
+    assert {d.strftime("%a") for d in days} == week
+    assert all(d.weekday() in market_rules().trading_weekdays(d) for d in days)
+
+
+def test_calendar_switches_to_monday_to_friday_on_2026_04_10():
+    days = sample.trading_days(date(2026, 4, 1), date(2026, 4, 20))
     assert date(2026, 4, 10) in days  # a Friday, the first of the new week
     assert date(2026, 4, 9) in days and date(2026, 4, 12) not in days  # Thursday; Sunday
 
@@ -145,7 +159,7 @@ def test_calendar_is_sunday_to_thursday_then_monday_to_friday():
     [date(2025, 9, 8), date(2025, 9, 14), date(2025, 9, 18), date(2026, 5, 28), date(2025, 10, 2)],
 )
 def test_calendar_has_market_wide_closures(closed):
-    assert closed.weekday() not in (4, 5) or closed >= sample.CALENDAR_SWITCH
+    assert closed.weekday() in market_rules().trading_weekdays(closed)  # closed all the same
     assert not sample.is_trading_day(closed)
 
 
@@ -219,7 +233,7 @@ def test_moves_stay_within_the_price_limit_except_on_action_days(market):
     assert normal.filter(pl.col("ret").abs() > pl.col("limit") + 1e-9).height == 0
     # the limit binds sometimes (a capped market), and both regimes are present
     assert normal.filter(pl.col("ret").abs() > pl.col("limit") - 0.006).height > 100
-    wide = normal.filter(pl.col("date") >= sample.LIMIT_CHANGE)
+    wide = normal.filter(pl.col("date") >= market_rules().changes("price_limit")[-1])
     assert wide.filter(pl.col("ret").abs() > 0.101).height > 0
     # action days carry the big drops that are not returns
     assert moves.filter(pl.col("action") & (pl.col("ret") < -0.12)).height > 20
@@ -239,7 +253,7 @@ def test_bonus_and_rights_drops_match_nepse_formulas(market):
     assert checked.filter(pl.col("kind") == "bonus").height > 100
     assert checked.filter(pl.col("kind") == "rights").height > 20
     assert checked.get_column("err").max() <= 0.05 + 1e-9  # within tick rounding
-    limit = pl.when(pl.col("date") >= sample.LIMIT_CHANGE).then(0.15).otherwise(0.10)
+    limit = market_rules().price_limit_expr()
     day_move = (pl.col("close") / pl.col("open") - 1).abs()
     assert checked.filter(day_move > limit + 1e-9).height == 0
 

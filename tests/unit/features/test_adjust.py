@@ -52,7 +52,7 @@ def test_bonus_adjusts_earlier_rows_and_leaves_raw_alone(settings):
         ]
     )
     before = prices.clone()
-    out = adjust_prices(prices.lazy(), acts.lazy(), settings=settings).collect()
+    out = adjust_prices(prices.lazy(), acts.lazy()).collect()
     assert_frame_equal(prices, before)  # raw prices are never edited
     assert out["adj_factor"].to_list() == pytest.approx([1 / 1.2, 1 / 1.2, 1.0, 1.0])
     assert out["adj_close"].to_list() == pytest.approx([100.0, 121 / 1.2, 100.0, 101.0])
@@ -84,15 +84,15 @@ def test_bonus_on_a_non_trading_day_applies_to_the_next_row(settings):
             }
         ]
     )
-    ex = locate_ex_dates(prices, acts, settings=settings).collect()
+    ex = locate_ex_dates(prices, acts).collect()
     assert ex["ex_date"].to_list() == [D0 + timedelta(days=5)]
     assert ex["method"].to_list() == ["book_closure"]
-    out = adjust_prices(prices, acts, settings=settings).collect()
+    out = adjust_prices(prices, acts).collect()
     assert out["adj_close"].to_list() == pytest.approx([100.0, 100.0, 100.0])
 
 
 def test_without_the_bonus_record_the_drop_is_a_break(settings):
-    out = adjust_prices(_prices([115.0, 115.0, 100.0]), None, settings=settings).collect()
+    out = adjust_prices(_prices([115.0, 115.0, 100.0]), None).collect()
     assert out["is_break"].to_list() == [False, False, True]
     assert out["adj_factor"].to_list() == [1.0, 1.0, 1.0]
 
@@ -133,11 +133,11 @@ def test_rights_factor_and_ex_date_matched_before_opening(settings):
             }
         ]
     )
-    ex = locate_ex_dates(prices, acts, settings=settings).collect()
+    ex = locate_ex_dates(prices, acts).collect()
     assert ex["ex_date"].to_list() == [D0 + timedelta(days=10)]
     assert ex["method"].to_list() == ["matched_move"]
     assert ex["factor"][0] == pytest.approx(250 / 1.5 / 200)
-    out = adjust_prices(prices, acts, settings=settings).collect()
+    out = adjust_prices(prices, acts).collect()
     assert out["adj_close"][0] == pytest.approx(250 / 1.5)
     assert not out["is_break"].any()
 
@@ -156,7 +156,7 @@ def test_small_rights_without_a_visible_drop_use_the_default_offset(settings):
             }
         ]
     )
-    ex = locate_ex_dates(prices, acts, settings=settings).collect()
+    ex = locate_ex_dates(prices, acts).collect()
     assert ex["method"].to_list() == ["default_offset"]
     assert ex["ex_date"].to_list() == [opening - timedelta(days=22)]
     assert ex["factor"][0] == pytest.approx((110 + 5) / (1.05 * 110))
@@ -176,8 +176,8 @@ def test_big_unlocated_rights_are_not_applied(settings):
             }
         ]
     )
-    assert locate_ex_dates(prices, acts, settings=settings).collect().height == 0
-    assert not adjust_prices(prices, acts, settings=settings).collect()["is_break"].any()
+    assert locate_ex_dates(prices, acts).collect().height == 0
+    assert not adjust_prices(prices, acts).collect()["is_break"].any()
 
 
 def test_cash_dividends_are_not_adjusted_and_factors_compound(settings):
@@ -212,7 +212,7 @@ def test_cash_dividends_are_not_adjusted_and_factors_compound(settings):
             {"symbol": "B", "kind": "bonus", "percent": 50.0, "book_closure_date": D0},
         ]
     )
-    out = adjust_prices(prices, acts, settings=settings).collect()
+    out = adjust_prices(prices, acts).collect()
     assert out["adj_factor"].to_list() == pytest.approx([1 / 1.1 / 2, 0.5, 0.5, 1.0, 1.0])
     assert out["adj_close"].to_list() == pytest.approx([50.0, 50.0, 50.0, 50.0, 50.0])
 
@@ -234,15 +234,13 @@ def test_cash_dividends_are_not_adjusted_and_factors_compound(settings):
 def test_limit_breaks(settings, day, prev, close, is_break):
     assert (100.0 * 1.1) / 100.0 - 1.0 == 0.10000000000000009  # the float case really occurs
     prices = _prices([prev, close], dates=[day - timedelta(days=1), day])
-    out = adjust_prices(prices, None, settings=settings).collect()
+    out = adjust_prices(prices, None).collect()
     assert out["is_break"].to_list() == [False, is_break]
 
 
 def test_breaks_are_per_symbol(settings):
     prices = pl.concat([_prices([100.0, 101.0], symbol="A"), _prices([300.0, 301.0], symbol="B")])
-    out = adjust_prices(
-        prices.sample(fraction=1.0, shuffle=True, seed=1), None, settings=settings
-    ).collect()
+    out = adjust_prices(prices.sample(fraction=1.0, shuffle=True, seed=1), None).collect()
     assert out["symbol"].to_list() == ["A", "A", "B", "B"]
     assert not out["is_break"].any()
 
@@ -261,7 +259,7 @@ def test_adjustment_report_counts(settings):
             }
         ]
     )
-    rep = adjustment_report(prices, acts, settings)
+    rep = adjustment_report(prices, acts)
     assert rep["returns"] == 4
     assert rep["beyond_limit_raw"] == 2
     assert rep["beyond_limit_adjusted"] == 1
@@ -341,7 +339,7 @@ def real_prices_and_actions():
 @pytest.mark.realdata
 def test_adjustment_report_on_real_data(settings):
     prices, acts = real_prices_and_actions()
-    rep = adjustment_report(prices.lazy(), acts.lazy(), settings)
+    rep = adjustment_report(prices.lazy(), acts.lazy())
     print("adjustment report:", rep)
     assert rep["returns"] > 400_000
     assert rep["share_beyond_adjusted"] < rep["share_beyond_raw"] / 2

@@ -49,10 +49,22 @@ def test_complete_means_ok_or_holiday():
     assert not is_complete(None)
 
 
-def test_candidate_days_skip_only_saturdays():
-    days = candidate_days(D[0], D[6])
-    assert days == D[:6]
-    assert {d.weekday() for d in days} == {6, 0, 1, 2, 3, 4}
+@pytest.mark.parametrize(
+    ("start", "week"),
+    [
+        (date(2025, 8, 24), {6, 0, 1, 2, 3}),  # Sunday-Thursday
+        (date(2022, 5, 22), {0, 1, 2, 3, 4}),  # Monday-Friday from 2022-05-15
+        (date(2022, 6, 19), {6, 0, 1, 2, 3, 4}),  # Sunday-Friday from 2022-06-15
+        (date(2026, 4, 12), {0, 1, 2, 3, 4}),  # Monday-Friday from 2026-04-10
+    ],
+)
+def test_candidate_days_are_the_weekdays_of_the_week_in_force(start, week):
+    days = candidate_days(start, start + timedelta(days=6))
+    assert {d.weekday() for d in days} == week
+    assert days == sorted(days) and len(days) == len(week)
+
+
+def test_candidate_days_refuse_a_reversed_range():
     with pytest.raises(ConfigError, match="before start"):
         candidate_days(D[1], D[0])
 

@@ -26,7 +26,9 @@ def at(hh: int, mm: int, day: date = DAY) -> datetime:
         (at(12, 0), None, False, "holiday"),  # calendar: not a trading weekday
         (at(20, 0), "failed", False, "holiday"),
         (at(14, 59), "holiday", True, "not_yet"),  # empty before the close proves nothing
-        (at(15, 1), "holiday", True, "holiday"),  # empty after the close: no trading
+        (at(15, 1), "holiday", True, "holiday"),  # a confirmed holiday
+        (at(15, 31), "pending", True, "pending"),  # one empty answer: never called a holiday
+        (at(23, 0), "pending", True, "pending"),
         (at(14, 0), "market_open", True, "not_yet"),
         (at(15, 30), "market_open", True, "not_yet"),  # inside the 60-minute grace
         (at(16, 0), "market_open", True, "stale"),  # deadline passed, still no final close

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
+import polars as pl
 import pytest
 
 from nepse.market.rules import TABLES, MarketRules, market_rules
@@ -46,6 +47,13 @@ def test_limits_settlement_week_and_tax():
     assert r.cgt_rate(date(2025, 1, 1), held_days=5, investor="institution") == 0.10
     assert r.sebon_fee(date(2025, 1, 1)) == 0.00015
     assert r.dp_charge(date(2025, 1, 1)) == 25.0
+    assert r.dp_charge(date(2025, 1, 1), "buy") == 25.0  # both sides pay it
+
+
+def test_minimum_commission_and_board_lot():
+    r = market_rules()
+    assert r.min_commission(date(2025, 1, 1)) == 25.0
+    assert r.board_lot(date(2025, 1, 1)) == 10
 
 
 def test_unsorted_or_unsourced_file_is_refused(tmp_path):
@@ -65,23 +73,33 @@ def open_text() -> str:
     return RULES_FILE.read_text(encoding="utf-8")
 
 
-def test_price_limit_expr_and_calendar_use_the_registry():
-    import polars as pl
+def test_trading_week_of_2022():
+    r = market_rules()
+    assert r.trading_weekdays(date(2022, 5, 14)) == frozenset({6, 0, 1, 2, 3})  # Sun-Thu
+    assert r.trading_weekdays(date(2022, 5, 15)) == frozenset({0, 1, 2, 3, 4})  # Mon-Fri
+    assert r.trading_weekdays(date(2022, 6, 15)) == frozenset({6, 0, 1, 2, 3, 4})  # Sun-Fri
+    assert r.trading_weekdays(date(2022, 9, 18)) == frozenset({6, 0, 1, 2, 3})  # Sun-Thu
 
-    from nepse.calendar import TradingCalendar
-    from nepse.features.adjust import price_limit_expr
-    from nepse.settings import load_settings
 
-    frame = pl.DataFrame({"date": [date(2026, 4, 19), date(2026, 4, 20)]})
-    got = frame.select(price_limit_expr(load_settings()).alias("x"))["x"].to_list()
-    assert got == [0.10, 0.15]
-    override = load_settings(price_limit_after=0.2)
-    assert frame.select(price_limit_expr(override).alias("x"))["x"].to_list() == [0.10, 0.2]
-    # Past the data the registry's week pattern decides: Thursday 2026-04-09 -> Friday 04-10.
-    cal = TradingCalendar.from_dates(
-        [date(2026, 4, 5), date(2026, 4, 9)], weekday_rule=market_rules().trading_weekdays
+def test_session_close():
+    assert market_rules().close_time(date(2025, 1, 1)) == time(15, 0)
+
+
+def test_price_limit_expr_and_periods_agree_with_the_dated_lookup():
+    r = market_rules()
+    days = [date(1990, 1, 1), date(2026, 4, 19), date(2026, 4, 20), date(2030, 1, 1)]
+    got = pl.DataFrame({"date": days}).select(x=r.price_limit_expr())["x"].to_list()
+    assert got == [r.price_limit(d) for d in days] == [0.10, 0.10, 0.15, 0.15]
+    assert r.periods("price_limit", "limit") == (
+        (date(1994, 1, 13), 0.10),
+        (date(2026, 4, 20), 0.15),
     )
-    assert cal.next(date(2026, 4, 9)) == date(2026, 4, 10)
-    assert TradingCalendar.from_dates([date(2026, 4, 5), date(2026, 4, 9)]).next(
-        date(2026, 4, 9)
-    ) == date(2026, 4, 12)
+    assert r.changes("price_limit") == [date(2026, 4, 20)]
+
+
+def test_a_trading_week_with_an_unknown_weekday_is_refused(tmp_path):
+    text = open_text().replace('weekdays = ["Sun", "Mon"', 'weekdays = ["Sun", "Mun"', 1)
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="trading_week"):
+        MarketRules.from_file(path)

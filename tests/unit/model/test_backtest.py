@@ -1,4 +1,4 @@
-"""The NEPSE backtest on hand-written frames: limit locks, missing days, T+2, costs by hand."""
+"""The NEPSE backtest on hand-written frames: next-session fills, limit closes, T+2, costs."""
 
 from __future__ import annotations
 
@@ -7,162 +7,188 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from nepse.model.backtest import BacktestConfig, backtest, market_frame
+from nepse.model.backtest import backtest
+from nepse.portfolio.market import market_frame
+from nepse.portfolio.policy import PortfolioConfig
 
-D = [date(2025, 6, 1) + timedelta(days=i) for i in range(6)]
+D = [date(2025, 6, 1) + timedelta(days=i) for i in range(10)]
+VOLUME = 10_000.0
 
 
-def _market(prices: dict[str, list[float | None]], *, low: dict | None = None) -> pl.DataFrame:
+def _market(closes: dict[str, list], *, vwap: dict | None = None, factor: dict | None = None):
+    """Rows (symbol, session i): close, VWAP = close unless given, 10,000 shares traded."""
     rows = []
-    for sym, closes in prices.items():
-        for i, c in enumerate(closes):
+    for sym, series in closes.items():
+        for i, c in enumerate(series):
             if c is None:
                 continue  # no row: the symbol did not trade that session
-            lo = (low or {}).get((sym, i), c * 0.99)
-            rows.append((sym, D[i], c, c * 1.01, lo, 1.0, 1000.0, c * 1000.0 * 1000))
-    frame = pl.DataFrame(
-        rows,
-        schema=[
-            "symbol",
-            "date",
-            "adj_close",
-            "adj_high",
-            "adj_low",
-            "adj_factor",
-            "volume",
-            "turnover",
-        ],
-        orient="row",
-    )
-    return market_frame(frame)
+            v = (vwap or {}).get((sym, i), c)
+            f = (factor or {}).get(sym, [1.0] * len(series))[i]
+            rows.append((sym, D[i], c, c * f, f, VOLUME, v * VOLUME, False))
+    names = ["symbol", "date", "close", "adj_close", "adj_factor", "volume", "turnover", "is_break"]
+    return market_frame(pl.LazyFrame(rows, schema=names, orient="row")).collect()
 
 
 def _scores(best: list[str], others=("A", "B")) -> pl.DataFrame:
-    rows = []
-    for i, b in enumerate(best):
-        for s in others:
-            rows.append((D[i], s, 1.0 if s == b else 0.0))
+    rows = [(D[i], s, 1.0 if s == b else 0.0) for i, b in enumerate(best) for s in others]
     return pl.DataFrame(rows, schema=["date", "symbol", "pred_ret"], orient="row")
 
 
-CFG = BacktestConfig(top_k=1, keep_k=0, capital=100_000.0, entry="close", costs=False)
+CFG = PortfolioConfig(
+    top_k=1, keep_k=0, cadence_weeks=0, min_hold=0, capital=100_000.0, costs=False,
+    turnover_share=1.0,
+)  # fmt: skip
 
 
-def _held(res):
-    return res.daily["n_held"].to_list()
+def _fills(res, side="buy"):
+    t = res.trades.filter((pl.col("side") == side) & pl.col("filled"))
+    return list(zip(t["date"].to_list(), t["shares"].to_list(), strict=True))
 
 
-def test_buys_at_the_next_close_and_marks_to_market():
-    m = _market({"A": [10, 10, 10.5, 11, 11, 11], "B": [10] * 6})
-    res = backtest(_scores(["A"] * 6), m, config=CFG)
-    buy = res.trades.filter(pl.col("side") == "buy")
-    assert buy["date"].to_list() == [D[1]]  # the score of D0 trades in session D1
-    assert res.daily["equity"].to_list()[-1] == pytest.approx(110_000.0)
-    assert res.daily["ret"][1] == pytest.approx(0.05)
+def test_buys_at_the_next_session_vwap_in_lots_and_marks_at_the_close():
+    m = _market(
+        {"A": [10, 10, 10.5, 11, 11, 11, 11, 11, 11, 11], "B": [10] * 10}, vwap={("A", 1): 9.9}
+    )
+    res = backtest(_scores(["A"] * 10), m, config=CFG)
+    # D0's score trades in D1: Rs 100,000 at D0's close of 10, 1 % kept aside for costs:
+    # 9,900 shares (whole lots).
+    assert _fills(res) == [(D[1], 9_900.0)]
+    buy = res.trades.filter("filled").row(0, named=True)
+    assert buy["price"] == 9.9  # at D1's VWAP
+    assert res.daily["equity"][0] == pytest.approx(100_000 - 9_900 * 9.9 + 9_900 * 10)
+    assert res.daily["equity"][-1] == pytest.approx(100_000 - 9_900 * 9.9 + 9_900 * 11)
 
 
-def test_no_fill_on_an_upper_limit_lock_or_a_day_without_trades():
-    # D1: A closes +10 % (locked up, close entry impossible); D2: A has no row; D3: fills.
-    m = _market({"A": [10, 11, None, 11.5, 11.5, 11.5], "B": [10] * 6})
-    res = backtest(_scores(["A"] * 6), m, config=CFG)
+def test_no_buy_in_a_session_that_closes_at_the_upper_limit():
+    # D1 closes +10 % (the VWAP was lower, but buyers ended queued at the limit): no fill.
+    m = _market({"A": [10, 11, None, 11.5, 11.5, 11.5, 11.5, 11.5], "B": [10] * 10},
+                vwap={("A", 1): 10.4})  # fmt: skip
+    res = backtest(_scores(["A"] * 10), m, config=CFG)
     t = res.trades.filter(pl.col("side") == "buy")
-    assert t["filled"].to_list() == [False, False, True]
-    assert t["reason"].to_list()[:2] == ["upper-limit lock", "no trade"]
-    assert t.filter("filled")["date"].to_list() == [D[3]]
-    assert res.summary["fill_rate"] == pytest.approx(1 / 3)
+    # D3: the 10,000 shares sized at D0's close cost more than the cash at 11.5: a part fills.
+    assert t["reason"].to_list()[:3] == ["upper-limit close", "no trade", "cash"]
+    assert _fills(res) == [(D[3], 8_690.0)]  # 100,000 / 11.5 in lots
 
 
-def test_vwap_entry_fills_when_the_day_traded_below_the_limit():
-    m = _market({"A": [10, 11, 11, 11, 11, 11], "B": [10] * 6}, low={("A", 1): 10.2})
-    cfg = BacktestConfig(top_k=1, keep_k=0, capital=100_000.0, entry="vwap", costs=False)
-    res = backtest(_scores(["A"] * 6), m, config=cfg)
-    assert res.trades.filter("filled")["date"].to_list() == [D[1]]
-
-
-def test_held_until_settled_and_lower_limit_lock_is_carried():
-    # Bought D1; from D1's score on, B is best. T+2: no sale on D2, sale allowed from D3,
-    # but A is locked at its lower limit on D3 (close -10 %): carried, sold on D4.
-    m = _market({"A": [10, 10, 10, 9, 9.1, 9.1], "B": [10] * 6})
-    res = backtest(_scores(["A", "B", "B", "B", "B", "B"]), m, config=CFG)
+def test_settlement_and_a_lower_limit_close_delay_the_sale():
+    # Bought D1; B is best from D1's score on. T+2: no sale ordered for D2; the D3 sale meets a
+    # lower-limit close (-10 %): carried, sold on D4.
+    m = _market({"A": [10, 10, 10, 9, 9.1, 9.1, 9.1, 9.1], "B": [10] * 10})
+    res = backtest(_scores(["A"] + ["B"] * 9), m, config=CFG)
     sells = res.trades.filter(pl.col("side") == "sell")
-    assert sells["date"].to_list() == [D[3], D[4]]
-    assert sells["filled"].to_list() == [False, True]
-    assert sells["reason"][0] == "lower-limit lock"
-    assert _held(res) == [1, 1, 1, 1, 1]  # B bought on D4 with the proceeds
+    assert sells["date"].to_list()[:2] == [D[3], D[4]]
+    assert sells["reason"][0] == "lower-limit close"
+    assert _fills(res, "sell")[0][0] == D[4]
 
 
-def test_costs_computed_by_hand():
-    m = _market({"A": [10, 10, 10.5, 11, 11, 11], "B": [10] * 6})
-    cfg = BacktestConfig(top_k=1, keep_k=0, capital=100_000.0, entry="close", costs=True)
-    # Hold A from D1, sell on D3 (settled) when B becomes best on D2's score.
-    res = backtest(_scores(["A", "A", "B", "B", "B", "B"]), m, config=cfg)
+def test_costs_by_hand_dp_on_both_sides():
+    m = _market({"A": [10, 10, 10.5, 11, 11, 11, 11, 11, 11, 11], "B": [10] * 10})
+    cfg = PortfolioConfig(**{**CFG.__dict__, "costs": True})
+    res = backtest(_scores(["A", "A", "B", "B", "B", "B", "B", "B"]), m, config=cfg)
+    # The buy: 100,000 / (10 * 1.01 cost bound) = 9,900.99 -> 9,900 shares, Rs 99,000 (the
+    # 100 shares short of the target are not topped up: under TOPUP_SHARE).
     rate = 0.0033 + 0.00015  # commission bracket 50k-5 lakh + SEBON
-    value = 100_000 / (1 + rate)  # all cash in, costs included
-    units = value / 10
-    proceeds = units * 11
+    buy_cost = 99_000 * rate + 25.0
+    (sold,) = res.trades.filter((pl.col("side") == "sell") & pl.col("filled")).iter_rows(named=True)
+    proceeds = 9_900 * 11.0
     sell_costs = proceeds * rate + 25.0
-    gain = proceeds - sell_costs - 100_000.0  # basis = value + buy costs = the whole capital
-    cgt = 0.075 * gain
-    sold = res.trades.filter((pl.col("side") == "sell") & pl.col("filled"))
-    assert sold["date"].to_list() == [D[3]]
-    assert sold["cost"][0] == pytest.approx(sell_costs + cgt)
-    cash_after_sale = proceeds - sell_costs - cgt
-    # B is bought at 10 on D3 for the target: equity at D2's close / k (A marked at 10.5).
-    b_value = units * 10.5
-    b_cost = b_value * (0.0033 + 0.00015)
-    assert res.daily["equity"][-1] == pytest.approx(cash_after_sale - b_cost)
-    assert res.daily["costs"].sum() == pytest.approx(100_000 - value + sell_costs + cgt + b_cost)
-
-
-def test_turnover_cap_limits_the_fill():
-    m = _market({"A": [10, 10, 10, 10, 10, 10], "B": [10] * 6})
-    cfg = BacktestConfig(
-        top_k=1, keep_k=0, capital=1e9, entry="close", costs=False, max_turnover_share=0.1
-    )
-    res = backtest(_scores(["A"] * 6), m, config=cfg)
+    cgt = 0.075 * (proceeds - sell_costs - (99_000 + buy_cost))
+    assert sold["date"] == D[3] and sold["cost"] == pytest.approx(sell_costs + cgt)
     first = res.trades.filter("filled").row(0, named=True)
-    assert first["value"] == pytest.approx(0.1 * 10 * 1000 * 1000)
-    assert first["reason"] == "partial"
-    later = res.trades.filter("filled")["reason"].to_list()[1:]
-    assert later and set(later) == {"top-up"}  # topped up while A stays in the top k
-    assert res.daily["invested"][-1] > res.daily["invested"][0]
+    assert first["cost"] == pytest.approx(buy_cost)
 
 
-def test_hysteresis_keeps_a_holding_inside_keep_k():
-    m = _market({s: [10] * 6 for s in "ABC"})
-    rows = [(D[0], "A", 3.0), (D[0], "B", 2.0), (D[0], "C", 1.0)]
-    rows += [(D[i], s, v) for i in range(1, 6) for s, v in (("A", 2.0), ("B", 3.0), ("C", 1.0))]
-    sc = pl.DataFrame(rows, schema=["date", "symbol", "pred_ret"], orient="row")
-    keep = backtest(
-        sc, m, config=BacktestConfig(top_k=1, keep_k=2, capital=1e5, entry="close", costs=False)
+def test_position_sized_on_the_previous_turnover_and_filled_on_the_session_turnover():
+    m = _market({"A": [10] * 10, "B": [10] * 10})
+    cfg = PortfolioConfig(**{**CFG.__dict__, "capital": 1e9, "turnover_share": 0.1})
+    res = backtest(_scores(["A"] * 10), m, config=cfg)
+    # Target: 10 % of D0's Rs 100,000 turnover = 1,000 shares; filled within 10 % of D1's.
+    assert _fills(res) == [(D[1], 1_000.0)]
+    assert res.summary["mean_invested"] < 0.01  # the capital cannot go into a thin stock
+
+
+def test_bonus_shares_keep_the_holding_whole():
+    # A 100 % bonus on D3: the raw close halves, the shares double.
+    f = [0.5, 0.5, 0.5, 1, 1, 1, 1, 1]
+    m = _market({"A": [20, 20, 20, 10, 10, 10, 10, 10], "B": [10] * 10}, factor={"A": f})
+    res = backtest(_scores(["A"] * 10), m, config=CFG)
+    assert res.daily["equity"].to_list() == pytest.approx([100_000.0] * res.daily.height)
+
+
+def test_gross_adds_every_cost_back():
+    m = _market(
+        {"A": [10, 10, 10.5, 11, 11, 11, 11, 11, 11, 11], "B": [10, 10, 10, 10, 10, 10, 9.5, 9]}
     )
-    assert keep.trades.filter("filled")["symbol"].to_list() == ["A"]  # A stays (rank 2 <= 2)
-    swap = backtest(sc, m, config=CFG)
-    assert swap.trades.filter("filled")["symbol"].to_list() == ["A", "A", "B"]
+    cfg = PortfolioConfig(**{**CFG.__dict__, "costs": True})
+    res = backtest(_scores(["A", "B"] * 4), m, config=cfg)
+    d = res.daily
+    paid = d["costs"].cum_sum()
+    assert (d["equity_gross"] - d["equity"]).to_list() == pytest.approx(paid.to_list())
+    assert res.gross().daily["ret"].to_list() == d["ret_gross"].to_list()
+    assert res.summary["gross_excess_ew_annual"] > res.summary["excess_ew_annual"]
+
+
+def test_decisions_only_on_the_cadence():
+    # 2025-06-01 is a Sunday: with a weekly cadence the first decision stands all week.
+    m = _market({"A": [10] * 10, "B": [10] * 10})
+    cfg = PortfolioConfig(**{**CFG.__dict__, "cadence_weeks": 1})
+    res = backtest(_scores(["A", "B", "B", "B", "B", "B", "B", "B"]), m, config=cfg)
+    assert res.trades.filter("filled")["symbol"].to_list() == ["A", "A", "B"]
+    # A bought D1 (Monday); the switch to B waits for the next week's first session (D7),
+    # whose orders trade in D8.
+    assert _fills(res, "sell") == [(D[8], 9_900.0)]
+
+
+def test_only_tradeable_symbols_are_bought():
+    m = _market({"A": [10] * 10, "B": [10] * 10})
+    sc = _scores(["A"] * 10).with_columns(tradeable=pl.col("symbol") != "A")
+    res = backtest(sc, m, config=CFG)
+    assert set(res.trades.filter("filled")["symbol"]) == {"B"}
 
 
 def test_benchmarks_and_summary_fields():
-    m = _market({"A": [10, 10, 10.5, 11, 11, 11], "B": [10, 10, 10, 10, 10, 9.5]})
-    res = backtest(_scores(["A"] * 6), m, config=CFG)
-    ew = res.daily["bench_ew"].to_list()
-    assert ew[1] == pytest.approx(0.025)  # (5 % + 0 %) / 2 on D2
-    for key in (
-        "annual_return",
-        "excess_ew_annual",
-        "ir_ew",
-        "t_ew",
-        "max_drawdown",
-        "turnover_daily",
-        "fill_rate",
-        "cost_drag_annual",
-        "excess_tw_annual",
-    ):
-        assert key in res.summary
+    m = _market(
+        {"A": [10, 10, 10.5, 11, 11, 11, 11, 11, 11, 11], "B": [10, 10, 10, 10, 10, 9.5, 9.5, 9]}
+    )
+    sc = _scores(["A"] * 10).with_columns(tradeable=pl.col("symbol") == "A")
+    res = backtest(sc, m, config=CFG)
+    row = res.daily.filter(pl.col("date") == D[2]).row(0, named=True)
+    assert row["bench_ew"] == pytest.approx(0.025)  # (5 % + 0 %) / 2
+    assert row["bench_ew_tradeable"] == pytest.approx(0.05)
+    keys = {"annual_return", "excess_ew_annual", "t_ew", "max_drawdown", "turnover_daily"}
+    keys |= {"fill_rate", "cost_drag_annual", "excess_tw_annual", "gross_excess_ew_annual"}
+    assert keys <= set(res.summary)
 
 
-def test_min_hold_keeps_a_position_longer_than_settlement():
-    m = _market({"A": [10] * 6, "B": [10] * 6})
-    cfg = BacktestConfig(top_k=1, keep_k=0, capital=1e5, entry="close", costs=False, min_hold=4)
-    res = backtest(_scores(["A", "B", "B", "B", "B", "B"]), m, config=cfg)
-    sells = res.trades.filter((pl.col("side") == "sell") & pl.col("filled"))
-    assert sells["date"].to_list() == [D[5]]  # bought D1, kept 4 sessions, not sold on D3
+def test_a_holding_that_stops_trading_is_settled_at_its_last_close():
+    # A trades for 3 sessions then never again (merged away); from D2's score on, B is best.
+    days = [date(2025, 6, 1) + timedelta(days=i) for i in range(30)]
+    rows = [("A", d, 10.0) for d in days[:3]] + [("B", d, 10.0) for d in days]
+    names = ["symbol", "date", "close"]
+    m = market_frame(
+        pl.LazyFrame(rows, schema=names, orient="row").with_columns(
+            adj_close=pl.col("close"), adj_factor=pl.lit(1.0), volume=pl.lit(VOLUME),
+            turnover=pl.col("close") * VOLUME, is_break=pl.lit(False),
+        )
+    ).collect()  # fmt: skip
+    sc = pl.DataFrame(
+        [(d, s, float((s == "A") == (i < 2))) for i, d in enumerate(days) for s in "AB"],
+        schema=["date", "symbol", "pred_ret"],
+        orient="row",
+    )
+    res = backtest(sc, m, config=CFG)
+    sold = res.trades.filter((pl.col("side") == "sell") & pl.col("filled")).row(0, named=True)
+    # Last trade D2; stale once 20 sessions passed without one (D22), settled at Rs 10.
+    assert sold["date"] == days[22] and sold["price"] == 10.0
+    assert sold["reason"].startswith("stopped trading")
+    assert res.trades.filter((pl.col("side") == "sell") & ~pl.col("filled")).height == 19
+
+
+def test_the_benchmark_universe_can_be_wider_than_the_scores():
+    m = _market({"A": [10, 10, 10.5, 11, 11, 11, 11, 11], "B": [10, 10, 10, 10, 10, 9.5, 9.5, 9]})
+    only_a = _scores(["A"] * 8, others=("A",))
+    res = backtest(only_a, m, config=CFG, universe=_scores(["A"] * 8).select("date", "symbol"))
+    row = res.daily.filter(pl.col("date") == D[2]).row(0, named=True)
+    assert row["bench_ew"] == pytest.approx(0.025)  # A and B, though only A was scored
+    narrow = backtest(only_a, m, config=CFG).daily.filter(pl.col("date") == D[2])
+    assert narrow["bench_ew"][0] == pytest.approx(0.05)

@@ -15,7 +15,6 @@ from nepse.model.evaluate import (
     quintile_returns,
     score_autocorrelation,
 )
-from nepse.settings import load_settings
 
 D = [date(2025, 1, 1) + timedelta(days=i) for i in range(3)]
 SYMS = [f"S{i}" for i in range(10)]
@@ -61,8 +60,16 @@ class _Model:
         self.meta = {"version": "v1", "train_end": "2025-06-30"}
 
 
-def test_days_inside_the_training_window_are_refused():
-    with pytest.raises(InSampleError, match="in sample"):
-        evaluate_days(
-            None, load_settings(), _Model(), start=date(2025, 6, 1), end=date(2025, 12, 31)
-        )
+def test_days_inside_the_training_window_are_refused_naming_the_first_day_out(settings):
+    from nepse.ingest.service import ingest_read
+    from nepse.schema import ReadResult
+    from nepse.store import open_store
+
+    days = [date(2025, 6, 29), date(2025, 6, 30), date(2025, 7, 2)]  # 07-01: a holiday
+    rows = [(s, d, 100.0) for d in days for s in ("A", "B", "C")]
+    prices = pl.DataFrame(rows, schema=["symbol", "date", "close"], orient="row")
+    read = ReadResult(fmt="t", prices=prices.with_columns(source=pl.lit("t"), line=pl.lit(1)))
+    with open_store(settings.database) as st:
+        ingest_read(st, read, settings=settings, today=date(2026, 1, 1))
+        with pytest.raises(InSampleError, match=r"first out-of-sample day is 2025-07-02"):
+            evaluate_days(st, settings, _Model(), start=date(2025, 6, 1), end=date(2025, 12, 31))

@@ -69,6 +69,7 @@ def test_manifest_lists_every_saved_file(saved):
     assert TrainedModel.load(saved).meta["best_iteration"] >= 1
 
 
+@pytest.mark.slow  # loads in a fresh interpreter, where a crash would show (tests/conftest.py)
 def test_truncated_model_txt_is_model_not_found_never_a_signal(saved, tmp_path):
     import shutil
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from nepse.model.backtest import market_frame
 from nepse.model.training import TRADING_REPORT, train_and_register
+from nepse.portfolio.market import market_frame
 from nepse.settings import load_settings
 from nepse.store import open_store
 from tests.unit.model.panels import make_panel
@@ -23,14 +23,13 @@ def _market(panel: pl.DataFrame) -> pl.DataFrame:
         )
     )
     return market_frame(
-        adj.with_columns(
-            adj_high=pl.col("adj_close") * 1.01,
-            adj_low=pl.col("adj_close") * 0.99,
+        adj.lazy().with_columns(
+            close=pl.col("adj_close"),
             adj_factor=pl.lit(1.0),
             volume=pl.lit(1000.0),
             turnover=pl.col("adj_close") * 1e6,
         )
-    )
+    ).collect()
 
 
 def test_tradeable_label_drives_training_and_the_backtest(tmp_path):
@@ -65,3 +64,7 @@ def test_tradeable_label_drives_training_and_the_backtest(tmp_path):
     assert (out.decision.path / TRADING_REPORT).is_file()
     card = (out.decision.path / "card.md").read_text()
     assert "`next_vwap`" in card and "trading.html" in card
+    # What ran, in the card's words: the 5-session VWAP hold and the 6-session embargo.
+    assert "selling at the VWAP 5 sessions later" in card
+    assert "embargo 6 trading session(s)" in card
+    assert "6-trading-day" not in card and "day(s)" not in card

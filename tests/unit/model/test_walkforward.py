@@ -44,7 +44,7 @@ def result(small, days):
         settings=load_settings(**FAST),
         test_start=days[100],
         seeds=[0, 1],
-        progress=lambda k, n: calls.append((k, n)),
+        progress=lambda p: calls.append((p.done, p.total)),
     )
     return res, calls
 
@@ -120,7 +120,7 @@ def test_no_training_label_reaches_the_test_block(small, days, monkeypatch, hori
 
 def test_segments_recorded_per_block(result, days):
     res, calls = result
-    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert calls == [(k, 7) for k in range(8)]  # 3 blocks x 2 seeds + 1 baseline group
     for b in res.blocks.to_dicts():
         assert b["train_start"] <= b["fit_end"] < b["valid_start"] <= b["train_end"]
         assert b["train_end"] < b["test_start"] <= b["test_end"]

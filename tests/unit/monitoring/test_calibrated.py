@@ -85,7 +85,7 @@ def test_normal_weeks_raise_no_alarm(market, baseline):
     feat, days = market
     # Every window of the last 50 sessions (after the training period) is a normal week.
     verdicts = [check(baseline, window_of(feat, days, e)) for e in range(len(days) - 50, len(days))]
-    alarmed = [v.end for v in verdicts if v.alarmed]
+    alarmed = [v.end for v in verdicts if v.dataset_drift]
     # 99th-percentile lines over 4 statistics: a stray alarm in 50 windows is possible, a habit not.
     assert len(alarmed) <= 2, alarmed
     last = verdicts[-1]
@@ -186,7 +186,7 @@ def test_calculated_closes_are_flagged_as_market_drift(market, baseline):
     )
     assert first is not None and first < WINDOW
     verdict = check(baseline, window_of(changed, days, start + WINDOW))
-    assert max(verdict.market_distances, key=verdict.market_distances.get) == "m_close_offtick"
+    assert max(verdict.market, key=verdict.market.get) == "m_close_offtick"
 
 
 def test_without_out_of_sample_predictions_there_is_no_prediction_statistic(market):
@@ -212,7 +212,7 @@ def test_a_baseline_saved_before_a_market_column_existed_still_judges(baseline, 
     feat, days = market
     old = dataclasses.replace(baseline, market=baseline.market.drop("m_close_offtick"))
     verdict = check(old, window_of(feat, days, len(days) - 1))
-    assert "m_close_offtick" not in verdict.market_distances
+    assert "m_close_offtick" not in verdict.market
     assert verdict.alarm(MARKET) is not None
 
 
@@ -263,3 +263,14 @@ def test_a_baseline_saved_unsealed_by_older_code_is_derived_again(tmp_path, base
     files.seal(tmp_path, ["drift_baseline.json"])  # an older model: only part of it listed
     assert load_or_none(tmp_path) is None
     assert "not sealed" in caplog.text
+
+
+def test_a_full_disk_keeps_the_saved_baseline(tmp_path, baseline, disk):
+    baseline.save(tmp_path)
+    saved = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    disk.fill()
+    with pytest.raises(OSError, match=r"drift_reference\.parquet: no space left on device"):
+        baseline.save(tmp_path)
+    disk.free()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved  # nothing half-written
+    assert load_or_none(tmp_path) is not None

@@ -15,7 +15,7 @@ from nepse.model.scoring import (
     score_with_fallback,
     write_parquet,
 )
-from nepse.monitoring.performance import check_performance, evaluate_realised
+from nepse.monitoring.performance import check_performance, evaluate_realised, reference_rmse
 from nepse.store import open_store
 
 
@@ -146,13 +146,45 @@ def test_unknown_labels_are_not_evaluated_yet(tmp_path):
         ({"rolling_rank_ic": 0.05, "rolling_rmse": 0.02}, 30, []),
         ({"rolling_rank_ic": -0.01, "rolling_rmse": 0.02}, 30, ["Rank IC -0.0100"]),
         ({"rolling_rank_ic": -0.01, "rolling_rmse": 0.02}, 5, []),  # too few days to judge
-        ({"rolling_rank_ic": 0.05, "rolling_rmse": 0.031}, 30, ["RMSE 0.03100 exceeds 1.5 x"]),
+        ({"rolling_rank_ic": 0.05, "rolling_rmse": 0.031}, 30, ["RMSE 0.03100 over the last 20"]),
+        # One evaluated day is one market day's dispersion: no RMSE alert before 20 days.
+        ({"rolling_rank_ic": 0.05, "rolling_rmse": 0.07432}, 1, []),
+        ({"rolling_rank_ic": 0.05, "rolling_rmse": 0.031}, 19, []),
+        ({"rolling_rank_ic": 0.05, "rolling_rmse": 0.031}, 20, ["1.5 x the model's walk-forward"]),
     ],
 )
 def test_performance_alert_rules(latest, days, expected):
     verdict = check_performance(
-        latest, min_rolling_rank_ic=0.0, rmse_ratio=1.5, training_rmse=0.02, evaluated_days=days
+        latest,
+        min_rolling_rank_ic=0.0,
+        rmse_ratio=1.5,
+        walk_forward_rmse=0.02,
+        rmse_min_days=20,
+        evaluated_days=days,
     )
     assert len(verdict.alerts) == len(expected)
     for want, got in zip(expected, verdict.alerts, strict=True):
         assert want in got
+
+
+def test_the_rmse_alert_names_what_it_compares_with():
+    verdict = check_performance(
+        {"rolling_rank_ic": 0.05, "rolling_rmse": 0.031},
+        min_rolling_rank_ic=0.0,
+        rmse_ratio=1.5,
+        walk_forward_rmse=0.02,
+        rmse_min_days=20,
+        label="buying at the next session's VWAP and selling at the VWAP 5 sessions later",
+        evaluated_days=25,
+    )
+    (text,) = verdict.alerts
+    assert "walk-forward out-of-sample RMSE 0.02000" in text and "training" not in text
+    assert "same label: the return of buying at the next session's VWAP" in text
+    assert verdict.numbers["walk_forward_rmse"] == 0.02
+    assert verdict.numbers["evaluated_days"] == 25 and verdict.numbers["window_days"] == 20
+
+
+def test_the_reference_rmse_is_the_walk_forward_summary_row():
+    assert reference_rmse({"rmse": 0.0213, "rank_ic": 0.03}) == 0.0213
+    assert reference_rmse('{"rmse": 0.0213}') == 0.0213  # a registry row read back as JSON
+    assert reference_rmse(None) is None and reference_rmse({"rmse": float("nan")}) is None

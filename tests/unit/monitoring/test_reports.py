@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from nepse.errors import DataQualityError
-from nepse.monitoring.reports import build_index, drift_report_path, serve
+from nepse.monitoring.reports import build_index, drift_report_path, prune_pages, serve
 
 ROWS = [
     {
@@ -263,3 +263,43 @@ def test_serve_takes_no_writes(served):
 def test_serve_without_reports_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DataQualityError, match="run the daily flow"):
         serve(tmp_path, port=0)
+
+
+def test_pages_past_the_retention_are_deleted_and_not_linked(tmp_path):
+    rows = [
+        {"date": date(2026, 5, 4), "model_version": "v2"},
+        {"date": date(2026, 4, 1), "model_version": "v1"},  # 33 days before: past 30
+        {"date": date(2026, 4, 20), "model_version": "v1"},  # recent, but its page is gone
+    ]
+    touch_reports(tmp_path, rows[:2])
+    (tmp_path / "reports" / "2026-04-01" / "notes.txt").write_text("mine")
+    (tmp_path / "reports" / "2026-03-30").mkdir()
+    (tmp_path / "reports" / "2026-03-30" / "drift-v0.html").write_text("old")
+
+    assert prune_pages(tmp_path, date(2026, 5, 4), 30) == 2
+    assert prune_pages(tmp_path, date(2026, 5, 4), 0) == 0  # 0 keeps everything
+    assert not (tmp_path / "reports" / "2026-03-30").exists()  # emptied: removed
+    assert (tmp_path / "reports" / "2026-04-01" / "notes.txt").exists()  # not ours: kept
+    assert (tmp_path / "reports" / "2026-05-04" / "drift-v2.html").exists()
+
+    table = parse(build_index(tmp_path, rows, keep_days=30))
+    assert table.links == ["2026-05-04/drift-v2.html"]
+    assert [r[-1] for r in table.rows] == [
+        "drift report",
+        "report missing",
+        "deleted (NEPSE_REPORT_RETENTION_DAYS)",
+    ]
+
+
+def test_a_full_disk_keeps_the_previous_index(tmp_path, disk):
+    """A full disk while writing the index: yesterday's index stays whole, the error names the
+    path and the cause, no temporary file is left behind, and it works once there is space."""
+    touch_reports(tmp_path, ROWS)
+    before = build_index(tmp_path, ROWS).read_text(encoding="utf-8")
+    disk.fill()
+    with pytest.raises(OSError, match=r"index\.html: no space left on device"):
+        build_index(tmp_path, ROWS[:1])
+    disk.free()
+    assert (tmp_path / "reports" / "index.html").read_text(encoding="utf-8") == before
+    assert [p.name for p in (tmp_path / "reports").iterdir() if p.name.endswith(".tmp")] == []
+    assert build_index(tmp_path, ROWS[:1]).read_text(encoding="utf-8") != before

@@ -47,12 +47,20 @@ def test_a_feed_that_stopped_is_stale_with_the_missed_sessions_counted():
     assert "2025-03-20" in s.message() and "stale data" in s.message()
 
 
-def test_monday_friday_week_can_be_given():
-    mon_fri = frozenset({0, 1, 2, 3, 4})
-    # Friday 2025-03-21 after 16:00: a session under a Monday-Friday week, none under Sun-Thu.
-    now = kathmandu(date(2025, 3, 21), 17)
-    assert not check_staleness(CAL, now=now).stale
-    assert check_staleness(CAL, now=now, weekdays=mon_fri).missed_sessions == 1
+@pytest.mark.parametrize(
+    ("last", "friday"),
+    [(date(2026, 4, 9), date(2026, 4, 10)), (date(2022, 5, 19), date(2022, 5, 20))],
+)
+def test_the_week_in_force_comes_from_the_market_rules(last, friday):
+    # Sunday-Thursday data ending on a Thursday; the rules' week in force on the next day has a
+    # Friday session (Monday-Friday from 2026-04-10 and from 2022-05-15): after its close it is
+    # expected, though no stored week ever had a Friday.
+    cal = TradingCalendar(tuple(sun_thu(last - timedelta(days=60), last)))
+    assert not check_staleness(cal, now=kathmandu(friday, 14)).stale  # before the close
+    s = check_staleness(cal, now=kathmandu(friday, 17))
+    assert s.expected == friday and s.missed_sessions == 1
+    # The Saturday after it is traded in no week.
+    assert check_staleness(cal, now=kathmandu(friday + timedelta(days=1), 17)).missed_sessions == 1
 
 
 @pytest.mark.parametrize(

@@ -1,55 +1,158 @@
-"""The day's Evidently runs: the HTML page with the verdict, and the workspace over time."""
+"""The Evidently workspace through its public API: one run per day and model, retention, and
+a full disk that leaves nothing half-written."""
 
 from __future__ import annotations
 
+import errno
+import json
+from datetime import timedelta
+
+import pytest
 from evidently.ui.workspace import Workspace
 
+from nepse.errors import NepseError
 from nepse.monitoring.baseline import check
+from nepse.monitoring.page import day_snapshot
 from nepse.monitoring.workspace import (
-    NUMBERS,
     PANELS,
     PROJECT,
+    RUNS_FILE,
     WORKSPACE_DIR,
-    add_to_workspace,
-    drift_snapshot,
-    numbers_of,
-    numbers_snapshot,
-    verdict_banner,
-    write_page,
+    open_workspace,
+    put_day_run,
+    recorded_runs,
 )
 from tests.unit.monitoring.conftest import window_of
 
 
-def test_page_carries_the_verdict_and_workspace_keeps_every_day(tmp_path, market, baseline):
+@pytest.fixture(scope="module")
+def snapshots(market, baseline):
+    """Evidently runs of the sample market's last three sessions (3 columns each)."""
     feat, days = market
-    for end in (len(days) - 2, len(days) - 1):
-        cur = window_of(feat, days, end)
-        verdict = check(baseline, cur)
-        snap = drift_snapshot(baseline, cur, verdict.top_columns(4), days[end])
-        page = write_page(snap, verdict_banner(verdict, baseline), tmp_path / f"{end}.html")
-        text = page.read_text(encoding="utf-8")
-        assert "nepse-verdict" in text and "feature drift" in text and "alarm line" in text
-        numbers = numbers_of(verdict, rolling_rank_ic=0.05, rank_ic_floor=-0.01)
-        assert set(numbers) == set(NUMBERS)
-        add_to_workspace(tmp_path, snap, numbers_snapshot(numbers, days[end]))
+    out = {}
+    for end in range(len(days) - 3, len(days)):
+        window = window_of(feat, days, end)
+        summary = check(baseline, window)
+        out[days[end]] = day_snapshot(
+            baseline, window, summary, day=days[end], model_version="v1", columns=0
+        )
+    return out
+
+
+def _put(tmp_path, snapshot, day, model="v1", keep_days=0):
+    return put_day_run(
+        open_workspace(tmp_path),
+        tmp_path,
+        snapshot,
+        day=day,
+        model_version=model,
+        keep_days=keep_days,
+    )
+
+
+def _runs(tmp_path) -> list[str]:
     ws = Workspace(str(tmp_path / WORKSPACE_DIR))
-    projects = ws.search_project(PROJECT)
-    assert len(projects) == 1  # the second day found the project instead of making another
-    assert len(ws.list_runs(projects[0].id)) == 4
-    panels = [p.title for p in ws.get_dashboard(projects[0].id).panels]
-    assert panels == [title for title, _ in PANELS]
+    [project] = ws.search_project(PROJECT)
+    return sorted(map(str, ws.list_runs(project.id)))
 
 
-def test_adding_a_run_does_not_read_the_stored_runs(tmp_path, market, baseline):
-    """Evidently's full Workspace parses every stored run when it opens (a cost that grew with
-    each day, and one broken file stopped every later day); adding a run reads none of them."""
-    feat, days = market
-    cur = window_of(feat, days, len(days) - 1)
-    verdict = check(baseline, cur)
-    numbers = numbers_of(verdict)
-    project_id = add_to_workspace(tmp_path, numbers_snapshot(numbers, days[-1]))
-    runs = tmp_path / WORKSPACE_DIR / project_id / "snapshots"
-    broken = runs / "01a2341b-1bf1-74dc-829e-eeec0637c1bd.json"
-    broken.write_text("{not json", encoding="utf-8")  # a run cut short by a full disk, say
-    add_to_workspace(tmp_path, numbers_snapshot(numbers, days[-1]))
-    assert len(list(runs.glob("*.json"))) == 3
+def test_one_run_per_day_and_model_a_rerun_replaces_it(tmp_path, snapshots):
+    (d1, s1), (d2, s2), _ = snapshots.items()
+    first = _put(tmp_path, s1, d1)
+    _put(tmp_path, s2, d2)
+    again = _put(tmp_path, s1, d1)  # the day rerun: its run replaced, not added
+    other = _put(tmp_path, s1, d1, model="v2")  # another model's run of the day is its own
+    runs = _runs(tmp_path)
+    assert len(runs) == 3 and first not in runs and {again, other} <= set(runs)
+    assert {(e.day, e.model_version) for e in recorded_runs(tmp_path)} == {
+        (d1, "v1"),
+        (d2, "v1"),
+        (d1, "v2"),
+    }
+    ws = Workspace(str(tmp_path / WORKSPACE_DIR))  # Evidently's own reader
+    [project] = ws.search_project(PROJECT)
+    run = ws.get_run(project.id, again)
+    assert run.metadata["model_version"] == "v1" and run.metadata["day"] == str(d1)
+    titles = [p.title for p in ws.get_dashboard(project.id).panels]
+    assert titles[1:] == [title for title, *_ in PANELS]
+
+
+def test_runs_past_the_retention_are_deleted(tmp_path, snapshots):
+    (d1, s1), (d2, s2), (d3, s3) = snapshots.items()
+    old = _put(tmp_path, s1, d1 - timedelta(days=40))
+    kept = _put(tmp_path, s2, d2 - timedelta(days=10))
+    new = _put(tmp_path, s3, d3, keep_days=30)
+    assert _runs(tmp_path) == sorted([kept, new]) and old not in _runs(tmp_path)
+
+
+def test_runs_of_an_older_version_are_recorded_and_replaced(tmp_path, snapshots):
+    """Runs written before the run file existed (two a day, no model in their metadata) are read
+    once, then replaced by that day's run and expired like the others."""
+    (d1, s1), (d2, s2), _ = snapshots.items()
+    ws = open_workspace(tmp_path)
+    _put(tmp_path, s2, d2)
+    [project] = ws.search_project(PROJECT)
+    legacy = [str(ws.add_run(project.id, s1).id) for _ in range(2)]  # no run-file entry
+    (tmp_path / WORKSPACE_DIR / RUNS_FILE).unlink()
+    assert len(_runs(tmp_path)) == 3
+    new = _put(tmp_path, s1, d1)
+    assert not set(legacy) & set(_runs(tmp_path)) and new in _runs(tmp_path)
+    assert len(recorded_runs(tmp_path)) == 2
+
+
+def test_a_full_disk_leaves_the_workspace_as_it_was(tmp_path, snapshots, monkeypatch):
+    """ENOSPC while Evidently writes the run (simulated: json.dump writes half, then fails): the
+    half-written file is deleted, the day's earlier run stays, and the next day works."""
+    (d1, s1), (d2, s2), _ = snapshots.items()
+    before = _put(tmp_path, s1, d1)
+    runs_file = (tmp_path / WORKSPACE_DIR / RUNS_FILE).read_text()
+    real_dump = json.dump
+
+    def dump_then_full(obj, fp, **kw):
+        fp.write(json.dumps(obj, **kw)[:1000])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("evidently.ui.storage.local.base.json.dump", dump_then_full)
+    with pytest.raises(OSError, match="no space left on device") as err:
+        _put(tmp_path, s1, d1)
+    assert str(tmp_path / WORKSPACE_DIR) in str(err.value)
+    assert _runs(tmp_path) == [before]  # Evidently's Workspace opens: no broken file
+    assert (tmp_path / WORKSPACE_DIR / RUNS_FILE).read_text() == runs_file
+    monkeypatch.setattr("evidently.ui.storage.local.base.json.dump", real_dump)
+    _put(tmp_path, s2, d2)  # space freed: the next day works
+    assert len(_runs(tmp_path)) == 2
+
+
+def test_a_full_disk_while_creating_the_project_leaves_no_project(tmp_path, snapshots, monkeypatch):
+    (d1, s1), *_ = snapshots.items()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("evidently.ui.storage.local.base.json.dump", full)
+    with pytest.raises(OSError, match="could not create the Evidently project"):
+        _put(tmp_path, s1, d1)
+    monkeypatch.undo()
+    assert not [p for p in (tmp_path / WORKSPACE_DIR).iterdir() if p.is_dir()]
+    _put(tmp_path, s1, d1)
+    assert len(_runs(tmp_path)) == 1
+
+
+def test_a_broken_run_file_is_named_with_how_to_fix(tmp_path, snapshots):
+    (d1, s1), *_ = snapshots.items()
+    run = _put(tmp_path, s1, d1)
+    [path] = (tmp_path / WORKSPACE_DIR).glob(f"*/snapshots/{run}.json")
+    path.write_text("", encoding="utf-8")  # cut short by an older version on a full disk
+    with pytest.raises(NepseError, match="move the file named above"):
+        open_workspace(tmp_path)
+
+
+def test_a_dashboard_cut_short_is_rewritten(tmp_path, snapshots):
+    (d1, s1), (d2, s2), _ = snapshots.items()
+    _put(tmp_path, s1, d1)
+    [dash] = (tmp_path / WORKSPACE_DIR).glob("*/dashboard.json")
+    dash.write_text("", encoding="utf-8")
+    _put(tmp_path, s2, d2)
+    ws = Workspace(str(tmp_path / WORKSPACE_DIR))
+    [project] = ws.search_project(PROJECT)
+    assert len(ws.get_dashboard(project.id).panels) == len(PANELS) + 1

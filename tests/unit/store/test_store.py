@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 import nepse.store as store_mod
 from nepse.errors import DatabaseLockedError, NepseError
 from nepse.ingest.service import ingest_read
+from nepse.market.rules import LIMIT_TOLERANCE
 from nepse.schema import ReadResult
 from nepse.store import STAGES, migrations, open_store
 from tests.conftest import REPO
@@ -136,6 +137,34 @@ def test_appended_migration_is_applied_on_writable_open_only(db, monkeypatch):
         assert st._exec("SELECT count(*) FROM extra") == [(0,)]
     with open_store(db, read_only=True) as st:
         assert st.schema_version() == extra[-1][0]
+
+
+def test_a_legacy_version_number_is_mapped_only_where_it_is_legacy(db, monkeypatch):
+    """Old databases recorded migration 5 as 10; a database past 10 records both as they are."""
+    full = list(store_mod.MIGRATIONS)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db))  # a database of those days, migrations 1-5 applied
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+    )
+    for version, sql in full[:5]:
+        con.execute(sql)
+        # migration 5 recorded under its legacy number
+        con.execute(
+            "INSERT INTO schema_migrations VALUES (?, now())", [10 if version == 5 else version]
+        )
+    con.close()
+    monkeypatch.setattr(migrations, "MIGRATIONS", full)
+    with pytest.raises(NepseError, match="has schema version 5"):
+        open_store(db, read_only=True)
+    with open_store(db) as st:
+        assert st.applied_migrations()["version"].to_list() == [v for v, _ in full]
+    extra = [*full, *[(v, "SELECT 1") for v in range(len(full) + 1, 12)]]
+    monkeypatch.setattr(migrations, "MIGRATIONS", extra)
+    with open_store(db) as st:
+        assert st.schema_version() == 11 and 10 in st.applied_migrations()["version"].to_list()
+    with open_store(db, read_only=True) as st:
+        assert st.schema_version() == 11
 
 
 def test_read_only_open_of_unmigrated_or_missing_database(tmp_path):
@@ -283,7 +312,7 @@ def test_beyond_limit_flag(db, settings, day, close, flag):
 
 def test_float_noise_at_the_limit_is_not_beyond():
     assert 100 * 1.10 / 100 - 1 > 0.10  # the float trap the tolerance exists for
-    assert store_mod.LIMIT_TOLERANCE < 1e-4
+    assert LIMIT_TOLERANCE < 1e-4
 
 
 def test_flags_recomputed_when_a_missing_day_arrives(db, settings):
@@ -453,6 +482,7 @@ def holder(db, tmp_path):
         child.wait()
 
 
+@pytest.mark.slow  # a second process holds the database (tests/conftest.py)
 @pytest.mark.parametrize("read_only", [False, True])
 def test_lock_error_names_the_holding_pid(db, holder, read_only):
     child = holder()
@@ -464,6 +494,7 @@ def test_lock_error_names_the_holding_pid(db, holder, read_only):
     assert "NEPSE_LOCK_TIMEOUT_S" in str(info.value)
 
 
+@pytest.mark.slow  # a second process holds the database (tests/conftest.py)
 def test_lock_timeout_waits_for_release(db, holder):
     child = holder(release_after=0.5)
     child.stdin.write("go\n")
@@ -472,6 +503,7 @@ def test_lock_timeout_waits_for_release(db, holder):
         assert st.schema_version() == store_mod.latest_version()
 
 
+@pytest.mark.slow  # a second process holds the database (tests/conftest.py)
 def test_lock_timeout_gives_up(db, holder):
     child = holder()
     with pytest.raises(DatabaseLockedError, match=f"PID {child.pid}"):
