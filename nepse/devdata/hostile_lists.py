@@ -124,11 +124,8 @@ def _actions(file: str, header: str, line: str) -> dict[str, bytes]:
 def _history_not_divided(store: Any) -> list[str]:
     """A check: adjusted closes equal raw ones (no action may divide this flat history)."""
     from nepse.features.adjust import adjust_prices
-    from nepse.settings import load_settings
 
-    adjusted = adjust_prices(
-        store.prices(), store.corporate_actions(), settings=load_settings()
-    ).collect()
+    adjusted = adjust_prices(store.prices(), store.corporate_actions()).collect()
     return [
         f"{r['symbol']} {r['date']}: adjusted close {r['adj_close']:.2f}, raw {r['close']}"
         for r in adjusted.iter_rows(named=True)

@@ -159,9 +159,9 @@ def reports_server(root: Path) -> Seen:
 def evidently_ui(root: Path) -> Seen:
     """`nepse reports ui`'s Evidently: DELETE the monitoring project, then look for it."""
     from flows.cli.reports_ui import start_ui
-    from nepse.monitoring.workspace import WORKSPACE_DIR, open_project
+    from nepse.monitoring.workspace import WORKSPACE_DIR, open_project, open_workspace
 
-    _, project = open_project(root)
+    project = open_project(open_workspace(root), root / WORKSPACE_DIR)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -198,12 +198,9 @@ def edited_drift_baseline(root: Path) -> Seen:
     from nepse.features.adjust import adjust_prices
     from nepse.model import files
     from nepse.monitoring.baseline import BASELINE_FILE, build_baseline, load_or_none
-    from nepse.settings import load_settings
 
     feat = build_features(
-        adjust_prices(
-            generate_panel(symbols=20, years=0.5, seed=4), None, settings=load_settings()
-        ),
+        adjust_prices(generate_panel(symbols=20, years=0.5, seed=4), None),
         None,
     ).collect()
     folder = root / "model"

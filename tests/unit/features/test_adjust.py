@@ -110,8 +110,8 @@ def test_a_bonus_where_the_price_never_moved_is_not_applied(settings, percent):
             }
         ]
     )
-    assert locate_ex_dates(prices, acts, settings=settings).collect().is_empty()
-    out = adjust_prices(prices, acts, settings=settings).collect()
+    assert locate_ex_dates(prices, acts).collect().is_empty()
+    out = adjust_prices(prices, acts).collect()
     assert out["adj_close"].to_list() == prices["close"].to_list()  # history not divided
     assert not out["is_break"].any()
 

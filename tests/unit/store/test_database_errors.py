@@ -154,7 +154,7 @@ def test_read_commands_print_the_error_not_a_traceback(tmp_path, command):
         env=env,
         check=False,
     )
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr  # a file the user must fix
     assert f"error: database {bad} cannot be used: it is not a DuckDB database" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
