@@ -16,7 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from nepse.devdata.fake_api import FakeNepseApi
-from nepse.devdata.faults import PERMANENT, READ_TIMEOUT_S, TRANSIENT
+from nepse.devdata.faults import DEADLINE_S, PERMANENT, READ_TIMEOUT_S, TRANSIENT
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -98,6 +98,7 @@ def live_env(flow_env, fake, monkeypatch):
     monkeypatch.setenv("NEPSE_API_PROTOCOL", "bearer")  # also when a test removes the token
     monkeypatch.setenv("NEPSE_API_PAGE_SIZE", "2")
     monkeypatch.setenv("NEPSE_API_READ_TIMEOUT_S", str(READ_TIMEOUT_S))
+    monkeypatch.setenv("NEPSE_API_DEADLINE_S", str(DEADLINE_S))
     return flow_env
 
 

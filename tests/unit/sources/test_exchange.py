@@ -23,6 +23,7 @@ from nepse.errors import ConfigError, SourceError, TransientSourceError
 from nepse.settings import load_settings
 from nepse.sources.base import PriceSource
 from nepse.sources.nepse_exchange import ExchangeSource, securities_frame
+from nepse.sources.sharesansar_live import ShareSansarSource
 
 D1, D2, D3 = date(2025, 8, 25), date(2025, 8, 26), date(2025, 8, 28)
 SYMBOLS = ["ADBL", "API", "NABIL", "NICA", "SCB"]
@@ -210,3 +211,34 @@ def test_unreachable_exchange_is_transient(tmp_path):
     s = load_settings(api_base_url="http://127.0.0.1:9", exchange_min_interval_s=0)
     with ExchangeSource(s) as src, pytest.raises(TransientSourceError):
         src.fetch_day(D1, raw_dir=tmp_path)
+
+
+# Each byte arrives well inside the read timeout; the whole answer would take minutes.
+TRICKLE = {"trickle_s": 0.05}
+DEADLINE = 1.0
+
+
+def test_the_exchange_source_stops_a_trickling_answer(exchange, tmp_path):
+    exchange.set_faults(TRICKLE)
+    src = source_for(exchange, api_deadline_s=DEADLINE)
+    with pytest.raises(TransientSourceError, match="no complete answer within 1 s"):
+        src.fetch_day(D3, raw_dir=tmp_path)
+    exchange.set_faults()
+    assert src.fetch_day(D3, raw_dir=tmp_path).status == "ok"  # a new session after the cut
+
+
+def test_the_sharesansar_source_stops_a_trickling_page(exchange, tmp_path):
+    exchange.fallback_trickle_s = 0.05
+    s = source_for(exchange, api_deadline_s=DEADLINE).settings.model_copy(
+        update={"sharesansar_url": f"{exchange.url}/today-share-price"}
+    )
+    with pytest.raises(TransientSourceError, match="no complete answer within 1 s"):
+        ShareSansarSource(s).fetch_day(D3, raw_dir=tmp_path)
+
+
+def test_an_exchange_source_is_not_reused_half_closed(exchange, tmp_path):
+    exchange.set_faults(TRICKLE)
+    src = source_for(exchange, api_deadline_s=DEADLINE)
+    with pytest.raises(TransientSourceError):
+        src.fetch_day(D3, raw_dir=tmp_path)
+    assert isinstance(src, ExchangeSource) and src._client is None
