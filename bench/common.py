@@ -386,132 +386,20 @@ def combine(label: str, parts: dict[str, Measure], **extra: Any) -> dict[str, An
 
 
 # --- features of a panel too large for memory -------------------------------------------------
-TS_FILES = "ts-*.arrow"
-CROSS_FILE = "cross.arrow"
+def chunked_features(chunks: Iterator[Any], out: Path, **kw: Any) -> dict[str, Any]:
+    """tests/unit/features/chunked.py's ChunkedBuild of `chunks` into `out` (keywords: names,
+    securities, then, extra), its two passes timed: per-symbol by chunk, then cross-section."""
+    from tests.unit.features.chunked import ChunkedBuild
 
-
-def chunked_features(
-    chunks: Iterator[Any],
-    out: Path,
-    *,
-    names: tuple[str, ...],
-    securities: Any = None,
-    then: Any = None,
-    extra: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Features chunk of symbols by chunk to `out/ts-*.arrow`, then `out/cross.arrow`.
-
-    `chunks` yields LazyFrames of adjusted prices, each holding whole symbols. Per chunk:
-    nepse.features.per_symbol_features (+ `then(lf)`, e.g. labels), the per-symbol names of
-    `names` and `extra` written out; the few Float64 columns the cross-sectional features read
-    (they need every symbol of a date) are kept in memory, and computed from in one pass at the
-    end. read_chunked joins the two.
-
-    The work files are uncompressed Arrow IPC with the features stored as Float32 (7
-    significant digits, what LightGBM's bins and Qlib's feature store keep), each written by a
-    thread while the next chunk computes. Everything is computed in Float64: the stored values
-    equal the in-memory build's cast to Float32, bit for bit (bench/features_vs_pandas.py
-    checks). Why: a 400-symbol chunk of 85 Float64 features is ~1 GB that does not compress
-    (Parquet with lz4 took 1.7-3.0 s a chunk, IPC 1.1 s), and at 21-25 M rows the run was
-    bound by writing ~15 GB (bench/FINDINGS.md, 2026-12-02).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    import polars as pl
-
-    from nepse.features import CARRY, CROSS_FEATURES, KEYS, RANKED
-    from nepse.features.spec import CARRY_IF_PRESENT
-    from nepse.features.steps import add_cross_section, per_symbol_features
-
-    out.mkdir(parents=True, exist_ok=True)
-    per_symbol = [n for n in names if n not in CROSS_FEATURES]
-    needs = list(dict.fromkeys(["f_ret_1", *(f"f_{n}" for n in RANKED)]))
-    rows = 0
-    # The cross-section's Float64 inputs, by year: a date's cross-section needs only that
-    # date's rows, and listing a year's ~1 M rows date by date stays in the CPU's caches, where
-    # listing all 21 M (add_cross_section's gathers) was bound by memory latency (35 s, 4.5 s
-    # by year). Split chunk by chunk, while the chunk is in memory: splitting all 25 M rows
-    # at the end took 7-9 s (copying ~2.5 GB into new pages); by chunk the 25 M-row run is
-    # 41.9 -> 36.4 s and its peak 6.7 -> 4.2 GB (bench/FINDINGS.md, fourth session).
-    by_year: dict[int, list[Any]] = {}
-    with ThreadPoolExecutor(1) as io:
-        writing = None
+    with ChunkedBuild(out, **kw) as build:
         with measure("per-symbol features, by chunk of symbols") as m1:
-            for k, lf in enumerate(chunks):
-                lf = per_symbol_features(lf, securities)
-                lf = then(lf) if then else lf
-                have = set(lf.collect_schema().names())
-                carry = [*CARRY, *(c for c in CARRY_IF_PRESENT if c in have)]
-                part = lf.select(
-                    *dict.fromkeys([*KEYS, *per_symbol, *carry, "_sector", *extra, *needs])
-                ).collect(engine="in-memory")
-                rows += part.height
-                pieces = (
-                    part.select(*KEYS, "_sector", *needs)
-                    .with_columns(_year=pl.col("date").dt.year())
-                    .partition_by("_year", include_key=False, as_dict=True)
-                )
-                for (year,), piece in pieces.items():
-                    by_year.setdefault(year, []).append(piece)
-                stored = part.select(*KEYS, *per_symbol, *carry, "_sector", *extra).with_columns(
-                    _as_float32(part, per_symbol)
-                )
-                if writing is not None:
-                    writing.result()  # one chunk in flight: memory stays at two chunks
-                path = out / f"ts-{k:04d}.arrow"
-                writing = io.submit(_write_through, stored, path)
-                del part, stored
-        # The last work file is written while the cross-section pass computes (waiting for it
-        # here was a pure wait of ~0.8 s at 5 M rows: 6.83 -> 6.43 s, median of 4 alternating).
+            for lf in chunks:
+                build.add(lf)
         with measure("cross-section pass (and the last work file written)") as m2:
-            cross = pl.concat(
-                [
-                    pl.concat(by_year.pop(year), rechunk=False)
-                    .lazy()
-                    .pipe(add_cross_section)
-                    .select(*KEYS, *CROSS_FEATURES)
-                    .collect(engine="in-memory")
-                    .pipe(lambda f: f.with_columns(_as_float32(f, CROSS_FEATURES)))
-                    for year in sorted(by_year)
-                ]
-            )
-            cross.write_ipc(out / CROSS_FILE, compression="uncompressed")
-            del cross
-            if writing is not None:
-                writing.result()
+            build.finish()
     return combine(
         "features by chunk of symbols + cross-section pass (Float32 Arrow IPC work files)",
         {"per_symbol": m1, "cross_section": m2},
-        rows=rows,
+        rows=build.rows,
         features_mb=round(sum(p.stat().st_size for p in out.glob("*.arrow")) / 2**20, 1),
     )
-
-
-def _write_through(frame: Any, path: Path) -> None:
-    """Write `frame` as uncompressed Arrow IPC, flush it to disk and drop it from the page
-    cache: at 21-25 M rows the ~10 GB of work files otherwise fill the page cache, and every
-    later allocation of the run waited for the kernel to reclaim (write back) those pages; the
-    system CPU time was 67-77 s of the run's 113-129 s."""
-    frame.write_ipc(path, compression="uncompressed")
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
-def _as_float32(frame: Any, names: Any) -> list[Any]:
-    """Casts to Float32 of the Float64 columns among `names` (the stored features)."""
-    import polars as pl
-
-    return [pl.col(n).cast(pl.Float32) for n in names if frame.schema.get(n) == pl.Float64]
-
-
-def read_chunked(out: Path) -> Any:
-    """The chunked result as one frame (per-symbol files joined with the cross-section)."""
-    import polars as pl
-
-    ts = pl.scan_ipc(out / TS_FILES).collect().drop("_sector")
-    cross = pl.scan_ipc(out / CROSS_FILE).collect()
-    return ts.join(cross, on=["symbol", "date"], how="left")

@@ -13,7 +13,8 @@ in which the engines take turns, and each engine's fastest run is kept (all runs
   return, ranks; they need every symbol of a date) from the Float64 columns they read, kept in
   memory, in a second pass. The check below proves it equals the one-shot build cast to
   Float32, bit for bit.
-- `pandas`: bench/pandas_features.py (groupby-rolling, as the original notebook pipeline did).
+- `pandas`: tests/unit/features/pandas_reference.py (groupby-rolling, as the original notebook
+  pipeline did).
 
 Pandas above `--pandas-max-rows` is not run; its time is extrapolated per row from the largest
 measured size and labelled so. The check compares every feature the pandas reference implements
@@ -41,7 +42,9 @@ import nepse  # noqa: F401  (first, as the product does: its allocator setting p
 # isort: split
 import numpy as np
 import polars as pl
-from common import PYTHON, chunked_features, measure, read_chunked, run, save
+from common import PYTHON, chunked_features, measure, run, save
+
+from tests.unit.features.chunked import read_chunked
 
 YEARS = 20.0
 SEED = 7
@@ -96,7 +99,7 @@ def polars_chunked(src: Path, out: Path) -> dict:
 
 def pandas_run(src: Path, style: str = "rolling") -> dict:
     """The pandas reference on the whole panel."""
-    from pandas_features import pandas_features
+    from tests.unit.features.pandas_reference import pandas_features
 
     adj = pl.read_parquet(src / "*.parquet").to_pandas()
     with measure(f"pandas reference ({style})") as m:
@@ -128,9 +131,8 @@ def _diff(a: pl.DataFrame, b: pl.DataFrame, names: list[str]) -> list[dict]:
 
 def check(src: Path) -> dict:
     """pandas vs Polars on every pandas-implemented feature; chunked vs one-shot Polars."""
-    from pandas_features import pandas_features
-
     from nepse.features import build_features
+    from tests.unit.features.pandas_reference import pandas_features
 
     adj = pl.read_parquet(src / "*.parquet")
     ref = build_features(adj.lazy(), spec=_spec()).collect(engine="in-memory")

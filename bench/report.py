@@ -359,7 +359,7 @@ def features_section(d: dict) -> list[str]:
         "In memory = build_features collected at once; chunked = its per-symbol steps on "
         f"chunks of {chunk} symbols written as Arrow IPC work files, then the cross-sectional pass "
         "(the way to run it when the panel's feature columns do not fit in memory); pandas = "
-        "bench/pandas_features.py in two idioms. Feature spec: "
+        "tests/unit/features/pandas_reference.py in two idioms. Feature spec: "
         f"{d.get('spec', {}).get('n_features', 85)} features; the pandas reference computes "
         f"{_pandas_share(d)}.",
         "",
@@ -658,7 +658,8 @@ def main() -> None:
         "",
         "Each script also runs alone (see its docstring). Scripts: `bench/ingest_real.py`,",
         "`bench/daily_run.py` (+ `bench/daily_parts.py`, set-up in `bench/realdata.py`),",
-        "`bench/features_vs_pandas.py` (+ `bench/pandas_features.py`), `bench/model_vs_rf.py`,",
+        "`bench/features_vs_pandas.py` (+ `tests/unit/features/pandas_reference.py`,",
+        "`tests/unit/features/chunked.py`), `bench/model_vs_rf.py`,",
         "`bench/kernels.py`, `bench/scale.py`, `bench/prefect_overhead.py`; helpers in",
         "`bench/common.py`.",
         "",

@@ -33,7 +33,9 @@ import nepse  # noqa: F401  (first, as the product does: its allocator setting p
 
 # isort: split
 import polars as pl
-from common import CROSS_FILE, PYTHON, TS_FILES, chunked_features, combine, measure, run, save
+from common import PYTHON, chunked_features, combine, measure, run, save
+
+from tests.unit.features.chunked import CROSS_FILE, TS_FILES
 
 SEED = 11
 CHUNK = 400

@@ -27,6 +27,10 @@ class DataQualityError(NepseError):
     """Input data breaks a schema or quality rule badly enough that the run must stop."""
 
 
+class DatabaseError(NepseError):
+    """The database file cannot be used: not writable, damaged, not DuckDB, disk full, ..."""
+
+
 class DatabaseLockedError(NepseError):
     """Another process holds the DuckDB file open for writing."""
 

@@ -54,7 +54,8 @@ REASONS: dict[str, str] = {
     "nonpositive_price": "close (or another given price) is zero or negative",
     "high_below_low": "high < low",
     "ohlc_inconsistent": "open or close outside [low, high] (ohlc_policy=reject)",
-    "conflicting_duplicate": "several different rows for one (symbol, date) in one load",
+    "conflicting_duplicate": "several different rows for one (symbol, date) in one load, or one "
+    "symbol listed twice with different values in a securities list",
     "future_date": "date after today in Asia/Kathmandu",
     "not_equity": "securities master says not an equity (non_equity_policy=skip)",
     "market_open": "close not yet published (market still open)",
@@ -65,6 +66,13 @@ REASONS: dict[str, str] = {
     "bad_symbol": "symbol is not a plausible NEPSE symbol (SYMBOL_PATTERN)",
     "ambiguous_date": "slash dates whose day/month order the file does not decide",
     "maybe_truncated": "last line of a file without a final newline, its last field short",
+    "bad_text": "a security's name, sector or type holds control characters or markup, or is "
+    "too long; or its status is not A/S/D (nepse/sources/securities.py)",
+    "repeated_day": "the day repeats the session before it (same close, volume and turnover for "
+    "most symbols): another day's file served again (nepse/ingest/repeat.py)",
+    "implausible_action": "a corporate action outside the plausible range (a bonus of 0 % or "
+    "less or above BONUS_PERCENT_MAX, a rights ratio offering nothing, ...)",
+    "decimal_comma": "the file writes numbers with a decimal comma (297,00): none of its rows",
 }
 
 # Plausibility bounds (nepse/ingest/quality.py). NEPSE began trading in 1994; no listed share
@@ -74,6 +82,15 @@ PRICE_RANGE: tuple[float, float] = (0.01, 1_000_000.0)
 # turnover / (volume x close): averages over a day stay near 1; a band this wide only catches
 # a misplaced column or a unit error (rupees vs thousands), never an ordinary day.
 TURNOVER_BAND: tuple[float, float] = (0.02, 50.0)
+# Plausible corporate actions (nepse/sources/parse_actions.py rejects others as
+# `implausible_action`), chosen on the ShareSansar dividend and rights files before 2024: the
+# largest bonus was 114.27 % (RBCL 2017), the largest rights issue 1:9.5157 = 951.57 % (NBL 2013),
+# the largest cash dividend 1,580 % (UNL 2023); every rights issue price was NPR 100 but one,
+# 16,974,000 (MLBBL 2016: the issue's total amount in the price column, rejected). 2024-2026
+# confirm: bonus <= 40 %, rights <= 150 %, cash <= 1,842 %, all issue prices 100.
+BONUS_PERCENT_MAX = 200.0
+RIGHTS_PERCENT_MAX = 1000.0
+CASH_PERCENT_MAX = 5000.0
 # Upper-case letters and digits, starting with a letter (NABIL, NABILD2089, HIDCLP), and for
 # debentures a fiscal-year suffix (NICAD85/86; in file names, where `/` cannot be, GBD80-81).
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9]{0,19}(?:[/-][0-9]{2,4})?$"

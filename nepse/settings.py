@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -33,6 +33,9 @@ from nepse.settings_file import (  # noqa: F401  (REMOVED_SETTINGS, refuse_remov
     _TomlFileSource,
     refuse_removed,
 )
+
+SEED_MAX = 2**31 - 1
+"""Largest seed LightGBM and NumPy both take."""
 
 
 class Settings(BaseSettings):
@@ -100,9 +103,9 @@ class Settings(BaseSettings):
     """Price source of a run without a `source` parameter: 'api', a folder of price files or
     recorded API pages, or 'sample' (the generated demo market). Unset: such a run fails and
     says what to set (generated data must never reach a real database by default)."""
-    sample_symbols: int = Field(default=250, gt=0)
+    sample_symbols: int = Field(default=250, gt=0, le=100_000)
     """Sample market size in equities (source 'sample')."""
-    sample_years: float = Field(default=6.0, gt=0.0)
+    sample_years: float = Field(default=6.0, gt=0.0, le=100.0)
     """Sample market history in years (source 'sample')."""
     sample_seed: int = 42
     """Sample market seed (source 'sample'): same seed, same files."""
@@ -114,11 +117,14 @@ class Settings(BaseSettings):
     """CA bundle for the API's certificate chain (NEPSE's chain is incomplete)."""
     api_verify_tls: bool = True
     """Verify TLS certificates. Turning it off is logged as a warning on every request."""
-    api_connect_timeout_s: float = Field(default=5.0, gt=0.0)
+    api_connect_timeout_s: float = Field(default=5.0, gt=0.0, le=600.0)
     """Connect timeout of one HTTP request."""
-    api_read_timeout_s: float = Field(default=30.0, gt=0.0)
+    api_read_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
     """Read timeout of one HTTP request."""
-    api_page_size: int = Field(default=500, gt=0)
+    api_deadline_s: float = Field(default=90.0, gt=0.0, le=3600.0)
+    """Longest one HTTP request may take, its whole answer read (a server sending a byte at a
+    time never trips the read timeout): past it the request is a transient failure."""
+    api_page_size: int = Field(default=500, gt=0, le=10_000)
     """Items per page asked of the API."""
     api_token_block: str | None = None
     """Name of a Prefect Secret block holding the API token, used when NEPSE_API_TOKEN is unset."""
@@ -134,19 +140,21 @@ class Settings(BaseSettings):
     label_transform: Literal["rank", "none"] = "rank"
     """What LightGBM fits: 'rank' = the label's cross-sectional rank per date (its score is
     mapped back to a return on the validation slice, see nepse/model/lgbm.py); 'none' = y_ret."""
-    train_years: float = 8.0
+    train_years: float = Field(default=8.0, gt=0.0, le=50.0)
     """Length of the training window for the final model and rolling walk-forward (years)."""
     walk_forward_window: Literal["expanding", "rolling"] = "expanding"
     """Walk-forward training window kind."""
-    retrain_every: int = 21
+    retrain_every: int = Field(default=21, ge=1, le=2520)
     """Walk-forward: retrain every N trading days."""
-    valid_days: int = 60
+    valid_days: int = Field(default=60, ge=1, le=2520)
     """Early-stopping validation slice, cut from the end of each training window (days)."""
     test_start: date | None = None
     """First walk-forward test day; default: the last ~2 years of stored data."""
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[Annotated[int, Field(ge=0, le=SEED_MAX)], ...] = Field(
+        default=(0, 1, 2), min_length=1, max_length=100
+    )
     """Seeds for the walk-forward (mean ± std over them)."""
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX)
     """Seed of the final model."""
     lgbm_params: dict[str, Any] = Field(
         default_factory=lambda: {
@@ -167,9 +175,9 @@ class Settings(BaseSettings):
     """LightGBM parameters (merged over these defaults). Chosen on a validation walk-forward over
     2016-2018 (docs/model.md): learning rate 0.1 and 63 bins keep the monthly walk-forward within
     minutes on 2 cores at a small cost in Rank IC versus 0.05/255."""
-    num_boost_round: int = 150
+    num_boost_round: int = Field(default=150, ge=1, le=100_000)
     """Maximum boosting rounds (early stopping usually stops sooner)."""
-    early_stopping_rounds: int = 15
+    early_stopping_rounds: int = Field(default=15, ge=1, le=10_000)
     """Early stopping patience on the validation slice."""
     label: Literal["next_vwap", "next_close", "close_to_close"] = "next_vwap"
     """Label for training, evaluation and promotion (nepse/features/labels.py): 'next_vwap' buys
@@ -179,21 +187,21 @@ class Settings(BaseSettings):
     label_hold: int = Field(default=5, ge=1, le=20)
     """Holding period of the tradeable labels in sessions (at least the settlement cycle in force,
     nepse/market/rules.toml)."""
-    portfolio_top_k: int = Field(default=10, ge=1)
+    portfolio_top_k: int = Field(default=10, ge=1, le=10_000)
     """Portfolio (orders, paper ledger, backtest): hold up to k stocks, long only, equal rupees
     at entry, spreading to up to 2k names when capacity caps leave capital idle
     (nepse/portfolio/policy.py)."""
-    portfolio_keep_k: int = Field(default=40, ge=0)
+    portfolio_keep_k: int = Field(default=40, ge=0, le=10_000)
     """Portfolio no-trade band: a holding is kept while it ranks within the top k' of the
     tradeable universe (0 or <= top k: no band)."""
-    portfolio_cadence_weeks: int = Field(default=8, ge=0)
+    portfolio_cadence_weeks: int = Field(default=8, ge=0, le=520)
     """Portfolio decisions on the first session of every n-th week (weeks Sunday to Saturday);
     0: every session. Between decisions the orders only finish the standing target. The default
     lost least net of costs on 2019-2023 (docs/model.md): trading less loses less."""
-    portfolio_min_hold: int | None = Field(default=None, ge=0)
+    portfolio_min_hold: int | None = Field(default=None, ge=0, le=2520)
     """Sessions a position is kept at least after it was opened; unset: NEPSE_LABEL_HOLD (the
     horizon the model was trained for)."""
-    portfolio_sector_cap: int = Field(default=0, ge=0)
+    portfolio_sector_cap: int = Field(default=0, ge=0, le=10_000)
     """At most this many holdings per sector (0: no cap)."""
     portfolio_capital: float = Field(default=10_000_000.0, gt=0)
     """Capital in rupees the orders and the paper ledger start with (and the backtest's; it sets
@@ -203,7 +211,7 @@ class Settings(BaseSettings):
     fill at most this share of the session's turnover (nepse/portfolio/fills.py)."""
     portfolio_investor: Literal["individual", "institution"] = "individual"
     """Capital-gains tax class of the portfolio (individual: 7.5 % under a year, 5 % over; 10 %)."""
-    universe_min_sessions: int = Field(default=120, ge=0)
+    universe_min_sessions: int = Field(default=120, ge=0, le=10_000)
     """Tradeable universe: no stock in its first N sessions after its first trade
     (nepse/features/universe.py)."""
     universe_min_turnover: float = Field(default=2_000_000.0, ge=0)
@@ -215,10 +223,10 @@ class Settings(BaseSettings):
     dask_address: str | None = None
     """Address of an existing Dask scheduler the walk-forward fans out to (e.g.
     tcp://10.0.0.5:8786); empty: a local cluster of `dask_workers` processes on this machine."""
-    dask_workers: int = Field(default=0, ge=0)
+    dask_workers: int = Field(default=0, ge=0, le=1024)
     """Worker processes of the local training cluster; 0 = one per core. Each worker's LightGBM
     gets cores // workers threads (at least 1), so workers x threads never exceed the cores."""
-    cost_bps: float = 40.0
+    cost_bps: float = Field(default=40.0, ge=0.0, le=10_000.0)
     """Round-trip trading cost in basis points for the net top-minus-bottom spread."""
     promote_margin_champion: float = 0.0
     """A candidate must beat the champion's walk-forward Rank IC by more than this."""
@@ -230,12 +238,12 @@ class Settings(BaseSettings):
     forced and why it would not have been promoted)."""
 
     # --- daily run, drift, monitoring ----------------------------------------------------
-    drift_window_days: int = Field(default=5, ge=1)
+    drift_window_days: int = Field(default=5, ge=1, le=250)
     """Drift 'current' data: the last N sessions' cross-sections, compared with a reference
     window from the model's training period (nepse/monitoring/baseline.py)."""
-    drift_reference_days: int = Field(default=120, ge=20)
+    drift_reference_days: int = Field(default=120, ge=20, le=5000)
     """Drift reference: the last N sessions of the model's training period."""
-    drift_calibration_days: int = Field(default=250, ge=50)
+    drift_calibration_days: int = Field(default=250, ge=50, le=10_000)
     """Drift alarm lines: the statistic over every window of the N sessions before the
     reference (each compared with that reference, as today's window is)."""
     drift_alarm_quantile: float = Field(default=0.995, gt=0.5, lt=1.0)
@@ -243,21 +251,21 @@ class Settings(BaseSettings):
     1 - (1 - q)/k quantile of its history (Bonferroni), so that any one of them fires on at most
     1 - q of the calibration windows. The realised Rank IC alarms below the 1 - q quantile of its
     walk-forward distribution."""
-    drift_report_columns: int = Field(default=8, ge=1)
+    drift_report_columns: int = Field(default=8, ge=1, le=1000)
     """Evidently's drift page of the day shows the N features nearest (or beyond) their own
     alarm lines (the calibrated statistics always cover all of them)."""
-    report_retention_days: int = Field(default=180, ge=0)
+    report_retention_days: int = Field(default=180, ge=0, le=36_500)
     """Drift pages (reports/<date>/) and Evidently workspace runs of days more than N calendar
     days before the scored day are deleted by the daily run (0: keep all); the report index keeps
     every day's row and verdict."""
-    retrain_on_drift_days: int = 0
+    retrain_on_drift_days: int = Field(default=0, ge=0, le=10_000)
     """Start the train-model deployment after N consecutive drifted days (0: never)."""
-    min_rolling_rank_ic: float = 0.0
+    min_rolling_rank_ic: float = Field(default=0.0, ge=-1.0, le=1.0)
     """Alert when the 20-day rolling realised Rank IC falls below this."""
-    rmse_alert_ratio: float = 1.5
+    rmse_alert_ratio: float = Field(default=1.5, gt=0.0, le=1000.0)
     """Alert when the realised RMSE over the last 20 out-of-sample days exceeds this multiple of
     the scoring model's walk-forward out-of-sample RMSE on the same label."""
-    rmse_alert_min_days: int = Field(default=20, ge=1)
+    rmse_alert_min_days: int = Field(default=20, ge=1, le=10_000)
     """Out-of-sample prediction days evaluated before the RMSE alert may fire. Chosen on the
     real data's walk-forward days before 2024 (bench/rmse_alert_days.py): the smallest window
     with at most one new alarm episode a year (1 day: 8.0 a year, 10: 2.0, 20: 1.0); from 2024
@@ -274,11 +282,11 @@ class Settings(BaseSettings):
     api_dataset: Literal["real", "sample"] = "real"
     """What source 'api' serves: 'real', or 'sample' when it is the fake exchange serving the
     generated sample market (sample and real data never share a database)."""
-    exchange_min_interval_s: float = 0.4
+    exchange_min_interval_s: float = Field(default=0.4, ge=0.0, le=60.0)
     """Least time between two requests to the exchange (rate-limit manners; 0 in tests)."""
     fallback_source: Literal["sharesansar", "none"] = "sharesansar"
     """Where a day comes from when the exchange fails or answers too few rows."""
-    fallback_min_rows: int = 100
+    fallback_min_rows: int = Field(default=100, ge=0, le=100_000)
     """Fewer price rows than this from the exchange on a trading day: take the fallback's."""
     sharesansar_url: str = "https://www.sharesansar.com/today-share-price"
     """ShareSansar's today's-price page (the fallback source)."""
@@ -347,7 +355,9 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+        from nepse.settings_errors import describe
+
+        raise ConfigError(describe(exc, Settings)) from exc
     finally:
         _config_file.reset(token)
     for name in SECRET_FIELDS:

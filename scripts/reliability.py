@@ -36,8 +36,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import polars as pl  # noqa: E402
 
-from nepse.devdata.faults import PERMANENT, READ_TIMEOUT_S, TRANSIENT, Fault  # noqa: E402
-from nepse.devdata.hostile import CASES, CaseResult, run_case  # noqa: E402
+from nepse.devdata.faults import DEADLINE_S, PERMANENT, READ_TIMEOUT_S, TRANSIENT, Fault  # noqa: E402
+from nepse.devdata.hostile import CaseResult, run_case  # noqa: E402
+from nepse.devdata.hostile_cases import CASES  # noqa: E402
+from nepse.devdata.hostile_scenarios import ScenarioResult, run_scenario  # noqa: E402
+from nepse.devdata.hostile_services import SCENARIOS as SITUATIONS  # noqa: E402
 
 TOKEN = "reliability-token"
 START, END = date(2025, 8, 24), date(2025, 8, 28)  # Sun..Thu: five trading days
@@ -123,6 +126,7 @@ class Lab:
             NEPSE_API_TOKEN=TOKEN,
             NEPSE_API_PAGE_SIZE="5",
             NEPSE_API_READ_TIMEOUT_S=str(READ_TIMEOUT_S),
+            NEPSE_API_DEADLINE_S=str(DEADLINE_S),
         )
         self.fake.set_faults()
         return data / "nepse.duckdb"
@@ -379,35 +383,80 @@ def machine() -> str:
 
 
 def hostile_inputs(root: Path) -> list[CaseResult]:
-    """Run the hostile-input table (nepse/devdata/hostile.py), each case in a fresh database."""
+    """Run the hostile-input table (nepse/devdata/hostile_cases.py), each in a fresh database."""
     return [run_case(case, root / f"case-{n}") for n, case in enumerate(CASES)]
 
 
-def render_hostile(results: list[CaseResult]) -> list[str]:
-    lost = sum(r.rows_lost for r in results)
+def hostile_situations(root: Path) -> list[ScenarioResult]:
+    """Run the hostile situations (nepse/devdata/hostile_services.py), each in its own folder."""
+    out = []
+    for n, scenario in enumerate(SITUATIONS):
+        result = run_scenario(scenario, root / f"scenario-{n}")
+        print(f"{scenario.name[:60]:60} ok={result.ok}", flush=True)
+        out.append(result)
+    return out
+
+
+def _cell(text: str, width: int = 160) -> str:
+    text = re.sub(r"/\S*/((case|scenario)-\d+)/", "<tmp>/", text)
+    return text[:width].replace("|", "\\|").replace("\n", " ")
+
+
+def totals(hostile: list[CaseResult], situations: list[ScenarioResult]) -> dict[str, int]:
+    """Rows lost, wrong values stored and crashes over both tables."""
+    return {
+        "rows lost": sum(r.rows_lost for r in hostile),
+        "wrong values stored": sum(len(r.wrong) for r in [*hostile, *situations]),
+        "crashes": sum(r.crashed for r in [*hostile, *situations]),
+    }
+
+
+def render_hostile(hostile: list[CaseResult], situations: list[ScenarioResult]) -> list[str]:
+    sums = totals(hostile, situations)
+    skipped = [r for r in situations if r.skipped]
     lines = [
         "",
-        "## Hostile inputs",
+        "## Hostile inputs and situations",
         "",
-        "Each case of `nepse/devdata/hostile.py` (the table `tests/unit/ingest/test_hostile.py` "
-        "runs) writes its own input, is ingested into a fresh database, and must get the "
-        "expected outcome: stored, its bad rows rejected with the reason code (quarantined in "
-        "`rejected_prices` with the raw line), or the input refused with a `SourceError` naming "
-        "the file. Rows lost = rows read - stored - rejected - duplicates.",
+        "Each input case of `nepse/devdata/hostile_cases.py` and `hostile_lists.py` (the table "
+        "`tests/unit/ingest/test_hostile.py` runs) writes its own input, optionally on top of a "
+        "stored history, is ingested into a fresh database, and must get the expected outcome: "
+        "stored, its bad rows rejected with the reason code (quarantined in `rejected_prices` "
+        "with the raw line), or the input refused with an error naming the file. Rows lost = "
+        "rows read - stored - rejected - duplicates; wrong values = stored rows (or securities, "
+        "or adjusted closes) that differ from the case's truth; a crash = an exception that is "
+        "not a NepseError (a raw traceback for a user).",
         "",
-        f"- **cases: {len(results)}, as expected: {sum(r.ok for r in results)}, rows lost: "
-        f"{lost}**",
+        f"- **input cases: {len(hostile)}, as expected: {sum(r.ok for r in hostile)}; "
+        f"situations: {len(situations)}, as expected: {sum(r.ok for r in situations)}"
+        f"{f' ({len(skipped)} skipped here: ' + skipped[0].skipped + ')' if skipped else ''}**",
+        f"- **rows lost: {sums['rows lost']}, wrong values stored: "
+        f"{sums['wrong values stored']}, crashes: {sums['crashes']}**",
         "",
-        "| case | category | expected | outcome | rows read | rows lost |",
-        "| --- | --- | --- | --- | ---: | ---: |",
+        "| case | category | expected | outcome | rows read | rows lost | wrong values |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: |",
     ]
-    for r in results:
-        outcome = re.sub(r"/\S*/(case-\d+)/in/?", "<case>/", r.outcome)[:140]
-        outcome = outcome.replace("|", "\\|").replace("\n", " ")
+    for r in hostile:
         mark = "" if r.ok else " **(unexpected)**"
         lines.append(
-            f"| {r.case.name} | {r.case.category} | `{r.case.expect}` | {outcome}{mark} "
-            f"| {r.rows_read} | {r.rows_lost} |"
+            f"| {r.case.name} | {r.case.category} | `{r.case.expect}` | {_cell(r.outcome)}{mark} "
+            f"| {r.rows_read} | {r.rows_lost} | {len(r.wrong)} |"
+        )
+    lines += [
+        "",
+        "Situations that are not one input (`nepse/devdata/hostile_scenarios.py`, "
+        "`hostile_services.py`): each is staged in a folder of its own and met with the "
+        "service's real code; the outcome must contain the expected words.",
+        "",
+        "| situation | category | expected words | what the service did | wrong values |",
+        "| --- | --- | --- | --- | ---: |",
+    ]
+    for r in situations:
+        did = f"skipped: {r.skipped}" if r.skipped else _cell(r.outcome, 260)
+        mark = "" if r.ok else " **(unexpected)**"
+        lines.append(
+            f"| {r.scenario.name} | {r.scenario.category} | `{r.scenario.expect}` | {did}{mark} "
+            f"| {len(r.wrong)} |"
         )
     lines += [
         "",
@@ -418,15 +467,20 @@ def render_hostile(results: list[CaseResult]) -> list[str]:
         "(`tests/unit/ingest/test_integrity.py`); sample data refused by a real database and "
         "the reverse, a run without a source refused naming NEPSE_SOURCE (same file); the "
         "quality gate judges the scored day (same file); a 500-character token never reaches "
-        "an error, a log record or a stored reject (`tests/unit/test_secrets.py`); settings out "
-        "of range, unknown time zones and mixed config-file layouts refused "
-        "(`tests/unit/test_settings_validation.py`).",
+        "an error, a log record or a stored reject (`tests/unit/test_secrets.py`); a daily run "
+        "with the clock a year behind, a truncated and resealed champion, an edited drift "
+        "baseline (`tests/flows/test_daily.py`); a 200 MB file's memory "
+        "(`bench/ingest_memory.py`, docs/formats.md).",
     ]
     return lines
 
 
 def render(
-    results: list[Outcome], seconds: float, command: str, hostile: list[CaseResult] = ()
+    results: list[Outcome],
+    seconds: float,
+    command: str,
+    hostile: list[CaseResult] = (),
+    situations: list[ScenarioResult] = (),
 ) -> str:
     lost = sum(r.rows_lost for r in results)
     lines = [
@@ -442,7 +496,7 @@ def render(
         f"- machine: {machine()}",
         f"- data: the synthetic market (`devdata.sample.generate_market`, 12 symbols), business "
         f"days {START}..{END}, served by `devdata.fake_api.FakeNepseApi` on 127.0.0.1, 5 items a "
-        "page, read timeout 0.5 s",
+        f"page, read timeout {READ_TIMEOUT_S:g} s, overall deadline per request {DEADLINE_S:g} s",
         "- each scenario: an empty database, one injected fault, the real `backfill-prices` flow "
         "(chunks of 2 days) on a temporary Prefect server; permanent faults are then cleared and "
         "the backfill rerun",
@@ -478,8 +532,8 @@ def render(
         "Prefect's.",
         "",
     ]
-    if hostile:
-        lines += [*render_hostile(list(hostile)), ""]
+    if hostile or situations:
+        lines += [*render_hostile(list(hostile), list(situations)), ""]
     return "\n".join(lines)
 
 
@@ -493,12 +547,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.hostile_only:
-        t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             hostile = hostile_inputs(Path(tmp))
+            situations = hostile_situations(Path(tmp) / "situations")
         for r in hostile:
             print(f"{r.case.name[:40]:40} {r.outcome[:60]:60} ok={r.ok}", flush=True)
-        return 0 if all(r.ok and not r.rows_lost for r in hostile) else 1
+        print(totals(hostile, situations))
+        return 0 if all(r.ok for r in [*hostile, *situations]) else 1
     from prefect.testing.utilities import prefect_test_harness
 
     t0 = time.perf_counter()
@@ -521,14 +576,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             lab.fake.stop()
         hostile = hostile_inputs(Path(tmp) / "hostile")
+        situations = hostile_situations(Path(tmp) / "situations")
     seconds = time.perf_counter() - t0
     command = ".venv/bin/python scripts/reliability.py" + (
         f" --only {' '.join(args.only)}" if args.only else ""
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results, seconds, command, hostile), encoding="utf-8")
-    print(f"wrote {args.out} ({seconds:.0f} s)")
-    ok = all(r.ok and not r.rows_lost for r in hostile)
+    args.out.write_text(render(results, seconds, command, hostile, situations), encoding="utf-8")
+    print(f"wrote {args.out} ({seconds:.0f} s); {totals(hostile, situations)}")
+    ok = all(r.ok for r in [*hostile, *situations])
     return 0 if ok and all(r.rows_lost == 0 for r in results) else 1
 
 

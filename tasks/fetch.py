@@ -55,7 +55,8 @@ def ingest_api_day(as_of: date | None) -> fetch.DayOutcome:
     """Fetch the day to score from the API and say whether it is ok, a holiday, pending, early
     or stale."""
     s = settings()
-    fetched = fetch_and_ingest_day(as_of or fetch.today_in(s.timezone))
+    # ConfigError when the clock is behind the stored sessions (a year back, say).
+    fetched = fetch_and_ingest_day(as_of or fetch.trusted_today(s))
     day = fetch.api_day(s, fetched, as_of)
     get_run_logger().info("%s: %s %s", day.as_of, day.status, day.detail)
     return day

@@ -1,4 +1,23 @@
-"""Shared fixtures: where the real NEPSE data lives, and test-wide environment."""
+"""Shared fixtures (real data, settings, the Prefect harness, a browser) and which tests run when.
+
+Which tests run when (the one place this is decided):
+
+- Plain `pytest` runs the fast tests: pyproject's addopts deselect `slow` (`-m 'not slow'`).
+  `./run test`, and so CI, adds `-m ""`: every test.
+- `slow` is every test in a SLOW_FOLDERS folder (a Prefect harness or server, a browser, the
+  real data in ../shared, the deployment files' tools), and a test or module marked
+  `@pytest.mark.slow` in its file because it starts a process that imports the project or
+  serves (the Evidently side process, the `nepse` CLI, a second interpreter, a process holding
+  the database): each costs 0.3-5 s of a fresh interpreter's imports. The walls
+  (tests/test_layout.py, tests/unit/store/test_layering.py) start one too and stay fast: they
+  are the rules every change must keep.
+- Tests run on every core (pytest-xdist, addopts `-n auto --dist loadfile`), each file on one
+  worker, so a module's fixtures are built once; a session fixture (the Prefect harness) is
+  built once on each worker that needs it. Tests are independent: free ports, tmp_path,
+  their own PREFECT_HOME or harness. A run of one file (or of tests in one file) runs in this
+  process alone, where workers would only add their start; `-n 0` runs anything in one process
+  (`--pdb` does so by itself).
+"""
 
 from __future__ import annotations
 
@@ -8,24 +27,30 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 SHARED_DATA = Path(os.environ.get("NEPSE_SHARED_DATA", REPO.parent / "shared" / "data" / "nepse"))
 
 # Tests never talk to Prefect Cloud or send analytics.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-
-# Folders whose tests are slow by kind (a Prefect server or harness, real data, subprocesses):
-# plain `pytest` leaves them out; `./run test` (and so CI) runs everything.
 SLOW_FOLDERS = ("flows", "e2e", "realdata", "deploy")
+"""Folders under tests/ whose every test is slow by kind (see the module docstring)."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` on a run of one file (or of tests in one file): no workers; else xdist's count."""
+    files = {str(arg).split("::")[0] for arg in config.args}
+    if len(files) == 1 and Path(files.pop()).is_file():
+        return 0
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark every test in a slow folder `slow` (so `-m "not slow"` skips it)."""
-    root = Path(__file__).resolve().parent
+    """Mark every test in a slow folder `slow` (so `-m "not slow"` leaves it out)."""
     for item in items:
-        rel = Path(str(item.path)).resolve().relative_to(root)
-        if rel.parts and rel.parts[0] in SLOW_FOLDERS:
+        if Path(str(item.path)).resolve().relative_to(TESTS).parts[0] in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
 
 

@@ -49,6 +49,17 @@ def test_no_product_module_is_over_400_lines():
     assert {p: n for p, n in sizes.items() if n > 400} == {}
 
 
+def test_tests_never_import_bench():
+    """bench/ may import tests/ (the pandas reference, the chunked build); tests never bench/."""
+    pattern = re.compile(r"^\s*(from|import)\s+bench\b|sys\.path\.\w+\(.*\bbench\b", re.M)
+    offenders = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "tests").rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], f"tests importing bench/: {offenders}"
+
+
 def test_ruff_is_clean():
     ruff = shutil.which("ruff", path=str(REPO / ".venv" / "bin")) or shutil.which("ruff")
     if ruff is None:

@@ -20,7 +20,7 @@ from flows.cli import (  # noqa: F401  (each registers its commands)
     run,
     server,
 )
-from flows.cli.common import app, console, debugging
+from flows.cli.common import app, debugging, err_console
 from nepse.app import NepseError
 
 __all__ = ["app", "main"]
@@ -44,7 +44,7 @@ def main() -> None:
     except NepseError as exc:  # a user error outside a flow run (the registry, the store, ...)
         if debugging():
             raise
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         code = 2
     if isinstance(code, str):
         print(code, file=sys.stderr)

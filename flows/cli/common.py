@@ -20,6 +20,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+err_console = Console(stderr=True)
+"""Where a command's one-line error goes (the terminal's standard error)."""
 
 ConfigOpt = Annotated[
     Path | None,
@@ -132,7 +134,7 @@ def fail(state) -> None:
         code = 2 if isinstance(exc, NepseError) else 1
     else:
         what, code = state.message or state.name, 1
-    console.print(f"[red]error:[/red] {what}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {what}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

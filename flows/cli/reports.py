@@ -34,10 +34,17 @@ def reports_build() -> None:
 def reports_serve(
     port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8765,
     host: Annotated[
-        str, typer.Option(help="Interface: 127.0.0.1 (this machine), 0.0.0.0 (the team).")
+        str,
+        typer.Option(
+            help="Interface: 127.0.0.1 (this machine; others through an SSH tunnel or an "
+            "authenticating proxy). The server has no login: 0.0.0.0 shows every report to "
+            "anyone who can reach the port."
+        ),
     ] = "127.0.0.1",
 ) -> None:
-    """Serve the reports folder for review in a browser (Ctrl-C stops)."""
+    """Serve the reports folder for review in a browser, read-only (Ctrl-C stops).
+
+    Only regular files inside the reports folder: no link out of it, no folder listing."""
     from nepse.monitoring.reports import serve
 
     s = _settings()

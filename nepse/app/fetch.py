@@ -20,7 +20,7 @@ from nepse.errors import NepseError
 from nepse.ingest.backfill import STATUS_OK, candidate_days, day_status, plan_backfill
 from nepse.ingest.day import DayOutcome, FetchedDay
 from nepse.ingest.freshness import classify_day
-from nepse.ingest.service import ingest_read
+from nepse.ingest.service import ingest_read, trusted_today  # noqa: F401  (tasks use it)
 from nepse.settings import Settings
 from nepse.sources.fallback import SourcedDay, fetch_with_fallback
 from nepse.sources.select import RecordedSource, fallback_for, source_for

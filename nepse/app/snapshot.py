@@ -208,7 +208,7 @@ def _write_day(
         model_role=preds.get_column("model_role")[0],
         flow_run_id=run_ids[0] if len(run_ids) == 1 else None,
         n=preds.height,
-        published_at=datetime.now(UTC).replace(microsecond=0),
+        published_at=datetime.now(UTC),
     )
     unknown = sorted(set(tables or {}) - set(TABLES))
     if unknown:
@@ -291,7 +291,7 @@ def _write_registry(root: Path, models: dict[str, Any]) -> None:
         old = None
     if old is not None and old.pop("published_at", None) and old == json.loads(dumps(models)):
         return
-    stamped = {"published_at": datetime.now(UTC).replace(microsecond=0), **models}
+    stamped = {"published_at": datetime.now(UTC), **models}
     write_atomic(path, dumps(stamped))
 
 

@@ -138,8 +138,10 @@ class FakeNepseApi(ThreadedFake):
             fail = self._failures_left != 0
             if self._failures_left > 0:
                 self._failures_left -= 1
-            delay = faults.delay_s if self._delays_left != 0 else 0.0
-            if delay > 0 and self._delays_left > 0:
+            slowed = self._delays_left != 0
+            delay = faults.delay_s if slowed else 0.0
+            trickle = faults.trickle_s if slowed else 0.0
+            if (delay > 0 or trickle > 0) and self._delays_left > 0:
                 self._delays_left -= 1
         try:
             page = int(query.get("page", "0"))
@@ -169,7 +171,8 @@ class FakeNepseApi(ThreadedFake):
         if faults.ignore_business_date and self._frames:
             day = max(self._frames)
         items = [] if day.isoformat() in faults.holidays else self.items(day)
-        _send_bytes(h, 200, page_body(items, page=page, size=size, faults=faults, this=this_page))
+        body = page_body(items, page=page, size=size, faults=faults, this=this_page)
+        _send_bytes(h, 200, body, trickle_s=trickle if this_page else 0.0, stop=self._stop)
 
     def _error_body(self, h: _Handler, message: str) -> dict[str, Any]:
         body: dict[str, Any] = {"error": message, "path": urlsplit(h.path).path}
@@ -194,7 +197,13 @@ def _send_json(
 
 
 def _send_bytes(
-    h: _Handler, status: int, body: bytes, headers: dict[str, str] | None = None
+    h: _Handler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    trickle_s: float = 0.0,
+    stop: threading.Event | None = None,
 ) -> None:
     try:
         h.send_response(status)
@@ -203,7 +212,14 @@ def _send_bytes(
         for key, value in (headers or {}).items():
             h.send_header(key, value)
         h.end_headers()
-        h.wfile.write(body)
+        if trickle_s <= 0:
+            h.wfile.write(body)
+            return
+        for i in range(len(body)):  # a byte at a time: each read in time, the whole never
+            h.wfile.write(body[i : i + 1])
+            h.wfile.flush()
+            if stop is not None and stop.wait(trickle_s):
+                return
     except (BrokenPipeError, ConnectionResetError):
         # The client gave up (its read timeout fired first): nothing left to tell it.
         log.debug("fake-api: client went away before the answer was sent")

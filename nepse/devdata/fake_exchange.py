@@ -95,6 +95,7 @@ class FakeExchange(ThreadedFake):
         self._frames = today_price_frames(prices)
         self.fallback_prices = prices if fallback_prices is None else fallback_prices
         self.fallback_status = 200
+        self.fallback_trickle_s = 0.0  # > 0: the ShareSansar page a byte every N seconds
         """Status of the ShareSansar page (set 503 to make the fallback fail too)."""
         self._items: dict[date, list[dict[str, Any]]] = {}
         self.host, self.port = host, port
@@ -227,7 +228,8 @@ class FakeExchange(ThreadedFake):
         dates = self.fallback_prices["date"]
         day = dates.max() if len(dates) else date.today()
         page = render_page(self.fallback_prices, day).encode()
-        _send_bytes(h, 200, page, {"Content-Type": "text/html; charset=utf-8"})
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        _send_bytes(h, 200, page, html, trickle_s=self.fallback_trickle_s, stop=self._stop)
 
     def _market_status(self) -> dict[str, Any]:
         last = max(self._frames) if self._frames else date.today()
@@ -288,8 +290,10 @@ class FakeExchange(ThreadedFake):
             faults, fail = self._faults, self._failures_left != 0
             if self._failures_left > 0:
                 self._failures_left -= 1
-            delay = faults.delay_s if self._delays_left != 0 else 0.0
-            if delay > 0 and self._delays_left > 0:
+            slowed = self._delays_left != 0
+            delay = faults.delay_s if slowed else 0.0
+            trickle = faults.trickle_s if slowed else 0.0
+            if (delay > 0 or trickle > 0) and self._delays_left > 0:
                 self._delays_left -= 1
         if fail:
             headers = {"Retry-After": faults.retry_after} if faults.retry_after else {}
@@ -304,7 +308,8 @@ class FakeExchange(ThreadedFake):
         if faults.ignore_business_date and self._frames:
             day = max(self._frames)
         items = [] if day.isoformat() in faults.holidays else self._day_items(day)
-        _send_bytes(h, 200, page_body(items, page=page, size=size, faults=faults, this=this_page))
+        body = page_body(items, page=page, size=size, faults=faults, this=this_page)
+        _send_bytes(h, 200, body, trickle_s=trickle if this_page else 0.0, stop=self._stop)
 
     def _day_items(self, day: date) -> list[dict[str, Any]]:
         with self._lock:

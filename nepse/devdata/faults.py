@@ -14,6 +14,8 @@ from typing import Any
 
 READ_TIMEOUT_S = 0.5
 """The read timeout both runners set (NEPSE_API_READ_TIMEOUT_S), so `slow` exceeds it."""
+DEADLINE_S = 2.0
+"""The per-request deadline both runners set (NEPSE_API_DEADLINE_S), so `trickle` exceeds it."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,13 @@ TRANSIENT: tuple[Fault, ...] = (
         f"answer slower than the {READ_TIMEOUT_S} s read timeout (once)",
         {"delay_s": 2.0, "delay_times": 1},
         "ReadTimeout -> TransientSourceError; retried",
+        attempts=2,
+    ),
+    Fault(
+        "trickle",
+        "answer trickled a byte every 0.05 s, each read inside the read timeout (once)",
+        {"trickle_s": 0.05, "delay_times": 1},
+        f"overall deadline ({DEADLINE_S:g} s) -> TransientSourceError; retried",
         attempts=2,
     ),
     Fault(

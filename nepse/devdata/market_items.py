@@ -40,7 +40,7 @@ class Faults:
     delay_s: float = 0.0
     """Sleep this long before answering (beyond the client's read timeout: a timeout)."""
     delay_times: int = -1
-    """Apply `delay_s` to the next N today-price requests only (-1: every request)."""
+    """Apply `delay_s` and `trickle_s` to the next N today-price requests only (-1: every one)."""
     truncate: bool = False
     """Cut the JSON body in half (still a 200 with a matching Content-Length)."""
     rename_fields: dict[str, str] = field(default_factory=dict)
@@ -53,12 +53,15 @@ class Faults:
     """Serve `closePrice: null` (trading hours); with `pages`, only on those pages."""
     drop_connection: bool = False
     """Close the connection without answering."""
+    trickle_s: float = 0.0
+    """Send the answer's body one byte every N seconds: every read returns within the read
+    timeout, the whole answer takes minutes (only an overall deadline stops the wait)."""
     ignore_business_date: bool = False
     """Answer the latest day of the frame whatever businessDate asks (a misbehaving server)."""
     echo_auth: bool = False
     """Failure bodies echo the Authorization header (tests that the client redacts it)."""
     pages: list[int] | None = None
-    """Apply delay/drop/truncate/rename/market_open only to these pages (None: every page)."""
+    """Apply delay/drop/trickle/truncate/rename/market_open only to these pages (None: all)."""
 
     @classmethod
     def from_json(cls, data: Any) -> Faults:

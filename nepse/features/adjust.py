@@ -12,6 +12,11 @@ Ex-dates, as measured on the ShareSansar files (2026-04, see the report of `adju
 - bonus: the first row of the symbol on or after `book_closure_date` (511 of 544 matched 10%+
   bonus drops appear on that row; 352 of them on the book-closure date itself, the rest on the
   symbol's next trading row when it did not trade that day);
+- a bonus whose book-closure row shows no drop of about its size (the adjusted move there would
+  itself be beyond the limit) is not applied: the price never moved, or the record's date or
+  percent is wrong, and rescaling all earlier history on it would be a guess. On the ShareSansar
+  data this leaves out 30 of 752 bonuses dated before 2024 (breaks 210 -> 188, breaks created
+  by the adjustment 20 -> 0, moves explained 580 -> 582) and none of the 194 from 2024 on;
 - rights: the files carry no book-closure date, the reader puts `opening_date` there. The ex-date
   is the row within [opening_date - 75, opening_date + 7] calendar days whose raw move is beyond
   the price limit and whose move net of the expected rights drop is within the limit (closest
@@ -198,7 +203,7 @@ def locate_ex_dates(
         )
         .filter(pl.col("ex_date").is_not_null())
         .join(
-            rows.select("symbol", pl.col("date").alias("ex_date"), "prev_close"),
+            rows.select("symbol", pl.col("date").alias("ex_date"), "prev_close", "close"),
             on=["symbol", "ex_date"],
             how="left",
         )
@@ -222,6 +227,16 @@ def locate_ex_dates(
             & (
                 (pl.col("method") != "default_offset")
                 | ((1.0 - pl.col("factor")) <= ex_limit + LIMIT_TOLERANCE)
+            )
+            # A bonus whose book-closure row shows no such drop (the price never moved, or the
+            # record's date or percent is wrong) would itself make that row a break: rescaling
+            # all earlier history on it would be a guess. Left out, the row keeps its raw move.
+            & (
+                (pl.col("kind") != "bonus")
+                | ~beyond_limit(
+                    pl.col("close") / (pl.col("prev_close") * pl.col("factor")) - 1.0,
+                    ex_limit + EX_DATE_TOLERANCE,
+                )
             )
         )
         .select(list(EX_DATE_SCHEMA))

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from nepse.calendar import after_close, may_trade
+from nepse.calendar import after_close, may_trade, today_in
+from nepse.errors import ConfigError
 from nepse.schema import (
     COMPLETE_DAY_STATUSES,
     DAY_FAILED,
@@ -31,6 +32,7 @@ from nepse.schema import (
     DAY_NOT_YET,
     DAY_OK,
     DAY_PENDING,
+    NEPSE_FIRST_DAY,
 )
 
 # Kept for callers that import the names from here.
@@ -81,11 +83,23 @@ def day_status(
     return DAY_PENDING
 
 
-def candidate_days(start: date, end: date) -> list[date]:
+def candidate_days(start: date, end: date, *, today: date | None = None) -> list[date]:
     """Every day from start to end inclusive whose weekday is in the trading week in force then
-    (nepse/market/rules.toml); the API itself says which of them were holidays."""
+    (nepse/market/rules.toml); the API itself says which of them were holidays.
+
+    ConfigError unless NEPSE_FIRST_DAY <= start <= end <= today (Asia/Kathmandu): a range from
+    1900 would ask the exchange for decades before it opened, one to 2100 for days to come.
+    """
+    today = today or today_in()
+    allowed = f"allowed: {NEPSE_FIRST_DAY}..{today}, start <= end"
     if end < start:
-        raise ValueError(f"backfill end {end} is before start {start}")
+        raise ConfigError(f"backfill end {end} is before start {start} ({allowed})")
+    if start < NEPSE_FIRST_DAY:
+        raise ConfigError(
+            f"backfill start {start} is before NEPSE's first trading year ({allowed})"
+        )
+    if end > today:
+        raise ConfigError(f"backfill end {end} is after today in Asia/Kathmandu ({allowed})")
     span = (end - start).days + 1
     days = (start + timedelta(days=i) for i in range(span))
     return [d for d in days if may_trade(d)]
@@ -93,7 +107,7 @@ def candidate_days(start: date, end: date) -> list[date]:
 
 def plan_backfill(days: Iterable[date], done: set[date], chunk_days: int) -> list[list[date]]:
     """Days not yet complete, oldest first, in chunks of at most `chunk_days` days."""
-    if chunk_days < 1:
-        raise ValueError(f"chunk_days must be at least 1, got {chunk_days}")
+    if not 1 <= chunk_days <= 10_000:
+        raise ConfigError(f"backfill chunk_days={chunk_days}: allowed 1..10,000 days per chunk")
     pending = sorted(set(days) - done)
     return [pending[i : i + chunk_days] for i in range(0, len(pending), chunk_days)]

@@ -63,7 +63,10 @@ def sha256(path: Path) -> str:
 def folder_changes(root: Path, recorded: dict[str, Stamp]) -> FolderChanges:
     """Compare the files under `root` with their recorded stamps (hashing only files whose
     size or modification time moved)."""
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    # The walk the readers use: an unreadable entry is an error, a linked folder read once.
+    from nepse.sources.walk import files_under
+
+    files = files_under(root, [])
     to_read, stamps, restamped, unchanged = [], {}, {}, 0
     for file in files:
         stat = file.stat()

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from nepse.calendar import market_close
+from nepse.errors import ConfigError
 
 Freshness = Literal["ok", "holiday", "pending", "stale", "not_yet"]
 FRESHNESS_VALUES: tuple[Freshness, ...] = ("ok", "holiday", "pending", "stale", "not_yet")
@@ -65,3 +66,23 @@ def classify_day(
     if now < deadline(day, stale_after_minutes=stale_after_minutes, timezone=timezone):
         return "not_yet"
     return "stale"
+
+
+def check_clock(
+    today: date, newest_session: date | None, *, timezone: str = "Asia/Kathmandu"
+) -> None:
+    """ConfigError when `today` is before the newest stored session: the clock is behind.
+
+    Sessions are stored only up to the day the clock said was today when they came in, so a
+    stored session after today means the clock went back (a dead RTC battery, a VM restored
+    from an old snapshot, NTP off). A run that trusted it would score a day long past as if it
+    were today's and judge every newer row a `future_date`.
+    """
+    if newest_session is not None and today < newest_session:
+        raise ConfigError(
+            f"the system clock says today is {today} ({timezone}), but the database already "
+            f"holds sessions up to {newest_session}: the clock is behind by "
+            f"{(newest_session - today).days} day(s). Nothing was ingested or scored. Fix the "
+            "clock (timedatectl status; enable NTP) and run again; to score a past day on "
+            "purpose, pass as_of"
+        )

@@ -69,9 +69,16 @@ def check_day(store: Store, outcome: DayOutcome | date, *, settings: Settings) -
     regular = store.regular_on(day, sessions=PREVIOUS_SESSIONS)
     missing_share = len(missing) / regular if regular else 0.0
     if rows == 0:
+        why = ", ".join(f"{code} {n}" for code, n in store.reject_reasons_on(day).items())
         passed, reason = (
             False,
-            f"no prices stored for {day}; the day's data is missing (source {source})",
+            f"no prices stored for {day}; "
+            + (
+                f"its {rejected} rows were rejected ({why}; see rejected_prices)"
+                if rejected
+                else "the day's data is missing"
+            )
+            + f" (source {source})",
         )
     elif share > settings.max_reject_share:
         passed, reason = (

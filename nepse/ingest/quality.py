@@ -24,6 +24,8 @@ Rules run in this order and the first one that fails names the row's single reas
 7. `not_equity`           the securities master lists the symbol with an instrument type other
                           than Equity; only with `non_equity_policy="skip"`. A symbol absent
                           from the master is kept: absence is not proof it is not an equity.
+   `repeated_day`         the row's day repeats the session before it (nepse/ingest/repeat.py
+                          finds those days; `validate` gets them as `repeated`)
 8. duplicates of (symbol, date) among the rows that survived 0-7: copies whose price columns
    are all equal are one row stored and the rest *counted* as duplicates (neither stored nor
    rejected); copies that disagree are all rejected `conflicting_duplicate`, because nothing
@@ -42,6 +44,7 @@ from datetime import date
 import polars as pl
 
 from nepse.errors import DataQualityError
+from nepse.ingest.duplicates import mark_duplicates
 from nepse.schema import (
     EQUITY,
     KEYS,
@@ -153,8 +156,11 @@ def apply_rules(
     non_equity_policy: str,
     today: date,
     non_equity: pl.LazyFrame,
+    repeated: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Add `reason`, `detail` (first failing row rule 0-7) and `flag`; repair OHLC when asked."""
+    """Add `reason`, `detail` (first failing row rule 0-7) and `flag`; repair OHLC when asked.
+
+    `repeated` (date, detail): days that repeat the session before them."""
     sym_blank = pl.col("symbol").is_null() | (pl.col("symbol").str.strip_chars() == "")
     nonpositive = pl.any_horizontal(
         [(pl.col(c) <= 0).fill_null(False) for c in ("open", "high", "low", "close")]
@@ -228,6 +234,7 @@ def apply_rules(
             pl.format("date {} after today {}", _text("date"), pl.lit(today.isoformat())),
         ),
         ("not_equity", skip_non_equity, pl.format("instrument type {}", pl.col("_itype"))),
+        ("repeated_day", pl.col("_repeat").is_not_null(), pl.col("_repeat")),
     ]
     unknown = [code for code, _, _ in rules if code not in REASONS]
     if unknown:
@@ -239,8 +246,11 @@ def apply_rules(
         detail = detail.when(cond).then(text)
 
     repair = reason.is_null() & inconsistent
+    if repeated is None:
+        repeated = pl.LazyFrame(schema={"date": pl.Date(), "detail": pl.String()})
     return (
         lf.join(non_equity, on="symbol", how="left", maintain_order="left")
+        .join(repeated.rename({"detail": "_repeat"}), on="date", how="left", maintain_order="left")
         .with_columns(
             reason=reason.otherwise(None),
             detail=detail.otherwise(None),
@@ -256,48 +266,7 @@ def apply_rules(
             .otherwise(pl.col("low")),
             flag=pl.when(pl.col("_repair")).then(pl.lit(OHLC_REPAIRED)).otherwise(None),
         )
-        .drop("_itype", "_repair")
-    )
-
-
-def mark_duplicates(lf: pl.LazyFrame, *, value_columns: list[str]) -> pl.LazyFrame:
-    """Among surviving rows, reject conflicting (symbol, date) copies and mark exact extra copies.
-
-    `value_columns` are the columns compared (the values as read, before any OHLC repair).
-    Adds boolean `_extra`: an exact copy of an earlier surviving row (counted, not stored).
-    """
-    alive = pl.col("reason").is_null()
-    # Only survivors take part: a copy already rejected for another rule cannot conflict.
-    variants = pl.struct(value_columns).filter(alive).n_unique().over(KEYS)
-    closes = (
-        pl.col("close")
-        .filter(alive)
-        .unique()
-        .sort()
-        .over(KEYS, mapping_strategy="join")
-        .list.eval(pl.element().cast(pl.String))
-        .list.join(", ")
-    )
-    same_close = pl.col("close").filter(alive).n_unique().over(KEYS) == 1
-    detail = pl.format(
-        "{} rows for {} {} differ; closes: {}{}",
-        alive.sum().over(KEYS),
-        pl.col("symbol"),
-        _text("date"),
-        closes,
-        pl.when(same_close).then(pl.lit(" (other columns differ)")).otherwise(pl.lit("")),
-    )
-    return (
-        lf.with_columns(_conflict=alive & (variants > 1))
-        .with_columns(
-            reason=pl.when(pl.col("_conflict"))
-            .then(pl.lit("conflicting_duplicate"))
-            .otherwise(pl.col("reason")),
-            detail=pl.when(pl.col("_conflict")).then(detail).otherwise(pl.col("detail")),
-            # Running count of survivors in input order: every survivor after the first is a copy.
-            _extra=alive & ~pl.col("_conflict") & (alive.cast(pl.Int64).cum_sum().over(KEYS) > 1),
-        )
-        .drop("_conflict")
+        .drop("_itype", "_repair", "_repeat")
     )
 
 
@@ -308,6 +277,7 @@ def validate(
     today: date,
     securities: pl.DataFrame | None = None,
     parse_rejects: pl.DataFrame | None = None,
+    repeated: pl.DataFrame | None = None,
 ) -> QualityResult:
     """Apply the data-quality rules to a reader's prices; see the module docstring for the order."""
     prices = conform(prices, READ_PRICE_SCHEMA)
@@ -315,41 +285,66 @@ def validate(
         conform(parse_rejects, REJECT_SCHEMA) if parse_rejects is not None else empty(REJECT_SCHEMA)
     )
     floats = [c for c, t in PRICE_COLUMNS.items() if t == pl.Float64()]
-    value_columns = list(VALUE_COLUMNS)
-    orig = [f"_orig_{c}" for c in value_columns]
-    checked = (
+    # Only high and low are ever repaired: the duplicate rules compare them as read.
+    orig = {"high": "_orig_high", "low": "_orig_low"}
+    value_columns = [orig.get(c, c) for c in VALUE_COLUMNS]
+    # Keys that come more than once: only their rows need the per-key duplicate rules.
+    twice = (
         prices.lazy()
+        .group_by(KEYS)
+        .len()
+        .filter(pl.col("len") > 1)
+        .select(*KEYS, _twice=pl.lit(True))
+        .collect()
+    )
+    judged = (
+        prices.lazy()
+        .drop("raw")  # joined back for the rejected rows only: a large input's raw text is big
+        .with_row_index("_row")
         # NaN is a missing value in price files, never a price.
         .with_columns([pl.col(c).fill_nan(None) for c in floats])
-        .with_columns([pl.col(c).alias(o) for c, o in zip(value_columns, orig, strict=True)])
+        .with_columns([pl.col(c).alias(o) for c, o in orig.items()])
         .pipe(
             apply_rules,
             ohlc_policy=settings.ohlc_policy,
             non_equity_policy=settings.non_equity_policy,
             today=today,
             non_equity=_equity_types(securities).lazy(),
+            repeated=None if repeated is None else repeated.lazy(),
         )
-        .with_row_index("_row")
-        .collect()
+        .join(twice.lazy(), on=KEYS, how="left", maintain_order="left")
     )
-    # The duplicate rules need per-key windows; run them only on keys with several surviving
-    # rows (a handful) instead of on every key.
-    several = pl.col("reason").is_null() & (pl.col("reason").is_null().sum().over(KEYS) > 1)
-    multi = checked.filter(several)
-    checked = pl.concat(
+    once = pl.col("_twice").is_null()
+    clean_once, rejected_once, multi = pl.collect_all(
         [
-            checked.filter(~several).with_columns(_extra=pl.lit(False)),
-            multi.lazy().pipe(mark_duplicates, value_columns=orig).collect(),
+            judged.filter(once & pl.col("reason").is_null()).select(*CLEAN_SCHEMA, "_row"),
+            judged.filter(once & pl.col("reason").is_not_null()),
+            judged.filter(~once),
         ]
-    ).sort("_row")
-    rejected = checked.filter(pl.col("reason").is_not_null()).with_columns(
-        # A date NEPSE cannot have (year 0, 1) is kept in `raw`, not as a date value.
-        date=pl.when(pl.col("reason") != "implausible_date").then(pl.col("date"))
     )
-    clean = checked.filter(pl.col("reason").is_null() & ~pl.col("_extra")).select(
-        list(CLEAN_SCHEMA)
+    multi = multi.lazy().pipe(mark_duplicates, value_columns=value_columns).collect()
+    duplicates = multi.filter(pl.col("reason").is_null() & pl.col("_extra")).height
+    clean = pl.concat(
+        [
+            clean_once,
+            multi.filter(pl.col("reason").is_null() & ~pl.col("_extra")).select(
+                *CLEAN_SCHEMA, "_row"
+            ),
+        ]
     )
-    duplicates = checked.filter(pl.col("reason").is_null() & pl.col("_extra")).height
+    if multi.height:
+        clean = clean.sort("_row")
+    raw = prices.select("raw").with_row_index("_row")
+    rejected = (
+        pl.concat([rejected_once, multi.filter(pl.col("reason").is_not_null())], how="diagonal")
+        .sort("_row")
+        .join(raw, on="_row", how="left", maintain_order="left")
+        .with_columns(
+            # A date NEPSE cannot have (year 0, 1) is kept in `raw`, not as a date value.
+            date=pl.when(pl.col("reason") != "implausible_date").then(pl.col("date"))
+        )
+    )
+    clean = clean.drop("_row")
     result = QualityResult(
         clean=conform(clean, CLEAN_SCHEMA),
         rejects=pl.concat([parse_rejects, conform(rejected, REJECT_SCHEMA)]),

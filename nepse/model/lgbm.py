@@ -27,6 +27,7 @@ import numpy as np
 from nepse.errors import ModelNotFoundError
 from nepse.model import files
 from nepse.model._lightgbm import lgb
+from nepse.model.probe import probe
 from nepse.settings import Settings
 
 MODEL_FILE = "model.txt"
@@ -148,12 +149,16 @@ def read_booster(folder: Path) -> lgb.Booster:
     """The booster in `folder`/model.txt, verified against the folder's manifest first.
 
     A missing or corrupt file is a ModelNotFoundError before LightGBM's parser sees it (that
-    parser aborts the process on a truncated file instead of raising).
+    parser aborts the process on a truncated file instead of raising), and so is a file that
+    matches its manifest but crashes the parser in a child process (nepse/model/probe.py).
     """
     folder = Path(folder)
-    files.verify(folder, [MODEL_FILE])
+    text = files.verified_bytes(folder, MODEL_FILE)
+    # A text that matches its manifest may still be cut short (checksums catch accidents, not
+    # a bad writer): parse it first in a child process, where a crash cannot end this one.
+    probe(text, source=folder / MODEL_FILE)
     try:
-        return lgb.Booster(model_file=str(folder / MODEL_FILE))
+        return lgb.Booster(model_str=text.decode("utf-8"))
     except (lgb.basic.LightGBMError, OSError, ValueError) as exc:
         raise ModelNotFoundError(
             f"model file {folder / MODEL_FILE} is unreadable ({type(exc).__name__}: {exc}); "

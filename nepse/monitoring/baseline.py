@@ -13,6 +13,7 @@ Build it from the training panel right after training: `build_baseline(panel, ..
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from nepse.errors import NotEnoughHistoryError
+from nepse.model import files
 from nepse.monitoring.calibrated import (
     Calibration,
     Reference,
@@ -44,6 +46,7 @@ from nepse.monitoring.market import MARKET_COLUMNS, market_sessions
 BASELINE_FILE = "drift_baseline.json"
 REFERENCE_FILE = "drift_reference.parquet"
 MARKET_FILE = "drift_market.parquet"
+BASELINE_FILES = (BASELINE_FILE, REFERENCE_FILE, MARKET_FILE)
 
 FEATURES, WORST, MARKET = "feature drift", "worst feature", "market drift"
 FEATURE_SOURCE, MARKET_SOURCE, PREDICTION_SOURCE = "features", "market", "prediction"
@@ -113,17 +116,25 @@ class DriftBaseline:
             "reference_end": self.reference_end.isoformat(),
             "calibrations": {k: c.to_dict() for k, c in self.calibrations.items()},
         }
-        return write_text_atomic(folder / BASELINE_FILE, json.dumps(meta, indent=1))
+        path = write_text_atomic(folder / BASELINE_FILE, json.dumps(meta, indent=1))
+        # Every alarm line comes from these files: they are sealed with the model's.
+        if (folder / files.MANIFEST_FILE).is_file():
+            files.add_to_manifest(folder, list(BASELINE_FILES))
+        else:
+            files.seal(folder, list(BASELINE_FILES))
+        return path
 
     @classmethod
     def load(cls, folder: Path) -> DriftBaseline:
-        """Read a baseline written by `save`."""
-        meta = json.loads((folder / BASELINE_FILE).read_text(encoding="utf-8"))
+        """Read a baseline written by `save`, each file checked against the model's manifest
+        (ModelNotFoundError when one was edited or damaged: its alarm lines are not trusted)."""
+        raw = {name: files.verified_bytes(folder, name) for name in BASELINE_FILES}
+        meta = json.loads(raw[BASELINE_FILE].decode("utf-8"))
         return cls(
             columns=dict(meta["columns"]),
             window=int(meta["window"]),
-            reference=pl.read_parquet(folder / REFERENCE_FILE),
-            market=pl.read_parquet(folder / MARKET_FILE),
+            reference=pl.read_parquet(io.BytesIO(raw[REFERENCE_FILE])),
+            market=pl.read_parquet(io.BytesIO(raw[MARKET_FILE])),
             calibrations={k: Calibration.from_dict(c) for k, c in meta["calibrations"].items()},
             scales={k: float(v) for k, v in meta["scales"].items()},
             reference_start=date.fromisoformat(meta["reference_start"]),
@@ -132,8 +143,19 @@ class DriftBaseline:
 
 
 def load_or_none(folder: Path) -> DriftBaseline | None:
-    """The baseline saved in a model folder, or None when the model has none (older models)."""
-    return DriftBaseline.load(folder) if (folder / BASELINE_FILE).is_file() else None
+    """The baseline saved in a model folder, or None when the model has none (older models).
+
+    A baseline saved before baselines were sealed (not in the manifest) is None too, with a
+    warning: the caller derives it again from stored prices and seals it. One that is in the
+    manifest but differs from it raises ModelNotFoundError (edited or damaged)."""
+    if not (folder / BASELINE_FILE).is_file():
+        return None
+    if not all(files.is_sealed(folder, name) for name in BASELINE_FILES):
+        log.warning(
+            "drift baseline in %s is not sealed (saved by older code): derived again", folder
+        )
+        return None
+    return DriftBaseline.load(folder)
 
 
 def per_statistic(quantile: float, n_statistics: int) -> float:

@@ -12,8 +12,10 @@ import html
 import json
 import logging
 import math
+import os
 from datetime import date as Date
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -270,8 +272,28 @@ def build_index(
     return path
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    """Static files from the reports folder; access lines go to the logger, not stderr."""
+class _ReportsHandler(SimpleHTTPRequestHandler):
+    """Regular files inside the reports folder, nothing else: a path that resolves outside it
+    (a symbolic link to /etc/passwd, or to the data folder with the database) and a folder
+    without index.html answer 404, never the file or a listing. GET and HEAD only (the base
+    class answers 501 to the rest). Access lines go to the logger, not stderr."""
+
+    def send_head(self) -> Any:
+        root = os.path.realpath(self.directory)
+        real = os.path.realpath(self.translate_path(self.path))
+        # A folder is served as its index.html, which must stay inside too.
+        index = os.path.join(real, "index.html")
+        shown = os.path.realpath(index) if os.path.isdir(real) and os.path.exists(index) else real
+        for target in (real, shown):
+            if target != root and not target.startswith(root + os.sep):
+                log.warning("report server: refused %s (resolves outside %s)", self.path, root)
+                self.send_error(HTTPStatus.NOT_FOUND, "No such report")
+                return None
+        return super().send_head()
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        self.send_error(HTTPStatus.NOT_FOUND, "No such report (folders are not listed)")
+        return None
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
@@ -286,7 +308,7 @@ def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8765) -> Threadin
             f"first, or point --data-dir at the right folder"
         )
     # Only the reports folder is served: the database and model files stay off the wire.
-    handler = functools.partial(_QuietHandler, directory=str(reports_dir))
+    handler = functools.partial(_ReportsHandler, directory=str(reports_dir))
     server = ThreadingHTTPServer((host, port), handler)
     log.info("serving %s at http://%s:%d/", reports_dir, *server.server_address[:2])
     return server

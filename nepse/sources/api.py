@@ -8,6 +8,7 @@ retry cannot fix (other 4xx, TLS verification, a malformed or changed payload).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 from datetime import UTC, date, datetime
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from nepse.errors import ConfigError, SourceError, TransientSourceError
+from nepse.errors import ConfigError, NepseError, SourceError, TransientSourceError
 from nepse.secrets import redact, register
 from nepse.settings import Settings
 from nepse.sources.api_parse import (  # noqa: F401 - re-exported for callers
@@ -31,6 +32,7 @@ from nepse.sources.api_parse import (  # noqa: F401 - re-exported for callers
     _parse_page,
     parse_today_price_items,
 )
+from nepse.sources.deadline import DeadlineTransport
 from nepse.sources.recorded import RecordedApiSource  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -91,11 +93,12 @@ class ApiSource:
         headers = {"Accept": "application/json", "User-Agent": "nepse-predict"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        inner = httpx.HTTPTransport(verify=self.tls_verify())
         return httpx.Client(
             base_url=self.base_url,
             headers=headers,
             timeout=self.timeout(),
-            verify=self.tls_verify(),
+            transport=DeadlineTransport(inner, self.settings.api_deadline_s),
             follow_redirects=False,
         )
 
@@ -208,6 +211,13 @@ def save_raw(body: bytes, folder: Path, stem: str) -> Path:
             return path
         except FileExistsError:
             n += 1
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise NepseError(
+                f"cannot save the raw answer to {path} ({exc.strerror or exc}); nothing of the "
+                "day was stored. Free space (or fix the folder's permissions) and run again"
+            ) from exc
 
 
 def _is_tls_error(exc: BaseException) -> bool:

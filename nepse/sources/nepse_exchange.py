@@ -48,6 +48,8 @@ from nepse.sources.base import (
     MarketStatus,
     missing_day_reason,
 )
+from nepse.sources.deadline import DeadlineTransport
+from nepse.sources.securities import check_securities
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,10 @@ _MAX_PAGES = 1_000
 class _Transport(httpx.BaseTransport):
     """httpx transport with our TLS and timeouts that remembers the last answer."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool, timeout: httpx.Timeout) -> None:
-        self._inner = httpx.HTTPTransport(verify=verify)
+    def __init__(
+        self, *, verify: ssl.SSLContext | bool, timeout: httpx.Timeout, deadline_s: float
+    ) -> None:
+        self._inner = DeadlineTransport(httpx.HTTPTransport(verify=verify), deadline_s)
         self._timeout = timeout.as_dict()
         self.last_status: int | None = None
         self.last_retry_after: str | None = None
@@ -134,7 +138,9 @@ class ExchangeSource:
         if self._client is None:
             s = self.settings
             timeout = httpx.Timeout(s.api_read_timeout_s, connect=s.api_connect_timeout_s)
-            self._transport = _Transport(verify=tls_verify(s), timeout=timeout)
+            self._transport = _Transport(
+                verify=tls_verify(s), timeout=timeout, deadline_s=s.api_deadline_s
+            )
             if not s.api_verify_tls:
                 log.warning("%s: TLS certificate verification is OFF", self.base_url)
             self._client = NepseClient(
@@ -245,6 +251,9 @@ class ExchangeSource:
     def _call(self, where: str, fn: Any) -> Any:
         try:
             return fn()
+        except TransientSourceError:
+            self.close()  # the deadline closed the connection: a retry starts a new session
+            raise
         except (NepseError, httpx.HTTPError, ValueError) as exc:
             raise self._translate(exc, where) from exc
 
@@ -281,6 +290,9 @@ class ExchangeSource:
         return SourceError(text)
 
 
+_SHOWN = ("line", "reason", "detail")
+
+
 def securities_frame(every: Any, companies: Any, *, where: str = "securities") -> pl.DataFrame:
     """SECURITY_SCHEMA rows from the security list (with status) and the company list."""
     if not isinstance(every, list) or not isinstance(companies, list):
@@ -300,7 +312,18 @@ def securities_frame(every: Any, companies: Any, *, where: str = "securities") -
                 "status": item.get("activeStatus") or company.get("status"),
             }
         )
-    return pl.DataFrame(rows, schema=SECURITY_SCHEMA, orient="row")
+    checked = check_securities(pl.DataFrame(rows, schema=SECURITY_SCHEMA, orient="row"))
+    bad = checked.filter(pl.col("reason").is_not_null())
+    twice = bad.filter(pl.col("reason") == "conflicting_duplicate")
+    if twice.height:
+        raise SourceError(f"{where}: {twice['detail'][0]}")
+    for r in bad.iter_rows(named=True):
+        log.warning(
+            "%s: security item %d left out (%s): %s", where, r["line"], r["reason"], r["detail"]
+        )
+    return checked.filter(pl.col("reason").is_null() & ~pl.col("_extra")).select(
+        list(SECURITY_SCHEMA)
+    )
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

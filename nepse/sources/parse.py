@@ -86,9 +86,25 @@ def _split_fields(lf: pl.LazyFrame, n: int, *, any_quoted: bool = True) -> pl.La
     return pl.concat([plain, with_quotes], how="diagonal_relaxed").sort("_row")
 
 
+# Thousands separators as written in the wild: 1,234,567.50 (Western groups of three) or
+# 12,34,567.50 (the Indian lakh grouping some Nepali exports use).
+_GROUPED_RE = r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,2}(?:,\d{2})*,\d{3})(?:\.\d*)?$"
+# A decimal comma (a European-locale spreadsheet): 297,00 / 0,5 / 1.234,56. Never read as a
+# thousands separator: "297,00" is 297, not 29,700.
+_DECIMAL_COMMA_RE = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+$"
+
+
+def _decimal_comma(text: pl.Expr) -> pl.Expr:
+    """True where `text` is a number written with a decimal comma (not a thousands grouping)."""
+    return text.str.contains(_DECIMAL_COMMA_RE) & ~text.str.contains(_GROUPED_RE)
+
+
 def _number(text: pl.Expr) -> pl.Expr:
-    """Float from text with thousands separators; null where missing or not a finite number."""
-    value = text.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
+    """Float from text with thousands separators; null where missing, not a finite number, or
+    written with commas that are not a thousands grouping (a decimal comma is never guessed)."""
+    commas = text.str.contains(",", literal=True)
+    plain = pl.when(~commas | text.str.contains(_GROUPED_RE)).then(text)
+    value = plain.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
     return pl.when(value.is_finite()).then(value)
 
 
@@ -183,6 +199,8 @@ def _parse_prices(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
     ok = clear
     if recovered.height:
         ok = pl.concat([clear, recovered], how="diagonal_relaxed").sort("_row")
+    rejects = checked.filter(pl.col("reason").is_not_null())
+    ok, rejects = _quarantine_decimal_comma(ok, rejects)
     if fmt.real_open_from is not None:
         ok = ok.with_columns(
             open=pl.when(pl.col("date") >= fmt.real_open_from).then(pl.col("open"))
@@ -190,8 +208,41 @@ def _parse_prices(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
     return ReadResult(
         fmt=fmt.name,
         prices=conform(ok.with_columns(kind=pl.lit(fmt.name)), READ_PRICE_SCHEMA),
-        rejects=conform(checked.filter(pl.col("reason").is_not_null()), REJECT_SCHEMA),
+        rejects=conform(rejects, REJECT_SCHEMA),
     )
+
+
+def _quarantine_decimal_comma(
+    ok: pl.DataFrame, rejects: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every row of a file that writes a number with a decimal comma goes to rejects.
+
+    One such value shows the file was saved in a locale where `,` is the decimal mark, so its
+    other numbers cannot be trusted either (`1.234` may be 1234): nothing of it is stored.
+    """
+    if not rejects.height:
+        return ok, rejects
+    evidence = (
+        rejects.filter(pl.col("reason") == "decimal_comma")
+        .group_by("source", maintain_order=True)
+        .agg(_first=pl.col("line").first(), _example=pl.col("_dc").first())
+    )
+    if not evidence.height:
+        return ok, rejects
+    detail = pl.format(
+        "the file writes numbers with a decimal comma (line {}: {}), so none of its numbers "
+        "can be trusted; re-save it with '.' as the decimal mark and no thousands separators",
+        pl.col("_first"),
+        pl.col("_example"),
+    )
+    moved = (
+        ok.join(evidence, on="source", how="inner")
+        .with_columns(reason=pl.lit("decimal_comma"), detail=detail)
+        .drop("_first", "_example")
+    )
+    ok = ok.join(evidence.select("source"), on="source", how="anti")
+    rejects = pl.concat([rejects, moved], how="diagonal_relaxed").sort("_row")
+    return ok, rejects
 
 
 _SLASH_RE = r"^(\d{1,2})/(\d{1,2})/(\d{4})$"
@@ -254,9 +305,11 @@ def _check_prices(lf: pl.LazyFrame, loaded: _Loaded, text: dict[str, pl.Expr]) -
         )
         .otherwise(_bad("date", text["date"], parsed["date"], f"a date ({layouts})"))
     ]
+    commas: list[pl.Expr] = []
     for c in _NUMERIC:
         if c not in text:
             continue
+        commas.append(pl.when(_decimal_comma(text[c])).then(pl.format(f"{c}='{{}}'", text[c])))
         value = _number(text[c])
         if c == "trades":
             # A count written as 26.00 is fine; 2.5 trades is not.
@@ -267,15 +320,21 @@ def _check_prices(lf: pl.LazyFrame, loaded: _Loaded, text: dict[str, pl.Expr]) -
         parsed[c] = value
     lf = _with_detail(lf.with_columns(**parsed), problems, len(loaded.header))
     no_symbol = pl.col("symbol").is_null() | (pl.col("symbol") == "")
-    lf = lf.with_columns(_ambiguous=ambiguous)
+    lf = lf.with_columns(
+        _ambiguous=ambiguous, _dc=pl.concat_str(commas, separator=", ", ignore_nulls=True)
+    )
     return lf.with_columns(
-        reason=pl.when(pl.col("detail").is_not_null() & pl.col("_ambiguous"))
+        reason=pl.when(pl.col("_dc") != "")
+        .then(pl.lit("decimal_comma"))
+        .when(pl.col("detail").is_not_null() & pl.col("_ambiguous"))
         .then(pl.lit("ambiguous_date"))
         .when(pl.col("detail").is_not_null())
         .then(pl.lit("unparseable"))
         .when(no_symbol)
         .then(pl.lit("missing_symbol")),
-        detail=pl.when(pl.col("detail").is_not_null())
+        detail=pl.when(pl.col("_dc") != "")
+        .then(pl.format("{} written with a decimal comma", pl.col("_dc")))
+        .when(pl.col("detail").is_not_null())
         .then(pl.col("detail"))
         .when(no_symbol)
         .then(pl.lit("symbol is empty")),

@@ -6,8 +6,12 @@ from __future__ import annotations
 import polars as pl
 
 from nepse.schema import (
+    BONUS_PERCENT_MAX,
+    CASH_PERCENT_MAX,
     CORPORATE_ACTION_SCHEMA,
+    PRICE_RANGE,
     REJECT_SCHEMA,
+    RIGHTS_PERCENT_MAX,
     SECURITY_SCHEMA,
     ReadResult,
     conform,
@@ -22,6 +26,7 @@ from nepse.sources.parse import (
     _number,
     _with_detail,
 )
+from nepse.sources.securities import check_securities
 
 
 def _parse_dividends(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
@@ -54,7 +59,13 @@ def _parse_dividends(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
         cash=cash,
     )
     lf = _with_detail(lf, problems, len(loaded.header))
-    df = lf.collect()
+    df = _judge(
+        lf.collect(),
+        [
+            _outside("bonus_share", pl.col("bonus"), BONUS_PERCENT_MAX),
+            _outside("cash_dividend", pl.col("cash"), CASH_PERCENT_MAX),
+        ],
+    )
     ok = df.filter(pl.col("detail").is_null())
     actions = pl.concat(
         [
@@ -67,7 +78,7 @@ def _parse_dividends(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
     return ReadResult(
         fmt=loaded.fmt.name,
         corporate_actions=conform(actions, CORPORATE_ACTION_SCHEMA),
-        rejects=_rejects(df.filter(pl.col("detail").is_not_null())),
+        rejects=conform(df.filter(pl.col("detail").is_not_null()), REJECT_SCHEMA),
     )
 
 
@@ -99,11 +110,53 @@ def _parse_rights(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
         book_closure_date=opening,
     )
     lf = _with_detail(lf, problems, len(loaded.header))
-    df = lf.collect()
+    lo, hi = PRICE_RANGE
+    df = _judge(
+        lf.collect(),
+        [
+            pl.when(pl.col("percent") <= 0).then(
+                pl.format("ratio {} offers no new shares", pl.col("ratio"))
+            ),
+            _outside("ratio", pl.col("percent"), RIGHTS_PERCENT_MAX),
+            pl.when(~pl.col("issue_price").is_between(lo, hi)).then(
+                pl.format(
+                    f"issue_price {{}} is outside NPR {lo:g}..{hi:,.0f}", pl.col("issue_price")
+                )
+            ),
+        ],
+    )
     return ReadResult(
         fmt=loaded.fmt.name,
         corporate_actions=conform(df.filter(pl.col("detail").is_null()), CORPORATE_ACTION_SCHEMA),
-        rejects=_rejects(df.filter(pl.col("detail").is_not_null())),
+        rejects=conform(df.filter(pl.col("detail").is_not_null()), REJECT_SCHEMA),
+    )
+
+
+def _outside(field: str, percent: pl.Expr, most: float) -> pl.Expr:
+    """Detail for a percentage outside (0, most] (null when it is inside or missing)."""
+    return pl.when((percent < 0) | (percent > most)).then(
+        pl.format(f"{field} {{}} % is outside the plausible (0, {most:g}] %", percent.round(4))
+    )
+
+
+def _judge(df: pl.DataFrame, rules: list[pl.Expr]) -> pl.DataFrame:
+    """Parse rejects (`detail` set) become `unparseable`; rows breaking a plausibility rule
+    become `implausible_action` with every broken rule in `detail`."""
+    broken = pl.concat_str(rules, separator="; ", ignore_nulls=True)
+    return df.with_columns(_broken=broken).with_columns(
+        reason=pl.when(pl.col("detail").is_not_null())
+        .then(pl.lit("unparseable"))
+        .when(pl.col("_broken") != "")
+        .then(pl.lit("implausible_action")),
+        detail=pl.when(pl.col("detail").is_not_null())
+        .then(pl.col("detail"))
+        .when(pl.col("_broken") != "")
+        .then(
+            pl.format(
+                "{}: not stored (nepse/schema.py gives the ranges, measured on real history)",
+                pl.col("_broken"),
+            )
+        ),
     )
 
 
@@ -122,24 +175,22 @@ def _parse_securities(lf: pl.LazyFrame, loaded: _Loaded) -> ReadResult:
         status=text["status"],
     )
     lf = _with_detail(lf, [], len(loaded.header))
-    df = lf.collect().with_columns(
-        reason=pl.when(pl.col("detail").is_not_null())
-        .then(pl.lit("unparseable"))
-        .when(pl.col("symbol").is_null())
-        .then(pl.lit("missing_symbol")),
-        detail=pl.coalesce(
-            "detail", pl.when(pl.col("symbol").is_null()).then(pl.lit("symbol is empty"))
-        ),
-    )
+    df = lf.collect()
+    # A row with the wrong field count is unparseable; the others are checked as securities.
+    broken = df.filter(pl.col("detail").is_not_null()).with_columns(reason=pl.lit("unparseable"))
+    checked = check_securities(df.filter(pl.col("detail").is_null()).drop("detail"))
     return ReadResult(
         fmt=loaded.fmt.name,
-        securities=conform(df.filter(pl.col("reason").is_null()), SECURITY_SCHEMA),
-        rejects=conform(df.filter(pl.col("reason").is_not_null()), REJECT_SCHEMA),
+        securities=conform(
+            checked.filter(pl.col("reason").is_null() & ~pl.col("_extra")), SECURITY_SCHEMA
+        ),
+        rejects=pl.concat(
+            [
+                conform(broken, REJECT_SCHEMA),
+                conform(checked.filter(pl.col("reason").is_not_null()), REJECT_SCHEMA),
+            ]
+        ).sort("source", "line"),
     )
-
-
-def _rejects(df: pl.DataFrame) -> pl.DataFrame:
-    return conform(df.with_columns(reason=pl.lit("unparseable")), REJECT_SCHEMA)
 
 
 _PARSERS = {

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -28,10 +29,12 @@ from nepse.schema import (
     ReadResult,
     conform,
 )
+from nepse.sources import bigfile
 from nepse.sources.formats import (
     CSV_SUFFIXES,
     FORMATS,
     PARQUET_SUFFIXES,
+    PRICES,
     Format,
     _norm,
     detect_format,
@@ -39,42 +42,32 @@ from nepse.sources.formats import (
 )
 from nepse.sources.parse import _Loaded, _parse_prices, _split_fields
 from nepse.sources.parse_actions import _PARSERS
+from nepse.sources.securities import refuse_disagreeing_lists
+from nepse.sources.text import decode
+from nepse.sources.walk import files_under
 
 log = logging.getLogger(__name__)
-
-
-def _decode(data: bytes, source: str) -> str:
-    """Text of a CSV file: UTF-8 (BOM or not), UTF-16 with a BOM, else latin-1."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{source}: starts as UTF-16 but does not decode ({exc})") from exc
-    if b"\x00" in data[:4096]:
-        raise SourceError(
-            f"{source}: holds NUL bytes (UTF-16 without a byte-order mark, or not a text file); "
-            "re-save it as UTF-8 CSV"
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Old exports from Windows tools are cp1252; latin-1 never fails and keeps digits.
-        log.warning("%s is not UTF-8; reading it as latin-1", source)
-        return data.decode("latin-1")
 
 
 def _load_csv(path: Path) -> _Loaded | None:
     """Split a CSV file into lines and detect its format; None if it has no header line."""
     source = str(path)
     try:
-        text = _decode(path.read_bytes(), source)
+        text = decode(path.read_bytes(), source)
     except OSError as exc:
         raise SourceError(f"{source}: cannot read the file ({exc}); check its permissions") from exc
     # Only \n (after CRLF folding) ends a line, so `line` matches what an editor shows.
     if "\r" in text:
         # CRLF (Windows) and a lone CR (old Mac exports) both end a line.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    start, number = 0, 1
+    return _loaded_from_text(text, path)
+
+
+def _loaded_from_text(text: str, path: Path, *, line: int = 1) -> _Loaded | None:
+    """The header found at the top of `text` (its first line is physical line `line`), the
+    format it names and the lines after it; None when `text` holds no header line."""
+    source = str(path)
+    start, number = 0, line
     while True:  # to the first non-blank line, the header (blank lines are not data)
         end = text.find("\n", start)
         header_line = text[start:] if end < 0 else text[start:end]
@@ -87,6 +80,7 @@ def _load_csv(path: Path) -> _Loaded | None:
         header_fields = next(csv.reader([header_line.strip().lstrip("\ufeff")]))
     except csv.Error as exc:
         raise SourceError(f"{source}: line {number}: not a CSV header ({exc})") from exc
+    _refuse_repeated_columns(header_fields, f"{source}: line {number}")
     fmt = FORMATS[detect_format(header_fields, source=source)]
     body = "" if end < 0 else text[end + 1 :]
     return _Loaded(
@@ -100,6 +94,20 @@ def _load_csv(path: Path) -> _Loaded | None:
     )
 
 
+def _refuse_repeated_columns(header: list[str], where: str) -> None:
+    """SourceError when a header names a column twice: which copy holds the value is unknown."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        key = _norm(name)
+        if key in first:
+            raise SourceError(
+                f"{where}: the header names column {name.strip()!r} twice (columns {first[key]} "
+                f"and {i}); which one holds the value is unknown, so the file is not read. "
+                "Remove or rename one of them"
+            )
+        first[key] = i
+
+
 def _path_symbol(path: Path, fmt: Format) -> str:
     """The symbol `path` names, checked, when the format's rows carry none (else unused)."""
     symbol = symbol_from_path(path)
@@ -110,6 +118,39 @@ def _path_symbol(path: Path, fmt: Format) -> str:
         "NEPSE symbol (upper-case letters and digits, e.g. ADBL). Rename the file to "
         "<SYMBOL>.csv or put it in a folder named after the symbol (<SYMBOL>/prices.csv)"
     )
+
+
+def _read_in_slices(path: Path) -> ReadResult | None:
+    """A large price file parsed a slice at a time (nepse/sources/bigfile.py), its rows kept
+    without raw text (`fill_raw` reads it back for the rows that are rejected). None when the
+    file must be read whole: no header in its first slice, CR-only line ends, or a format whose
+    rows are judged together (slash dates decided per file) or that is not prices."""
+    parts = bigfile.slices(path)
+    text, line, last = next(parts)
+    if "\r" in text:
+        return None
+    loaded = _loaded_from_text(text, path, line=line)
+    if loaded is None or loaded.fmt.us_dates or loaded.fmt.kind != PRICES:
+        return None
+    if not last:
+        loaded = replace(loaded, cut_line=None)
+    results = [_without_raw(_parse_group([loaded]))]
+    for text, line, last in parts:
+        part = replace(
+            loaded,
+            first_line=line,
+            body=text,
+            cut_line=_cut_line(text, line) if last else None,
+        )
+        results.append(_without_raw(_parse_group([part])))
+    result = ReadResult.concat(results, fmt=loaded.fmt.name)
+    result.sources = [loaded.source]
+    return bigfile.file_decimal_comma(result)
+
+
+def _without_raw(result: ReadResult) -> ReadResult:
+    result.prices = result.prices.with_columns(raw=pl.lit(None, dtype=pl.String))
+    return result
 
 
 def _cut_line(body: str, first_line: int) -> int | None:
@@ -256,28 +297,22 @@ def _dataset_of(root: Path) -> str:
 # --------------------------------------------------------------------------- public API
 
 
-def _files(path: Path) -> list[Path]:
-    if path.is_file():
-        if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
-            raise SourceError(
-                f"{path}: not a price file (only .csv, .parquet and .pq are read); "
-                "give a CSV or Parquet file, or a folder holding them"
-            )
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file())
-    raise SourceError(f"{path}: no such file or folder; check the path (relative to {Path.cwd()})")
-
-
 def read_path(path: str | Path, *, only: Collection[Path] | None = None) -> ReadResult:
     """Read one price file or every file under a folder, each in the format its header names
     (`only`: just these files of the folder, those that changed: nepse/ingest/changes.py)."""
     started = time.perf_counter()
     root = Path(path)
     loaded: list[_Loaded] = []
+    whole: list[ReadResult] = []  # large files, parsed already, a slice at a time
     skipped: list[str] = []
-    for file in _files(root) if only is None else [f for f in _files(root) if f in only]:
+    files = files_under(root, skipped)
+    for file in files if only is None else [f for f in files if f in only]:
         suffix = file.suffix.lower()
+        if suffix in CSV_SUFFIXES and file.stat().st_size > bigfile.BIG_FILE_BYTES:
+            big = _read_in_slices(file)
+            if big is not None:
+                whole.append(big)
+                continue
         if suffix in CSV_SUFFIXES:
             item = _load_csv(file)
             if item is None:
@@ -291,16 +326,17 @@ def read_path(path: str | Path, *, only: Collection[Path] | None = None) -> Read
         loaded.append(item)
     if skipped:
         log.warning(
-            "skipped %d file(s) that are not CSV/Parquet or have no header line: %s",
+            "skipped %d entries (not CSV/Parquet, no header line, or a folder read already): %s",
             len(skipped),
             ", ".join(skipped),
         )
     groups: dict[tuple[str, tuple[str, ...], bool], list[_Loaded]] = {}
     for item in loaded:
         groups.setdefault((item.fmt.name, item.header, item.fields is None), []).append(item)
-    results = [_parse_group(group) for group in groups.values()]
+    results = [*whole, *(_parse_group(group) for group in groups.values())]
+    refuse_disagreeing_lists([r.securities for r in results], [r.sources for r in results])
     result = ReadResult.concat(results) if results else ReadResult(fmt="empty")
-    result.sources = [item.source for item in loaded]
+    result.sources = [*(r.sources[0] for r in whole), *(item.source for item in loaded)]
     result.skipped = skipped
     result.dataset = _dataset_of(root)
     result.corporate_actions = _drop_repeated_actions(result.corporate_actions)

@@ -31,6 +31,7 @@ from nepse.schema import READ_PRICE_SCHEMA, REJECT_SCHEMA
 from nepse.settings import Settings
 from nepse.sources.api import parse_retry_after
 from nepse.sources.base import DayResult, Holiday, MarketStatus
+from nepse.sources.deadline import DeadlineTransport
 from nepse.sources.nepse_exchange import tls_verify
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,9 @@ class ShareSansarSource:
         timeout = httpx.Timeout(s.api_read_timeout_s, connect=s.api_connect_timeout_s)
         where = f"GET {self.url}"
         try:
-            with httpx.Client(timeout=timeout, verify=tls_verify(s)) as client:
+            inner = httpx.HTTPTransport(verify=tls_verify(s))
+            transport = DeadlineTransport(inner, s.api_deadline_s)
+            with httpx.Client(timeout=timeout, transport=transport) as client:
                 response = client.get(self.url, headers={"User-Agent": "nepse-predict"})
         except httpx.TimeoutException as exc:
             raise TransientSourceError(f"{where}: {type(exc).__name__}") from exc

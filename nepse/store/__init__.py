@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from nepse.errors import NepseError
+from nepse.errors import DatabaseError, NepseError
 from nepse.schema import DAY_STATUSES
-from nepse.store.base import StoreBase, connect
+from nepse.store.base import StoreBase, connect, db_error
 from nepse.store.days import DayRecord, DaysMixin
 from nepse.store.migrations import MIGRATIONS, latest_version
 from nepse.store.models import ModelsMixin
@@ -57,7 +57,13 @@ def open_store(path: Path, *, read_only: bool = False, lock_timeout_s: float = 0
     """Open (creating and migrating when writable) the DuckDB store at `path`."""
     path = Path(path)
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise db_error(path, exc) or DatabaseError(
+                f"database {path} cannot be created: its folder cannot be made ({exc.strerror}); "
+                "point NEPSE_DB_PATH (or NEPSE_DATA_DIR) at a writable place"
+            ) from exc
     con = connect(path, read_only=read_only, lock_timeout_s=lock_timeout_s)
     store = Store(con, path, read_only=read_only)
     try:

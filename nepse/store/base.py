@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from nepse.errors import DatabaseLockedError, NepseError
+from nepse.errors import DatabaseError, DatabaseLockedError, NepseError
 from nepse.store import migrations
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,89 @@ def _lock_error(path: Path, exc: duckdb.Error) -> DatabaseLockedError | None:
     )
 
 
+_FIX_DAMAGED = (
+    "restore it from a backup, or move it away (the next ingest creates a new one) and load "
+    "the prices again"
+)
+# DuckDB's message -> what it means for the user, and what to do.
+_CAUSES = (
+    (
+        "No space left on device",
+        "the disk holding it is full",
+        "nothing of the failed write was kept (it rolled back); free space on that disk and run "
+        "again",
+    ),
+    (
+        "Disk quota exceeded",
+        "the disk quota is used up",
+        "nothing of the failed write was kept (it rolled back); free space and run again",
+    ),
+    (
+        "Read-only file system",
+        "it is on a read-only file system",
+        "point NEPSE_DB_PATH at a writable place, or remount the disk read-write",
+    ),
+    (
+        "Permission denied",
+        "this user may not write it",
+        "fix its permissions (chmod u+w, or the owner), or point NEPSE_DB_PATH elsewhere",
+    ),
+    ("File name too long", "its path is too long for the file system", "use a shorter path"),
+    ("Is a directory", "it is a folder, not a file", "point NEPSE_DB_PATH at a file"),
+    ("not a valid DuckDB database", "it is not a DuckDB database", _FIX_DAMAGED),
+    ("Could not read enough bytes", "it is truncated (shorter than DuckDB wrote it)", _FIX_DAMAGED),
+    ("Corrupt database file", "it is damaged (a block fails its checksum)", _FIX_DAMAGED),
+    ("Failed to download extension", "it is not a DuckDB database", _FIX_DAMAGED),
+)
+
+
+def db_error(path: Path, exc: BaseException) -> DatabaseError | None:
+    """A DatabaseError naming the file, the cause and the fix for an OS or file-level failure
+    (disk full, read-only, damaged, not DuckDB, path too long); None for anything else."""
+    text = str(exc)
+    for needle, what, fix in _CAUSES:
+        if needle in text:
+            first = text.splitlines()[0] if text else type(exc).__name__
+            return DatabaseError(f"database {path} cannot be used: {what} ({first}); {fix}")
+    return None
+
+
+def _check_file(path: Path) -> None:
+    """DatabaseError for a path that is a folder or a file that is not DuckDB's (before DuckDB
+    opens it: DuckDB would try to load a reader extension for, say, a SQLite file)."""
+    try:
+        if path.is_dir():
+            raise DatabaseError(
+                f"database {path} cannot be used: it is a folder, not a file; point "
+                "NEPSE_DB_PATH at a file"
+            )
+        if not path.is_file() or path.stat().st_size == 0:
+            return
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise db_error(path, exc) or DatabaseError(
+            f"database {path} cannot be read ({exc.strerror or exc}); check the path"
+        ) from exc
+    if head[8:12] != b"DUCK":
+        kind = "an SQLite database" if head.startswith(b"SQLite format 3") else "something else"
+        raise DatabaseError(
+            f"database {path} cannot be used: it is not a DuckDB database (it holds {kind}: "
+            f"the file starts {head[:16]!r}); {_FIX_DAMAGED}"
+        )
+
+
 def connect(path: Path, *, read_only: bool, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file, retrying a lock conflict until `lock_timeout_s` has passed."""
     deadline = time.monotonic() + max(lock_timeout_s, 0.0)
+    _check_file(path)
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
+            con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+            # No progress bar: a long ingest would draw one on the terminal of `nepse ingest`.
+            con.execute("SET enable_progress_bar = false")
+            return con
+        except duckdb.Error as exc:
             locked = _lock_error(path, exc)
             if locked is None:
                 if read_only and not path.exists():
@@ -63,12 +139,22 @@ def connect(path: Path, *, read_only: bool, lock_timeout_s: float) -> duckdb.Duc
                         f"database {path} does not exist; run a writing command (e.g. ingest) "
                         f"first to create it"
                     ) from exc
-                raise
+                mapped = db_error(path, exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise locked from exc
             log.info("database %s is locked by PID %s; retrying", path, locked.pid)
             time.sleep(min(0.2, remaining))
+
+
+# Never fetch or load an extension: a file that is not DuckDB's must be an error, not a download.
+# DuckDB's buffer memory while an ingest is stored and committed: measured on a 200 MB file (3.2
+# million rows) as enough, spilling the rest (an ART index of 20 million keys fits in it too).
+INGEST_MEMORY_LIMIT = "160MB"
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class StoreBase:
@@ -94,11 +180,25 @@ class StoreBase:
     # --- statements -----------------------------------------------------------------------------
     def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         """Execute one statement and fetch its whole result (DuckDB wants results consumed)."""
-        return self._con.execute(sql, params).fetchall()
+        try:
+            return self._con.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            self._raise_mapped(exc)
+            raise
 
     def _frame(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a query and return its whole result as a Polars frame."""
-        return self._con.sql(sql, params=params).pl()
+        try:
+            return self._con.sql(sql, params=params).pl()
+        except duckdb.Error as exc:
+            self._raise_mapped(exc)
+            raise
+
+    def _raise_mapped(self, exc: duckdb.Error) -> None:
+        """Raise the DatabaseError for an OS or file-level DuckDB failure (else return)."""
+        mapped = db_error(self.path, exc)
+        if mapped is not None:
+            raise mapped from exc
 
     def _select(
         self, table: str, order: str, *, start: Any = None, end: Any = None, **lists: Any
@@ -125,12 +225,40 @@ class StoreBase:
         )
 
     def _register(self, name: str, frame: pl.DataFrame) -> None:
-        """Make a Polars frame queryable as view `name` (until `_unregister`)."""
-        self._con.register(name, frame.to_arrow())
+        """Make a Polars frame queryable as view `name` (until `_unregister`).
+
+        Arrow's string views are Polars' own strings: no copy of the frame's text (the default
+        conversion copies every string, 0.2 GB for a 200 MB price file)."""
+        self._con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+
+    @contextlib.contextmanager
+    def ingest_memory(self) -> Iterator[None]:
+        """DuckDB's buffer memory limited to INGEST_MEMORY_LIMIT inside the block: a large input
+        (a 200 MB file's 3 million rows) would otherwise let DuckDB grow by gigabytes for its
+        joins, temporary tables and the commit's checkpoint."""
+        with self.memory_limit(INGEST_MEMORY_LIMIT):
+            yield
+
+    @contextlib.contextmanager
+    def memory_limit(self, limit: str) -> Iterator[None]:
+        """DuckDB's buffer memory limited to `limit` inside the block (beyond it DuckDB spills
+        to `<database>.tmp`), the default (80 % of the machine) after."""
+        self._exec(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("RESET memory_limit")
 
     def _unregister(self, *names: str) -> None:
         for name in names:
-            self._con.unregister(name)
+            try:
+                self._con.unregister(name)
+            except duckdb.TransactionException:
+                # The transaction failed: DuckDB refuses until ROLLBACK, which the caller's
+                # transaction() issues; the view goes with the connection. Raising here would
+                # hide the failure's real cause behind "Current transaction is aborted".
+                log.debug("view %s left registered in an aborted transaction", name)
 
     def _require_writable(self, what: str) -> None:
         if self.read_only:
@@ -150,16 +278,27 @@ class StoreBase:
             finally:
                 self._depth -= 1
             return
-        self._con.execute("BEGIN TRANSACTION")
+        self._exec("BEGIN TRANSACTION")
         self._depth = 1
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self._depth = 0
-            self._con.execute("ROLLBACK")
+            try:
+                self._con.execute("ROLLBACK")
+            except duckdb.Error as again:  # a full disk may fail the rollback too
+                log.warning("rollback of %s failed after %r: %s", self.path, exc, again)
+            if isinstance(exc, duckdb.Error):
+                self._raise_mapped(exc)
             raise
         self._depth = 0
-        self._con.execute("COMMIT")
+        try:
+            self._con.execute("COMMIT")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):  # DuckDB may have ended it already
+                self._con.execute("ROLLBACK")
+            self._raise_mapped(exc)
+            raise
 
     # --- schema ---------------------------------------------------------------------------------
     def schema_version(self) -> int:

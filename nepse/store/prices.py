@@ -183,6 +183,10 @@ class PricesMixin(ObservationsMixin, ReferenceMixin, RunsMixin, StoreBase):
             [min_symbols],
         ).to_series()
 
+    def prices_on(self, days: Sequence[date]) -> pl.DataFrame:
+        """Stored prices of the given dates, by symbol and date."""
+        return self._select("prices", "symbol, date", date=list(days))
+
     def rows_on(self, day: date) -> int:
         """Stored price rows dated `day`."""
         return self._exec("SELECT count(*) FROM prices WHERE date = ?", [day])[0][0]

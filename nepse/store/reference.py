@@ -13,6 +13,7 @@ from datetime import datetime
 
 import polars as pl
 
+from nepse.errors import DataQualityError
 from nepse.schema import CORPORATE_ACTION_SCHEMA, SECURITY_SCHEMA
 from nepse.store.base import StoreBase
 
@@ -31,16 +32,29 @@ def _identity(alias: str) -> str:
     )
 
 
+def one_per_symbol(securities: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a securities list, one per symbol; DataQualityError if a symbol comes with
+    different values (the readers reject those: here it is a guard, never last-wins)."""
+    incoming = (
+        securities.filter(pl.col("symbol").str.strip_chars().fill_null("") != "")
+        .select(list(SECURITY_SCHEMA))
+        .unique(maintain_order=True)
+    )
+    twice = incoming.filter(pl.col("symbol").is_duplicated())["symbol"].unique().sort()
+    if twice.len():
+        raise DataQualityError(
+            f"securities list names {', '.join(twice.head(10))} more than once with different "
+            "values; nothing of it was stored (which copy is right is unknown): fix the list"
+        )
+    return incoming
+
+
 class ReferenceMixin(StoreBase):
     """Securities master and corporate actions."""
 
     def _upsert_securities(self, securities: pl.DataFrame, *, ts: datetime) -> None:
         """Upsert the master by symbol; a null field in the input keeps the stored value."""
-        incoming = (
-            securities.filter(pl.col("symbol").str.strip_chars().fill_null("") != "")
-            .unique("symbol", keep="last", maintain_order=True)
-            .select(list(SECURITY_SCHEMA))
-        )
+        incoming = one_per_symbol(securities)
         self._register("_in_securities", incoming)
         fields = [c for c in SECURITY_SCHEMA if c != "symbol"]
         merged = ", ".join(f"{c} = coalesce(i.{c}, securities.{c})" for c in fields)

@@ -103,6 +103,15 @@ class RunsMixin(StoreBase):
         return DATASET_SAMPLE if counts[0] == counts[1] else DATASET_REAL
 
     # --- readers --------------------------------------------------------------------------
+    def reject_reasons_on(self, day: date) -> dict[str, int]:
+        """Rejected rows dated `day` per reason code, most frequent first."""
+        rows = self._exec(
+            "SELECT reason, count(*) AS n FROM rejected_prices WHERE date = ? "
+            "GROUP BY 1 ORDER BY n DESC, reason",
+            [day],
+        )
+        return dict(rows)
+
     def rejects(self, run_id: str | None = None) -> pl.DataFrame:
         """Quarantined rows (of one run, or all), by source and line."""
         sql = "SELECT * FROM rejected_prices"

@@ -23,6 +23,7 @@ import polars as pl
 
 from nepse.schema import SECURITY_SCHEMA
 from nepse.store.base import StoreBase
+from nepse.store.reference import one_per_symbol
 
 ATTRIBUTES = ("name", "sector", "instrument_type", "status")
 HISTORY_SCHEMA: dict[str, pl.DataType] = {
@@ -41,11 +42,7 @@ class SecurityHistoryMixin(StoreBase):
     def record_securities(self, securities: pl.DataFrame, *, as_of: date, source: str) -> dict:
         """Record the list seen on `as_of`; return counts of new, changed and unchanged."""
         self._require_writable("record securities")
-        incoming = (
-            securities.filter(pl.col("symbol").str.strip_chars().fill_null("") != "")
-            .unique("symbol", keep="last", maintain_order=True)
-            .select(list(SECURITY_SCHEMA))
-        )
+        incoming = one_per_symbol(securities)
         if incoming.is_empty():
             return {"new": 0, "changed": 0, "unchanged": 0}
         self._register("_in_sec", incoming)

@@ -150,7 +150,7 @@ def evidently_ui(tmp_path):
     import subprocess
     import urllib.request
 
-    from flows.cli.reports_ui import ui_command
+    from flows.cli.reports_ui import start_ui
     from nepse.monitoring.baseline import check
     from nepse.monitoring.page import day_snapshot
     from nepse.monitoring.workspace import WORKSPACE_DIR, open_workspace, put_day_run
@@ -176,8 +176,9 @@ def evidently_ui(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = (tmp_path / "evidently-ui.log").open("w")
-    cmd = ui_command(tmp_path / WORKSPACE_DIR, "127.0.0.1", port)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_ui(
+        tmp_path / WORKSPACE_DIR, "127.0.0.1", port, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 120

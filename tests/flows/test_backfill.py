@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 
 import polars as pl
@@ -143,13 +142,11 @@ def test_backfill_killed_midway_and_rerun_equals_an_uninterrupted_backfill(
     )
     seen = []
     try:
-        deadline = time.monotonic() + 120
-        for line in child.stdout:
+        for line in child.stdout:  # a child that ends without chunk 1 fails the assert below
             seen.append(line)
             if "chunk 1/3 done" in line:
                 os.kill(child.pid, signal.SIGKILL)
                 break
-            assert time.monotonic() < deadline, "backfill child too slow"
     finally:
         if child.poll() is None:
             child.kill()

@@ -181,14 +181,17 @@ def test_daily_run_scores_every_traded_equity_and_writes_drift(data_dir, sample_
     assert again.day == day and again.run != run.run
 
 
-@pytest.mark.parametrize("damage", ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999"])
+@pytest.mark.parametrize(
+    "damage",
+    ["corrupt", "delete", "cut-0", "cut-0.5", "cut-0.999", "resealed-0.5", "resealed-0.99"],
+)
 def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, damage, emitted):
     """A damaged champion: the run ends degraded on the fallback, alerts, and never crashes.
 
     LightGBM's parser aborts or segfaults on a truncated model.txt: the checksum written at
     save time is checked first, so the fallback chain runs instead.
     """
-    from tests.unit.model.damage import truncate_model_file
+    from tests.unit.model.damage import truncate_and_reseal, truncate_model_file
 
     folder = _champion_folder(data_dir)
     model_file = f"{folder}/model.txt"
@@ -197,6 +200,8 @@ def test_broken_champion_falls_back_and_alerts(data_dir, sample_dir, damage, emi
             fh.write("this is not a LightGBM model\n")
     elif damage.startswith("cut-"):
         truncate_model_file(folder, float(damage.removeprefix("cut-")))
+    elif damage.startswith("resealed-"):  # cut, with a manifest regenerated to match
+        truncate_and_reseal(folder, float(damage.removeprefix("resealed-")))
     else:
         shutil.rmtree(folder)
     state, out = _run(source=str(sample_dir))
@@ -309,6 +314,25 @@ def test_a_failed_workspace_run_alerts_and_keeps_the_page(data_dir, sample_dir, 
     assert len(failed) == 1 and "Evidently workspace" in failed[0], failed
 
 
+def test_an_edited_drift_baseline_is_an_integrity_error_and_an_alert(data_dir, sample_dir, emitted):
+    """Someone lowers or raises the alarm lines by editing drift_baseline.json: the day is
+    scored, but no drift verdict is drawn from the edited lines and a person is told."""
+    baseline = Path(_champion_folder(data_dir)) / "drift_baseline.json"
+    text = baseline.read_text()
+    baseline.write_text(text.replace('"quantile": 0.', '"quantile": 0.0', 1))
+    assert baseline.read_text() != text
+    state, out = _run(source=str(sample_dir))
+    assert state.is_completed(), state.message
+    assert out.drift_report is None and out.n_predictions > 10
+    failed = _texts(emitted("nepse.alert.drift-report"))
+    assert failed and "drift_baseline.json is corrupt" in failed[0], failed
+    con = _db(data_dir)
+    try:
+        assert con.execute("SELECT count(*) FROM drift_reports").fetchall()[0][0] == 0
+    finally:
+        con.close()
+
+
 def test_quality_gate_blocks_a_bad_day(data_dir, tmp_path, emitted):
     """A day whose file is mostly rejected fails the run and writes no predictions."""
     from nepse.schema import DATASET_SAMPLE
@@ -419,6 +443,27 @@ def test_stale_feed_alerts_and_fails(data_dir, sample_dir, monkeypatch, emitted)
     con = _db(data_dir)
     try:
         assert con.execute("SELECT count(*) FROM predictions").fetchall()[0][0] == before
+    finally:
+        con.close()
+
+
+def test_a_clock_a_year_behind_fails_the_run_and_scores_nothing(data_dir, sample_dir, monkeypatch):
+    import nepse.ingest.service
+
+    # The sample's sessions run to 2026-11-20; the machine's clock says 2025-11-20.
+    monkeypatch.setattr(nepse.ingest.service, "today_in", lambda tz: date(2025, 11, 20))
+    counts = "SELECT (SELECT count(*) FROM predictions), (SELECT count(*) FROM rejected_prices)"
+    con = _db(data_dir)
+    try:
+        before = con.execute(counts).fetchall()
+    finally:
+        con.close()
+    state, _ = _run(source=str(sample_dir))
+    assert state.is_failed(), state.message
+    assert "clock is behind by 365 day(s)" in state.message, state.message
+    con = _db(data_dir)
+    try:  # nothing scored, and no row rejected as a `future_date` by the wrong clock
+        assert con.execute(counts).fetchall() == before
     finally:
         con.close()
 

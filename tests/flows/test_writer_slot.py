@@ -194,9 +194,9 @@ def test_without_a_server_there_is_no_slot_to_wait_for(monkeypatch):
     no-op: nobody shares that server; DuckDB's lock wait guards the file."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tasks import common
+    from runs import settings, slot
 
     with temporary_settings(updates={PREFECT_API_URL: None}):
-        assert not common.has_server()
-        with common.writer_slot("no server"):
-            assert not common._holding.get()  # nothing was taken
+        assert not settings.has_server()
+        with slot.writer_slot("no server"):
+            assert not slot._holding.get()  # nothing was taken

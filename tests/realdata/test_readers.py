@@ -45,10 +45,15 @@ def test_sharesansar_company_wise_folder():
     expected = {str(f): data_lines(f) for f in price_files}
     counted = rows_per_source(result)
     assert {s: n for s, n in counted.items() if s in expected} == expected
-    assert result.prices.height + result.rejects.height == sum(expected.values())
+    price_rejects = result.rejects.filter(pl.col("source").str.ends_with("/prices.csv"))
+    assert result.prices.height + price_rejects.height == sum(expected.values())
     assert result.prices.height >= 440_000
-    # The pinned copy parses completely; a reject here means the reader regressed.
-    assert result.rejects.height == 0, result.rejects.head(5)
+    # The pinned copy's prices parse completely; a reject here means the reader regressed.
+    assert price_rejects.height == 0, price_rejects.head(5)
+    # One rights row gives the issue's total amount (16,974,000) as its issue price.
+    assert result.rejects.select("source", "line", "reason").rows() == [
+        (str(root / "MLBBL" / "right-share.csv"), 3, "implausible_action")
+    ]
 
     assert result.prices["symbol"].n_unique() == len(price_files) == 339
     assert result.prices["trades"].is_null().all()
@@ -64,7 +69,7 @@ def test_sharesansar_company_wise_folder():
     assert undated.select("symbol", "fiscal_year").unique().height == blank_closures(root) == 16
     assert dated["fiscal_year"].str.contains(r"^\d{4}/\d{4}$").all()
     rights = actions.filter(pl.col("kind") == "rights")
-    assert rights.height == 160
+    assert rights.height == 159  # 160 rows, MLBBL's 16,974,000 issue price rejected
     assert rights["ratio"].str.contains(r"^\d+(\.\d+)?:\d+(\.\d+)?$").all()
     # ADBL ships dividend.csv and an identical dividend2.csv: each action is kept once.
     adbl = actions.filter(pl.col("symbol") == "ADBL", pl.col("kind") != "rights")

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh interpreter importing the CLI (tests/conftest.py)
+
 
 def _script(tmp_path, argv: list[str]) -> subprocess.CompletedProcess:
     marker = tmp_path / "atexit-ran"

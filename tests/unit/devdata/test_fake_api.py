@@ -208,6 +208,7 @@ def test_main_refuses_a_missing_data_path(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # starts the `nepse` CLI as a server process (tests/conftest.py)
 def test_cli_serves_from_another_process(prices, tmp_path):
     prices.write_parquet(tmp_path / "prices.parquet")
     proc = subprocess.Popen(

@@ -152,6 +152,7 @@ def test_load_prices_names_a_folder_without_prices(tmp_path):
         load_prices(tmp_path / "missing")
 
 
+@pytest.mark.slow  # starts the `nepse` CLI as a server process (tests/conftest.py)
 @pytest.mark.parametrize("command", ["fake-exchange", "fake-api"])
 def test_cli_serves_the_sample_folder(sample_folder, command):
     nepse = str(Path(sys.executable).parent / "nepse")

@@ -98,6 +98,7 @@ def test_same_arguments_write_byte_identical_files(tmp_path):
     assert c.rows != a.rows or ha != hc
 
 
+@pytest.mark.slow  # a second interpreter writes the sample (tests/conftest.py)
 def test_files_do_not_depend_on_the_process(tmp_path):
     """Byte-identical across interpreter runs too (string hashing is randomised per process)."""
     here = sample.write_sample(tmp_path / "here", symbols=8, years=0.5, seed=5)

@@ -97,6 +97,25 @@ def test_without_the_bonus_record_the_drop_is_a_break(settings):
     assert out["adj_factor"].to_list() == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.parametrize("percent", [100.0, 1000.0])
+def test_a_bonus_where_the_price_never_moved_is_not_applied(settings, percent):
+    prices = _prices([110.0, 111.0, 112.0, 111.5])  # no drop on the book-closure row
+    acts = _actions(
+        [
+            {
+                "symbol": "A",
+                "kind": "bonus",
+                "percent": percent,
+                "book_closure_date": D0 + timedelta(2),
+            }
+        ]
+    )
+    assert locate_ex_dates(prices, acts).collect().is_empty()
+    out = adjust_prices(prices, acts).collect()
+    assert out["adj_close"].to_list() == prices["close"].to_list()  # history not divided
+    assert not out["is_break"].any()
+
+
 def test_rights_factor_and_ex_date_matched_before_opening(settings):
     # P = 200, 1:0.5 rights at 100: (200 + 100*0.5) / 1.5 = 166.67; drop on day 10.
     closes = [200.0] * 10 + [200 * (250 / 1.5) / 200] + [167.0] * 30

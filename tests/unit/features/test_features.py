@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -296,8 +295,7 @@ def test_features_invariant_to_a_later_adjustment_factor(panel):
 
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.realdata
-def test_feature_timing_on_real_data(settings):
+def test_real_data_keeps_every_row_and_no_return_crosses_a_break(settings):
     from nepse.features.adjust import adjust_prices
     from tests.conftest import shared_data
     from tests.unit.features.test_adjust import real_prices_and_actions
@@ -308,15 +306,8 @@ def test_feature_timing_on_real_data(settings):
         shared_data("nepse-api-2025-08-30", "CompanyList.csv"), infer_schema_length=0
     )
     sec = company.select("symbol", pl.col("sectorName").alias("sector"))
-    lf = build_features(adj.lazy(), sec)
-    times = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        out = lf.collect()
-        times.append(time.perf_counter() - t0)
-    print(
-        f"features: {out.height} rows x {len(FEATURE_SPEC.names)} cols, collect {min(times):.2f}s"
-    )
+    # (Its speed is a benchmark's business: bench/features_vs_pandas.py times build_features.)
+    out = build_features(adj.lazy(), sec).collect()
     assert out.height == adj.height
-    assert min(times) < 30.0  # generous: the target is < 3 s on an idle 2-core machine
+    assert set(FEATURE_SPEC.names) <= set(out.columns)
     assert out["f_ret_1"].abs().max() <= 0.15 + 1e-6  # no return across a break

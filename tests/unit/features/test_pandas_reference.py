@@ -1,10 +1,9 @@
-"""The benchmark's pandas reference (bench/pandas_features.py, an independent implementation
+"""The pandas reference (tests/unit/features/pandas_reference.py, an independent implementation
 written as the notebook pipeline was) computes every feature of FULL_SPEC, and equals
-build_features on each: the speed-up in docs/benchmarks.md compares the same work."""
+build_features on each; bench/features_vs_pandas.py times it, so the speed-up in
+docs/benchmarks.md compares the same work."""
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import polars as pl
@@ -13,10 +12,7 @@ import pytest
 from nepse.devdata.sample import iter_panel
 from nepse.features import FULL_SPEC, build_features
 from nepse.features.adjust import adjust_prices
-from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-from pandas_features import pandas_features
+from tests.unit.features.pandas_reference import pandas_features
 
 
 @pytest.mark.parametrize("style", ["rolling", "transform"])

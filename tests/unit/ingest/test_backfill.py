@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from nepse.errors import ConfigError
 from nepse.ingest.backfill import (
     candidate_days,
     complete_days,
@@ -36,9 +37,10 @@ def test_plan_edge_cases(days, done, chunk, expected):
     assert plan_backfill(days, done, chunk) == expected
 
 
-def test_plan_refuses_nonpositive_chunks():
-    with pytest.raises(ValueError, match="chunk_days"):
-        plan_backfill(D, set(), 0)
+@pytest.mark.parametrize("chunk", [0, -1, 10**9])
+def test_plan_refuses_chunks_out_of_range(chunk):
+    with pytest.raises(ConfigError, match=r"chunk_days=.*allowed 1\.\.10,000"):
+        plan_backfill(D, set(), chunk)
 
 
 def test_complete_means_ok_or_holiday():
@@ -63,8 +65,20 @@ def test_candidate_days_are_the_weekdays_of_the_week_in_force(start, week):
 
 
 def test_candidate_days_refuse_a_reversed_range():
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="before start"):
         candidate_days(D[1], D[0])
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (date(1900, 1, 1), date(2100, 12, 31), "start 1900-01-01 is before NEPSE's first"),
+        (date(2026, 1, 1), date(2100, 12, 31), "end 2100-12-31 is after today"),
+    ],
+)
+def test_a_backfill_outside_1994_to_today_is_refused(start, end, message):
+    with pytest.raises(ConfigError, match=message + r".*allowed: 1994-01-01\.\.2026-04-30"):
+        candidate_days(start, end, today=date(2026, 4, 30))
 
 
 # 09:30 UTC is 15:15 in Kathmandu (UTC+05:45): after the close. 09:00 UTC is 14:45: before it.

@@ -75,6 +75,8 @@ def test_a_run_without_a_source_fails_saying_what_to_set(settings):
 
 
 def _day_rows(day: date, symbols: list[str], raw: str = "") -> pl.DataFrame:
+    # Volumes differ from day to day: identical sessions would be a repeated day.
+    volume = 10.0 + day.toordinal() % 97
     return pl.DataFrame(
         {
             "symbol": symbols,
@@ -83,8 +85,8 @@ def _day_rows(day: date, symbols: list[str], raw: str = "") -> pl.DataFrame:
             "high": [100.0] * len(symbols),
             "low": [100.0] * len(symbols),
             "close": [100.0] * len(symbols),
-            "volume": [10.0] * len(symbols),
-            "turnover": [1000.0] * len(symbols),
+            "volume": [volume] * len(symbols),
+            "turnover": [100.0 * volume] * len(symbols),
         }
     )
 
@@ -142,3 +144,4 @@ def test_gate_judges_the_day_asked_for_when_its_rows_were_rejected(settings):
         gate = check_day(st, outcome, settings=settings)
     assert gate.day == days[-1] and not gate.passed
     assert gate.reason.startswith("quality gate: no prices stored")
+    assert "its 10 rows were rejected (nonpositive_price 10; see rejected_prices)" in gate.reason

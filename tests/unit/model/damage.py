@@ -15,3 +15,14 @@ def truncate_model_file(folder: Path, keep: float) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
+
+
+def truncate_and_reseal(folder: Path, keep: float) -> Path:
+    """Cut model.txt as `truncate_model_file` does, then regenerate the manifest to match: a
+    bad writer's folder, consistent with itself (the checksums cannot tell)."""
+    from nepse.model import files
+    from nepse.model.final import SAVED_FILES
+
+    path = truncate_model_file(folder, keep)
+    files.seal(Path(folder), SAVED_FILES)
+    return path

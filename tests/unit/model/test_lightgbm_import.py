@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # fresh interpreters importing LightGBM (tests/conftest.py)
+
 PROBE = r"""
 import json, sys
 import numpy as np

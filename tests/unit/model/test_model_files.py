@@ -7,9 +7,11 @@ subprocess so that a signal would show as a negative return code instead of kill
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from nepse.model import files
 from nepse.model.final import SAVED_FILES, TrainedModel, train_final
 from nepse.model.lgbm import MODEL_FILE
 from nepse.settings import load_settings
-from tests.unit.model.damage import CUTS, truncate_model_file
+from tests.unit.model.damage import CUTS, truncate_and_reseal, truncate_model_file
 from tests.unit.model.panels import make_panel
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,6 +69,7 @@ def test_manifest_lists_every_saved_file(saved):
     assert TrainedModel.load(saved).meta["best_iteration"] >= 1
 
 
+@pytest.mark.slow  # loads in a fresh interpreter, where a crash would show (tests/conftest.py)
 def test_truncated_model_txt_is_model_not_found_never_a_signal(saved, tmp_path):
     import shutil
 
@@ -103,3 +106,61 @@ def test_one_flipped_byte_missing_file_or_manifest_is_model_not_found(saved, tmp
         damage(folder)
         with pytest.raises(ModelNotFoundError):
             TrainedModel.load(folder)
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.3, 0.5, 0.9, 0.97, 0.99, 0.999])
+def test_a_truncated_model_consistent_with_its_manifest_is_refused_not_a_crash(
+    saved, tmp_path, keep
+):
+    import shutil
+
+    folder = tmp_path / f"resealed-{keep}"
+    shutil.copytree(saved, folder)
+    truncate_and_reseal(folder, keep)
+    files.verify(folder, SAVED_FILES)  # the checksums cannot tell
+    # In a fresh interpreter, so that a LightGBM abort would show as a signal, not kill pytest.
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD, str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    line = out.stdout.strip()
+    assert line.startswith("ModelNotFoundError:") and str(folder / MODEL_FILE) in line, line
+    assert "matches its manifest" in line and "rollback" in line
+
+
+def test_the_probe_refuses_a_model_that_crashes_the_parser_in_its_child(saved, tmp_path):
+    from nepse.model.probe import probe
+
+    text = (saved / MODEL_FILE).read_bytes()
+    # Whole in layout (same length), but a tree's leaf count is wrong: only parsing tells.
+    leaves = re.search(rb"num_leaves=(\d+)", text)
+    broken = text[: leaves.start(1)] + b"9" * len(leaves.group(1)) + text[leaves.end(1) :]
+    assert len(broken) == len(text)
+    with pytest.raises(ModelNotFoundError, match=r"model file .* (crash|unreadable)"):
+        probe(broken, source=saved / MODEL_FILE)
+    probe(text, source=saved / MODEL_FILE)  # the intact text passes
+
+
+def test_the_fallback_chain_scores_when_the_champion_file_is_cut_and_resealed(saved, tmp_path):
+    import shutil
+
+    import polars as pl
+
+    from nepse.model.scoring import Candidate, score_with_fallback
+
+    folder = tmp_path / "champion"
+    shutil.copytree(saved, folder)
+    truncate_and_reseal(folder, 0.5)
+    model = TrainedModel.load(saved)
+    day = date.fromisoformat(str(model.meta["as_of"]))
+    features = pl.DataFrame({"symbol": ["A", "B"], "date": [day] * 2, "f_ret_1": [0.01, -0.02]})
+    out = score_with_fallback(
+        features, [Candidate("v-cut", "champion", lambda: TrainedModel.load(folder))]
+    )
+    assert out.model_role == "naive_baseline"
+    assert "champion v-cut: ModelNotFoundError" in out.problems[0]
+    assert "matches its manifest" in out.problems[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from datetime import date
 
@@ -13,6 +14,7 @@ from scipy import stats
 
 from nepse.features import FEATURE_SPEC
 from nepse.monitoring.baseline import (
+    BASELINE_FILE,
     FEATURES,
     MARKET,
     PREDICTIONS,
@@ -226,6 +228,41 @@ def test_prediction_drift_waits_for_a_window_predicted_on_every_session(market, 
     )
     verdict = check(baseline, first_day)
     assert verdict.alarm(PREDICTIONS) is None and verdict.alarm(FEATURES) is not None
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda f: (f / BASELINE_FILE).write_text(
+            (f / BASELINE_FILE).read_text().replace('"window": 5', '"window": 6')
+        ),
+        lambda f: (f / BASELINE_FILE).write_bytes((f / BASELINE_FILE).read_bytes()[:-40]),
+        lambda f: (f / "drift_reference.parquet").write_bytes(b"PAR1 edited"),
+        lambda f: (f / "drift_market.parquet").unlink(),
+    ],
+    ids=["alarm window edited", "json cut", "reference replaced", "market file gone"],
+)
+def test_an_edited_baseline_is_an_integrity_error_not_new_alarm_lines(tmp_path, baseline, edit):
+    from nepse.errors import ModelNotFoundError
+    from nepse.model import files
+
+    files.seal(tmp_path, [])  # a model folder's manifest, before the baseline joins it
+    baseline.save(tmp_path)
+    assert {"drift_baseline.json", "drift_reference.parquet", "drift_market.parquet"} <= set(
+        json.loads((tmp_path / files.MANIFEST_FILE).read_text())["sha256"]
+    )
+    edit(tmp_path)
+    with pytest.raises(ModelNotFoundError, match=r"drift_(baseline|reference|market)"):
+        load_or_none(tmp_path)
+
+
+def test_a_baseline_saved_unsealed_by_older_code_is_derived_again(tmp_path, baseline, caplog):
+    from nepse.model import files
+
+    baseline.save(tmp_path)
+    files.seal(tmp_path, ["drift_baseline.json"])  # an older model: only part of it listed
+    assert load_or_none(tmp_path) is None
+    assert "not sealed" in caplog.text
 
 
 def test_a_full_disk_keeps_the_saved_baseline(tmp_path, baseline, disk):

@@ -204,6 +204,62 @@ def test_serve_serves_the_reports_folder_only(tmp_path):
     assert not thread.is_alive()
 
 
+@pytest.fixture
+def served(tmp_path):
+    """The reports folder of `tmp_path` served on a free port; yields (base URL, folder)."""
+    touch_reports(tmp_path, ROWS)
+    build_index(tmp_path, ROWS)
+    server = serve(tmp_path, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", tmp_path / "reports"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _status(url: str, method: str = "GET") -> tuple[int, bytes]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_serve_follows_no_link_out_of_the_reports_folder(served, tmp_path):
+    base, reports = served
+    (tmp_path / "nepse.duckdb").write_bytes(b"the database")
+    (reports / "passwd").symlink_to("/etc/passwd")
+    (reports / "data").symlink_to(tmp_path)  # a folder link to the data folder
+    (reports / "inner").mkdir()
+    (reports / "inner" / "index.html").symlink_to(tmp_path / "nepse.duckdb")
+    (reports / "mirror.html").symlink_to(reports / "index.html")  # stays inside: served
+    for path in ("passwd", "data/nepse.duckdb", "inner/", "inner/index.html", "data/"):
+        code, body = _status(base + path)
+        assert code == 404, (path, code)
+        assert b"root:" not in body and b"the database" not in body
+    assert _status(base + "mirror.html")[0] == 200
+
+
+def test_serve_lists_no_folder(served):
+    base, reports = served
+    (reports / "2026-05-04" / "notes").mkdir()
+    for path in ("2026-05-04/", "2026-05-04/notes/"):
+        code, body = _status(base + path)
+        assert code == 404 and b"drift-v20260501.html" not in body, (path, code)
+    assert _status(base)[0] == 200  # a folder with index.html is its index
+
+
+def test_serve_takes_no_writes(served):
+    base, _ = served
+    for method in ("PUT", "POST", "DELETE"):
+        assert _status(base + "index.html", method)[0] == 501
+    assert _status(base + "index.html")[0] == 200
+
+
 def test_serve_without_reports_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DataQualityError, match="run the daily flow"):
         serve(tmp_path, port=0)

@@ -10,6 +10,8 @@ import pytest
 from nepse.monitoring import side
 from nepse.monitoring.side import EvidentlySide, SideProcessError
 
+pytestmark = pytest.mark.slow  # every test starts Evidently side processes (tests/conftest.py)
+
 
 def _submit_a_page_without_files(pages: EvidentlySide, tmp_path, day: str) -> None:
     """A drift-page request (label "page") whose model folder and window do not exist."""

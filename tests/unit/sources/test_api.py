@@ -459,13 +459,17 @@ def test_ca_bundle_reaches_httpx(make_source, tmp_path, monkeypatch):
     import certifi
 
     seen: dict = {}
-    real_client = httpx.Client
+    real_client, real_transport = httpx.Client, httpx.HTTPTransport
 
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return real_client(*args, **kwargs)
+    def spy(real):
+        def make(*args, **kwargs):
+            seen.update(kwargs)
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(api_module.httpx, "Client", spy)
+        return make
+
+    monkeypatch.setattr(api_module.httpx, "Client", spy(real_client))
+    monkeypatch.setattr(api_module.httpx, "HTTPTransport", spy(real_transport))
     source = make_source("https://example.invalid", api_ca_bundle=Path(certifi.where()))
     source.client().close()
 
@@ -593,3 +597,18 @@ def test_fetched_day_ingests_into_the_store(fake, make_source, raw_dir, tmp_path
     assert stored["symbol"].to_list() == ["ADBL", "API", "NABIL", "NICA", "UPPER"]
     # A market-open day writes no price at all, whatever the caller does with the flag.
     assert (late.inserted, late.updated, late.rejected) == (0, 0, 5)
+
+
+# Each byte arrives well inside the read timeout; the whole answer would take minutes.
+TRICKLE = {"trickle_s": 0.05}
+DEADLINE = 1.0
+
+
+def test_the_api_source_stops_a_trickling_answer(fake, make_source, tmp_path):
+    fake.set_faults(TRICKLE)
+    source = make_source(fake.url, api_deadline_s=DEADLINE)
+    with pytest.raises(TransientSourceError, match="no complete answer within 1 s") as caught:
+        source.fetch_day(DAY, raw_dir=tmp_path / "raw")
+    assert "businessDate=2025-08-28" in str(caught.value)
+    fake.set_faults()
+    assert source.fetch_day(DAY, raw_dir=tmp_path / "raw").rows_read == 5  # the retry works

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import time
 from datetime import date
+from types import SimpleNamespace
 
+import nepsepy.client
 import polars as pl
 import pytest
 
@@ -21,6 +23,7 @@ from nepse.errors import ConfigError, SourceError, TransientSourceError
 from nepse.settings import load_settings
 from nepse.sources.base import PriceSource
 from nepse.sources.nepse_exchange import ExchangeSource, securities_frame
+from nepse.sources.sharesansar_live import ShareSansarSource
 
 D1, D2, D3 = date(2025, 8, 25), date(2025, 8, 26), date(2025, 8, 28)
 SYMBOLS = ["ADBL", "API", "NABIL", "NICA", "SCB"]
@@ -167,13 +170,18 @@ def test_faults_are_transient_or_not(exchange, tmp_path, faults, kind, retry_aft
         assert info.value.retry_after == retry_after
 
 
-def test_429_counts_the_wait_nepsepy_already_made(exchange, tmp_path):
-    exchange.set_faults({"fail_times": 1, "fail_status": 429, "retry_after": "1"})
-    started = time.monotonic()
+def test_429_counts_the_wait_nepsepy_already_made(exchange, tmp_path, monkeypatch):
+    # A Retry-After beyond nepsepy's own cap: the client sleeps the cap (recorded here, not
+    # slept), the task is left the rest.
+    slept: list[float] = []
+    fake_time = SimpleNamespace(sleep=slept.append, monotonic=time.monotonic)
+    monkeypatch.setattr(nepsepy.client, "time", fake_time)
+    exchange.set_faults({"fail_times": 1, "fail_status": 429, "retry_after": "45"})
     with source_for(exchange) as src, pytest.raises(TransientSourceError) as info:
         src.fetch_day(D3, raw_dir=tmp_path)
-    assert time.monotonic() - started >= 1.0  # the client honoured Retry-After itself
-    assert info.value.retry_after == 0.0  # nothing left for the task to wait
+    cap = nepsepy.client.MAX_RETRY_AFTER_S
+    assert slept == [cap]  # the client honoured Retry-After itself, up to its cap
+    assert info.value.retry_after == 45.0 - cap  # only the rest is left for the task to wait
 
 
 def test_a_retry_after_a_transient_fault_reads_the_whole_day(exchange, tmp_path):
@@ -203,3 +211,34 @@ def test_unreachable_exchange_is_transient(tmp_path):
     s = load_settings(api_base_url="http://127.0.0.1:9", exchange_min_interval_s=0)
     with ExchangeSource(s) as src, pytest.raises(TransientSourceError):
         src.fetch_day(D1, raw_dir=tmp_path)
+
+
+# Each byte arrives well inside the read timeout; the whole answer would take minutes.
+TRICKLE = {"trickle_s": 0.05}
+DEADLINE = 1.0
+
+
+def test_the_exchange_source_stops_a_trickling_answer(exchange, tmp_path):
+    exchange.set_faults(TRICKLE)
+    src = source_for(exchange, api_deadline_s=DEADLINE)
+    with pytest.raises(TransientSourceError, match="no complete answer within 1 s"):
+        src.fetch_day(D3, raw_dir=tmp_path)
+    exchange.set_faults()
+    assert src.fetch_day(D3, raw_dir=tmp_path).status == "ok"  # a new session after the cut
+
+
+def test_the_sharesansar_source_stops_a_trickling_page(exchange, tmp_path):
+    exchange.fallback_trickle_s = 0.05
+    s = source_for(exchange, api_deadline_s=DEADLINE).settings.model_copy(
+        update={"sharesansar_url": f"{exchange.url}/today-share-price"}
+    )
+    with pytest.raises(TransientSourceError, match="no complete answer within 1 s"):
+        ShareSansarSource(s).fetch_day(D3, raw_dir=tmp_path)
+
+
+def test_an_exchange_source_is_not_reused_half_closed(exchange, tmp_path):
+    exchange.set_faults(TRICKLE)
+    src = source_for(exchange, api_deadline_s=DEADLINE)
+    with pytest.raises(TransientSourceError):
+        src.fetch_day(D3, raw_dir=tmp_path)
+    assert isinstance(src, ExchangeSource) and src._client is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date
 from pathlib import Path
 
@@ -519,6 +520,40 @@ def test_rights_without_dates_or_with_a_bad_ratio(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("file", "line", "detail"),
+    [
+        ("dividend.csv", "2081/2082,-50,5,0,2025-11-30", "bonus_share -50.0 % is outside"),
+        ("dividend.csv", "2081/2082,1000,5,0,2025-11-30", "bonus_share 1000.0 % is outside"),
+        ("dividend.csv", "2081/2082,10,6000,0,2025-11-30", "cash_dividend 6000.0 % is outside"),
+        ("right-share.csv", "1:0,1,100,2016-10-18,,,X", "ratio 1:0 offers no new shares"),
+        ("right-share.csv", "1:12,1,100,2016-10-18,,,X", "ratio 1200.0 % is outside"),
+        ("right-share.csv", "2:1,1,16974000,2016-10-18,,,X", "issue_price 16974000.0 is outside"),
+        ("right-share.csv", "2:1,1,0,2016-10-18,,,X", "issue_price 0.0 is outside"),
+    ],
+)
+def test_implausible_actions_are_rejected_not_stored(tmp_path, file, line, detail):
+    header = DIVIDEND if file == "dividend.csv" else RIGHTS
+    path = write(tmp_path / "ADBL" / file, f"{header}\n{line}\n")
+    result = read_path(path)
+    assert result.corporate_actions.is_empty()
+    assert result.rejects["reason"].to_list() == ["implausible_action"]
+    assert detail in result.rejects["detail"][0]
+    assert result.rejects["raw"].to_list() == [line]
+
+
+def test_the_largest_real_actions_are_plausible(tmp_path):
+    write(tmp_path / "RBCL" / "dividend.csv", f"{DIVIDEND}\n2062/2063,114.27,1580,0,2017-04-23\n")
+    write(tmp_path / "NBL" / "right-share.csv", f"{RIGHTS}\n1:9.5157,1,100,2013-05-22,,,X\n")
+    result = read_path(tmp_path)
+    assert result.rejects.is_empty()
+    assert sorted(result.corporate_actions["percent"].round(2).to_list()) == [
+        114.27,
+        951.57,
+        1580.0,
+    ]
+
+
 def test_company_list_becomes_securities(tmp_path):
     path = write(
         tmp_path / "CompanyList.csv",
@@ -605,6 +640,57 @@ def test_unknown_csv_in_a_folder_stops_the_read(tmp_path):
     assert bad.exists()
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda d: (d / "gone.csv").symlink_to(d / "missing.csv"),
+            r"gone\.csv: a symbolic link "
+            r"to '.*missing\.csv', which does not exist \(a dangling link\)",
+        ),
+        (
+            lambda d: (d / "self.csv").symlink_to(d / "self.csv"),
+            r"self\.csv: a symbolic link "
+            r"to '.*self\.csv', which points back into itself \(a link loop\)",
+        ),
+        (
+            lambda d: (d / "ADBL" / "up").symlink_to(d),
+            r"ADBL/up: a symbolic link to .*, a "
+            r"folder that holds it, so the folder would be read forever \(a link loop\)",
+        ),
+        (lambda d: os.mkfifo(d / "pipe.csv"), r"pipe\.csv: not a regular file \(a FIFO"),
+    ],
+    ids=["dangling link", "link to itself", "link to a parent folder", "a FIFO"],
+)
+def test_an_unreadable_entry_in_a_folder_stops_the_read_naming_it(tmp_path, make, message):
+    write(tmp_path / "ADBL" / "prices.csv", f"{SHARESANSAR}\n2024-01-02,1,2,1,2,0,5,6\n")
+    make(tmp_path)
+    with pytest.raises(SourceError, match=message):
+        read_path(tmp_path)
+
+
+def test_linked_folders_are_read_and_a_folder_linked_twice_once(tmp_path, caplog):
+    data = tmp_path / "data"
+    write(data / "ADBL" / "prices.csv", f"{SHARESANSAR}\n2024-01-02,1,2,1,2,0,5,6\n")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a").symlink_to(data)
+    (tmp_path / "in" / "b").symlink_to(data)
+    with caplog.at_level(logging.WARNING, logger="nepse.sources.readers"):
+        result = read_path(tmp_path / "in")
+    assert result.rows_read == 1
+    assert result.sources == [str(tmp_path / "in" / "a" / "ADBL" / "prices.csv")]
+    assert result.skipped == [f"{tmp_path / 'in' / 'b'} (a link to {data}, read once already)"]
+    assert "read once already" in caplog.text
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_a_file_without_read_permission_stops_the_read_naming_it(tmp_path):
+    bad = write(tmp_path / "NABIL" / "prices.csv", f"{SHARESANSAR}\n2024-01-02,1,2,1,2,0,5,6\n")
+    bad.chmod(0)
+    with pytest.raises(SourceError, match=r"NABIL/prices\.csv: cannot read the file"):
+        read_path(tmp_path)
+
+
 def test_an_action_in_two_files_is_kept_once(tmp_path):
     text = f"{DIVIDEND}\n2081/2082,3.25,9.75,13.00,2025-11-30 [Closed]\n"
     write(tmp_path / "ADBL" / "dividend.csv", text)
@@ -633,13 +719,31 @@ def test_rows_read_matches_data_lines_per_file(tmp_path):
     assert counts == {str(f): data_lines(f) for f in files}
 
 
-def test_not_utf8_falls_back_to_latin1(tmp_path, caplog):
+def test_not_utf8_is_read_as_windows_1252_without_control_characters(tmp_path, caplog):
     path = tmp_path / "today.csv"
-    path.write_bytes(f"{TODAY}\n1,2024-01-02,1,ADBL,Caf\xe9,1,2,1,2,5,6,1\n".encode("latin-1"))
+    name = "Caf\xe9 \x93Nepal\x94 \x96 Bank"  # cp1252: e-acute, curly quotes, en dash
+    path.write_bytes(f"{TODAY}\n1,2024-01-02,1,ADBL,{name},1,2,1,2,5,6,1\n".encode("latin-1"))
     with caplog.at_level(logging.WARNING, logger="nepse.sources.readers"):
         result = read_path(path)
-    assert result.prices["raw"][0].endswith("Café,1,2,1,2,5,6,1")
-    assert "not UTF-8" in caplog.text
+    raw = result.prices["raw"][0]
+    assert "Caf\u00e9 \u201cNepal\u201d \u2013 Bank" in raw
+    assert not any(0x80 <= ord(ch) <= 0x9F for ch in raw)  # no C1 control character
+    assert "Windows-1252" in caplog.text
+
+
+def test_neither_utf8_nor_windows_1252_is_refused_naming_the_line(tmp_path):
+    path = tmp_path / "today.csv"
+    path.write_bytes(f"{TODAY}\n1,2024-01-02,1,ADBL,A\x81B,1,2,1,2,5,6,1\n".encode("latin-1"))
+    with pytest.raises(SourceError, match=r"today\.csv: line 2: byte 0x81 .*re-save it as UTF-8"):
+        read_path(path)
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
+    path = write(tmp_path / "prices.csv", "symbol,date,open,high,low,close,volume,turnover,Close\n")
+    with pytest.raises(
+        SourceError, match=r"prices\.csv: line 1: .*'Close' twice \(columns 6 and 9\)"
+    ):
+        read_path(path)
 
 
 def test_sharesansar_open_before_2018_02_18_is_nulled(tmp_path):

@@ -482,6 +482,7 @@ def holder(db, tmp_path):
         child.wait()
 
 
+@pytest.mark.slow  # a second process holds the database (tests/conftest.py)
 @pytest.mark.parametrize("read_only", [False, True])
 def test_lock_error_names_the_holding_pid(db, holder, read_only):
     child = holder()
@@ -493,6 +494,7 @@ def test_lock_error_names_the_holding_pid(db, holder, read_only):
     assert "NEPSE_LOCK_TIMEOUT_S" in str(info.value)
 
 
+@pytest.mark.slow  # a second process holds the database (tests/conftest.py)
 def test_lock_timeout_waits_for_release(db, holder):
     child = holder(release_after=0.5)
     child.stdin.write("go\n")
@@ -501,6 +503,7 @@ def test_lock_timeout_waits_for_release(db, holder):
         assert st.schema_version() == store_mod.latest_version()
 
 
+@pytest.mark.slow  # a second process holds the database (tests/conftest.py)
 def test_lock_timeout_gives_up(db, holder):
     child = holder()
     with pytest.raises(DatabaseLockedError, match=f"PID {child.pid}"):

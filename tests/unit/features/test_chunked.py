@@ -1,19 +1,15 @@
-"""The benchmarks' chunked feature build (bench/common.chunked_features) equals the one-shot
-build cast to Float32, bit for bit: chunks of symbols, the cross-section year by year."""
+"""The chunked feature build (tests/unit/features/chunked.py, which the scale benchmarks time)
+equals the one-shot build cast to Float32, bit for bit: chunks of symbols, the cross-section
+year by year."""
 
 from __future__ import annotations
-
-import sys
 
 import polars as pl
 
 from nepse.devdata.sample import iter_panel
 from nepse.features import FULL_SPEC, build_features
 from nepse.features.adjust import adjust_prices
-from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-from common import chunked_features, read_chunked
+from tests.unit.features.chunked import ChunkedBuild, read_chunked
 
 
 def test_chunked_equals_one_shot_as_float32(tmp_path, settings):
@@ -24,7 +20,11 @@ def test_chunked_equals_one_shot_as_float32(tmp_path, settings):
     assert len(chunks) == 3  # several chunks, and the 2.5 years span three calendar years
     whole = pl.concat(chunks)
     assert whole["date"].dt.year().n_unique() >= 3
-    chunked_features((c.lazy() for c in chunks), tmp_path, names=FULL_SPEC.names)
+    with ChunkedBuild(tmp_path, names=FULL_SPEC.names) as build:
+        for c in chunks:
+            build.add(c.lazy())
+        build.finish()
+    assert (build.chunks, build.rows) == (3, whole.height)
     got = read_chunked(tmp_path).sort("symbol", "date")
     ref = build_features(whole.lazy(), spec=FULL_SPEC).collect()
     feats = [c for c in ref.columns if c.startswith("f_")]

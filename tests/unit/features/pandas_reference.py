@@ -1,4 +1,5 @@
-"""A pandas reference implementation of nepse.features, for the side-by-side benchmark.
+"""A pandas reference implementation of nepse.features: test_pandas_reference.py checks the
+library against it, bench/features_vs_pandas.py times the two side by side.
 
 Written the way the original notebook pipeline computed features: pandas `groupby(...)`
 followed by `.shift`, `.rolling(w)`, `.ewm(...)` per group, and `groupby("date")` for the
