@@ -29,6 +29,7 @@ ENTRYPOINTS = {
     "train-model": "flows/train.py:train_model",
     "backfill-prices": "flows/backfill.py:backfill_prices",
     "ingest-prices": "flows/ingest.py:ingest_prices",
+    "replay": "flows/replay.py:replay",
 }
 # Parameters the flows must offer (more are allowed).
 REQUIRED_PARAMETERS = {
@@ -36,6 +37,7 @@ REQUIRED_PARAMETERS = {
     "train-model": {"as_of", "force_promote"},
     "backfill-prices": {"start", "end"},
     "ingest-prices": {"path"},
+    "replay": {"start", "end", "source"},
 }
 FILES = ("prefect.yaml", "prefect.docker.yaml")
 
@@ -94,7 +96,7 @@ def test_prefect_validates_the_file(name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_four_deployments_with_existing_entrypoints(name):
+def test_every_deployment_has_an_existing_entrypoint(name):
     deployments = _deployments(name)
     assert {n: d["entrypoint"] for n, d in deployments.items()} == ENTRYPOINTS
     for deployment, entrypoint in ENTRYPOINTS.items():
@@ -221,9 +223,9 @@ def test_training_is_weekly_when_the_market_is_shut(name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_backfill_and_ingest_run_only_by_hand(name):
+def test_backfill_ingest_and_replay_run_only_by_hand(name):
     deployments = _deployments(name)
-    for deployment in ("backfill-prices", "ingest-prices"):
+    for deployment in ("backfill-prices", "ingest-prices", "replay"):
         assert not deployments[deployment].get("schedules"), deployment
 
 
