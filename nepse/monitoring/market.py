@@ -59,7 +59,8 @@ def market_sessions(
         sectors = (
             frame.group_by("date", sector)
             .agg(r.mean().alias("s_ret"))
-            .group_by("date")
+            .sort("date", sector)  # the std's summation order: else the last digit varies
+            .group_by("date", maintain_order=True)
             .agg(pl.col("s_ret").std().alias("m_sector_spread"))
         )
         daily = daily.join(sectors, on="date", how="left")
