@@ -158,7 +158,11 @@ def season_html(season: Season) -> str:
         "<h2 id='orders'>Orders and costs</h2>",
         _table([{"orders": k, "count": v} for k, v in orders(season).items()], "orders-table"),
         "<h2 id='rank-ic'>Realised Rank IC</h2>",
-        _figure(_rank_ic_figure(season), "rank-ic-chart"),
+        _figure(_rank_ic_figure(season), "rank-ic-chart")
+        if season.performance.height
+        else "<p id='rank-ic-none'>No realised Rank IC yet: a day's label is known only "
+        "after its holding period (NEPSE_LABEL_HOLD sessions after the next one), later "
+        "than this season's last day.</p>",
         "<h2 id='alarms'>Alerts and what followed</h2>",
         "<p class='def'>Each alert the replayed runs raised, with whether the next day alerted "
         "too, the next training and its decision, the mean realised Rank IC of the next 20 "
