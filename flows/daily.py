@@ -115,6 +115,7 @@ def _daily(src: str, as_of: date | None):
         get_run_logger().warning("dataset drift on consecutive days: starting train-model")
         run_deployment("train-model/train-model", timeout=0)
     out = published.summary
-    if out.is_fallback or paper_error:
-        return Failed(message="; ".join(m for m in (out.message, paper_error) if m))
+    failed = [paper_error, published.publish_error]
+    if out.is_fallback or any(failed):
+        return Failed(message="; ".join(m for m in (out.message, *failed) if m))
     return out

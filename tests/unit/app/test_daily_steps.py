@@ -116,3 +116,18 @@ def test_day_choice_never_snaps_an_asked_day_to_an_earlier_one(settings):
     assert future.status == "not_yet" and future.as_of == date(2026, 4, 9)
     saturday = ingest.choose_day(cal, date(2026, 3, 28), **kw)
     assert saturday.status == "holiday" and "nothing scored" in saturday.detail
+
+
+def test_a_day_that_cannot_be_published_is_an_alert_and_the_api_keeps_the_last(env, market):
+    from nepse.app import publish
+
+    day = ingest.ingest_file_day(env, market, None, check_fresh=False)
+    gate = daily.gate_day(env, day)
+    scored = daily.score_day(env, day.as_of)
+    verdict = daily.evaluate_past(env, scored, None)
+    (env.data_dir / "published").write_text("a file where the folder should be\n")
+    out = publish.publish_day(env, scored, gate, None, None, verdict)
+    assert out.publish_error and str(day.as_of) in out.publish_error
+    assert "nepse api publish" in out.publish_error
+    assert [a.kind for a in out.alerts if a.kind == "publish"] == ["publish"]
+    assert out.summary.report_index.exists()  # the rest of the day was published
