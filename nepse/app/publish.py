@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nepse.app import snapshot
 from nepse.app.paper import PaperTraded, index_section
+from nepse.errors import NepseError
 from nepse.features.labels import label_of_model, predicted_return_text
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
@@ -94,7 +95,7 @@ def publish_day(
             drift_error=drift_error,
             tables={k: v for k, v in (tables or {}).items() if v is not None} or None,
         )
-    except OSError as exc:  # a full disk: the API keeps serving the last published day
+    except (OSError, NepseError) as exc:  # a full disk: the API keeps the last published day
         publish_error = (
             f"the answers of {scored.as_of} were not published for the API under "
             f"{settings.data_dir / 'published'}: {exc}; the API serves the last published day "

@@ -10,6 +10,7 @@ import pytest
 from prefect.logging import disable_run_logger
 
 from nepse.app import daily, fetch, ingest
+from nepse.errors import NepseError
 from nepse.ingest.day import DayOutcome, FetchedDay
 from nepse.ingest.report import IngestReport
 from nepse.model.scoring import NAIVE_BASELINE
@@ -64,7 +65,7 @@ def test_a_predictions_file_that_cannot_be_written_leaves_the_database_as_it_was
     day = ingest.ingest_file_day(env, market, None, check_fresh=False)
     blocker = env.data_dir / "predictions"
     blocker.write_text("a file where the folder should be\n")  # mkdir and the write fail
-    with pytest.raises(OSError):
+    with pytest.raises(NepseError, match=f"predictions of {day.as_of} cannot be written to"):
         daily.score_day(env, day.as_of)
     with open_store(env.database, read_only=True) as st:
         assert st.predictions(dates=[day.as_of]).height == 0
