@@ -90,7 +90,7 @@ SCENARIOS_RUNS: tuple[Scenario, ...] = (
     Scenario("API day pending (no answer yet)", "run state", "status pending", pending_api_day),
     Scenario(
         "predictions file cannot be written",
-        "full disk",
+        "unwritable file",
         "cannot be written to",
         predictions_unwritable,
     ),
