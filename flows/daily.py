@@ -113,6 +113,7 @@ def _daily(src: str, as_of: date | None):
     if published.retrain:
         start_retraining(day.as_of)  # the train-model deployment (a replay: its own next step)
     out = published.summary
-    if out.is_fallback or paper_error:
-        return Failed(message="; ".join(m for m in (out.message, paper_error) if m))
+    failed = [paper_error, published.publish_error]
+    if out.is_fallback or any(failed):
+        return Failed(message="; ".join(m for m in (out.message, *failed) if m))
     return out

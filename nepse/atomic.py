@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+import polars as pl
 
 from nepse.errors import NepseError
 
@@ -54,6 +57,30 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_file(path) as fh:
         fh.write(data)
     return Path(path)
+
+
+def write_parquet(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Replace `path` with `frame` as Parquet atomically (see `atomic_file`); return the path.
+    Polars writes through the handle, so a full disk is the NepseError above, not Polars'
+    ComputeError."""
+    with atomic_file(path) as fh:
+        try:
+            frame.write_parquet(fh)
+        except pl.exceptions.ComputeError as exc:  # Polars wraps the handle's OSError
+            code = os_error_number(exc)
+            if code is None:
+                raise
+            raise OSError(code, os.strerror(code)) from exc
+    return Path(path)
+
+
+def os_error_number(exc: BaseException) -> int | None:
+    """The OS error number behind `exc`: an OSError's, or one a library names in its message
+    (Polars: "... No space left on device (os error 28)")."""
+    if isinstance(exc, OSError):
+        return exc.errno or errno.EIO
+    found = re.search(r"\(os error (\d+)\)", str(exc))
+    return int(found.group(1)) if found else None
 
 
 def _fsync_dir(folder: Path) -> None:

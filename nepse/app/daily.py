@@ -13,7 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from nepse.errors import ModelNotFoundError
+from nepse.atomic import write_parquet
+from nepse.errors import ModelNotFoundError, NepseError
 from nepse.features.labels import label_column, label_of_model, label_words
 from nepse.features.panel import build_day
 from nepse.ingest.day import DayOutcome
@@ -28,7 +29,6 @@ from nepse.model.scoring import (
     picks,
     prediction_rows,
     score_with_fallback,
-    write_parquet,
 )
 from nepse.monitoring.alerts import Alert
 from nepse.monitoring.drift import DriftSummary
@@ -141,7 +141,15 @@ def score_day(settings: Settings, as_of: date, *, flow_run_id: str | None = None
         ]
         outcome = score_with_fallback(day.features, candidates)
         stored = prediction_rows(outcome, as_of=as_of, flow_run_id=flow_run_id)
-        preds_path = write_parquet(stored, day_file)
+        try:
+            preds_path = write_parquet(stored, day_file)
+        except (OSError, NepseError) as exc:  # NepseError: a full disk, in words
+            raise NepseError(
+                f"the predictions of {as_of} cannot be written to {day_file}: "
+                f"{getattr(exc, 'strerror', None) or exc}; nothing was stored. Free space on "
+                f"that disk or fix the folder's permissions, then rerun the day "
+                f"(nepse daily --as-of {as_of})"
+            ) from exc
         st.replace_predictions(as_of, stored)
         first = day.window.get_column("date").min()
         published = st.predictions(start=first, end=as_of).select("date", "symbol", "pred_ret")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from nepse.model.scoring import write_parquet
+from nepse.atomic import write_parquet
 from nepse.monitoring.files import write_text_atomic
 from nepse.portfolio import PaperDay, nav_html, run_paper_day
 from nepse.settings import Settings

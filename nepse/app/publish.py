@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nepse.app import snapshot
 from nepse.app.paper import PaperTraded, index_section
+from nepse.errors import NepseError
 from nepse.features.labels import label_of_model, predicted_return_text
 from nepse.ingest.gate import GateResult
 from nepse.model.scoring import ScoredDay
@@ -35,6 +36,8 @@ class Published:
     retrain: bool
     drift: DriftSummary | None
     """The drift summary as published (its page dropped when rendering it failed)."""
+    publish_error: str | None = None
+    """Why the day's answers could not be published for the API (which keeps the last day)."""
 
 
 def publish_day(
@@ -83,14 +86,32 @@ def publish_day(
     retrain = bool(days) and len(drifted) == days and all(drifted)
     # The read-only API's copy of the day, after the store's commit (nepse/app/snapshot.py).
     tables = {"orders": paper.orders_path, "ledger": paper.ledger_path} if paper else None
-    snapshot.publish_snapshot(
-        settings,
-        scored.as_of,
-        problems=scored.problems,
-        drift_error=drift_error,
-        tables={k: v for k, v in (tables or {}).items() if v is not None} or None,
-    )
-    return Published(summary, alerts, retrain, drift)
+    publish_error = None
+    try:
+        snapshot.publish_snapshot(
+            settings,
+            scored.as_of,
+            problems=scored.problems,
+            drift_error=drift_error,
+            tables={k: v for k, v in (tables or {}).items() if v is not None} or None,
+        )
+    except (OSError, NepseError) as exc:  # a full disk: the API keeps the last published day
+        publish_error = (
+            f"the answers of {scored.as_of} were not published for the API under "
+            f"{settings.data_dir / 'published'}: {exc}; the API serves the last published day "
+            f"until space is freed and `nepse api publish` is run (the predictions are stored)"
+        )
+        alerts += (
+            Alert(
+                "publish",
+                "API answers not published",
+                publish_error,
+                "error",
+                day=scored.as_of,
+                model_version=scored.model_version,
+            ),
+        )
+    return Published(summary, alerts, retrain, drift, publish_error)
 
 
 def _finish_pages(

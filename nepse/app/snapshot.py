@@ -37,6 +37,7 @@ from nepse.api.folder import (
     write_atomic,
 )
 from nepse.app.texts import report_url
+from nepse.atomic import write_parquet
 from nepse.errors import NepseError
 from nepse.features.panel import MIN_SYMBOLS_PER_DAY
 from nepse.model import registry
@@ -214,7 +215,7 @@ def _write_day(
     if unknown:
         raise NepseError(f"cannot publish table(s) {unknown}: known tables are {sorted(TABLES)}")
     with staged(root, snap.publication) as folder:
-        preds.write_parquet(folder / TABLES["predictions"])
+        write_parquet(preds, folder / TABLES["predictions"])  # a full disk: in words
         for name, source in (tables or {}).items():
             shutil.copyfile(source, folder / TABLES[name])
         (folder / DRIFT).write_bytes(dumps(_drift_doc(settings, facts.drift, drift_error)))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from nepse.devdata.hostile_runs import SCENARIOS_RUNS
 from nepse.devdata.hostile_scenarios import SCENARIOS_DATA, Scenario, Seen
 from nepse.errors import ModelNotFoundError, TransientSourceError
 
@@ -266,4 +267,4 @@ SCENARIOS_SERVICES: tuple[Scenario, ...] = (
     ),
 )
 
-SCENARIOS: tuple[Scenario, ...] = (*SCENARIOS_DATA, *SCENARIOS_SERVICES)
+SCENARIOS: tuple[Scenario, ...] = (*SCENARIOS_DATA, *SCENARIOS_RUNS, *SCENARIOS_SERVICES)

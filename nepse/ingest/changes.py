@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from nepse.calendar import today_in
 from nepse.ingest.report import IngestReport
-from nepse.ingest.service import ingest_path, ingest_read
+from nepse.ingest.service import ingest_path, ingest_read, trusted_today
 from nepse.settings import Settings
 from nepse.store import open_store
 
@@ -101,6 +100,9 @@ def ingest_changes(
     from nepse.sources.readers import read_path
 
     root = path.resolve()
+    # The clock is checked before anything is read, even when no file changed since the last
+    # run: a clock behind the stored sessions must fail the run, not score a stale day.
+    today = today or trusted_today(settings)
     with open_store(settings.database, lock_timeout_s=settings.lock_timeout_s) as store:
         recorded = store.source_files(str(root)) if changed_only else {}
     changes = folder_changes(root, recorded)
@@ -118,7 +120,7 @@ def ingest_changes(
                 store,
                 read,
                 settings=settings,
-                today=today or today_in(settings.timezone),
+                today=today,
                 source=str(root),
             )
         else:

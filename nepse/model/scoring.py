@@ -107,15 +107,6 @@ def prediction_rows(outcome: ScoreOutcome, *, as_of: date, flow_run_id: str | No
     ).sort("pred_rank", descending=True)
 
 
-def write_parquet(frame: pl.DataFrame, path: Path) -> Path:
-    """Write `frame` to `path` atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.write_parquet(tmp)
-    tmp.replace(path)
-    return path
-
-
 def model_reference(folder: Path) -> tuple[dict, pl.DataFrame]:
     """A saved model's metadata and drift reference sample, without loading the booster."""
     from nepse.model.files import verify

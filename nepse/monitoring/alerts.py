@@ -19,6 +19,7 @@ KINDS = (
     "drift-report",
     "performance",
     "orders",
+    "publish",
 )
 """Every alert kind; each is the event `nepse.alert.<kind>`."""
 

@@ -10,13 +10,13 @@ and the cause, e.g. "could not write /data/reports/index.html: no space left on 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
+
+from nepse.atomic import os_error_number
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
@@ -32,22 +32,13 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        code = _os_error(exc)
+        code = os_error_number(exc)
         if code is None:
             raise
         raise OSError(
             code, f"could not write {path}: {os.strerror(code).lower()} (the previous file is kept)"
         ) from exc
     return path
-
-
-def _os_error(exc: BaseException) -> int | None:
-    """The OS error number behind `exc`: an OSError's, or one a library names in its message
-    (Polars: "... No space left on device (os error 28)")."""
-    if isinstance(exc, OSError):
-        return exc.errno or errno.EIO
-    found = re.search(r"\(os error (\d+)\)", str(exc))
-    return int(found.group(1)) if found else None
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

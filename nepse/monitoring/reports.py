@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import io
 import json
 import logging
 import math
@@ -234,6 +235,21 @@ def build_index(
     reports_dir = Path(data_dir) / REPORTS_DIR
     reports_dir.mkdir(parents=True, exist_ok=True)
     records = _rows(rows)
+    page = _index_page(records, reports_dir, keep_days, extra_html=extra_html, predicted=predicted)
+    path = write_text_atomic(index_path(data_dir), page)
+    log.info("report index: %d row(s) -> %s", len(records), path)
+    return path
+
+
+def _index_page(
+    records: list[dict[str, Any]],
+    reports_dir: Path,
+    keep_days: int = 0,
+    *,
+    extra_html: str = "",
+    predicted: str = "",
+) -> str:
+    """The index page's HTML for `records` (see `build_index`)."""
     newest = records[0]["date"] if records else None
     body = "\n".join(
         _row_html(r, reports_dir, expired(r["date"], newest, keep_days)) for r in records
@@ -267,20 +283,21 @@ def build_index(
 </body>
 </html>
 """
-    path = write_text_atomic(index_path(data_dir), page)
-    log.info("report index: %d row(s) -> %s", len(records), path)
-    return path
+    return page
 
 
 class _ReportsHandler(SimpleHTTPRequestHandler):
     """Regular files inside the reports folder, nothing else: a path that resolves outside it
     (a symbolic link to /etc/passwd, or to the data folder with the database) and a folder
-    without index.html answer 404, never the file or a listing. GET and HEAD only (the base
+    without index.html answer 404, never the file or a listing (the root without one, before the
+    first daily run, answers the empty index page). GET and HEAD only (the base
     class answers 501 to the rest). Access lines go to the logger, not stderr."""
 
     def send_head(self) -> Any:
         root = os.path.realpath(self.directory)
         real = os.path.realpath(self.translate_path(self.path))
+        if real == root and not os.path.exists(os.path.join(root, "index.html")):
+            return self._empty_index()  # before the first daily run: a page, not a 404
         # A folder is served as its index.html, which must stay inside too.
         index = os.path.join(real, "index.html")
         shown = os.path.realpath(index) if os.path.isdir(real) and os.path.exists(index) else real
@@ -290,6 +307,14 @@ class _ReportsHandler(SimpleHTTPRequestHandler):
                 self.send_error(HTTPStatus.NOT_FOUND, "No such report")
                 return None
         return super().send_head()
+
+    def _empty_index(self) -> io.BytesIO:
+        body = _index_page([], Path(self.directory)).encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
 
     def list_directory(self, path: str | os.PathLike[str]) -> None:
         self.send_error(HTTPStatus.NOT_FOUND, "No such report (folders are not listed)")

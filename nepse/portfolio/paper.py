@@ -19,12 +19,12 @@ from typing import Any
 
 import polars as pl
 
+from nepse.atomic import write_parquet
 from nepse.errors import NotEnoughHistoryError
 from nepse.features.adjust import adjust_prices
 from nepse.features.panel import calendar_of
 from nepse.features.universe import TURNOVER_WINDOW
 from nepse.market.rules import market_rules
-from nepse.model.scoring import write_parquet
 from nepse.portfolio.benchmark import benchmarks
 from nepse.portfolio.book import Book
 from nepse.portfolio.days import ledger_row, order_note, rankings

@@ -22,7 +22,8 @@ def files_under(path: Path, skipped: list[str]) -> list[Path]:
     An entry that cannot be read (a dangling link, a link loop, a folder without permission,
     a FIFO or device) stops the read with a SourceError naming it: a price file we cannot read
     must not be left out silently. A folder reached again through another link is read once
-    (the second path is listed in `skipped`).
+    (the second path is listed in `skipped`). Hidden entries and Markdown notes are not
+    data and are passed over (`_not_data`).
     """
     try:
         st = path.stat()
@@ -58,6 +59,8 @@ def _walk(
     except OSError as exc:
         raise SourceError(_unreadable(folder, exc)) from exc
     for entry in entries:
+        if _not_data(entry.name):
+            continue
         path = Path(entry.path)
         try:
             st = path.stat()  # follows links: a link counts as what it points to
@@ -82,6 +85,13 @@ def _walk(
                 f"{path}: not a regular file (a FIFO, socket or device), so it cannot be read "
                 "as data; remove it from the folder"
             )
+
+
+def _not_data(name: str) -> bool:
+    """Hidden entries (`.git`, the sample's `.complete`, the dataset marker) and a folder's
+    Markdown notes (README.md) are passed over without a word: they are never price files, and
+    a warning about them on every run would teach people to ignore the warning."""
+    return name.startswith(".") or name.lower().endswith(".md")
 
 
 def _unreadable(path: Path, exc: OSError) -> str:

@@ -151,9 +151,11 @@ def connect(path: Path, *, read_only: bool, lock_timeout_s: float) -> duckdb.Duc
 
 
 # Never fetch or load an extension: a file that is not DuckDB's must be an error, not a download.
-# DuckDB's buffer memory while an ingest is stored and committed: measured on a 200 MB file (3.2
-# million rows) as enough, spilling the rest (an ART index of 20 million keys fits in it too).
-INGEST_MEMORY_LIMIT = "160MB"
+# DuckDB's buffer memory while an ingest is stored and committed. 160 MB was enough for one 200
+# MB file (3.2 million rows) but not for the legacy export merged over ShareSansar (per-column
+# picks over ~10^5 keys held by two sources: out of memory at 256 MB, fine at 320 MB); 384 MB
+# leaves a margin, and the 200 MB file then peaks at 1.44 GB resident (bench/ingest_memory.py).
+INGEST_MEMORY_LIMIT = "384MB"
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
@@ -244,11 +246,14 @@ class StoreBase:
         """DuckDB's buffer memory limited to `limit` inside the block (beyond it DuckDB spills
         to `<database>.tmp`), the default (80 % of the machine) after."""
         self._exec(f"SET memory_limit = '{limit}'")
+        # Insertion order is nothing to these tables (keyed); keeping it pins buffers in memory.
+        self._exec("SET preserve_insertion_order = false")
         try:
             yield
         finally:
             with contextlib.suppress(duckdb.Error):
                 self._con.execute("RESET memory_limit")
+                self._con.execute("RESET preserve_insertion_order")
 
     def _unregister(self, *names: str) -> None:
         for name in names:

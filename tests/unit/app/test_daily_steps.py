@@ -10,6 +10,7 @@ import pytest
 from prefect.logging import disable_run_logger
 
 from nepse.app import daily, fetch, ingest
+from nepse.errors import NepseError
 from nepse.ingest.day import DayOutcome, FetchedDay
 from nepse.ingest.report import IngestReport
 from nepse.model.scoring import NAIVE_BASELINE
@@ -64,7 +65,7 @@ def test_a_predictions_file_that_cannot_be_written_leaves_the_database_as_it_was
     day = ingest.ingest_file_day(env, market, None, check_fresh=False)
     blocker = env.data_dir / "predictions"
     blocker.write_text("a file where the folder should be\n")  # mkdir and the write fail
-    with pytest.raises(OSError):
+    with pytest.raises(NepseError, match=f"predictions of {day.as_of} cannot be written to"):
         daily.score_day(env, day.as_of)
     with open_store(env.database, read_only=True) as st:
         assert st.predictions(dates=[day.as_of]).height == 0
@@ -116,3 +117,18 @@ def test_day_choice_never_snaps_an_asked_day_to_an_earlier_one(settings):
     assert future.status == "not_yet" and future.as_of == date(2026, 4, 9)
     saturday = ingest.choose_day(cal, date(2026, 3, 28), **kw)
     assert saturday.status == "holiday" and "nothing scored" in saturday.detail
+
+
+def test_a_day_that_cannot_be_published_is_an_alert_and_the_api_keeps_the_last(env, market):
+    from nepse.app import publish
+
+    day = ingest.ingest_file_day(env, market, None, check_fresh=False)
+    gate = daily.gate_day(env, day)
+    scored = daily.score_day(env, day.as_of)
+    verdict = daily.evaluate_past(env, scored, None)
+    (env.data_dir / "published").write_text("a file where the folder should be\n")
+    out = publish.publish_day(env, scored, gate, None, None, verdict)
+    assert out.publish_error and str(day.as_of) in out.publish_error
+    assert "nepse api publish" in out.publish_error
+    assert [a.kind for a in out.alerts if a.kind == "publish"] == ["publish"]
+    assert out.summary.report_index.exists()  # the rest of the day was published

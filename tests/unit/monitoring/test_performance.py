@@ -7,13 +7,13 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
+from nepse.atomic import write_parquet
 from nepse.errors import ModelNotFoundError
 from nepse.model.scoring import (
     NAIVE_VERSION,
     Candidate,
     prediction_rows,
     score_with_fallback,
-    write_parquet,
 )
 from nepse.monitoring.performance import check_performance, evaluate_realised, reference_rmse
 from nepse.store import open_store

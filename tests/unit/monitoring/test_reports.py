@@ -303,3 +303,20 @@ def test_a_full_disk_keeps_the_previous_index(tmp_path, disk):
     assert (tmp_path / "reports" / "index.html").read_text(encoding="utf-8") == before
     assert [p.name for p in (tmp_path / "reports").iterdir() if p.name.endswith(".tmp")] == []
     assert build_index(tmp_path, ROWS[:1]).read_text(encoding="utf-8") != before
+
+
+def test_before_the_first_run_the_root_is_the_empty_index(tmp_path):
+    (tmp_path / "reports" / "2026-05-04").mkdir(parents=True)
+    server = serve(tmp_path, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        code, body = _status(base)
+        assert code == 200 and b"No drift reports yet" in body
+        assert _status(base + "2026-05-04/")[0] == 404  # other folders are still not listed
+        assert not (tmp_path / "reports" / "index.html").exists()  # the server writes nothing
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

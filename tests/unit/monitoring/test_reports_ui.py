@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from flows.cli.reports_ui import start_ui
-from nepse.monitoring.workspace import PROJECT, WORKSPACE_DIR, open_project
+from nepse.monitoring.workspace import PROJECT, WORKSPACE_DIR, open_project, open_workspace
 
 pytestmark = pytest.mark.slow  # Evidently's UI takes 5-20 s to start
 
@@ -29,7 +29,7 @@ def _call(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int
 @pytest.fixture
 def ui(tmp_path):
     """A workspace with the monitoring project, and `start_ui` serving it on a free port."""
-    _, project = open_project(tmp_path)
+    project = open_project(open_workspace(tmp_path), tmp_path / WORKSPACE_DIR)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

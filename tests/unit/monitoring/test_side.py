@@ -45,7 +45,7 @@ def test_a_failed_request_is_reported_and_the_next_is_served(tmp_path):
         pages.submit("open_workspace", "open", data_dir=str(tmp_path))
         failed = pages.finish(timeout_s=120)
         assert set(failed) == {"page", "run"}
-        assert "FileNotFoundError" in failed["page"] and "its page failed" in failed["run"]
+        assert "ModelNotFoundError" in failed["page"] and "its page failed" in failed["run"]
         assert pages.ready_s is not None and pages.ready_s > 0
         assert (tmp_path / "evidently").is_dir()  # the request after the failures was served
         assert pages.pending == 0 and pages.alive

@@ -608,6 +608,8 @@ def test_folder_dispatch_mixes_formats_and_skips_other_files(tmp_path, caplog):
     )
     write(root / "day" / "today.csv", f"{TODAY}\n1,12/31/2023,1,NICA,N,1,2,1,2,5,6,1\n")
     write(root / "README.md", "# notes\n")
+    write(root / ".complete", "ok\n")
+    write(root / ".git" / "HEAD", "ref: refs/heads/main\n")
     write(root / "meta.json", "{}\n")
     write(root / "empty.csv", "\n\n")
     with caplog.at_level(logging.WARNING, logger="nepse.sources.readers"):
@@ -625,9 +627,12 @@ def test_folder_dispatch_mixes_formats_and_skips_other_files(tmp_path, caplog):
         ("ADBL", "bonus"),
         ("ADBL", "rights"),
     ]
-    skipped = [str(root / "README.md"), str(root / "empty.csv"), str(root / "meta.json")]
+    skipped = [str(root / "empty.csv"), str(root / "meta.json")]
     assert sorted(result.skipped) == sorted(skipped)
     assert all(name in caplog.text for name in skipped)
+    # Notes and hidden entries are not data: passed over without a warning to learn to ignore.
+    assert "README.md" not in caplog.text and ".complete" not in caplog.text
+    assert ".git" not in caplog.text
     assert len(result.sources) == 5
     assert result.rows_read == 3
 
