@@ -105,3 +105,22 @@ def test_rounding_noise_and_swapped_ties_are_the_same_rows(grown, tmp_path, monk
     changed = panel.with_columns((pl.col("f_ma_ratio_10") * (1 + 1e-4)).alias("f_ma_ratio_10"))
     walk_forward(changed, checkpoint_dir=tmp_path, **kw)
     assert len(calls) == 8  # every fit: every day's rows changed
+
+
+def test_a_feature_of_zeros_is_the_same_day_despite_rounding_but_not_a_real_change():
+    """A day's sums (|x|, x, x^2 per column, nepse.model.walkforward.days): a column that is
+    all about zero moves by ~1e-8 between rebuilds (measured: f_log_turnover_20 on 2011-03-17)
+    and must not make a new version; a change of one row by 1e-3 must."""
+    import numpy as np
+
+    from nepse.model.walkforward.days import _close
+
+    def sums(col0: list[float], col1: list[float]) -> np.ndarray:
+        x = np.array([col0, col1]).T
+        return np.concatenate([np.abs(x).sum(0), x.sum(0), (x * x).sum(0)])
+
+    base = sums([0.0, 0.0, 0.0], [8.9, 1.2, -0.4])
+    assert _close(base, sums([1.2e-8, 0.0, 0.0], [8.9, 1.2, -0.4]))
+    assert _close(base, sums([0.0, 0.0, 0.0], [8.9 * (1 + 1e-12), 1.2, -0.4]))
+    assert not _close(base, sums([1e-3, 0.0, 0.0], [8.9, 1.2, -0.4]))
+    assert not _close(base, sums([0.0, 0.0, 0.0], [8.9, 1.2, -0.401]))
