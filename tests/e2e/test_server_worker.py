@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -571,6 +572,42 @@ def _next_run_completes(stack: Stack, key: str, killed: float) -> None:
     stack.seconds[key]["next_waited_for_the_slot"] = any(
         "waiting for the writer slot" in x for x in logs
     )
+
+
+def test_a_replay_runs_from_its_deployment_into_its_own_data_folder(stack, tmp_path):
+    """`prefect deployment run replay/replay` with its parameters, and the data folder as a
+    job variable (as the Prefect UI's custom run form sets them): the worker runs the replay of
+    two sample days to the end, the season report on its run, nothing in the live folder."""
+    from nepse.devdata.sample import write_sample
+
+    source, data = tmp_path / "market", tmp_path / "replay-data"
+    write_sample(source, symbols=30, years=2.0, seed=7)
+    env = {
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+        "NEPSE_DATA_DIR": str(data),
+        "NEPSE_SEEDS": "[0]",
+        "NEPSE_NUM_BOOST_ROUND": "60",
+        "NEPSE_TEST_START": "2026-07-01",
+        "NEPSE_DRIFT_CALIBRATION_DAYS": "200",
+        "NEPSE_DASK_WORKERS": "1",
+    }
+    out = cli(
+        stack.env, "deployment", "run", "replay/replay",
+        "--param", "start=2026-11-11", "--param", "end=2026-11-12",
+        "--param", f"source={source}", "--job-variable", f"env={json.dumps(env)}",
+    )  # fmt: skip
+    run_id = re.search(r"UUID:\s*([0-9a-f-]{36})", out).group(1)
+    done = wait_state(stack, run_id, FINAL, RUN_TIMEOUT_S)
+    logs = run_logs(stack, run_id)
+    assert done.state_type.value == "COMPLETED", "\n".join(logs[-30:])
+    state = json.loads((data / "replay" / "state.json").read_text())
+    assert state["done"] == "2026-11-12" and [r["unit"] for r in state["records"]] == [
+        "history", "2026-11-11", "2026-11-12"
+    ]  # fmt: skip
+    assert (data / "reports" / "replay" / "season.html").is_file()
+    keys = {a.key for a in artifacts(stack, run_id)}
+    assert {"season-summary", "season-days", "replay-progress"} <= keys, keys
+    assert not (stack.data_dir / "replay").exists()  # the worker's own folder untouched
 
 
 def test_a_daily_run_whose_worker_is_stopped_is_crashed_and_alerted_and_the_next_runs(
