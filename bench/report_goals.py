@@ -103,7 +103,7 @@ def goal_rows(docs: dict[str, dict | None]) -> list[list[str]]:
                     "<= 2 s of work",
                     f"{_s(in_run, 2)} s: check_drift {_s(drift['wall_s'], 2)} s (the verdict) + "
                     f"publish {_s(publish['wall_s'], 2)} s (mostly the wait for the Evidently "
-                    "service's page, rendered meanwhile on the other core)",
+                    "side process's page, rendered meanwhile on the other core)",
                     _met(in_run <= 2),
                 ]
             )

@@ -104,7 +104,9 @@ def training_day(settings: Settings, as_of: date | None = None) -> date | None:
 
 def build_training_panel(settings: Settings, as_of: date | None = None) -> TrainingPanel:
     """Features and labels of the whole stored history up to `as_of`, saved as Parquet."""
-    with _store(settings) as st:
+    # Writable, as the run's registration is: a database of an older schema is migrated here
+    # instead of refusing the read (one process holds a DuckDB file either way).
+    with _store(settings, read_only=False) as st:
         panel = build_panel(st, settings, end=as_of).frame
     day = as_of or panel["date"].max()
     work = settings.data_dir / "work"
