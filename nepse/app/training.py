@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from nepse.atomic import write_parquet
 from nepse.app.snapshot import publish_registry
 from nepse.errors import NepseError
 from nepse.features.panel import build_panel, calendar_of
@@ -111,8 +112,12 @@ def build_training_panel(settings: Settings, as_of: date | None = None) -> Train
     day = as_of or panel["date"].max()
     work = settings.data_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
-    path = work / f"panel-{day}.parquet"
-    panel.write_parquet(path)
+    path = write_parquet(panel, work / f"panel-{day}.parquet")
+    # Each training builds its panel anew from the store: an earlier one is never read again
+    # (a replay's season left 27 of them, 92 MB each, behind).
+    for old in work.glob("panel-*.parquet"):
+        if old != path:
+            old.unlink(missing_ok=True)
     labelled = panel.filter(pl.col("y_ret").is_not_null()).height
     return TrainingPanel(str(path), day, panel.height, labelled, panel["symbol"].n_unique())
 

@@ -81,3 +81,13 @@ def test_runs_are_named_by_the_day_they_train_on(env, monkeypatch):
     assert run_name() == "train-as-of-2026-11-20"  # no as_of: the last stored day
     monkeypatch.setenv("NEPSE_DATA_DIR", str(env.data_dir.parent / "nothing-here"))
     assert run_name() == "train-as-of-latest"  # no store yet: the run itself will say so
+
+
+def test_a_training_keeps_only_its_own_panel(env):
+    from datetime import date
+
+    first = app.build_training_panel(env, date(2026, 10, 30))
+    second = app.build_training_panel(env, date(2026, 11, 20))
+    panels = sorted(p.name for p in (env.data_dir / "work").glob("panel-*.parquet"))
+    assert panels == ["panel-2026-11-20.parquet"] and Path(second.path).is_file()
+    assert not Path(first.path).exists()
