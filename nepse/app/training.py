@@ -20,8 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from nepse.atomic import write_parquet
 from nepse.app.snapshot import publish_registry
+from nepse.atomic import write_parquet
 from nepse.errors import NepseError
 from nepse.features.panel import build_panel, calendar_of
 from nepse.model.evaluate import market_of
