@@ -118,7 +118,7 @@ def test_workers_without_the_data_folder_fit_the_same_models_and_resume_after_a_
                 break
         proc.wait(timeout=60)
         assert proc.returncode == -signal.SIGKILL, "".join(lines)
-        (run_dir,) = (settings.data_dir / "work" / "walkforward").iterdir()
+        run_dir = settings.data_dir / "work" / "walkforward" / "jobs"  # the checkpointed jobs
         saved = {p.name: p.stat().st_ino for p in run_dir.iterdir() if not p.name.startswith(".")}
         assert len(saved) == KILLED_AFTER
 
