@@ -4,11 +4,12 @@ DuckDB lets one process hold the database file while it writes, and no
 other process may open it meanwhile. Every run therefore takes the one slot of the Prefect
 global concurrency limit `nepse-writer` while it touches the database (`writer_slot`): the
 daily run for its whole length, a training run while it builds its panel and while it
-registers, a backfill once per day. The slot is leased (`LEASE_S`): a run that dies holding it
-(a killed worker, a killed CLI) stops renewing the lease and the server frees the slot when it
-expires. A run waiting for the slot says so in its logs and stays Running (never Late); after
-`NEPSE_WRITER_WAIT_S` it fails naming the slot. A process outside Prefect holding the file (a
-notebook) is waited for `NEPSE_LOCK_TIMEOUT_S` by the store itself, whose error names its PID.
+registers, a backfill once per chunk of days (`chunk_days`). The slot is leased (`LEASE_S`):
+a run that dies holding it (a killed worker, a killed CLI) stops renewing the lease and the
+server frees the slot when it expires. A run waiting for the slot says so in its logs and stays
+Running (never Late); after `NEPSE_WRITER_WAIT_S` it fails naming the slot. A process outside
+Prefect holding the file (a notebook) is waited for `NEPSE_LOCK_TIMEOUT_S` by the store itself,
+whose error names its PID.
 
 Without a Prefect server (a CLI command on Prefect's temporary server, which serves that
 process alone) there is nobody to share a slot with: the store's lock wait is the only guard.
