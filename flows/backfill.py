@@ -61,8 +61,8 @@ def backfill_prices(start: date, end: date, source: str = "api", chunk_days: int
     """
     label = source if source == API else str(Path(source).expanduser().resolve())
     # The writer slot is taken here, by the flow, once for the plan and once per chunk (other
-    # runs get their turn between chunks): taken again from each day's task run, Prefect 3.9.1
-    # answered after 1.8-2.4 s even with the slot free (PrefectHQ/prefect#15618), 0.04 s here.
+    # runs get their turn between chunks): taken from each day's task run instead, Prefect
+    # 3.9.1 answers after about 2 s with the slot free (runs/slot.py), 0.04 s here.
     with writer_slot("plan the backfill"):
         plan = plan_backfill_days(start, end, label, chunk_days)
     tally = fetch.BackfillTally(start, end, label, plan)

@@ -8,6 +8,7 @@ from prefect import flow
 
 from runs.names import train_run_name
 from runs.progress import start_progress
+from runs.slot import writer_slot
 from tasks.train import TrainOutcome, build_training_panel, train_register, walk_forward
 
 
@@ -25,6 +26,11 @@ def train_model(as_of: date | None = None, force_promote: bool = False) -> Train
         "training-progress",
         "Training: walk-forward jobs, then the final model and its registration",
     )
-    panel = build_training_panel(as_of)
+    # The writer slot is taken here, by the flow, around the two steps that use the database
+    # (not during the walk-forward): taken from a task run instead, Prefect 3.9.1 answers the
+    # second acquisition of a process after about 2 s with the slot free (runs/slot.py).
+    with writer_slot("build the training panel"):
+        panel = build_training_panel(as_of)
     wf = walk_forward(panel, progress)
-    return train_register(panel, wf, force_promote, progress)
+    with writer_slot("register the model"):
+        return train_register(panel, wf, force_promote, progress)

@@ -11,6 +11,12 @@ Running (never Late); after `NEPSE_WRITER_WAIT_S` it fails naming the slot. A pr
 Prefect holding the file (a notebook) is waited for `NEPSE_LOCK_TIMEOUT_S` by the store itself,
 whose error names its PID.
 
+Take it in the flow's body where a flow can (the daily run, training, the backfill's chunks):
+measured with Prefect 3.9.1, a leased `concurrency()` taken again from inside a task run is
+answered after 1.8-2.4 s even with the slot free (`active_slots` 0), the same call from the
+flow body in 0.04 s (PrefectHQ/prefect#15618). The tasks' own `holds_writer_slot` then passes
+(re-entrant), and still guards a task run on its own.
+
 Without a Prefect server (a CLI command on Prefect's temporary server, which serves that
 process alone) there is nobody to share a slot with: the store's lock wait is the only guard.
 """
